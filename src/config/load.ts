@@ -1,0 +1,361 @@
+import { createHash } from 'node:crypto';
+import yaml from 'js-yaml';
+import type { ZodIssue } from 'zod';
+import { UserError } from '../errors.js';
+import {
+  MAX_MINOR,
+  MIN_MINOR,
+  defaultRuntimeVersion,
+  dockerSupported,
+  minorFacts,
+  parseVersion,
+} from '../versions/index.js';
+import { ClusterFileSchema, type ClusterFile } from './schema.js';
+import { CRYPT_HASH } from './patterns.js';
+import { contains, formatCidr, ipToInt, isAligned, networkOf, overlaps, parseCidr, type Cidr } from './net.js';
+import type { Cluster, LoadedCluster, Mirrors, Node } from './types.js';
+import { defaultClusterYaml } from './defaults.js';
+
+/** What each preset fills in. Sources: the mirrors' own directory listings; vault.centos.org holds 7.9.2009 since EOL. */
+export const PRESETS: Record<Mirrors['preset'], Omit<Mirrors, 'preset' | 'registryMirrors' | 'insecureRegistries'> & { imageRepository: string; ntpServers: string[] }> = {
+  aliyun: {
+    centos: 'https://mirrors.aliyun.com/centos-vault/7.9.2009',
+    epel: 'https://mirrors.aliyun.com/epel-archive/7',
+    dockerCe: 'https://mirrors.aliyun.com/docker-ce/linux/centos',
+    kubernetesEl7: 'https://mirrors.aliyun.com/kubernetes/yum',
+    kubernetesPkgs: 'https://mirrors.aliyun.com/kubernetes-new/core/stable',
+    imageRepository: 'registry.aliyuncs.com/google_containers',
+    ntpServers: ['ntp.aliyun.com', 'ntp1.aliyun.com'],
+  },
+  upstream: {
+    centos: 'https://vault.centos.org/7.9.2009',
+    epel: 'https://archives.fedoraproject.org/pub/archive/epel/7',
+    dockerCe: 'https://download.docker.com/linux/centos',
+    // packages.cloud.google.com's el7 repository was shut down in 2024: no upstream legacy repo is left.
+    kubernetesEl7: undefined,
+    kubernetesPkgs: 'https://pkgs.k8s.io/core:/stable:',
+    imageRepository: 'registry.k8s.io',
+    ntpServers: ['0.centos.pool.ntp.org', '1.centos.pool.ntp.org', '2.centos.pool.ntp.org'],
+  },
+};
+
+export const DEFAULTS = {
+  clusterName: 'k8s-lab',
+  kubernetesVersion: '1.17.4',
+  podSubnet: '10.244.0.0/16',
+  serviceSubnet: '10.96.0.0/12',
+  dnsDomain: 'cluster.local',
+  tokenTTL: '24h',
+  joinDeadline: '7d',
+  prefix: 24,
+  interface: 'ens33',
+  disk: 'sda',
+  timezone: 'UTC',
+  apiPort: 6443,
+} as const;
+
+export function formatPath(path: (string | number)[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? p : `.${p}`;
+  return out || '(top level)';
+}
+
+function valueAt(root: unknown, path: (string | number)[]): unknown {
+  let cur: unknown = root;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[p];
+  }
+  return cur;
+}
+
+function show(v: unknown): string {
+  const s = JSON.stringify(v);
+  if (s === undefined) return String(v);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+function describeIssue(issue: ZodIssue, input: unknown): string {
+  const where = formatPath(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    return `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (misspelt? see schema/cluster.schema.json for the allowed fields)`;
+  }
+  const value = valueAt(input, issue.path);
+  if (value === undefined) return `${where}: missing: ${issue.message}`;
+  if (issue.code === 'invalid_enum_value') return `${where}: ${show(value)} is not allowed: expected one of ${issue.options.join(', ')}`;
+  if (issue.code === 'invalid_union') return `${where}: ${show(value)} is not valid: ${issue.unionErrors.map((e) => e.issues[0]?.message).filter(Boolean).join(', or ')}`;
+  return `${where}: ${show(value)} is not valid: ${issue.message}`;
+}
+
+/** Seconds in a duration like 1d12h30m (validated upstream). */
+export function durationSeconds(text: string): number {
+  if (text === '0') return 0;
+  const units: Record<string, number> = { d: 86400, h: 3600, m: 60, s: 1 };
+  let total = 0;
+  for (const m of text.matchAll(/([0-9]+)([dhms])/g)) total += Number(m[1]) * units[m[2]!]!;
+  return total;
+}
+
+function memoryMiB(m: number | string | undefined): number | undefined {
+  if (m === undefined) return undefined;
+  if (typeof m === 'number') return m;
+  const n = Number(/^[0-9]+/.exec(m)![0]);
+  return m.endsWith('Gi') ? n * 1024 : m.endsWith('G') ? Math.floor((n * 1e9) / 2 ** 20) : m.endsWith('M') ? Math.floor((n * 1e6) / 2 ** 20) : n;
+}
+
+/**
+ * Parse and validate cluster.yaml (or the embedded default when text is undefined).
+ * Throws one UserError listing every problem found; returns the filled-in Cluster and warnings.
+ */
+export function loadCluster(text: string | undefined, source?: string): LoadedCluster {
+  const body = text ?? defaultClusterYaml();
+  const label = source ?? 'the embedded default cluster';
+  let raw: unknown;
+  try {
+    raw = yaml.load(body, { filename: label });
+  } catch (e) {
+    const err = e as { mark?: { line: number; column: number }; reason?: string };
+    const at = err.mark ? ` at line ${err.mark.line + 1}, column ${err.mark.column + 1}` : '';
+    throw new UserError(`${label}: not valid YAML${at}: ${err.reason ?? String(e)}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new UserError(`${label}: expected a YAML mapping with at least a "nodes:" list (run \`k8s-image init\` for a starting file)`);
+  }
+  const parsed = ClusterFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new UserError(parsed.error.issues.map((i) => describeIssue(i, raw)));
+  }
+  const { cluster, warnings } = resolve(parsed.data);
+  return { cluster, warnings, digest: createHash('sha256').update(body).digest('hex'), source };
+}
+
+function resolve(f: ClusterFile): { cluster: Cluster; warnings: string[] } {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const c = f.cluster ?? {};
+  const preset = f.mirrors?.preset ?? 'aliyun';
+  const p = PRESETS[preset];
+  const net = f.network ?? {};
+
+  const kubernetesVersion = c.kubernetesVersion ?? DEFAULTS.kubernetesVersion;
+  const runtimeKind = c.runtime?.kind ?? 'docker';
+  const { minor } = parseVersion(kubernetesVersion);
+  const inTable = minor >= MIN_MINOR && minor <= MAX_MINOR;
+  if (!inTable) {
+    errors.push(
+      `cluster.kubernetesVersion: "${kubernetesVersion}" is not supported: k8s-image supports 1.${MIN_MINOR}.x to 1.${MAX_MINOR}.x on CentOS 7 (run \`k8s-image versions\`)`,
+    );
+  } else if (runtimeKind === 'docker' && !dockerSupported(kubernetesVersion)) {
+    errors.push(
+      `cluster.runtime.kind: "docker" cannot run Kubernetes ${kubernetesVersion}: dockershim was removed in 1.24; set cluster.runtime.kind: containerd (or use Kubernetes 1.23.x or older)`,
+    );
+  }
+  const runtimeVersion = c.runtime?.version ?? (inTable ? defaultRuntimeVersion(runtimeKind, kubernetesVersion) : '');
+  if (inTable && c.runtime?.version) {
+    const known = runtimeKind === 'docker' ? minorFacts(kubernetesVersion).docker : minorFacts(kubernetesVersion).containerd;
+    if (known.length && !known.includes(c.runtime.version)) {
+      warnings.push(
+        `cluster.runtime.version: ${runtimeKind} "${c.runtime.version}" is not among the versions known to work with Kubernetes 1.${minor} (${known.join(', ')}); it will be installed as asked`,
+      );
+    }
+  }
+
+  const mirrors: Mirrors = {
+    preset,
+    centos: f.mirrors?.centos ?? p.centos,
+    epel: f.mirrors?.epel ?? p.epel,
+    dockerCe: f.mirrors?.dockerCe ?? p.dockerCe,
+    kubernetesEl7: f.mirrors?.kubernetesEl7 ?? p.kubernetesEl7,
+    kubernetesPkgs: f.mirrors?.kubernetesPkgs ?? p.kubernetesPkgs,
+    registryMirrors: f.mirrors?.registryMirrors ?? [],
+    insecureRegistries: f.mirrors?.insecureRegistries ?? [],
+  };
+  if (inTable && minorFacts(kubernetesVersion).repo === 'el7' && !mirrors.kubernetesEl7) {
+    errors.push(
+      `mirrors.kubernetesEl7: Kubernetes ${kubernetesVersion} comes from the legacy el7 repository, which the Kubernetes project shut down in 2024; set mirrors.kubernetesEl7 to a mirror that still carries it (preset aliyun does: https://mirrors.aliyun.com/kubernetes/yum)`,
+    );
+  }
+
+  // Nodes: fill per-node network from the cluster defaults, then cross-check.
+  const nodes: Node[] = [];
+  f.nodes.forEach((n, i) => {
+    const [ip, slash] = n.ip.split('/');
+    const prefix = slash !== undefined ? Number(slash) : net.prefix ?? DEFAULTS.prefix;
+    const gateway = n.gateway ?? net.gateway;
+    if (!gateway) errors.push(`nodes[${i}].gateway: missing: set network.gateway for every node or nodes[${i}].gateway for this one`);
+    const dns = n.dns ?? net.dns ?? (gateway ? [gateway] : []);
+    nodes.push({
+      name: n.name,
+      role: n.role,
+      ip: ip!,
+      prefix,
+      gateway: gateway ?? '',
+      dns,
+      mac: n.mac?.toLowerCase(),
+      interface: n.interface ?? net.interface ?? DEFAULTS.interface,
+      disk: n.disk ?? DEFAULTS.disk,
+      generation: n.generation ?? 1,
+      cpus: n.cpus,
+      memoryMiB: memoryMiB(n.memory),
+    });
+  });
+
+  const seen = { name: new Map<string, number>(), ip: new Map<string, number>(), mac: new Map<string, number>() };
+  nodes.forEach((n, i) => {
+    for (const key of ['name', 'ip', 'mac'] as const) {
+      const v = n[key];
+      if (v === undefined) continue;
+      const first = seen[key].get(v);
+      if (first !== undefined) errors.push(`nodes[${i}].${key}: "${v}" is already used by nodes[${first}] (${nodes[first]!.name}); each node needs its own ${key}`);
+      else seen[key].set(v, i);
+    }
+    const subnet: Cidr = { network: networkOf(ipToInt(n.ip), n.prefix), prefix: n.prefix };
+    const size = 2 ** (32 - n.prefix);
+    const host = ipToInt(n.ip) - subnet.network;
+    if (n.prefix < 31 && (host === 0 || host === size - 1)) {
+      errors.push(`nodes[${i}].ip: "${n.ip}/${n.prefix}" is the ${host === 0 ? 'network' : 'broadcast'} address of ${formatCidr(subnet)}; pick a host address inside it`);
+    }
+    if (n.gateway) {
+      if (!contains(subnet, ipToInt(n.gateway))) {
+        errors.push(`nodes[${i}].gateway: "${n.gateway}" is outside the node's subnet ${formatCidr(subnet)} (from ip ${n.ip}/${n.prefix}); the gateway must be reachable on that subnet`);
+      } else if (n.gateway === n.ip) {
+        errors.push(`nodes[${i}].gateway: "${n.gateway}" is the node's own address; set the router's address`);
+      }
+    }
+    if (n.role !== 'lb') {
+      if (n.cpus !== undefined && n.cpus < 2) warnings.push(`nodes[${i}].cpus: ${n.cpus} is below kubeadm's minimum of 2; preflight fails on masters (NumCPU) and the node runs starved`);
+      if (n.memoryMiB !== undefined && n.memoryMiB < 1700) {
+        warnings.push(`nodes[${i}].memory: ${n.memoryMiB} MiB is below kubeadm's 2 GiB; seed 002 saw TLS handshake timeouts on a 1 GiB master until it had 3 GiB`);
+      }
+    }
+  });
+
+  // CIDRs: aligned and pairwise disjoint with every node subnet.
+  const podSubnet = c.podSubnet ?? DEFAULTS.podSubnet;
+  const serviceSubnet = c.serviceSubnet ?? DEFAULTS.serviceSubnet;
+  const nets: { field: string; cidr: Cidr }[] = [];
+  for (const [field, text] of [['cluster.podSubnet', podSubnet], ['cluster.serviceSubnet', serviceSubnet]] as const) {
+    const cidr = parseCidr(text)!;
+    if (!isAligned(cidr)) errors.push(`${field}: "${text}" has host bits set; did you mean ${formatCidr(cidr)}?`);
+    nets.push({ field, cidr });
+  }
+  const nodeNets = new Map<string, number>();
+  nodes.forEach((n, i) => {
+    const key = formatCidr({ network: ipToInt(n.ip), prefix: n.prefix });
+    if (!nodeNets.has(key)) nodeNets.set(key, i);
+  });
+  for (const [key, i] of nodeNets) nets.push({ field: `nodes[${i}].ip (node subnet ${key})`, cidr: parseCidr(key)! });
+  for (let a = 0; a < nets.length; a++) {
+    for (let b = a + 1; b < nets.length; b++) {
+      if (a >= 2 && b >= 2) continue; // node subnets may share address space with each other
+      if (overlaps(nets[a]!.cidr, nets[b]!.cidr)) {
+        errors.push(`${nets[a]!.field}: ${formatCidr(nets[a]!.cidr)} overlaps ${nets[b]!.field} ${formatCidr(nets[b]!.cidr)}; pod, service and node networks must be disjoint`);
+      }
+    }
+  }
+
+  // Roles and the control-plane endpoint.
+  const masters = nodes.filter((n) => n.role === 'master');
+  const lbs = nodes.filter((n) => n.role === 'lb');
+  if (masters.length === 0) errors.push('nodes: no node has role master; list at least one (the first master runs kubeadm init)');
+  const lbPort = f.loadBalancer?.port ?? DEFAULTS.apiPort;
+  let endpoint: { host: string; port: number } | undefined;
+  if (c.controlPlaneEndpoint) {
+    const [host, port] = c.controlPlaneEndpoint.split(':');
+    const portNum = port === undefined ? DEFAULTS.apiPort : Number(port);
+    if (!(portNum >= 1 && portNum <= 65535)) errors.push(`cluster.controlPlaneEndpoint: port "${port}" is out of range 1-65535`);
+    endpoint = { host: host!.toLowerCase(), port: portNum };
+    if (masters.length > 1 && masters.some((m) => m.ip === endpoint!.host)) {
+      errors.push(
+        `cluster.controlPlaneEndpoint: "${c.controlPlaneEndpoint}" is a master's own address; with ${masters.length} masters it must be a load balancer, virtual IP or DNS name in front of all of them`,
+      );
+    }
+  } else if (masters.length === 1) {
+    endpoint = { host: masters[0]!.ip, port: DEFAULTS.apiPort };
+  } else if (masters.length > 1) {
+    if (f.loadBalancer?.virtualIP) endpoint = { host: f.loadBalancer.virtualIP, port: lbPort };
+    else if (lbs.length === 1) endpoint = { host: lbs[0]!.ip, port: lbPort };
+    else {
+      errors.push(
+        `cluster.controlPlaneEndpoint: missing: with ${masters.length} masters, set it to a load balancer, virtual IP or DNS name (host:6443), or add one node with role lb`,
+      );
+    }
+  }
+  if (lbs.length > 0 && masters.length === 1) warnings.push(`nodes: an lb node with a single master adds a hop but no redundancy`);
+  if (lbs.length > 0 && masters.length > 1 && endpoint && lbPort === DEFAULTS.apiPort) {
+    // An lb node listens on the port it forwards from; nothing else to check here.
+  }
+  if (f.loadBalancer?.virtualIP && lbs.length === 0) {
+    errors.push(`loadBalancer.virtualIP: "${f.loadBalancer.virtualIP}" needs nodes with role lb to hold it (keepalived runs on them)`);
+  }
+
+  // Login: refuse plain text passwords; otherwise the secrets stage mints one when nothing else would let anyone in.
+  const hash = f.os?.rootPasswordHash;
+  if (hash !== undefined && !CRYPT_HASH.test(hash)) {
+    errors.push(
+      `os.rootPasswordHash: this is not a SHA-512/SHA-256 crypt hash (plain text passwords are refused; they would be stored in every seed); make one with \`openssl passwd -6\` and paste the $6$... line`,
+    );
+  }
+
+  const tokenTTL = f.bootstrap?.tokenTTL ?? DEFAULTS.tokenTTL;
+  const joinDeadline = f.bootstrap?.joinDeadline ?? DEFAULTS.joinDeadline;
+  const tokenTTLSeconds = durationSeconds(tokenTTL);
+  const joinDeadlineSeconds = durationSeconds(joinDeadline);
+  if (tokenTTLSeconds === 0) {
+    warnings.push('bootstrap.tokenTTL: 0 means the bootstrap token never expires and is never deleted: anyone who reads a seed can join a node to this cluster for ever');
+  } else if (tokenTTLSeconds < 600) {
+    errors.push(`bootstrap.tokenTTL: "${tokenTTL}" is too short for the keeper to refresh it safely; use 10m or more (default 24h)`);
+  }
+  if (joinDeadlineSeconds === 0 && tokenTTLSeconds !== 0) {
+    errors.push(`bootstrap.joinDeadline: "0" would delete the token at once; give nodes time to join (default 7d)`);
+  }
+
+  const searchDomain = net.searchDomain;
+  let proxy: Cluster['proxy'];
+  if (f.proxy && (f.proxy.http || f.proxy.https)) {
+    const auto = ['127.0.0.1', 'localhost', podSubnet, serviceSubnet, ...nodeNets.keys(), '.svc', `.${c.dnsDomain ?? DEFAULTS.dnsDomain}`];
+    if (endpoint) auto.push(endpoint.host);
+    if (searchDomain) auto.push(`.${searchDomain}`);
+    const noProxy = [...new Set([...(f.proxy.noProxy ?? []), ...auto])];
+    proxy = { http: f.proxy.http, https: f.proxy.https, noProxy };
+  } else if (f.proxy?.noProxy) {
+    warnings.push('proxy.noProxy: set without proxy.http or proxy.https; it has no effect');
+  }
+
+  if (errors.length) throw new UserError(errors);
+
+  const cluster: Cluster = {
+    name: c.name ?? DEFAULTS.clusterName,
+    kubernetesVersion,
+    runtime: { kind: runtimeKind, version: runtimeVersion },
+    controlPlaneEndpoint: endpoint!,
+    podSubnet,
+    serviceSubnet,
+    dnsDomain: c.dnsDomain ?? DEFAULTS.dnsDomain,
+    cni: c.cni ?? 'flannel',
+    kubeProxyMode: c.kubeProxyMode ?? 'ipvs',
+    imageRepository: c.imageRepository ?? p.imageRepository,
+    allowUnsupportedVersion: c.allowUnsupportedVersion ?? false,
+    bootstrap: { tokenTTLSeconds, joinDeadlineSeconds },
+    loadBalancer: { kind: f.loadBalancer?.kind ?? 'nginx', virtualIP: f.loadBalancer?.virtualIP, port: lbPort },
+    mirrors,
+    proxy,
+    os: {
+      name: 'centos7',
+      timezone: f.os?.timezone ?? DEFAULTS.timezone,
+      selinux: f.os?.selinux ?? 'disabled',
+      firewall: f.os?.firewall ?? 'disabled',
+      ntpServers: f.os?.ntpServers ?? p.ntpServers,
+      rootPasswordHash: hash,
+      sshAuthorizedKeys: f.os?.sshAuthorizedKeys ?? [],
+    },
+    searchDomain,
+    nodes,
+  };
+  return { cluster, warnings };
+}
+
+/** True when nobody could log in to the machines without a generated root password. */
+export function needsGeneratedRootPassword(cluster: Cluster): boolean {
+  return !cluster.os.rootPasswordHash && cluster.os.sshAuthorizedKeys.length === 0;
+}

@@ -1,0 +1,70 @@
+import type { Runtime } from '../versions/index.js';
+
+/** A node after defaults: every field the plan needs is filled in. */
+export interface Node {
+  name: string;
+  role: 'master' | 'node' | 'lb';
+  ip: string;
+  prefix: number;
+  gateway: string;
+  dns: string[];
+  mac?: string;
+  /** Kernel name of the NIC; with a MAC the ifcfg file binds by HWADDR instead. */
+  interface: string;
+  disk: string;
+  generation: number;
+  cpus?: number;
+  memoryMiB?: number;
+}
+
+export interface Mirrors {
+  preset: 'aliyun' | 'upstream';
+  centos: string;
+  epel: string;
+  dockerCe: string;
+  /** Legacy el7 Kubernetes repo root (…/yum); undefined when the preset has none left. */
+  kubernetesEl7?: string;
+  /** Per-minor pkgs.k8s.io layout root (…/core:/stable:); the plan appends /v1.NN/rpm/. */
+  kubernetesPkgs: string;
+  registryMirrors: string[];
+  insecureRegistries: string[];
+}
+
+/** The validated cluster: the single input of the plan together with the secrets. */
+export interface Cluster {
+  name: string;
+  kubernetesVersion: string;
+  runtime: { kind: Runtime; version: string };
+  controlPlaneEndpoint: { host: string; port: number };
+  podSubnet: string;
+  serviceSubnet: string;
+  dnsDomain: string;
+  cni: 'flannel' | 'calico';
+  kubeProxyMode: 'ipvs' | 'iptables';
+  imageRepository: string;
+  allowUnsupportedVersion: boolean;
+  bootstrap: { tokenTTLSeconds: number; joinDeadlineSeconds: number };
+  loadBalancer: { kind: 'nginx' | 'haproxy'; virtualIP?: string; port: number };
+  mirrors: Mirrors;
+  proxy?: { http?: string; https?: string; noProxy: string[] };
+  os: {
+    name: 'centos7';
+    timezone: string;
+    selinux: 'disabled' | 'permissive';
+    firewall: 'disabled' | 'open';
+    ntpServers: string[];
+    rootPasswordHash?: string;
+    sshAuthorizedKeys: string[];
+  };
+  searchDomain?: string;
+  nodes: Node[];
+}
+
+export interface LoadedCluster {
+  cluster: Cluster;
+  warnings: string[];
+  /** sha256 of the input text (or of the embedded default), recorded in manifests. */
+  digest: string;
+  /** Where the config came from: a file path, or undefined for the embedded default. */
+  source?: string;
+}
