@@ -168,7 +168,7 @@ export function serializeSecrets(s: Secrets): string {
   if (s.rootPassword !== undefined) ordered.rootPassword = s.rootPassword;
   if (s.rootPasswordHash !== undefined) ordered.rootPasswordHash = s.rootPasswordHash;
   const header = [
-    `# k8s-image secrets for cluster "${s.cluster}".`,
+    `# k8s-image secrets for cluster ${JSON.stringify(s.cluster)}.`,
     '# PRIVATE: holds the cluster CA private keys, the service-account key, the bootstrap token',
     '# and the certificate key; anyone with this file can join nodes to or take over the cluster.',
     '# Keep it mode 0600, back it up, never commit it. Lose it and every seeded node must be redone.',
