@@ -18,10 +18,7 @@ const JOLIET_MAX_UNITS = 64;
 /** Map any string to d-characters: upper-case ASCII letters, digits and `_`. */
 function toDChars(s: string): string {
   let out = '';
-  for (const ch of s) {
-    const c = ch.toUpperCase();
-    out += /^[A-Z0-9_]$/.test(c) && ch.length === 1 && ch.charCodeAt(0) < 0x80 ? c : '_';
-  }
+  for (const ch of s) out += /^[A-Za-z0-9_]$/.test(ch) ? ch.toUpperCase() : '_';
   return out;
 }
 
@@ -110,11 +107,13 @@ export class JolietNamer {
       stem = clean.slice(0, dot);
       ext = clean.slice(dot);
     }
-    let candidate = truncateUnits(clean, JOLIET_MAX_UNITS);
-    for (let n = 1; this.used.has(candidate); n++) {
-      const suffix = '_' + String(n);
-      candidate = truncateUnits(stem, JOLIET_MAX_UNITS - suffix.length - ext.length) + suffix + ext;
-    }
+    // Over-long names keep their extension: the stem is cut, then `_N` added on collision.
+    const fit = (suffix: string) =>
+      clean.length + suffix.length <= JOLIET_MAX_UNITS
+        ? stem + suffix + ext
+        : truncateUnits(stem, JOLIET_MAX_UNITS - suffix.length - ext.length) + suffix + ext;
+    let candidate = fit('');
+    for (let n = 1; this.used.has(candidate); n++) candidate = fit('_' + String(n));
     this.used.add(candidate);
     return candidate;
   }

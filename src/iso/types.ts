@@ -21,8 +21,8 @@ export const DEFAULT_DIR_MODE = 0o755;
 
 /** ECMA-119 6.8.2.1: at most 8 directory levels, the root being the first. */
 export const MAX_DIR_LEVELS = 8;
-/** Rock Ridge NM names are kept to what POSIX file systems accept. */
-export const MAX_NAME_BYTES = 255;
+/** Rock Ridge NM names: Linux isofs truncates names of 254 and 255 bytes, so stop at 253. */
+export const MAX_NAME_BYTES = 253;
 
 const LABEL_RE = /^[A-Za-z0-9_-]{1,32}$/;
 /** 7-byte directory record dates hold years 1900..2155; the image is written for 1970 onwards. */
