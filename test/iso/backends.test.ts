@@ -1,9 +1,7 @@
 /** writeIsoWith: the external backends produce the same tree as the built-in writer; a missing tool names its package. */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { mkdtempSync } from 'node:fs';
-import { join } from 'node:path';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { UserError } from '../../src/errors.js';
 import { writeIso, writeIsoWith, IsoFile, IsoOptions } from '../../src/iso/index.js';
 import { readTree, requireTool, run, TempDir } from './tools.js';
@@ -62,7 +60,8 @@ describe("writeIsoWith('xorriso') reproducibility", () => {
 describe('writeIsoWith with the tool missing', () => {
   it('throws a UserError naming the Debian and RPM packages', async () => {
     const saved = process.env.PATH;
-    process.env.PATH = mkdtempSync(join(tmpdir(), 'k8s-image-empty-path-'));
+    process.env.PATH = tmp.sub('empty-path');
+    mkdirSync(process.env.PATH);
     try {
       for (const tool of ['xorriso', 'genisoimage'] as const) {
         await assert.rejects(writeIsoWith(tool, opts), (e: unknown) => {
