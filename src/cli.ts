@@ -7,6 +7,8 @@ import { stdio } from './commands/common.js';
 import { validate } from './commands/validate.js';
 import { init } from './commands/init.js';
 import { schema } from './commands/schema.js';
+import { build } from './commands/build.js';
+import { secrets, kubeconfig } from './commands/secrets.js';
 
 const program = new Command('k8s-image')
   .description('Turn a cluster description into CentOS 7 kickstart files, cloud-init seeds, seed ISOs and first-boot\nscripts that kubeadm init the master and kubeadm join every other node, with no hands on them.')
@@ -30,6 +32,65 @@ program
   .addOption(configOption())
   .option('--json', 'machine-readable result on stdout')
   .action((o) => validate(o, stdio));
+
+const outOption = () => new Option('-o, --out <dir>', 'output directory').default('outputs');
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+for (const [name, withIsos] of [['build', true], ['render', false]] as const) {
+  const cmd = program
+    .command(name)
+    .description(
+      withIsos
+        ? 'render every selected node and pack its seed ISOs (<node>-cidata.iso, <node>-oemdrv.iso)'
+        : 'render every selected node: ks.cfg, oemdrv/, cloud-init/{user-data,meta-data,network-config}',
+    )
+    .addOption(configOption())
+    .addOption(new Option('-r, --role <role>', 'only nodes with this role').choices(['master', 'node', 'lb', 'all']).default('all'))
+    .option('-n, --node <name>', 'only this node (repeatable)', collect)
+    .addOption(outOption())
+    .option('--new-ca', 'mint a new CA although artifacts built with the old one exist (breaks nodes already seeded)')
+    .option('--json', 'machine-readable summary on stdout');
+  if (withIsos) {
+    cmd
+      .addOption(new Option('--seed <kind>', 'which seed ISOs').choices(['cidata', 'oemdrv', 'both']).default('both'))
+      .addOption(new Option('--iso-tool <tool>', 'ISO writer: the built-in one, or xorriso/genisoimage').choices(['builtin', 'xorriso', 'genisoimage']).default('builtin'));
+  }
+  cmd.addHelpText(
+    'after',
+    withIsos
+      ? `
+Examples:
+  k8s-image build --role master              the embedded lab's master, no config needed
+  k8s-image build -c cluster.yaml            every node of your cluster
+  k8s-image build -c cluster.yaml -n node07 --seed cidata
+
+Outputs under <out>/<cluster>/<node>/; files holding keys or the join token are mode 0600.
+The secrets file (<cluster>.secrets.yaml) is created once, beside the config (or in <out>/ for
+the embedded lab), and reused so every rebuild is byte-identical. SOURCE_DATE_EPOCH sets the
+timestamps inside the ISOs.`
+      : '',
+  );
+  cmd.action((o) => build(o, stdio, withIsos));
+}
+
+program
+  .command('secrets')
+  .description('create the cluster secrets file if missing and print where it is; --show prints the join command')
+  .addOption(configOption())
+  .addOption(outOption())
+  .option('--show', 'print the join command (token, CA hash) and a generated root password')
+  .option('--new-ca', 'mint a new CA although artifacts built with the old one exist')
+  .option('--json', 'machine-readable result on stdout')
+  .action((o) => secrets(o, stdio));
+
+program
+  .command('kubeconfig')
+  .description('write an admin kubeconfig signed offline by the cluster CA (server: the control-plane endpoint)')
+  .addOption(configOption())
+  .addOption(outOption())
+  .option('-f, --file <file>', 'where to write it, mode 0600 (default: stdout)')
+  .option('--force', 'overwrite an existing file')
+  .action((o) => kubeconfig(o, stdio));
 
 program
   .command('schema')

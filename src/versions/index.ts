@@ -105,3 +105,16 @@ export function criSocket(runtime: Runtime, version: string): string {
 /** Conntrack module name: nf_conntrack_ipv4 merged into nf_conntrack in Linux 4.19. The node script probes both. */
 export const CONNTRACK_MODULES = ['nf_conntrack_ipv4', 'nf_conntrack'] as const;
 export const IPVS_MODULES = ['ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_sh'] as const;
+
+/**
+ * What docker-ce needs beside it. 18.06 bundles containerd and has no separate CLI package; from 18.09
+ * docker-ce-cli and containerd.io are separate and must be pinned too, or yum pulls the newest.
+ * Source: download.docker.com/linux/centos/7/x86_64/stable/Packages listing.
+ */
+export function dockerCompanions(dockerVersion: string): { cli: boolean; containerd?: string } {
+  const [major, minor] = dockerVersion.replace(/^[0-9]+:/, '').split('.').map(Number);
+  if (major === 18 && minor === 6) return { cli: false };
+  if (major === 18) return { cli: true, containerd: '1.2.13-3.2.el7' };
+  if (major === 19) return { cli: true, containerd: '1.4.13-3.1.el7' };
+  return { cli: true, containerd: '1.6.33-3.1.el7' };
+}

@@ -1,0 +1,152 @@
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Artifact } from '../artifact.js';
+import { toolVersion } from '../assets.js';
+import type { Cluster, LoadedCluster, Node } from '../config/index.js';
+import { needsGeneratedRootPassword } from '../config/index.js';
+import { UserError } from '../errors.js';
+import { renderCloudInit } from '../cloudinit/index.js';
+import { writeIsoWith, type IsoTool, ISO_TOOLS } from '../iso/index.js';
+import { renderKickstart } from '../kickstart/index.js';
+import { buildEpoch, manifestText, scanTree, swapIntoPlace, writeArtifacts, type Manifest } from '../output/index.js';
+import { planNode } from '../plan/index.js';
+import { loadOrCreateSecrets, type Secrets } from '../secrets/index.js';
+import { readConfig, type Output } from './common.js';
+import { table } from './validate.js';
+
+export interface BuildOptions {
+  config?: string;
+  role?: 'master' | 'node' | 'lb' | 'all';
+  node?: string[];
+  seed?: 'cidata' | 'oemdrv' | 'both';
+  out?: string;
+  isoTool?: IsoTool;
+  json?: boolean;
+  newCa?: boolean;
+}
+
+export function secretsPathFor(loaded: LoadedCluster, outDir: string): string {
+  const name = `${loaded.cluster.name}.secrets.yaml`;
+  return loaded.source ? join(dirname(loaded.source), name) : join(outDir, name);
+}
+
+/** Config + secrets, shared by every command that needs both. */
+export async function loadClusterAndSecrets(opts: { config?: string; out?: string; newCa?: boolean }, out: Output): Promise<{ loaded: LoadedCluster; secrets: Secrets; secretsPath: string; outDir: string }> {
+  const loaded = readConfig(opts.config);
+  for (const w of loaded.warnings) out.warn(w);
+  const outDir = opts.out ?? 'outputs';
+  const secretsPath = secretsPathFor(loaded, outDir);
+  const { secrets, created } = await loadOrCreateSecrets({
+    path: secretsPath,
+    cluster: loaded.cluster.name,
+    generateRootPassword: needsGeneratedRootPassword(loaded.cluster),
+    artifactsDir: join(outDir, loaded.cluster.name),
+    allowNewCa: opts.newCa,
+  });
+  if (created) out.info(`created ${secretsPath} (mode 0600): the cluster CA, join token and keys; keep it, every rebuild reuses it`);
+  return { loaded, secrets, secretsPath, outDir };
+}
+
+function selectNodes(cluster: Cluster, opts: BuildOptions): Node[] {
+  const role = opts.role ?? 'all';
+  const names = opts.node ?? [];
+  const unknown = names.filter((n) => !cluster.nodes.some((x) => x.name === n));
+  if (unknown.length) {
+    throw new UserError(`--node ${unknown.join(', ')}: no such node in cluster ${cluster.name}; nodes are ${cluster.nodes.map((n) => n.name).join(', ')}`);
+  }
+  const chosen = cluster.nodes.filter((n) => (role === 'all' || n.role === role) && (names.length === 0 || names.includes(n.name)));
+  if (chosen.length === 0) throw new UserError(`--role ${role}${names.length ? ` --node ${names.join(',')}` : ''}: selects no node of cluster ${cluster.name}`);
+  return chosen;
+}
+
+/** Everything for one node: the rendered files and, when asked, the seed ISOs. Pure but for external ISO tools. */
+export async function nodeArtifacts(cluster: Cluster, secrets: Secrets, node: Node, opts: { isos: boolean; seed: 'cidata' | 'oemdrv' | 'both'; isoTool: IsoTool; epoch: number }): Promise<Artifact[]> {
+  const plan = planNode(cluster, secrets, node.name);
+  const files = [...renderKickstart(plan), ...renderCloudInit(plan)];
+  if (!opts.isos) return files;
+  const isos: Artifact[] = [];
+  const seeds: ['cidata' | 'oemdrv', string, string][] = [
+    ['cidata', 'cloud-init/', 'cidata'],
+    ['oemdrv', 'oemdrv/', 'OEMDRV'],
+  ];
+  for (const [kind, prefix, label] of seeds) {
+    if (opts.seed !== 'both' && opts.seed !== kind) continue;
+    const content = files.filter((a) => a.path.startsWith(prefix));
+    const secret = content.some((a) => a.secret);
+    const bytes = await writeIsoWith(opts.isoTool, {
+      label,
+      epoch: opts.epoch,
+      files: content.map((a) => ({ path: a.path.slice(prefix.length), bytes: a.bytes, mode: a.secret ? 0o600 : a.mode })),
+    });
+    isos.push({ path: `${node.name}-${kind}.iso`, bytes, mode: secret ? 0o600 : 0o644, secret });
+  }
+  return [...files, ...isos];
+}
+
+/** `k8s-image render` (files only) and `k8s-image build` (files and seed ISOs). */
+export async function build(opts: BuildOptions, out: Output, withIsos = true): Promise<void> {
+  if (opts.isoTool && !ISO_TOOLS.includes(opts.isoTool)) throw new UserError(`--iso-tool ${opts.isoTool}: use one of ${ISO_TOOLS.join(', ')}`);
+  const { loaded, secrets, secretsPath, outDir } = await loadClusterAndSecrets(opts, out);
+  const { cluster } = loaded;
+  const nodes = selectNodes(cluster, opts);
+  const epoch = buildEpoch();
+  const clusterDir = join(outDir, cluster.name);
+  const whole = nodes.length === cluster.nodes.length;
+
+  await mkdir(outDir, { recursive: true });
+  const stage = await mkdtemp(join(outDir, `.${cluster.name}.staging-`));
+  const summary: { node: Node; artifacts: Artifact[] }[] = [];
+  try {
+    for (const [i, node] of nodes.entries()) {
+      if (out.isTTY && nodes.length > 1) out.info(`[${i + 1}/${nodes.length}] ${node.name}`);
+      const artifacts = await nodeArtifacts(cluster, secrets, node, { isos: withIsos, seed: opts.seed ?? 'both', isoTool: opts.isoTool ?? 'builtin', epoch });
+      await writeArtifacts(join(stage, node.name), artifacts);
+      summary.push({ node, artifacts });
+    }
+    if (whole) await swapIntoPlace([{ staged: stage, target: clusterDir }]);
+    else await swapIntoPlace(nodes.map((n) => ({ staged: join(stage, n.name), target: join(clusterDir, n.name) })));
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+
+  const manifest: Manifest = {
+    tool: 'k8s-image',
+    version: toolVersion(),
+    cluster: cluster.name,
+    buildEpoch: epoch,
+    inputDigest: loaded.digest,
+    artifacts: await scanTree(clusterDir, new Set()),
+  };
+  const manifestPath = join(clusterDir, 'manifest.json');
+  await writeFile(`${manifestPath}.tmp`, manifestText(manifest), { mode: 0o644 });
+  await rename(`${manifestPath}.tmp`, manifestPath);
+
+  if (opts.json) {
+    out.result(
+      JSON.stringify(
+        {
+          cluster: cluster.name,
+          outputDir: clusterDir,
+          secretsFile: secretsPath,
+          manifest: manifestPath,
+          nodes: summary.map(({ node, artifacts }) => ({
+            name: node.name,
+            role: node.role,
+            ip: node.ip,
+            artifacts: artifacts.map((a) => ({ path: join(clusterDir, node.name, a.path), secret: a.secret })),
+          })),
+        },
+        null,
+        2,
+      ),
+    );
+    return;
+  }
+  const rows = summary.map(({ node, artifacts }) => {
+    const top = artifacts.filter((a) => !a.path.includes('/') || a.path.startsWith('cloud-init/'));
+    return [node.name, node.role, node.ip, top.map((a) => a.path.replace('cloud-init/', '')).join(' '), artifacts.some((a) => a.secret) ? 'yes (0600)' : 'no'];
+  });
+  out.result(`${withIsos ? 'built' : 'rendered'} ${summary.length} node(s) of cluster ${cluster.name} into ${clusterDir}/`);
+  out.result(table(['NODE', 'ROLE', 'IP', 'ARTIFACTS', 'SECRETS'], rows));
+  out.result(`manifest: ${manifestPath}   secrets: ${secretsPath}`);
+}

@@ -1,0 +1,77 @@
+import { createHash } from 'node:crypto';
+import type { Artifact } from '../artifact.js';
+import { textArtifact } from '../artifact.js';
+import type { NodePlan, PlanFile } from '../plan/index.js';
+import { renderTemplate } from '../template.js';
+
+/** Where secret files sit on the OEMDRV seed, mirroring their absolute path on the node. */
+export const SEED_FILES_DIR = 'k8s-image';
+
+const DELIMITER = 'K8S_IMAGE_EOF';
+const octal = (mode: number) => mode.toString(8).padStart(4, '0');
+
+/**
+ * Shell that writes one file byte-exact. A quoted heredoc keeps the text readable; content that a
+ * heredoc cannot carry exactly (no trailing newline, a line equal to the delimiter, or a line starting
+ * with % that anaconda would take for a section header) goes as base64 instead.
+ */
+export function writeFileShell(f: PlanFile): string {
+  const dir = f.path.slice(0, f.path.lastIndexOf('/')) || '/';
+  const lines = [`mkdir -p ${dir}`];
+  const heredocSafe = f.content.endsWith('\n') && !f.content.split('\n').some((l) => l === DELIMITER || l.startsWith('%') || l.includes('\r'));
+  if (heredocSafe) {
+    lines.push(`cat > ${f.path} <<'${DELIMITER}'`, `${f.content}${DELIMITER}`);
+  } else {
+    const b64 = Buffer.from(f.content, 'utf8').toString('base64').replace(/.{1,76}/g, '$&\n');
+    lines.push(`base64 -d > ${f.path} <<'${DELIMITER}'`, `${b64}${DELIMITER}`);
+  }
+  lines.push(`chmod ${octal(f.mode)} ${f.path}`);
+  return lines.join('\n');
+}
+
+function copySecretShell(f: PlanFile): string {
+  const sha = createHash('sha256').update(f.content).digest('hex');
+  const target = `/mnt/sysimage${f.path}`;
+  return [
+    `install -D -m ${octal(f.mode)} "$seed/${SEED_FILES_DIR}${f.path}" ${target}`,
+    `echo "${sha}  ${target}" | sha256sum -c --quiet`,
+  ].join('\n');
+}
+
+export interface KickstartOptions {
+  /** Install source line: `cdrom` for the VMware ISO flow; the PXE flow passes a `url --url=...` line. */
+  source?: string;
+}
+
+/** ks.cfg for the node plus the OEMDRV seed tree (ks.cfg at its root and the secret files). Pure. */
+export function renderKickstart(plan: NodePlan, opts: KickstartOptions = {}): Artifact[] {
+  const secret = plan.files.filter((f) => f.secret);
+  const plain = plan.files.filter((f) => !f.secret);
+  const ks = renderTemplate('kickstart/ks.cfg.mustache', {
+    cluster: plan.cluster,
+    role: plan.role,
+    hostname: plan.hostname,
+    source: opts.source ?? 'cdrom',
+    timezone: plan.timezone,
+    device: plan.network.mac ?? plan.network.device,
+    ip: plan.network.ip,
+    netmask: plan.network.netmask,
+    gateway: plan.network.gateway,
+    nameservers: plan.network.dns.join(','),
+    rootPasswordHash: plan.rootPasswordHash,
+    sshKeys: plan.sshAuthorizedKeys,
+    selinux: plan.selinux,
+    firewallOpen: plan.firewall === 'open',
+    disk: plan.disk,
+    packages: plan.basePackages,
+    hasSecretFiles: secret.length > 0,
+    copySecretFiles: secret.map(copySecretShell).join('\n'),
+    writeFiles: plain.map(writeFileShell).join('\n'),
+    installScript: plan.installScript,
+  });
+  return [
+    textArtifact('ks.cfg', ks),
+    textArtifact('oemdrv/ks.cfg', ks),
+    ...secret.map((f) => textArtifact(`oemdrv/${SEED_FILES_DIR}${f.path}`, f.content, true, 0o600)),
+  ];
+}

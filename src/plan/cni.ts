@@ -1,0 +1,143 @@
+import yaml from 'js-yaml';
+import type { Cluster } from '../config/index.js';
+import { UserError } from '../errors.js';
+import { parseVersion } from '../versions/index.js';
+
+/**
+ * Flannel images: the kube-flannel namespace layout whose init container installs the flannel CNI
+ * binary into /opt/cni/bin (seed 002 hit "flannel" missing there with the old layout).
+ * Source: flannel-io/flannel Documentation/kube-flannel.yml of each release.
+ */
+export function flannelImages(kubernetesVersion: string): { flannel: string; cniPlugin: string } {
+  const { minor } = parseVersion(kubernetesVersion);
+  return minor <= 23
+    ? { flannel: 'docker.io/flannel/flannel:v0.22.3', cniPlugin: 'docker.io/flannel/flannel-cni-plugin:v1.2.0' }
+    : { flannel: 'docker.io/flannel/flannel:v0.26.1', cniPlugin: 'docker.io/flannel/flannel-cni-plugin:v1.6.0-flannel1' };
+}
+
+/**
+ * The CNI manifest the init master applies, shipped in the seed so first boot fetches no manifest.
+ * `--iface` lists every node address: flannel takes the first that exists locally, so the right NIC
+ * is used on VMs with two of them whatever each NIC is called.
+ */
+export function cniManifest(cluster: Cluster): string {
+  if (cluster.cni !== 'flannel') {
+    throw new UserError(`cluster.cni: "${cluster.cni}" is not bundled yet: k8s-image ships the flannel manifest only; set cluster.cni: flannel`);
+  }
+  const images = flannelImages(cluster.kubernetesVersion);
+  const ns = 'kube-flannel';
+  const labels = { app: 'flannel', 'k8s-app': 'flannel', tier: 'node' };
+  const ifaces = cluster.nodes.filter((n) => n.role !== 'lb').map((n) => `--iface=${n.ip}`);
+  const docs: Record<string, unknown>[] = [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'k8s-app': 'flannel', 'pod-security.kubernetes.io/enforce': 'privileged' } } },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'flannel', namespace: ns, labels: { 'k8s-app': 'flannel' } } },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'flannel', labels: { 'k8s-app': 'flannel' } },
+      rules: [
+        { apiGroups: [''], resources: ['pods'], verbs: ['get'] },
+        { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [''], resources: ['nodes/status'], verbs: ['patch'] },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'flannel', labels: { 'k8s-app': 'flannel' } },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'flannel' },
+      subjects: [{ kind: 'ServiceAccount', name: 'flannel', namespace: ns }],
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'kube-flannel-cfg', namespace: ns, labels },
+      data: {
+        'cni-conf.json': `${JSON.stringify(
+          {
+            name: 'cbr0',
+            cniVersion: '0.3.1',
+            plugins: [
+              { type: 'flannel', delegate: { hairpinMode: true, isDefaultGateway: true } },
+              { type: 'portmap', capabilities: { portMappings: true } },
+            ],
+          },
+          null,
+          2,
+        )}\n`,
+        'net-conf.json': `${JSON.stringify({ Network: cluster.podSubnet, Backend: { Type: 'vxlan' } }, null, 2)}\n`,
+      },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name: 'kube-flannel-ds', namespace: ns, labels },
+      spec: {
+        selector: { matchLabels: { app: 'flannel' } },
+        template: {
+          metadata: { labels },
+          spec: {
+            affinity: {
+              nodeAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: {
+                  nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/os', operator: 'In', values: ['linux'] }] }],
+                },
+              },
+            },
+            hostNetwork: true,
+            priorityClassName: 'system-node-critical',
+            tolerations: [{ operator: 'Exists', effect: 'NoSchedule' }],
+            serviceAccountName: 'flannel',
+            initContainers: [
+              {
+                name: 'install-cni-plugin',
+                image: images.cniPlugin,
+                command: ['cp'],
+                args: ['-f', '/flannel', '/opt/cni/bin/flannel'],
+                volumeMounts: [{ name: 'cni-plugin', mountPath: '/opt/cni/bin' }],
+              },
+              {
+                name: 'install-cni',
+                image: images.flannel,
+                command: ['cp'],
+                args: ['-f', '/etc/kube-flannel/cni-conf.json', '/etc/cni/net.d/10-flannel.conflist'],
+                volumeMounts: [
+                  { name: 'cni', mountPath: '/etc/cni/net.d' },
+                  { name: 'flannel-cfg', mountPath: '/etc/kube-flannel/' },
+                ],
+              },
+            ],
+            containers: [
+              {
+                name: 'kube-flannel',
+                image: images.flannel,
+                command: ['/opt/bin/flanneld'],
+                args: ['--ip-masq', '--kube-subnet-mgr', ...ifaces],
+                resources: { requests: { cpu: '100m', memory: '50Mi' } },
+                securityContext: { privileged: false, capabilities: { add: ['NET_ADMIN', 'NET_RAW'] } },
+                env: [
+                  { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                  { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                  { name: 'EVENT_QUEUE_DEPTH', value: '5000' },
+                ],
+                volumeMounts: [
+                  { name: 'run', mountPath: '/run/flannel' },
+                  { name: 'flannel-cfg', mountPath: '/etc/kube-flannel/' },
+                  { name: 'xtables-lock', mountPath: '/run/xtables.lock' },
+                ],
+              },
+            ],
+            volumes: [
+              { name: 'run', hostPath: { path: '/run/flannel' } },
+              { name: 'cni-plugin', hostPath: { path: '/opt/cni/bin' } },
+              { name: 'cni', hostPath: { path: '/etc/cni/net.d' } },
+              { name: 'flannel-cfg', configMap: { name: 'kube-flannel-cfg' } },
+              { name: 'xtables-lock', hostPath: { path: '/run/xtables.lock', type: 'FileOrCreate' } },
+            ],
+          },
+        },
+      },
+    },
+  ];
+  return docs.map((d) => yaml.dump(d, { lineWidth: -1, noRefs: true })).join('---\n');
+}

@@ -1,0 +1,308 @@
+import type { Cluster, Node } from '../config/index.js';
+import { net } from '../config/index.js';
+import { UserError } from '../errors.js';
+import type { Secrets } from '../secrets/index.js';
+import { readAsset } from '../assets.js';
+import { criSocket, dockerCompanions, kubernetesPackageVersion, minorFacts, IPVS_MODULES } from '../versions/index.js';
+import { kubeadmConfig, endpointText } from './kubeadm.js';
+import { cniManifest } from './cni.js';
+import { renderRepoFile, yumRepos } from './repos.js';
+import { lbFiles, lbPackages, lbService } from './lb.js';
+import { PATHS, type NodePlan, type PlanFile } from './types.js';
+
+export type { NodePlan, PlanFile } from './types.js';
+export { PATHS } from './types.js';
+export { kubeadmConfig, goDuration, apiServerCertSANs, endpointText } from './kubeadm.js';
+export { yumRepos } from './repos.js';
+
+const BASE_PACKAGES = ['chrony', 'ipset', 'ipvsadm', 'conntrack-tools', 'socat', 'curl'];
+
+/** KEY=value lines sourced by bash; values are validated upstream, lists are quoted as one word. */
+function envFile(header: string, vars: [string, string | number | string[]][]): string {
+  const lines = vars.map(([k, v]) => (Array.isArray(v) ? `${k}="${v.join(' ')}"` : `${k}=${v}`));
+  return `# ${header}\n${lines.join('\n')}\n`;
+}
+
+/** Which bootstrap a node runs: the first master listed inits, later masters join the control plane one by one. */
+function bootstrapOf(cluster: Cluster, node: Node): NodePlan['bootstrap'] {
+  if (node.role === 'lb') return 'none';
+  if (node.role === 'node') return 'join';
+  return cluster.nodes.find((n) => n.role === 'master') === node ? 'init' : 'join-control-plane';
+}
+
+/** The previous master in list order: a joining master waits for its /healthz (joins race on etcd otherwise). */
+function previousMaster(cluster: Cluster, node: Node): Node {
+  const masters = cluster.nodes.filter((n) => n.role === 'master');
+  return masters[masters.indexOf(node) - 1]!;
+}
+
+function file(path: string, content: string, mode = 0o644, secret = false): PlanFile {
+  return { path, content, mode, secret };
+}
+
+function hostsFile(cluster: Cluster): string {
+  const lines = [
+    '127.0.0.1   localhost localhost.localdomain localhost4 localhost4.localdomain4',
+    '::1         localhost localhost.localdomain localhost6 localhost6.localdomain6',
+    '# cluster nodes (k8s-image)',
+  ];
+  for (const n of cluster.nodes) lines.push(cluster.searchDomain ? `${n.ip} ${n.name}.${cluster.searchDomain} ${n.name}` : `${n.ip} ${n.name}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function chronyConf(cluster: Cluster): string {
+  return [
+    '# Written by k8s-image (CentOS 7 cloud-init does not run the ntp module, so chrony is configured here).',
+    ...cluster.os.ntpServers.map((s) => `server ${s} iburst`),
+    'driftfile /var/lib/chrony/drift',
+    '# Step the clock at boot however far off it is: certificates fail on a skewed clock.',
+    'makestep 1.0 3',
+    'rtcsync',
+    'logdir /var/log/chrony',
+    '',
+  ].join('\n');
+}
+
+/** Ports firewalld keeps open when os.firewall is `open`. Source: kubernetes.io "Ports and Protocols". */
+function firewallPorts(cluster: Cluster, node: Node): string[] {
+  const ports = ['22/tcp', '10250/tcp'];
+  if (node.role === 'master') ports.push('6443/tcp', '2379-2380/tcp', '10251/tcp', '10252/tcp', '10257/tcp', '10259/tcp');
+  if (node.role === 'node') ports.push('30000-32767/tcp');
+  if (node.role === 'lb') ports.push(`${cluster.loadBalancer.port}/tcp`);
+  if (node.role !== 'lb' && cluster.cni === 'flannel') ports.push('8472/udp');
+  return ports;
+}
+
+function firewalldZone(ports: string[]): string {
+  const lines = ['<?xml version="1.0" encoding="utf-8"?>', '<zone>', '  <short>Public</short>', '  <description>k8s-image: Kubernetes ports open</description>'];
+  for (const p of ports) {
+    const [port, proto] = p.split('/');
+    lines.push(`  <port protocol="${proto}" port="${port}"/>`);
+  }
+  lines.push('  <masquerade/>', '</zone>', '');
+  return lines.join('\n');
+}
+
+function proxyDropIn(cluster: Cluster): string | undefined {
+  const p = cluster.proxy;
+  if (!p) return undefined;
+  const lines = ['[Service]'];
+  if (p.http) lines.push(`Environment=HTTP_PROXY=${p.http}`, `Environment=http_proxy=${p.http}`);
+  if (p.https) lines.push(`Environment=HTTPS_PROXY=${p.https}`, `Environment=https_proxy=${p.https}`);
+  lines.push(`Environment=NO_PROXY=${p.noProxy.join(',')}`, `Environment=no_proxy=${p.noProxy.join(',')}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function runtimeFiles(cluster: Cluster): PlanFile[] {
+  const m = cluster.mirrors;
+  if (cluster.runtime.kind === 'docker') {
+    const daemon = {
+      'exec-opts': ['native.cgroupdriver=systemd'],
+      'log-driver': 'json-file',
+      'log-opts': { 'max-size': '100m', 'max-file': '3' },
+      'storage-driver': 'overlay2',
+      'storage-opts': ['overlay2.override_kernel_check=true'],
+      'registry-mirrors': m.registryMirrors,
+      'insecure-registries': m.insecureRegistries,
+    };
+    return [file('/etc/docker/daemon.json', `${JSON.stringify(daemon, null, 2)}\n`)];
+  }
+  const pause = `${cluster.imageRepository}/pause:${minorFacts(cluster.kubernetesVersion).pause}`;
+  const cri = 'plugins."io.containerd.grpc.v1.cri"';
+  const toml = [
+    '# Written by k8s-image: systemd cgroups to match the kubelet, pause image from the cluster repository.',
+    'version = 2',
+    '',
+    `[${cri}]`,
+    `  sandbox_image = "${pause}"`,
+    `[${cri}.containerd.runtimes.runc]`,
+    '  runtime_type = "io.containerd.runc.v2"',
+    `[${cri}.containerd.runtimes.runc.options]`,
+    '  SystemdCgroup = true',
+  ];
+  if (m.registryMirrors.length) {
+    toml.push(`[${cri}.registry.mirrors."docker.io"]`, `  endpoint = [${[...m.registryMirrors, 'https://registry-1.docker.io'].map((u) => `"${u}"`).join(', ')}]`);
+  }
+  for (const r of m.insecureRegistries) {
+    toml.push(`[${cri}.registry.mirrors."${r}"]`, `  endpoint = ["http://${r}"]`);
+    toml.push(`[${cri}.registry.configs."${r}".tls]`, '  insecure_skip_verify = true');
+  }
+  return [
+    file('/etc/containerd/config.toml', `${toml.join('\n')}\n`),
+    file('/etc/crictl.yaml', `runtime-endpoint: ${criSocket('containerd', cluster.kubernetesVersion)}\nimage-endpoint: ${criSocket('containerd', cluster.kubernetesVersion)}\ntimeout: 10\n`),
+  ];
+}
+
+function pinnedPackages(cluster: Cluster): string[] {
+  const f = minorFacts(cluster.kubernetesVersion);
+  const k = kubernetesPackageVersion(cluster.kubernetesVersion);
+  const pkgs: string[] = [];
+  if (cluster.runtime.kind === 'docker') {
+    const v = cluster.runtime.version;
+    const comp = dockerCompanions(v);
+    pkgs.push(`docker-ce-${v}`);
+    if (comp.cli) pkgs.push(`docker-ce-cli-${v}`);
+    if (comp.containerd) pkgs.push(`containerd.io-${comp.containerd}`);
+  } else {
+    pkgs.push(`containerd.io-${cluster.runtime.version}`);
+  }
+  pkgs.push(`kubeadm-${k}`, `kubelet-${k}`, `kubectl-${k}`, `kubernetes-cni-${f.kubernetesCni}`, `cri-tools-${f.criTools}`);
+  return pkgs;
+}
+
+function masterPki(secrets: Secrets): PlanFile[] {
+  const d = PATHS.pkiBackup;
+  return [
+    file(`${d}/ca.crt`, secrets.ca.cert, 0o644, true),
+    file(`${d}/ca.key`, secrets.ca.key, 0o600, true),
+    file(`${d}/front-proxy-ca.crt`, secrets.frontProxyCa.cert, 0o644, true),
+    file(`${d}/front-proxy-ca.key`, secrets.frontProxyCa.key, 0o600, true),
+    file(`${d}/etcd/ca.crt`, secrets.etcdCa.cert, 0o644, true),
+    file(`${d}/etcd/ca.key`, secrets.etcdCa.key, 0o600, true),
+    file(`${d}/sa.key`, secrets.serviceAccount.key, 0o600, true),
+    file(`${d}/sa.pub`, secrets.serviceAccount.pub, 0o644, true),
+  ];
+}
+
+/** The single source of truth of what lands on one node. Pure: same inputs, same plan. */
+export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): NodePlan {
+  const node = cluster.nodes.find((n) => n.name === nodeName);
+  if (!node) throw new UserError(`--node ${nodeName}: no such node in cluster ${cluster.name} (nodes: ${cluster.nodes.map((n) => n.name).join(', ')})`);
+  if (secrets.cluster !== cluster.name) throw new Error(`secrets for cluster ${secrets.cluster} used with cluster ${cluster.name}`);
+  const bootstrap = bootstrapOf(cluster, node);
+  const isK8s = bootstrap !== 'none';
+  const runtimeService = cluster.runtime.kind === 'docker' ? 'docker' : 'containerd';
+  const yumProxy = cluster.proxy?.https ?? cluster.proxy?.http;
+  const files: PlanFile[] = [];
+
+  files.push(file('/etc/hosts', hostsFile(cluster)));
+  files.push(file('/etc/chrony.conf', chronyConf(cluster)));
+  for (const { file: path, repos } of yumRepos(cluster)) {
+    if (!isK8s && path !== '/etc/yum.repos.d/CentOS-Base.repo' && path !== '/etc/yum.repos.d/epel.repo') continue;
+    // nginx for the lb role comes from EPEL, so only there is EPEL enabled.
+    const needEpel = !isK8s && cluster.loadBalancer.kind === 'nginx';
+    files.push(file(path, renderRepoFile(repos.map((r) => (r.id === 'epel' && needEpel ? { ...r, enabled: true } : r)), yumProxy)));
+  }
+  if (cluster.os.firewall === 'open') files.push(file('/etc/firewalld/zones/public.xml', firewalldZone(firewallPorts(cluster, node))));
+
+  const enableServices = ['chronyd'];
+  const disableServices = cluster.os.firewall === 'disabled' ? ['firewalld', 'iptables', 'ip6tables'] : ['iptables', 'ip6tables'];
+  if (cluster.os.firewall === 'open') enableServices.push('firewalld');
+  let packages = [...BASE_PACKAGES];
+  const proxyUnit = proxyDropIn(cluster);
+
+  if (isK8s) {
+    files.push(
+      file(
+        '/etc/sysctl.d/k8s.conf',
+        '# Bridged pod traffic must pass iptables, and the node must route (seed 000).\nnet.bridge.bridge-nf-call-ip6tables = 1\nnet.bridge.bridge-nf-call-iptables = 1\nnet.ipv4.ip_forward = 1\n',
+      ),
+    );
+    const modules = ['br_netfilter', ...(cluster.runtime.kind === 'containerd' ? ['overlay'] : []), ...(cluster.kubeProxyMode === 'ipvs' ? IPVS_MODULES : [])];
+    files.push(file('/etc/modules-load.d/k8s.conf', `# Loaded at every boot (the conntrack module is probed by first boot).\n${modules.join('\n')}\n`));
+    files.push(...runtimeFiles(cluster));
+    files.push(file('/etc/sysconfig/kubelet', `# The node's own address: VMware VMs often have two NICs.\nKUBELET_EXTRA_ARGS=--node-ip=${node.ip}\n`));
+    if (proxyUnit) {
+      for (const unit of [runtimeService, 'kubelet', 'k8s-image-firstboot']) files.push(file(`/etc/systemd/system/${unit}.service.d/http-proxy.conf`, proxyUnit));
+    }
+    files.push(file(PATHS.kubeadmConfig, kubeadmConfig(cluster, secrets, node, bootstrap as 'init' | 'join' | 'join-control-plane'), 0o600, true));
+    files.push(file(PATHS.caCert, secrets.ca.cert));
+    if (node.role === 'master') files.push(...masterPki(secrets));
+    if (bootstrap === 'init') {
+      files.push(file(PATHS.cniManifest, cniManifest(cluster)));
+      files.push(file(PATHS.tokenFile, `${secrets.bootstrapToken}\n`, 0o600, true));
+      files.push(file(`${PATHS.libDir}/token-keeper.sh`, readAsset('node-files/token-keeper.sh'), 0o755));
+      files.push(file('/etc/systemd/system/k8s-image-token-keeper.service', readAsset('node-files/k8s-image-token-keeper.service')));
+      files.push(file('/etc/systemd/system/k8s-image-token-keeper.timer', readAsset('node-files/k8s-image-token-keeper.timer')));
+    }
+    const waitFor =
+      bootstrap === 'join' ? [`https://${endpointText(cluster)}/healthz`] : bootstrap === 'join-control-plane' ? [`https://${previousMaster(cluster, node).ip}:6443/healthz`] : [];
+    const expected = cluster.nodes.filter((n) => n.role !== 'lb' && n !== node).map((n) => n.name);
+    const deadline = cluster.bootstrap.joinDeadlineSeconds || 7 * 86400;
+    files.push(
+      file(
+        PATHS.firstbootEnv,
+        envFile('k8s-image first-boot settings for this node (see node-files/README.md)', [
+          ['ROLE', bootstrap],
+          ['NODE_NAME', node.name],
+          ['NODE_IP', node.ip],
+          ['ENDPOINT', endpointText(cluster)],
+          ['WAIT_FOR', waitFor],
+          ['RUNTIME_SERVICE', runtimeService],
+          ['PROXY_MODE', cluster.kubeProxyMode],
+          ['RETRIES', 5],
+          ['WAIT_DEADLINE', deadline],
+          ['TIME_SYNC_DEADLINE', 300],
+          ['CA_CERT', PATHS.caCert],
+          ['KUBEADM_CONFIG', PATHS.kubeadmConfig],
+          ['CNI_MANIFEST', PATHS.cniManifest],
+          ['PKI_BACKUP', PATHS.pkiBackup],
+          ['KUBE_DIR', '/etc/kubernetes'],
+          ['PKI_DIR', '/etc/kubernetes/pki'],
+          ['ADMIN_KUBECONFIG', '/root/.kube/config'],
+          ['STATE_DIR', PATHS.stateDir],
+          ['LOG_FILE', PATHS.logFile],
+          ['MODULES_LOAD_DIR', '/etc/modules-load.d'],
+          ['TOKEN_FILE', PATHS.tokenFile],
+          ['TOKEN_TTL', cluster.bootstrap.tokenTTLSeconds],
+          ['JOIN_DEADLINE', deadline],
+          ['EXPECTED_NODES', expected],
+        ]),
+      ),
+    );
+    files.push(file(PATHS.firstbootScript, readAsset('node-files/firstboot.sh'), 0o755));
+    files.push(file(`/etc/systemd/system/${PATHS.firstbootUnit}`, readAsset(`node-files/${PATHS.firstbootUnit}`)));
+    packages = [...packages, ...pinnedPackages(cluster)];
+    enableServices.push(runtimeService, 'kubelet', PATHS.firstbootUnit);
+  } else {
+    files.push(...lbFiles(cluster));
+    packages = [...packages, ...lbPackages(cluster)];
+    enableServices.push(lbService(cluster));
+  }
+
+  files.push(
+    file(
+      PATHS.installEnv,
+      envFile('k8s-image install settings for this node (see node-files/README.md)', [
+        ['PACKAGES', packages],
+        ['DISABLE_EXCLUDES', isK8s ? 'kubernetes,docker-ce-stable' : 'main'],
+        ['ENABLE_SERVICES', enableServices],
+        ['DISABLE_SERVICES', disableServices],
+        ['SELINUX', cluster.os.selinux],
+      ]),
+    ),
+  );
+  files.push(file(PATHS.installScript, readAsset('node-files/install.sh'), 0o755));
+
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return {
+    cluster: cluster.name,
+    instanceId: `${cluster.name}-${node.name}-${node.generation}`,
+    role: node.role,
+    bootstrap,
+    hostname: node.name,
+    fqdn: cluster.searchDomain ? `${node.name}.${cluster.searchDomain}` : undefined,
+    network: {
+      device: node.interface,
+      mac: node.mac,
+      ip: node.ip,
+      prefix: node.prefix,
+      netmask: net.prefixToNetmask(node.prefix),
+      gateway: node.gateway,
+      dns: node.dns,
+      search: cluster.searchDomain,
+    },
+    timezone: cluster.os.timezone,
+    selinux: cluster.os.selinux,
+    firewall: cluster.os.firewall,
+    rootPasswordHash: cluster.os.rootPasswordHash ?? secrets.rootPasswordHash,
+    sshAuthorizedKeys: cluster.os.sshAuthorizedKeys,
+    disk: node.disk,
+    basePackages: BASE_PACKAGES,
+    enableServices,
+    disableServices,
+    installScript: PATHS.installScript,
+    firstbootUnit: isK8s ? PATHS.firstbootUnit : '',
+    files,
+  };
+}

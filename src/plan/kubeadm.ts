@@ -1,0 +1,92 @@
+import yaml from 'js-yaml';
+import type { Cluster, Node } from '../config/index.js';
+import type { Secrets } from '../secrets/index.js';
+import { discoveryHash } from '../secrets/index.js';
+import { criSocket, minorFacts } from '../versions/index.js';
+
+/** Go duration text kubeadm parses (it has no `d` unit). */
+export function goDuration(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return `${h}h${m}m${s}s`;
+}
+
+export function endpointText(cluster: Cluster): string {
+  return `${cluster.controlPlaneEndpoint.host}:${cluster.controlPlaneEndpoint.port}`;
+}
+
+/** Names and addresses the API server certificate must cover: the endpoint, every master, the LB and VIP. */
+export function apiServerCertSANs(cluster: Cluster): string[] {
+  const sans = [cluster.controlPlaneEndpoint.host];
+  for (const n of cluster.nodes) if (n.role === 'master' || n.role === 'lb') sans.push(n.ip, n.name);
+  if (cluster.loadBalancer.virtualIP) sans.push(cluster.loadBalancer.virtualIP);
+  return [...new Set(sans)];
+}
+
+function nodeRegistration(cluster: Cluster, node: Node, taintMaster: boolean): Record<string, unknown> {
+  const reg: Record<string, unknown> = {
+    name: node.name,
+    criSocket: criSocket(cluster.runtime.kind, cluster.kubernetesVersion),
+  };
+  // Workers must not inherit a taint; masters keep kubeadm's default NoSchedule (seed 002 notes it).
+  if (!taintMaster) reg.taints = [];
+  return reg;
+}
+
+/**
+ * The kubeadm configuration file of a node, as data then YAML. Only keys listed for the apiVersion in
+ * shared/reference/kubeadm-api.json: kubeadm before 1.26 ignores unknown keys silently.
+ */
+export function kubeadmConfig(cluster: Cluster, secrets: Secrets, node: Node, mode: 'init' | 'join-control-plane' | 'join'): string {
+  const api = minorFacts(cluster.kubernetesVersion).kubeadmApi;
+  const docs: Record<string, unknown>[] = [];
+  if (mode === 'init') {
+    docs.push({
+      apiVersion: api,
+      kind: 'InitConfiguration',
+      bootstrapTokens: [
+        {
+          token: secrets.bootstrapToken,
+          description: 'k8s-image shared join token; the token keeper refreshes it until every node joined',
+          ttl: goDuration(cluster.bootstrap.tokenTTLSeconds),
+          usages: ['signing', 'authentication'],
+          groups: ['system:bootstrappers:kubeadm:default-node-token'],
+        },
+      ],
+      localAPIEndpoint: { advertiseAddress: node.ip, bindPort: 6443 },
+      nodeRegistration: nodeRegistration(cluster, node, true),
+    });
+    docs.push({
+      apiVersion: api,
+      kind: 'ClusterConfiguration',
+      clusterName: cluster.name,
+      kubernetesVersion: `v${cluster.kubernetesVersion}`,
+      imageRepository: cluster.imageRepository,
+      controlPlaneEndpoint: endpointText(cluster),
+      networking: { podSubnet: cluster.podSubnet, serviceSubnet: cluster.serviceSubnet, dnsDomain: cluster.dnsDomain },
+      apiServer: { certSANs: apiServerCertSANs(cluster) },
+    });
+    docs.push({ apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', cgroupDriver: 'systemd' });
+    // This, not KUBE_PROXY_MODE in /etc/sysconfig/kubelet (seed 000), is what switches kube-proxy to IPVS.
+    docs.push({ apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', kind: 'KubeProxyConfiguration', mode: cluster.kubeProxyMode });
+  } else {
+    const join: Record<string, unknown> = {
+      apiVersion: api,
+      kind: 'JoinConfiguration',
+      discovery: {
+        bootstrapToken: {
+          apiServerEndpoint: endpointText(cluster),
+          token: secrets.bootstrapToken,
+          caCertHashes: [discoveryHash(secrets.ca.cert)],
+        },
+      },
+      nodeRegistration: nodeRegistration(cluster, node, mode === 'join-control-plane'),
+    };
+    // The shared CA material is pre-placed on every master, so no certificateKey / upload-certs is needed.
+    if (mode === 'join-control-plane') join.controlPlane = { localAPIEndpoint: { advertiseAddress: node.ip, bindPort: 6443 } };
+    docs.push(join);
+    // kubeadm join reads the kubelet config from the cluster, but 1.15-1.21 join needs the systemd driver locally too.
+  }
+  return docs.map((d) => yaml.dump(d, { lineWidth: -1, noRefs: true, sortKeys: false })).join('---\n');
+}

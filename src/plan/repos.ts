@@ -1,0 +1,75 @@
+import type { Cluster } from '../config/index.js';
+import { minorFacts, parseVersion } from '../versions/index.js';
+
+export interface YumRepo {
+  id: string;
+  name: string;
+  baseurl: string;
+  gpgkey: string[];
+  enabled: boolean;
+  exclude?: string[];
+}
+
+/** Packages held back from `yum update`: installed only with --disableexcludes. */
+export const KUBERNETES_HELD = ['kubelet', 'kubeadm', 'kubectl', 'kubernetes-cni', 'cri-tools'];
+export const RUNTIME_HELD = ['docker-ce', 'docker-ce-cli', 'containerd.io'];
+
+/**
+ * The yum repositories of a node. CentOS 7's own repos point at mirrorlist.centos.org, which is gone
+ * since EOL, so base/updates/extras are rewritten to the vault (extras carries container-selinux).
+ */
+export function yumRepos(cluster: Cluster): { file: string; repos: YumRepo[] }[] {
+  const m = cluster.mirrors;
+  const centosKey = ['file:///etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-7'];
+  const centos = (id: string, dir: string): YumRepo => ({
+    id,
+    name: `CentOS-7.9.2009 - ${dir}`,
+    baseurl: `${m.centos}/${dir}/$basearch/`,
+    gpgkey: centosKey,
+    enabled: true,
+  });
+  const epelRoot = m.epel.replace(/\/7\/?$/, '');
+  const facts = minorFacts(cluster.kubernetesVersion);
+  const { minor } = parseVersion(cluster.kubernetesVersion);
+  const kubernetes: YumRepo =
+    facts.repo === 'el7'
+      ? {
+          id: 'kubernetes',
+          name: 'Kubernetes (legacy el7 repository)',
+          baseurl: `${m.kubernetesEl7}/repos/kubernetes-el7-x86_64/`,
+          gpgkey: [`${m.kubernetesEl7}/doc/yum-key.gpg`, `${m.kubernetesEl7}/doc/rpm-package-key.gpg`],
+          enabled: true,
+          exclude: KUBERNETES_HELD,
+        }
+      : {
+          id: 'kubernetes',
+          name: `Kubernetes v1.${minor} (pkgs.k8s.io layout)`,
+          baseurl: `${m.kubernetesPkgs}/v1.${minor}/rpm/`,
+          gpgkey: [`${m.kubernetesPkgs}/v1.${minor}/rpm/repodata/repomd.xml.key`],
+          enabled: true,
+          exclude: KUBERNETES_HELD,
+        };
+  return [
+    { file: '/etc/yum.repos.d/CentOS-Base.repo', repos: [centos('base', 'os'), centos('updates', 'updates'), centos('extras', 'extras')] },
+    // EPEL is written but disabled: nothing here needs it, and enabling it lets newer packages in.
+    {
+      file: '/etc/yum.repos.d/epel.repo',
+      repos: [{ id: 'epel', name: 'EPEL 7 (archive)', baseurl: `${m.epel}/$basearch/`, gpgkey: [`${epelRoot}/RPM-GPG-KEY-EPEL-7`], enabled: false }],
+    },
+    {
+      file: '/etc/yum.repos.d/docker-ce.repo',
+      repos: [{ id: 'docker-ce-stable', name: 'Docker CE Stable', baseurl: `${m.dockerCe}/7/$basearch/stable/`, gpgkey: [`${m.dockerCe}/gpg`], enabled: true, exclude: RUNTIME_HELD }],
+    },
+    { file: '/etc/yum.repos.d/kubernetes.repo', repos: [kubernetes] },
+  ];
+}
+
+export function renderRepoFile(repos: YumRepo[], proxy?: string): string {
+  const out: string[] = ['# Written by k8s-image: CentOS 7 is end-of-life, so every repository points at a fixed mirror.'];
+  for (const r of repos) {
+    out.push('', `[${r.id}]`, `name=${r.name}`, `baseurl=${r.baseurl}`, `enabled=${r.enabled ? 1 : 0}`, 'gpgcheck=1', `gpgkey=${r.gpgkey.join('\n       ')}`);
+    if (r.exclude) out.push(`exclude=${r.exclude.join(' ')}`);
+    if (proxy) out.push(`proxy=${proxy}`);
+  }
+  return `${out.join('\n')}\n`;
+}

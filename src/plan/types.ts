@@ -1,0 +1,66 @@
+/** A file that lands on the node, byte-exact. `secret` files never appear in ks.cfg text. */
+export interface PlanFile {
+  path: string;
+  mode: number;
+  content: string;
+  secret: boolean;
+}
+
+/**
+ * Everything that lands on one node, format-free. The kickstart and cloud-init renderers both
+ * consume this and add no node content of their own.
+ */
+export interface NodePlan {
+  cluster: string;
+  /** `<cluster>-<node>-<generation>`: stable across cluster-wide edits, bumped on purpose to re-seed. */
+  instanceId: string;
+  role: 'master' | 'node' | 'lb';
+  /** What the first-boot script does: init (first master), join-control-plane, join, or nothing (lb). */
+  bootstrap: 'init' | 'join-control-plane' | 'join' | 'none';
+  hostname: string;
+  fqdn?: string;
+  network: {
+    device: string;
+    mac?: string;
+    ip: string;
+    prefix: number;
+    netmask: string;
+    gateway: string;
+    dns: string[];
+    search?: string;
+  };
+  timezone: string;
+  selinux: 'disabled' | 'permissive';
+  firewall: 'disabled' | 'open';
+  rootPasswordHash?: string;
+  sshAuthorizedKeys: string[];
+  disk: string;
+  /** Packages the installer takes from the install medium (kickstart %packages); install.sh also ensures them. */
+  basePackages: string[];
+  /** Units enabled at install time (also listed in install.env for install.sh). */
+  enableServices: string[];
+  disableServices: string[];
+  /** Run once at install time, in the installer chroot or by cloud-init. */
+  installScript: string;
+  /** The unit that runs the first-boot stages. */
+  firstbootUnit: string;
+  files: PlanFile[];
+}
+
+export const PATHS = {
+  libDir: '/usr/local/lib/k8s-image',
+  etcDir: '/etc/k8s-image',
+  installScript: '/usr/local/lib/k8s-image/install.sh',
+  firstbootScript: '/usr/local/lib/k8s-image/firstboot.sh',
+  tokenKeeperScript: '/usr/local/lib/k8s-image/token-keeper.sh',
+  firstbootUnit: 'k8s-image-firstboot.service',
+  firstbootEnv: '/etc/k8s-image/firstboot.env',
+  installEnv: '/etc/k8s-image/install.env',
+  kubeadmConfig: '/etc/k8s-image/kubeadm.yaml',
+  cniManifest: '/etc/k8s-image/cni.yaml',
+  caCert: '/etc/k8s-image/ca.crt',
+  pkiBackup: '/etc/k8s-image/pki',
+  tokenFile: '/etc/k8s-image/token',
+  stateDir: '/var/lib/k8s-image',
+  logFile: '/var/log/k8s-image/firstboot.log',
+} as const;
