@@ -1,20 +1,48 @@
-import type { Cluster } from '../config/index.js';
+import type { Cluster, Node } from '../config/index.js';
 import type { PlanFile } from './types.js';
 
-function masters(cluster: Cluster): string[] {
-  return cluster.nodes.filter((n) => n.role === 'master').map((n) => n.ip);
+/**
+ * The `lb` role: an L4 (TCP) proxy in front of every master's kube-apiserver, and optionally
+ * keepalived holding loadBalancer.virtualIP across the lb nodes.
+ *
+ * Compatibility targets (the rendered files are checked by the real servers in test/lb):
+ * - nginx: EPEL's nginx 1.20 on CentOS 7, stream module from nginx-mod-stream (Debian's 1.22 in tests).
+ * - haproxy: CentOS 7 base haproxy 1.5.18 (Debian's 2.6 in tests): only directives both understand.
+ * - keepalived: CentOS 7 base keepalived 1.3.5 (Debian's 2.2 in tests).
+ * SELinux: the project only renders `permissive` or `disabled`, so neither proxy needs
+ * `semanage port` / `httpd_can_network_connect` to listen on the API port or dial the masters.
+ */
+
+/** kube-apiserver's secure port on every master (kubeadm's default; the plan never changes it). */
+export const API_SERVER_PORT = 6443;
+
+function masters(cluster: Cluster): Node[] {
+  return cluster.nodes.filter((n) => n.role === 'master');
 }
 
-/** nginx `stream` (L4) proxy in front of every master's 6443, as seed 004 builds by hand. */
+function lbNodes(cluster: Cluster): Node[] {
+  return cluster.nodes.filter((n) => n.role === 'lb');
+}
+
+/**
+ * nginx `stream` (L4) proxy in front of every master's 6443, as seed 004 builds by hand.
+ *
+ * Health checks: open-source nginx has no active checks in `stream` (health_check is NGINX Plus
+ * only), so this relies on passive ones: a master that refuses or times out a connection
+ * `max_fails` times within `fail_timeout` is skipped for `fail_timeout`, and the failed attempt
+ * itself moves on to the next master (`proxy_next_upstream`, on by default), so the client does
+ * not see the failure. A master whose apiserver accepts TCP but is unhealthy is not detected:
+ * choose haproxy (loadBalancer.kind) for active /healthz checks.
+ */
 export function nginxConf(cluster: Cluster): string {
-  const upstream = masters(cluster).map((ip) => `        server ${ip}:6443 max_fails=2 fail_timeout=10s;`);
+  const upstream = masters(cluster).map((m) => `        server ${m.ip}:${API_SERVER_PORT} max_fails=2 fail_timeout=10s;`);
   return [
-    '# Written by k8s-image: TCP proxy to every master\'s API server (seed 004).',
+    "# Written by k8s-image: TCP proxy to every master's API server (seed 004).",
     'user nginx;',
     'worker_processes auto;',
     'error_log /var/log/nginx/error.log;',
     'pid /run/nginx.pid;',
-    '# EPEL builds the stream module as a dynamic module (nginx-mod-stream).',
+    '# EPEL builds the stream module as a dynamic module (nginx-mod-stream); this loads it.',
     'include /usr/share/nginx/modules/*.conf;',
     '',
     'events {',
@@ -25,13 +53,20 @@ export function nginxConf(cluster: Cluster): string {
     "    log_format k8s '$remote_addr -> $upstream_addr $status $session_time';",
     '    access_log /var/log/nginx/k8s-apiserver.log k8s;',
     '    upstream kube_apiserver {',
+    '        # Shared memory: every worker sees the same connection counts and failed masters.',
+    '        zone kube_apiserver 64k;',
     '        least_conn;',
+    '        # Passive health checks only (open-source nginx): see nginxConf in src/plan/lb.ts.',
     ...upstream,
     '    }',
     '    server {',
     `        listen ${cluster.loadBalancer.port};`,
     '        proxy_pass kube_apiserver;',
+    '        # A refused or silent master costs 2s, then the next one is tried (at most 3 of them).',
     '        proxy_connect_timeout 2s;',
+    '        proxy_next_upstream on;',
+    `        proxy_next_upstream_tries ${Math.max(1, masters(cluster).length)};`,
+    '        # Watches (kubectl get -w, kubelet, controllers) idle for minutes; keep them open.',
     '        proxy_timeout 10m;',
     '    }',
     '}',
@@ -39,12 +74,21 @@ export function nginxConf(cluster: Cluster): string {
   ].join('\n');
 }
 
-/** haproxy TCP mode with active health checks of every master's /healthz port. */
+/**
+ * haproxy TCP mode with active health checks: `GET /healthz` over TLS (certificate not verified:
+ * the check only asks whether the apiserver answers 200; kube-apiserver serves /healthz to
+ * anonymous clients through the system:public-info-viewer role). `option httpchk`,
+ * `http-check expect`, `check-ssl` and `verify none` all exist in haproxy 1.5.
+ * A master that fails 2 checks 3s apart is taken out; 2 passing checks bring it back. A connection
+ * that still reaches a dead master before that is retried, the last retry on another master.
+ */
 export function haproxyCfg(cluster: Cluster): string {
   return [
-    '# Written by k8s-image: TCP proxy to every master\'s API server.',
+    "# Written by k8s-image: TCP proxy to every master's API server.",
     'global',
     '    log /dev/log local0',
+    '    user haproxy',
+    '    group haproxy',
     '    maxconn 4000',
     '    daemon',
     '',
@@ -52,9 +96,14 @@ export function haproxyCfg(cluster: Cluster): string {
     '    mode tcp',
     '    log global',
     '    option tcplog',
+    '    option dontlognull',
+    '    retries 3',
+    '    option redispatch',
     '    timeout connect 5s',
+    '    # Watches (kubectl get -w, kubelet, controllers) idle for minutes; keep them open.',
     '    timeout client 10m',
     '    timeout server 10m',
+    '    timeout check 5s',
     '',
     'frontend kube_apiserver',
     `    bind *:${cluster.loadBalancer.port}`,
@@ -62,23 +111,104 @@ export function haproxyCfg(cluster: Cluster): string {
     '',
     'backend kube_apiserver',
     '    balance roundrobin',
-    '    option tcp-check',
-    ...masters(cluster).map((ip, i) => `    server master${i + 1} ${ip}:6443 check inter 3s fall 2 rise 2`),
+    '    option httpchk GET /healthz',
+    '    http-check expect status 200',
+    '    default-server inter 3s fall 2 rise 2',
+    ...masters(cluster).map((m, i) => `    server master${i + 1} ${m.ip}:${API_SERVER_PORT} check check-ssl verify none`),
     '',
   ].join('\n');
 }
 
-export function lbFiles(cluster: Cluster): PlanFile[] {
-  return cluster.loadBalancer.kind === 'nginx'
-    ? [{ path: '/etc/nginx/nginx.conf', content: nginxConf(cluster), mode: 0o644, secret: false }]
-    : [{ path: '/etc/haproxy/haproxy.cfg', content: haproxyCfg(cluster), mode: 0o644, secret: false }];
+/** The VRRP router id: the virtual IP's last octet (1-255), so an admin can predict and avoid clashes. */
+export function virtualRouterId(vip: string): number {
+  const last = Number(vip.split('.')[3]);
+  return last >= 1 && last <= 255 ? last : 1;
 }
 
-/** nginx on CentOS 7 comes from EPEL (stream as nginx-mod-stream); haproxy is in base. */
+/**
+ * keepalived on each lb node when loadBalancer.virtualIP is set: VRRP (unicast to the other lb
+ * nodes, since multicast is often filtered on VMware and cloud networks) holds the virtual IP on
+ * the highest-priority lb node whose proxy process runs. Priority follows the order of lb nodes in
+ * cluster.yaml (the first one holds the address while healthy). A failing check puts the node in
+ * FAULT state, which releases the address to the next one. No VRRP authentication: VRRPv2's is
+ * plain text and RFC 3768 dropped it. The proxies bind the wildcard address, so they accept
+ * connections for the virtual IP as soon as it arrives, without ip_nonlocal_bind.
+ * Directives are keepalived 1.3.5 (CentOS 7 base) compatible.
+ */
+export function keepalivedConf(cluster: Cluster, node: Node): string {
+  const vip = cluster.loadBalancer.virtualIP;
+  if (vip === undefined) throw new Error('keepalivedConf: loadBalancer.virtualIP is not set');
+  const lbs = lbNodes(cluster);
+  const index = lbs.findIndex((n) => n.name === node.name);
+  if (index < 0) throw new Error(`keepalivedConf: node ${node.name} is not an lb node`);
+  const peers = lbs.filter((n) => n.name !== node.name).map((n) => `        ${n.ip}`);
+  const proxy = cluster.loadBalancer.kind;
+  return [
+    `# Written by k8s-image: holds ${vip} on the first healthy lb node (${lbs.map((n) => n.name).join(', ')}).`,
+    'global_defs {',
+    `    router_id ${node.name}`,
+    '    # Run check scripts as root, refuse scripts others could modify.',
+    '    script_user root',
+    '    enable_script_security',
+    '}',
+    '',
+    '# Healthy while the proxy process runs; two misses in a row release the address.',
+    'vrrp_script chk_proxy {',
+    `    script "/usr/bin/pgrep -x ${proxy}"`,
+    '    interval 2',
+    '    fall 2',
+    '    rise 2',
+    '}',
+    '',
+    'vrrp_instance kube_apiserver {',
+    '    state BACKUP',
+    `    interface ${node.interface}`,
+    `    virtual_router_id ${virtualRouterId(vip)}`,
+    `    priority ${150 - 10 * index}`,
+    '    advert_int 1',
+    `    unicast_src_ip ${node.ip}`,
+    '    unicast_peer {',
+    ...peers,
+    '    }',
+    '    virtual_ipaddress {',
+    `        ${vip}/${node.prefix} dev ${node.interface}`,
+    '    }',
+    '    track_script {',
+    '        chk_proxy',
+    '    }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+function usesKeepalived(cluster: Cluster, node: Node | undefined): node is Node {
+  return cluster.loadBalancer.virtualIP !== undefined && node !== undefined && node.role === 'lb';
+}
+
+/** Files of an lb node: the proxy's config, and keepalived's when a virtual IP is set (needs `node`). */
+export function lbFiles(cluster: Cluster, node?: Node): PlanFile[] {
+  const files: PlanFile[] =
+    cluster.loadBalancer.kind === 'nginx'
+      ? [{ path: '/etc/nginx/nginx.conf', content: nginxConf(cluster), mode: 0o644, secret: false }]
+      : [{ path: '/etc/haproxy/haproxy.cfg', content: haproxyCfg(cluster), mode: 0o644, secret: false }];
+  if (usesKeepalived(cluster, node)) {
+    files.push({ path: '/etc/keepalived/keepalived.conf', content: keepalivedConf(cluster, node), mode: 0o644, secret: false });
+  }
+  return files;
+}
+
+/** nginx on CentOS 7 comes from EPEL (stream as nginx-mod-stream); haproxy and keepalived are in base. */
 export function lbPackages(cluster: Cluster): string[] {
-  return cluster.loadBalancer.kind === 'nginx' ? ['nginx', 'nginx-mod-stream'] : ['haproxy'];
+  const proxy = cluster.loadBalancer.kind === 'nginx' ? ['nginx', 'nginx-mod-stream'] : ['haproxy'];
+  return cluster.loadBalancer.virtualIP !== undefined ? [...proxy, 'keepalived'] : proxy;
 }
 
+/** The proxy's unit. */
 export function lbService(cluster: Cluster): string {
   return cluster.loadBalancer.kind;
+}
+
+/** Every unit an lb node enables at boot: the proxy, and keepalived when a virtual IP is set. */
+export function lbServices(cluster: Cluster): string[] {
+  return cluster.loadBalancer.virtualIP !== undefined ? [lbService(cluster), 'keepalived'] : [lbService(cluster)];
 }
