@@ -3,12 +3,18 @@ import yaml from 'js-yaml';
 import type { ZodIssue } from 'zod';
 import { UserError } from '../errors.js';
 import {
+  FAIL_CGROUP_V1_MINOR,
+  IPVS_OLD_KERNEL_FIXED,
+  MAX_KNOWN_MINOR,
   MAX_MINOR,
   MIN_MINOR,
+  defaultRuntime,
   defaultRuntimeVersion,
   dockerSupported,
+  ipvsBrokenOnCentos7,
   minorFacts,
   parseVersion,
+  runtimeVersionProblem,
 } from '../versions/index.js';
 import { ClusterFileSchema, type ClusterFile } from './schema.js';
 import { CRYPT_HASH } from './patterns.js';
@@ -138,26 +144,59 @@ function resolve(f: ClusterFile): { cluster: Cluster; warnings: string[] } {
   const net = f.network ?? {};
 
   const kubernetesVersion = c.kubernetesVersion ?? DEFAULTS.kubernetesVersion;
-  const runtimeKind = c.runtime?.kind ?? 'docker';
   const { minor } = parseVersion(kubernetesVersion);
-  const inTable = minor >= MIN_MINOR && minor <= MAX_MINOR;
-  if (!inTable) {
+  const allowUnsupported = c.allowUnsupportedVersion ?? false;
+  // Version checks: every fact comes from src/versions (docs/versions.md explains them).
+  const inTable = minor >= MIN_MINOR && minor <= MAX_KNOWN_MINOR;
+  const runtimeKind = c.runtime?.kind ?? (inTable ? defaultRuntime(kubernetesVersion) : 'docker');
+  let versionOk = inTable;
+  if (minor < MIN_MINOR || minor > MAX_KNOWN_MINOR) {
     errors.push(
-      `cluster.kubernetesVersion: "${kubernetesVersion}" is not supported: k8s-image supports 1.${MIN_MINOR}.x to 1.${MAX_MINOR}.x on CentOS 7 (run \`k8s-image versions\`)`,
+      `cluster.kubernetesVersion: "${kubernetesVersion}" is not supported: k8s-image supports 1.${MIN_MINOR}.x to 1.${MAX_MINOR}.x on CentOS 7` +
+        (minor > MAX_KNOWN_MINOR ? ` and knows no release after 1.${MAX_KNOWN_MINOR}` : '') +
+        ' (run `k8s-image versions`)',
     );
-  } else if (runtimeKind === 'docker' && !dockerSupported(kubernetesVersion)) {
+  } else if (minor > MAX_MINOR) {
+    const cgroup = minor >= FAIL_CGROUP_V1_MINOR;
+    if (!allowUnsupported) {
+      versionOk = false;
+      errors.push(
+        `cluster.kubernetesVersion: "${kubernetesVersion}" is not supported on CentOS 7: kubeadm 1.32+ fails preflight on kernels older than 4.19 (CentOS 7 runs 3.10)` +
+          (cgroup ? ' and the 1.35+ kubelet refuses cgroup v1' : '') +
+          `; use 1.${MAX_MINOR}.x or older, or set cluster.allowUnsupportedVersion: true to render it anyway`,
+      );
+    } else {
+      warnings.push(
+        `cluster.kubernetesVersion: ${kubernetesVersion} is above 1.${MAX_MINOR}.x, the newest release supported on CentOS 7; because cluster.allowUnsupportedVersion is set, kubeadm is told to ignore the SystemVerification preflight error (kernel 3.10 < 4.19)` +
+          (cgroup ? ' and the kubelet is given failCgroupV1: false' : '') +
+          '; nobody tests this combination',
+      );
+    }
+  }
+  if (versionOk && runtimeKind === 'docker' && !dockerSupported(kubernetesVersion)) {
+    versionOk = false;
     errors.push(
       `cluster.runtime.kind: "docker" cannot run Kubernetes ${kubernetesVersion}: dockershim was removed in 1.24; set cluster.runtime.kind: containerd (or use Kubernetes 1.23.x or older)`,
     );
   }
-  const runtimeVersion = c.runtime?.version ?? (inTable ? defaultRuntimeVersion(runtimeKind, kubernetesVersion) : '');
-  if (inTable && c.runtime?.version) {
-    const known = runtimeKind === 'docker' ? minorFacts(kubernetesVersion).docker : minorFacts(kubernetesVersion).containerd;
-    if (known.length && !known.includes(c.runtime.version)) {
-      warnings.push(
-        `cluster.runtime.version: ${runtimeKind} "${c.runtime.version}" is not among the versions known to work with Kubernetes 1.${minor} (${known.join(', ')}); it will be installed as asked`,
+  const runtimeVersion = c.runtime?.version ?? (versionOk ? defaultRuntimeVersion(runtimeKind, kubernetesVersion) : '');
+  if (versionOk && c.runtime?.version) {
+    const problem = runtimeVersionProblem(runtimeKind, kubernetesVersion, c.runtime.version);
+    const fix = `set cluster.runtime.version: ${defaultRuntimeVersion(runtimeKind, kubernetesVersion)} (or leave it out for that default)`;
+    if (problem?.hard) {
+      errors.push(`cluster.runtime.version: ${runtimeKind} "${c.runtime.version}" cannot run Kubernetes ${kubernetesVersion}: ${problem.reason}; ${fix}`);
+    } else if (problem && !c.runtime.allowUntestedVersion) {
+      errors.push(
+        `cluster.runtime.version: ${runtimeKind} "${c.runtime.version}" is not known to work with Kubernetes ${kubernetesVersion}: ${problem.reason}; ${fix}, or set cluster.runtime.allowUntestedVersion: true to install it anyway`,
       );
+    } else if (problem) {
+      warnings.push(`cluster.runtime.version: ${runtimeKind} "${c.runtime.version}" is not among the versions known to work with Kubernetes 1.${minor}; it will be installed as asked (cluster.runtime.allowUntestedVersion is set)`);
     }
+  }
+  if (versionOk && (c.kubeProxyMode ?? 'ipvs') === 'ipvs' && ipvsBrokenOnCentos7(kubernetesVersion)) {
+    errors.push(
+      `cluster.kubeProxyMode: "ipvs" does not work with Kubernetes ${kubernetesVersion} on CentOS 7: kube-proxy 1.18.0-1.18.2 cannot read IPVS destinations from the 3.10 kernel (kubernetes issue #89520); use Kubernetes ${IPVS_OLD_KERNEL_FIXED} or later, or set cluster.kubeProxyMode: iptables`,
+    );
   }
 
   const mirrors: Mirrors = {

@@ -47,6 +47,8 @@ export const ClusterFileSchema = z
           .object({
             kind: z.enum(['docker', 'containerd']).optional(),
             version: str(P.RPM_VERSION, 'an RPM version like 18.06.3.ce-3.el7 or 1.6.33-3.1.el7').optional(),
+            // Install a runtime version the version table does not list for this release (a warning instead of an error).
+            allowUntestedVersion: z.boolean().optional(),
           })
           .strict()
           .optional(),

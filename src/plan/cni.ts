@@ -1,18 +1,16 @@
 import yaml from 'js-yaml';
 import type { Cluster } from '../config/index.js';
 import { UserError } from '../errors.js';
-import { parseVersion } from '../versions/index.js';
+import { minorFacts } from '../versions/index.js';
 
 /**
  * Flannel images: the kube-flannel namespace layout whose init container installs the flannel CNI
- * binary into /opt/cni/bin (seed 002 hit "flannel" missing there with the old layout).
- * Source: flannel-io/flannel Documentation/kube-flannel.yml of each release.
+ * binary into /opt/cni/bin (seed 002 hit "flannel" missing there with the old layout). The versions
+ * come from the version table (src/versions), which names their source.
  */
 export function flannelImages(kubernetesVersion: string): { flannel: string; cniPlugin: string } {
-  const { minor } = parseVersion(kubernetesVersion);
-  return minor <= 23
-    ? { flannel: 'docker.io/flannel/flannel:v0.22.3', cniPlugin: 'docker.io/flannel/flannel-cni-plugin:v1.2.0' }
-    : { flannel: 'docker.io/flannel/flannel:v0.26.1', cniPlugin: 'docker.io/flannel/flannel-cni-plugin:v1.6.0-flannel1' };
+  const f = minorFacts(kubernetesVersion).flannel;
+  return { flannel: f.image, cniPlugin: f.cniPluginImage };
 }
 
 /**

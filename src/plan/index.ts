@@ -146,7 +146,9 @@ function pinnedPackages(cluster: Cluster): string[] {
   } else {
     pkgs.push(`containerd.io-${cluster.runtime.version}`);
   }
-  pkgs.push(`kubeadm-${k}`, `kubelet-${k}`, `kubectl-${k}`, `kubernetes-cni-${f.kubernetesCni}`, `cri-tools-${f.criTools}`);
+  pkgs.push(`kubeadm-${k}`, `kubelet-${k}`, `kubectl-${k}`);
+  // Unpinned companions (no verified version-release for that minor) resolve from the per-minor repository.
+  pkgs.push(f.kubernetesCni ? `kubernetes-cni-${f.kubernetesCni}` : 'kubernetes-cni', f.criTools ? `cri-tools-${f.criTools}` : 'cri-tools');
   return pkgs;
 }
 

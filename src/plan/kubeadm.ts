@@ -2,7 +2,7 @@ import yaml from 'js-yaml';
 import type { Cluster, Node } from '../config/index.js';
 import type { Secrets } from '../secrets/index.js';
 import { discoveryHash } from '../secrets/index.js';
-import { criSocket, minorFacts } from '../versions/index.js';
+import { FAIL_CGROUP_V1_MINOR, KERNEL_PREFLIGHT_ERROR_MINOR, criSocket, minorFacts } from '../versions/index.js';
 
 /** Go duration text kubeadm parses (it has no `d` unit). */
 export function goDuration(seconds: number): string {
@@ -31,6 +31,11 @@ function nodeRegistration(cluster: Cluster, node: Node, taintMaster: boolean): R
   };
   // Workers must not inherit a taint; masters keep kubeadm's default NoSchedule (seed 002 notes it).
   if (!taintMaster) reg.taints = [];
+  // Only reachable with cluster.allowUnsupportedVersion: kubeadm 1.32+ fails SystemVerification on the 3.10
+  // kernel (and on cgroup v1). A list of check names in every apiVersion, so nothing differs for v1beta4.
+  if (minorFacts(cluster.kubernetesVersion).minor >= KERNEL_PREFLIGHT_ERROR_MINOR) reg.ignorePreflightErrors = ['SystemVerification'];
+  // No kubeletExtraArgs are rendered: v1beta4 would need them as a [{name, value}] list (the node IP goes
+  // through /etc/sysconfig/kubelet instead).
   return reg;
 }
 
@@ -67,7 +72,10 @@ export function kubeadmConfig(cluster: Cluster, secrets: Secrets, node: Node, mo
       networking: { podSubnet: cluster.podSubnet, serviceSubnet: cluster.serviceSubnet, dnsDomain: cluster.dnsDomain },
       apiServer: { certSANs: apiServerCertSANs(cluster) },
     });
-    docs.push({ apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', cgroupDriver: 'systemd' });
+    const kubelet: Record<string, unknown> = { apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', cgroupDriver: 'systemd' };
+    // The 1.35+ kubelet refuses cgroup v1 (CentOS 7) unless told otherwise; joins read this from the cluster.
+    if (minorFacts(cluster.kubernetesVersion).minor >= FAIL_CGROUP_V1_MINOR) kubelet.failCgroupV1 = false;
+    docs.push(kubelet);
     // This, not KUBE_PROXY_MODE in /etc/sysconfig/kubelet (seed 000), is what switches kube-proxy to IPVS.
     docs.push({ apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', kind: 'KubeProxyConfiguration', mode: cluster.kubeProxyMode });
   } else {
