@@ -9,6 +9,7 @@ import { init } from './commands/init.js';
 import { schema } from './commands/schema.js';
 import { build } from './commands/build.js';
 import { secrets, kubeconfig } from './commands/secrets.js';
+import { versions } from './commands/versions.js';
 
 const program = new Command('k8s-image')
   .description('Turn a cluster description into CentOS 7 kickstart files, cloud-init seeds, seed ISOs and first-boot\nscripts that kubeadm init the master and kubeadm join every other node, with no hands on them.')
@@ -91,6 +92,13 @@ program
   .option('-f, --file <file>', 'where to write it, mode 0600 (default: stdout)')
   .option('--force', 'overwrite an existing file')
   .action((o) => kubeconfig(o, stdio));
+
+program
+  .command('versions')
+  .description('print the supported Kubernetes/runtime version matrix for CentOS 7 (docs/versions.md explains it)')
+  .option('--all', 'also list 1.32+ (rendered only with cluster.allowUnsupportedVersion)')
+  .option('--json', 'every fact of every known minor, machine-readable')
+  .action((o) => versions(o, stdio));
 
 program
   .command('schema')

@@ -1,0 +1,104 @@
+import type { Output } from './common.js';
+import { table } from './validate.js';
+import {
+  MAX_MINOR,
+  MIN_MINOR,
+  allMinorFacts,
+  criSocket,
+  defaultRuntime,
+  defaultRuntimeVersion,
+  runtimesFor,
+  type MinorFacts,
+} from '../versions/index.js';
+
+export interface VersionsOptions { json?: boolean; all?: boolean }
+
+export interface VersionRow {
+  minor: string;
+  supported: boolean;
+  kubeadmApi: string;
+  repo: 'el7' | 'pkgs';
+  packageRelease: string;
+  defaultRuntime: string;
+  defaultRuntimeVersion: string;
+  runtimes: string[];
+  docker: string[];
+  containerd: string[];
+  criSocket: Record<string, string>;
+  pause: string;
+  kubernetesCni: string | null;
+  criTools: string | null;
+  flannel: string;
+  flannelCniPlugin: string;
+  calico: string;
+  notes: string[];
+}
+
+function notes(f: MinorFacts): string[] {
+  const n: string[] = [];
+  if (f.minor === 18) n.push('ipvs needs 1.18.3+ on CentOS 7 (kubernetes#89520)');
+  if (f.minor > MAX_MINOR) n.push('needs cluster.allowUnsupportedVersion (kernel 3.10 fails kubeadm preflight)');
+  if (f.minor >= 35) n.push('kubelet given failCgroupV1: false');
+  if (!f.kubernetesCni) n.push('kubernetes-cni/cri-tools resolved by yum from the per-minor repo');
+  return n;
+}
+
+export function versionRows(): VersionRow[] {
+  return allMinorFacts().map((f) => {
+    const v = `1.${f.minor}.0`;
+    const runtimes = runtimesFor(v);
+    const rt = defaultRuntime(v);
+    return {
+      minor: `1.${f.minor}`,
+      supported: f.minor >= MIN_MINOR && f.minor <= MAX_MINOR,
+      kubeadmApi: f.kubeadmApi,
+      repo: f.repo,
+      packageRelease: f.packageRelease,
+      defaultRuntime: rt,
+      defaultRuntimeVersion: defaultRuntimeVersion(rt, v),
+      runtimes,
+      docker: f.docker,
+      containerd: f.containerd,
+      criSocket: Object.fromEntries(runtimes.map((r) => [r, criSocket(r, v)])),
+      pause: f.pause,
+      kubernetesCni: f.kubernetesCni ?? null,
+      criTools: f.criTools ?? null,
+      flannel: f.flannel.version,
+      flannelCniPlugin: f.flannel.cniPluginImage.split(':').pop()!,
+      calico: f.calico,
+      notes: notes(f),
+    };
+  });
+}
+
+/** Print the version matrix: supported minors by default, 1.32+ (opt-in only) with --all or --json. */
+export async function versions(opts: VersionsOptions, out: Output): Promise<void> {
+  const rows = versionRows();
+  if (opts.json) {
+    out.result(JSON.stringify({ supported: `1.${MIN_MINOR}-1.${MAX_MINOR}`, minors: rows }, null, 2));
+    return;
+  }
+  const shown = opts.all ? rows : rows.filter((r) => r.supported);
+  out.result(
+    table(
+      ['MINOR', 'KUBEADM API', 'REPO', 'DEFAULT RUNTIME', 'RUNTIMES', 'PAUSE', 'KUBERNETES-CNI', 'CRI-TOOLS', 'FLANNEL', 'NOTES'],
+      shown.map((r) => [
+        r.supported ? r.minor : `${r.minor}*`,
+        r.kubeadmApi.replace('kubeadm.k8s.io/', ''),
+        `${r.repo} (-${r.packageRelease})`,
+        `${r.defaultRuntime} ${r.defaultRuntimeVersion}`,
+        r.runtimes.join(','),
+        r.pause,
+        r.kubernetesCni ?? '(repo)',
+        r.criTools ?? '(repo)',
+        `${r.flannel}/${r.flannelCniPlugin}`,
+        r.notes.join('; '),
+      ]),
+    ),
+  );
+  out.result(
+    opts.all
+      ? `* unsupported on CentOS 7: rendered only with cluster.allowUnsupportedVersion: true. Details: docs/versions.md`
+      : `Supported on CentOS 7: 1.${MIN_MINOR}.x to 1.${MAX_MINOR}.x (--all also lists 1.${MAX_MINOR + 1}+, --json every fact). Details: docs/versions.md`,
+  );
+}
