@@ -1,0 +1,171 @@
+// The rendered lb configs, run for real on loopback in front of three HTTPS listeners standing in
+// for the masters' kube-apiservers (127.42.x.11-13:6443, each answering /healthz and its own name).
+// Shows connections are spread across all three and keep working when one master goes away.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { request, createServer, type Server } from 'node:https';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { haproxyCfg, nginxConf } from '../../src/plan/lb.js';
+import { freePort, haproxyForSandbox, lbCluster, nginxForDebian, requireFile, requireTool, startDaemon, tempDir, type Daemon } from './_lb.js';
+
+const { dir, cleanup } = tempDir('lb-proxy');
+after(cleanup);
+
+// A throwaway self-signed certificate for the fake apiservers (EC keygen is instant).
+execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=fake-apiserver', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'pipe' });
+const tls = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
+
+interface FakeMaster {
+  name: string;
+  ip: string;
+  server?: Server;
+  healthz: number;
+}
+
+/** An HTTPS listener on ip:6443: /healthz answers ok (what haproxy checks), anything else its name. */
+async function startMaster(m: FakeMaster): Promise<void> {
+  const server = createServer(tls, (req, res) => {
+    if (req.url === '/healthz') m.healthz++;
+    res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' });
+    res.end(req.url === '/healthz' ? 'ok' : m.name);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(6443, m.ip, () => resolve());
+  });
+  m.server = server;
+}
+
+/** The master goes away: listener closed and every open connection dropped (connections are then refused). */
+async function stopMaster(m: FakeMaster): Promise<void> {
+  const server = m.server;
+  if (!server) return;
+  m.server = undefined;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  await closed;
+}
+
+/** One new TCP+TLS connection through the lb; resolves to the name of the master that answered. */
+function whoAnswers(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/whoami', rejectUnauthorized: false, agent: false, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(body));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out through the lb')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function countAnswers(port: number, n: number): Promise<Map<string, number>> {
+  const seen = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const who = await whoAnswers(port);
+    seen.set(who, (seen.get(who) ?? 0) + 1);
+  }
+  return seen;
+}
+
+/** Retry until the proxy accepts and forwards (bounded): it has just been started. */
+async function waitUntilForwarding(port: number, daemon: Daemon): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      await whoAnswers(port);
+      return;
+    } catch (e) {
+      if (daemon.child.exitCode !== null) throw new Error(`the proxy exited (${daemon.child.exitCode}):\n${daemon.output()}`);
+      if (Date.now() > deadline) throw new Error(`the proxy never forwarded on 127.0.0.1:${port}: ${String(e)}\n${daemon.output()}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+function fakeMasters(net: string): FakeMaster[] {
+  return [1, 2, 3].map((i) => ({ name: `master${i}`, ip: `${net}.1${i}`, healthz: 0 }));
+}
+
+describe('nginx stream proxy on loopback', () => {
+  test('spreads connections over three masters and survives one going away', async (t) => {
+    const nginx = requireTool('nginx', 'nginx');
+    requireFile('/usr/lib/nginx/modules/ngx_stream_module.so', 'libnginx-mod-stream');
+    const masters = fakeMasters('127.42.1');
+    const port = await freePort();
+    const cluster = lbCluster({ kind: 'nginx', port, masters: masters.map((m) => m.ip) as [string, string, string] });
+    const conf = nginxConf(cluster);
+    for (const m of masters) assert.ok(conf.includes(`server ${m.ip}:6443 `), conf);
+    const path = join(dir, 'nginx.conf');
+    writeFileSync(path, nginxForDebian(conf, dir));
+
+    let daemon: Daemon | undefined;
+    t.after(async () => {
+      await daemon?.stop();
+      for (const m of masters) await stopMaster(m);
+    });
+    for (const m of masters) await startMaster(m);
+    daemon = startDaemon(nginx, ['-c', path, '-p', dir, '-g', 'daemon off;']);
+    await waitUntilForwarding(port, daemon);
+
+    const before = await countAnswers(port, 12);
+    assert.deepEqual([...before.keys()].sort(), ['master1', 'master2', 'master3'], `not spread: ${JSON.stringify([...before])}`);
+
+    await stopMaster(masters[1]!);
+    // Every connection still succeeds: a refused connect moves on to the next master
+    // (proxy_next_upstream) and after max_fails the dead one is skipped for fail_timeout.
+    const afterLoss = await countAnswers(port, 12);
+    assert.deepEqual([...afterLoss.keys()].sort(), ['master1', 'master3'], `after master2 went away: ${JSON.stringify([...afterLoss])}`);
+    assert.match(readFileSync(join(dir, 'error.log'), 'utf8'), /connect\(\) failed \(111: Connection refused\) while connecting to upstream.*127\.42\.1\.12:6443/);
+  });
+});
+
+describe('haproxy on loopback', () => {
+  test('spreads connections, health checks take a dead master out and bring it back', async (t) => {
+    const haproxy = requireTool('haproxy', 'haproxy');
+    const masters = fakeMasters('127.42.2');
+    const port = await freePort();
+    const cluster = lbCluster({ kind: 'haproxy', port, masters: masters.map((m) => m.ip) as [string, string, string] });
+    const path = join(dir, 'haproxy.cfg');
+    writeFileSync(path, haproxyForSandbox(haproxyCfg(cluster)));
+
+    let daemon: Daemon | undefined;
+    t.after(async () => {
+      await daemon?.stop();
+      for (const m of masters) await stopMaster(m);
+    });
+    for (const m of masters) await startMaster(m);
+    // -db: foreground, no daemon; warnings (server state changes) go to stderr.
+    daemon = startDaemon(haproxy, ['-db', '-f', path]);
+    await waitUntilForwarding(port, daemon);
+
+    const spread = await countAnswers(port, 12);
+    assert.deepEqual([...spread.keys()].sort(), ['master1', 'master2', 'master3'], `not spread: ${JSON.stringify([...spread])}`);
+
+    // The active check is GET /healthz over TLS.
+    const checks = async () => masters.every((m) => m.healthz > 0);
+    const checkDeadline = Date.now() + 10_000;
+    while (!(await checks()) && Date.now() < checkDeadline) await new Promise((r) => setTimeout(r, 200));
+    assert.ok(await checks(), `not every master got a /healthz check: ${masters.map((m) => `${m.name}=${m.healthz}`).join(' ')}`);
+
+    await stopMaster(masters[1]!);
+    // Before the checks notice, retries + redispatch already keep clients away from the failure.
+    const meanwhile = await countAnswers(port, 6);
+    assert.ok(!meanwhile.has('master2'), JSON.stringify([...meanwhile]));
+    // fall 2 x inter 3s: the checks mark it DOWN within a few seconds.
+    await daemon.waitForOutput(/Server kube_apiserver\/master2 is DOWN/, 20_000);
+    const down = await countAnswers(port, 12);
+    assert.deepEqual([...down.entries()].sort(), [['master1', 6], ['master3', 6]], `after master2 went DOWN: ${JSON.stringify([...down])}`);
+
+    // rise 2: it comes back by itself once it answers /healthz again.
+    await startMaster(masters[1]!);
+    await daemon.waitForOutput(/Server kube_apiserver\/master2 is UP/, 20_000);
+    const back = await countAnswers(port, 12);
+    assert.deepEqual([...back.keys()].sort(), ['master1', 'master2', 'master3'], `after master2 came back: ${JSON.stringify([...back])}`);
+  });
+});
