@@ -121,7 +121,13 @@ describe('nginx stream proxy on loopback', () => {
     // (proxy_next_upstream) and after max_fails the dead one is skipped for fail_timeout.
     const afterLoss = await countAnswers(port, 12);
     assert.deepEqual([...afterLoss.keys()].sort(), ['master1', 'master3'], `after master2 went away: ${JSON.stringify([...afterLoss])}`);
-    assert.match(readFileSync(join(dir, 'error.log'), 'utf8'), /connect\(\) failed \(111: Connection refused\) while connecting to upstream.*127\.42\.1\.12:6443/);
+    const refused = readFileSync(join(dir, 'error.log'), 'utf8')
+      .split('\n')
+      .filter((l) => /connect\(\) failed \(111: Connection refused\) while connecting to upstream.*127\.42\.1\.12:6443/.test(l));
+    // Passive check at work: after max_fails=2 refusals the dead master is skipped for
+    // fail_timeout=10s by every worker (the upstream zone shares that state), so the 12
+    // sequential connections meet it at most twice.
+    assert.ok(refused.length >= 1 && refused.length <= 2, `nginx tried the dead master ${refused.length} times:\n${refused.join('\n')}`);
   });
 });
 
