@@ -212,3 +212,12 @@ export function lbService(cluster: Cluster): string {
 export function lbServices(cluster: Cluster): string[] {
   return cluster.loadBalancer.virtualIP !== undefined ? [lbService(cluster), 'keepalived'] : [lbService(cluster)];
 }
+
+/**
+ * IP protocols an lb node's firewalld zone must accept when os.firewall is `open`, as
+ * `<protocol value="..."/>` elements (firewalld 0.4+, CentOS 7 ships 0.6): VRRP (IP protocol 112)
+ * between the keepalived peers, or the backup never hears the master and both hold the address.
+ */
+export function lbFirewallProtocols(cluster: Cluster): string[] {
+  return cluster.loadBalancer.virtualIP !== undefined ? ['vrrp'] : [];
+}

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { haClusterYaml, loadCluster } from '../../src/config/index.js';
 import { planNode } from '../../src/plan/index.js';
-import { haproxyCfg, keepalivedConf, lbFiles, lbPackages, lbServices, nginxConf, virtualRouterId } from '../../src/plan/lb.js';
+import { haproxyCfg, keepalivedConf, lbFiles, lbFirewallProtocols, lbPackages, lbServices, nginxConf, virtualRouterId } from '../../src/plan/lb.js';
 import { generateSecrets, type Secrets } from '../../src/secrets/index.js';
 import { haproxyForSandbox, lbCluster, nginxForDebian, requireFile, requireTool, run, streamBlock, tempDir } from './_lb.js';
 
@@ -102,7 +102,7 @@ describe('keepalived', () => {
     assert.match(c, /script "\/usr\/bin\/pgrep -x haproxy"/);
   });
 
-  test('lbFiles, lbPackages and lbServices add keepalived only with a virtual IP', () => {
+  test('lbFiles, lbPackages, lbServices and lbFirewallProtocols add keepalived/VRRP only with a virtual IP', () => {
     assert.deepEqual(
       lbFiles(cluster, lb2).map((f) => f.path),
       ['/etc/nginx/nginx.conf', '/etc/keepalived/keepalived.conf'],
@@ -117,6 +117,8 @@ describe('keepalived', () => {
     );
     assert.deepEqual(lbPackages(plain), ['haproxy']);
     assert.deepEqual(lbServices(plain), ['haproxy']);
+    assert.deepEqual(lbFirewallProtocols(cluster), ['vrrp']);
+    assert.deepEqual(lbFirewallProtocols(plain), []);
   });
 
   test('virtual router id is the virtual IP\'s last octet', () => {
