@@ -361,6 +361,10 @@ function resolve(f: ClusterFile): { cluster: Cluster; warnings: string[] } {
     warnings.push('proxy.noProxy: set without proxy.http or proxy.https; it has no effect');
   }
 
+  // Checked here, not at render time, so `validate` tells the truth about what `build` will do.
+  if (c.cni === 'calico') {
+    errors.push('cluster.cni: "calico" is not bundled yet: first boot applies a manifest shipped in the seed, and k8s-image ships flannel\'s only; set cluster.cni: flannel');
+  }
   if (errors.length) throw new UserError(errors);
 
   const cluster: Cluster = {

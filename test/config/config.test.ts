@@ -199,3 +199,7 @@ test('the committed JSON Schema is the one the code exports', () => {
   const parsed = JSON.parse(committed);
   assert.ok(parsed.definitions.Cluster.properties.nodes);
 });
+
+test('calico is refused by validate, not later by build', () => {
+  assertProblem(lab((d) => { d.cluster.cni = 'calico'; }), 'cluster.cni', 'not bundled', 'flannel');
+});
