@@ -166,10 +166,9 @@ export function keepalivedConf(cluster: Cluster, node: Node): string {
     `    virtual_router_id ${virtualRouterId(vip)}`,
     `    priority ${150 - 10 * index}`,
     '    advert_int 1',
-    `    unicast_src_ip ${node.ip}`,
-    '    unicast_peer {',
-    ...peers,
-    '    }',
+    // A lone lb node has no peer to talk to: it just holds the address (no unicast block, which
+    // keepalived rejects when empty).
+    ...(peers.length > 0 ? [`    unicast_src_ip ${node.ip}`, '    unicast_peer {', ...peers, '    }'] : []),
     '    virtual_ipaddress {',
     `        ${vip}/${node.prefix} dev ${node.interface}`,
     '    }',

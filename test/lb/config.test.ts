@@ -97,6 +97,18 @@ describe('keepalived', () => {
     }
   });
 
+  test('a single lb node with a virtual IP: no unicast block, `keepalived -t` accepts it', () => {
+    const keepalived = requireTool('keepalived', 'keepalived');
+    const one = lbCluster({ kind: 'nginx', virtualIP: '10.0.1.150' });
+    const c = keepalivedConf(one, one.nodes.find((n) => n.role === 'lb')!);
+    assert.doesNotMatch(c, /unicast/);
+    assert.match(c, /^ {4}priority 150$/m);
+    const path = join(dir, 'keepalived-single.conf');
+    writeFileSync(path, c);
+    const r = run(keepalived, ['-t', '-l', '-f', path]);
+    assert.equal(r.status, 0, r.output);
+  });
+
   test('the haproxy variant checks the haproxy process', () => {
     const c = keepalivedConf(lbCluster({ kind: 'haproxy', virtualIP: '10.0.1.150', secondLb: true }), lb1);
     assert.match(c, /script "\/usr\/bin\/pgrep -x haproxy"/);
