@@ -1,0 +1,465 @@
+#!/bin/bash
+# k8s-image first boot: turn this CentOS 7 machine into a Kubernetes node, unattended.
+#
+# Static file: every value comes from ${K8S_IMAGE_ENV:-/etc/k8s-image/firstboot.env} (see
+# node-files/README.md). Run by k8s-image-firstboot.service. Stages, each recorded as
+# $STATE_DIR/<stage>.done so a rerun resumes at the first unfinished one:
+#   init:               prepare time pull init cni ready keeper
+#   join-control-plane: prepare time pull join        (pull only if the config names images)
+#   join:               prepare time join
+# Success leaves $STATE_DIR/bootstrap-success.complete; after that a run does nothing.
+# To retry after a failure: fix the cause, then `systemctl start k8s-image-firstboot`.
+# Written for CentOS 7: bash 4.2 (no "${empty_array[@]}" under set -u), systemd 219, curl 7.29.
+set -euo pipefail
+
+ENV_FILE=${K8S_IMAGE_ENV:-/etc/k8s-image/firstboot.env}
+if [ ! -r "$ENV_FILE" ]; then
+  echo "k8s-image firstboot: cannot read $ENV_FILE (written by the kickstart/cloud-init seed); nothing done" >&2
+  exit 1
+fi
+# shellcheck source=/dev/null
+. "$ENV_FILE"
+
+# Optional settings (not written by the plan): defaults suit real nodes; tests shrink them.
+STATE_DIR=${STATE_DIR:-/var/lib/k8s-image}
+LOG_FILE=${LOG_FILE:-/var/log/k8s-image/firstboot.log}
+MODULES_LOAD_DIR=${MODULES_LOAD_DIR:-/etc/modules-load.d}
+RETRIES=${RETRIES:-5}
+WAIT_BACKOFF_BASE=${WAIT_BACKOFF_BASE:-5}
+WAIT_BACKOFF_MAX=${WAIT_BACKOFF_MAX:-60}
+RETRY_BACKOFF_BASE=${RETRY_BACKOFF_BASE:-10}
+RETRY_BACKOFF_MAX=${RETRY_BACKOFF_MAX:-120}
+POLL_INTERVAL=${POLL_INTERVAL:-5}
+READY_DEADLINE=${READY_DEADLINE:-900}
+TIME_SYNC_DEADLINE=${TIME_SYNC_DEADLINE:-300}
+WAIT_FOR=${WAIT_FOR:-}
+PROXY_MODE=${PROXY_MODE:-iptables}
+KEEPER_TIMER=k8s-image-token-keeper.timer
+SENTINEL=$STATE_DIR/bootstrap-success.complete
+WAIT_DEADLINE=${WAIT_DEADLINE:-604800}
+CURRENT_STAGE=startup
+STAGE_UNFINISHED=0
+
+umask 022
+mkdir -p "$STATE_DIR" "$(dirname "$LOG_FILE")"
+# 0600: kubeadm's output is logged (the bootstrap token is redacted, but keep it root's anyway).
+touch "$LOG_FILE"
+chmod 0600 "$LOG_FILE"
+# Everything (our lines and every command's output) goes to the log file and to stdout (the journal).
+exec > >(tee -a "$LOG_FILE") 2>&1
+
+log() {
+  echo "$(date +%Y-%m-%dT%H:%M:%S%:z) firstboot[$CURRENT_STAGE]: $*"
+}
+
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+
+on_exit() {
+  local rc=$?
+  if [ "$rc" -ne 0 ]; then
+    log "FAILED in stage $CURRENT_STAGE (exit $rc). Read $LOG_FILE, fix the cause, then run 'systemctl start k8s-image-firstboot' to resume at this stage (finished stages are skipped)."
+  fi
+}
+trap on_exit EXIT
+
+need_var() {
+  local name
+  for name in "$@"; do
+    if [ -z "${!name:-}" ]; then die "$ENV_FILE does not set $name"; fi
+  done
+}
+
+need_int() {
+  local name
+  for name in "$@"; do
+    [[ ${!name:-} =~ ^[0-9]+$ ]] || die "$ENV_FILE: $name=${!name:-} is not a whole number (seconds or attempts)"
+  done
+}
+
+need_seconds() {
+  local name
+  for name in "$@"; do
+    [[ ${!name:-} =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "$ENV_FILE: $name=${!name:-} is not a number of seconds"
+  done
+}
+
+# Seconds (decimals allowed: "0.2") to milliseconds, and back for sleep (coreutils sleep takes decimals).
+to_ms() {
+  local v=$1 int frac=000
+  int=${v%%.*}
+  if [[ $v == *.* ]]; then
+    frac=${v#*.}000
+    frac=${frac:0:3}
+  fi
+  echo $((10#$int * 1000 + 10#$frac))
+}
+
+sleep_ms() {
+  sleep "$(($1 / 1000)).$(printf %03d $(($1 % 1000)))"
+}
+
+# Next backoff: double, capped.
+next_backoff_ms() {
+  local cur=$1 cap=$2
+  cur=$((cur * 2))
+  if [ "$cur" -gt "$cap" ]; then cur=$cap; fi
+  echo "$cur"
+}
+
+# Run a command, its output (token redacted) into the log; returns the command's status.
+run() {
+  log "+ $*"
+  local rc=0
+  "$@" 2>&1 | sed -u -r 's/\b[a-z0-9]{6}\.[a-z0-9]{16}\b/<bootstrap-token>/g' || rc=$?
+  if [ "$rc" -ne 0 ]; then log "exit $rc from: $*"; fi
+  return "$rc"
+}
+
+# ------------------------------------------------------------------------------------------
+# Stage: prepare — kernel, swap, SELinux, sysctl, the container runtime.
+# ------------------------------------------------------------------------------------------
+stage_prepare() {
+  run swapoff -a || die "swapoff -a failed: the kubelet refuses to run with swap on"
+  if command -v getenforce >/dev/null 2>&1 && [ "$(getenforce 2>/dev/null || true)" = Enforcing ]; then
+    run setenforce 0 || log "WARNING: setenforce 0 failed; SELinux stays enforcing until the next boot"
+  fi
+  run modprobe br_netfilter || die "modprobe br_netfilter failed: bridged pod traffic would bypass iptables"
+  if [ "$RUNTIME_SERVICE" = containerd ]; then
+    run modprobe overlay || die "modprobe overlay failed: containerd's overlayfs snapshotter needs it"
+  fi
+  if [ "$PROXY_MODE" = ipvs ]; then
+    local m
+    for m in ip_vs ip_vs_rr ip_vs_wrr ip_vs_sh; do
+      run modprobe "$m" || log "WARNING: modprobe $m failed; kube-proxy falls back to iptables mode"
+    done
+  fi
+  # CentOS 7's 3.10 kernel has nf_conntrack_ipv4; newer kernels merged it into nf_conntrack.
+  local conntrack=''
+  if modprobe nf_conntrack_ipv4 >/dev/null 2>&1; then
+    conntrack=nf_conntrack_ipv4
+  elif modprobe nf_conntrack >/dev/null 2>&1; then
+    conntrack=nf_conntrack
+  fi
+  if [ -n "$conntrack" ]; then
+    mkdir -p "$MODULES_LOAD_DIR"
+    printf '# k8s-image: the conntrack module this kernel has (probed at first boot)\n%s\n' "$conntrack" >"$MODULES_LOAD_DIR/k8s-conntrack.conf"
+    chmod 0644 "$MODULES_LOAD_DIR/k8s-conntrack.conf"
+    log "conntrack module: $conntrack (persisted in $MODULES_LOAD_DIR/k8s-conntrack.conf)"
+  else
+    log "WARNING: neither nf_conntrack_ipv4 nor nf_conntrack loads; kube-proxy will complain"
+  fi
+  run sysctl --system || die "sysctl --system failed (see above for the setting it rejected)"
+  run systemctl start "$RUNTIME_SERVICE" || die "cannot start $RUNTIME_SERVICE: see 'journalctl -u $RUNTIME_SERVICE'"
+}
+
+# ------------------------------------------------------------------------------------------
+# Stage: time — certificates are checked against the clock: a skewed clock breaks TLS.
+# ------------------------------------------------------------------------------------------
+time_synced() {
+  chronyc waitsync 1 >/dev/null 2>&1 && return 0
+  chronyc tracking 2>/dev/null | grep -Eq '^Leap status *: *Normal'
+}
+
+stage_time() {
+  if ! command -v chronyc >/dev/null 2>&1; then
+    log "WARNING: chronyc not found; cannot check the clock. A skewed clock makes TLS certificates look expired or not yet valid"
+    return 0
+  fi
+  local deadline interval_ms
+  deadline=$(($(date +%s) + TIME_SYNC_DEADLINE))
+  interval_ms=$(to_ms "$POLL_INTERVAL")
+  log "waiting up to ${TIME_SYNC_DEADLINE}s for chrony to synchronise the clock"
+  while ! time_synced; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      log "WARNING: the clock is still not synchronised after ${TIME_SYNC_DEADLINE}s; going on. If it is skewed, TLS fails (certificates 'not yet valid' or 'expired'): check 'chronyc sources' and the NTP servers in /etc/chrony.conf"
+      return 0
+    fi
+    sleep_ms "$interval_ms"
+  done
+  log "clock synchronised"
+}
+
+# ------------------------------------------------------------------------------------------
+# Stage: pull — the control-plane images, retried, before kubeadm needs them.
+# ------------------------------------------------------------------------------------------
+config_names_images() {
+  grep -Eq '^kind: *(InitConfiguration|ClusterConfiguration) *$' "$KUBEADM_CONFIG"
+}
+
+stage_pull() {
+  if ! config_names_images; then
+    # A JoinConfiguration alone makes `kubeadm config images pull` fall back to default images
+    # (wrong repository and version); kubeadm join pulls the right ones in its preflight.
+    log "skipped: $KUBEADM_CONFIG holds no Init/ClusterConfiguration; kubeadm join pulls its images itself"
+    return 0
+  fi
+  local attempt=1 backoff_ms cap_ms
+  backoff_ms=$(to_ms "$RETRY_BACKOFF_BASE")
+  cap_ms=$(to_ms "$RETRY_BACKOFF_MAX")
+  while :; do
+    log "pulling images, attempt $attempt of $RETRIES"
+    if run kubeadm config images pull --config "$KUBEADM_CONFIG"; then return 0; fi
+    if [ "$attempt" -ge "$RETRIES" ]; then
+      # Not fatal: kubeadm's own preflight pulls again, inside its retried stage.
+      log "WARNING: image pull failed $RETRIES times; going on (kubeadm pulls again). Check the registry, proxy and mirrors"
+      STAGE_UNFINISHED=1
+      return 0
+    fi
+    attempt=$((attempt + 1))
+    log "retrying the pull in $((backoff_ms / 1000))s"
+    sleep_ms "$backoff_ms"
+    backoff_ms=$(next_backoff_ms "$backoff_ms" "$cap_ms")
+  done
+}
+
+# ------------------------------------------------------------------------------------------
+# Masters: the shared CA material, copied into kubeadm's PKI directory before every attempt.
+# ------------------------------------------------------------------------------------------
+PKI_FILES='ca.crt ca.key front-proxy-ca.crt front-proxy-ca.key etcd/ca.crt etcd/ca.key sa.key sa.pub'
+
+restore_pki() {
+  local f mode
+  for f in $PKI_FILES; do
+    [ -f "$PKI_BACKUP/$f" ] || die "missing $PKI_BACKUP/$f: the seed must carry the cluster's CA material for every master"
+  done
+  for f in $PKI_FILES; do
+    case $f in
+      *.key) mode=0600 ;;
+      *) mode=0644 ;;
+    esac
+    mkdir -p "$(dirname "$PKI_DIR/$f")"
+    install -m "$mode" "$PKI_BACKUP/$f" "$PKI_DIR/$f"
+  done
+  log "restored the shared CA material from $PKI_BACKUP into $PKI_DIR"
+}
+
+copy_admin_conf() {
+  [ -f "$KUBE_DIR/admin.conf" ] || die "kubeadm succeeded but left no $KUBE_DIR/admin.conf"
+  local dir
+  dir=$(dirname "$ADMIN_KUBECONFIG")
+  if [ ! -d "$dir" ]; then
+    mkdir -p "$dir"
+    chmod 0700 "$dir"
+  fi
+  install -m 0600 "$KUBE_DIR/admin.conf" "$ADMIN_KUBECONFIG"
+  log "copied $KUBE_DIR/admin.conf to $ADMIN_KUBECONFIG"
+}
+
+# ------------------------------------------------------------------------------------------
+# Joins: wait until every WAIT_FOR URL answers 200. An L4 load balancer accepts TCP with no
+# backend alive, so only an HTTP 200 from /healthz counts.
+# ------------------------------------------------------------------------------------------
+wait_for_urls() {
+  if [ -z "${WAIT_FOR// /}" ]; then
+    log "nothing to wait for (WAIT_FOR is empty)"
+    return 0
+  fi
+  local -a urls
+  read -r -a urls <<<"$WAIT_FOR"
+  local start deadline delay_ms cap_ms now left_ms url out pending attempt=0
+  start=$(date +%s)
+  deadline=$((start + WAIT_DEADLINE))
+  delay_ms=$(to_ms "$WAIT_BACKOFF_BASE")
+  cap_ms=$(to_ms "$WAIT_BACKOFF_MAX")
+  log "waiting for ${urls[*]} to answer 200 (gives up after ${WAIT_DEADLINE}s, at $(date -d "@$deadline" +%Y-%m-%dT%H:%M:%S%:z))"
+  while :; do
+    attempt=$((attempt + 1))
+    pending=''
+    for url in "${urls[@]}"; do
+      # --noproxy: these are in-cluster addresses; curl 7.29 cannot match CIDRs in NO_PROXY.
+      if out=$(curl -fsS --noproxy '*' --cacert "$CA_CERT" --max-time 10 -o /dev/null "$url" 2>&1); then
+        :
+      else
+        pending="$pending${pending:+;} $url (${out//$'\n'/ })"
+      fi
+    done
+    if [ -z "$pending" ]; then
+      log "every URL answered 200: ${urls[*]}"
+      return 0
+    fi
+    now=$(date +%s)
+    if [ "$now" -ge "$deadline" ]; then
+      die "gave up after ${WAIT_DEADLINE}s waiting for${pending}. The control plane never became healthy: check the master's /var/log/k8s-image/firstboot.log (and 'journalctl -u k8s-image-firstboot' there), fix it, then run 'systemctl start k8s-image-firstboot' on this node to retry"
+    fi
+    left_ms=$(((deadline - now) * 1000))
+    if [ "$delay_ms" -gt "$left_ms" ]; then delay_ms=$left_ms; fi
+    log "still waiting (check $attempt) for${pending}; next check in $(sleep_ms_text "$delay_ms")"
+    sleep_ms "$delay_ms"
+    delay_ms=$(next_backoff_ms "$delay_ms" "$cap_ms")
+  done
+}
+
+sleep_ms_text() {
+  echo "$(($1 / 1000)).$(printf %03d $(($1 % 1000)))s"
+}
+
+# ------------------------------------------------------------------------------------------
+# kubeadm init / join with reset-and-retry.
+# ------------------------------------------------------------------------------------------
+# $1: what (for the log); rest: the kubeadm command.
+kubeadm_with_retries() {
+  local what=$1
+  shift
+  local attempt=1 backoff_ms cap_ms
+  backoff_ms=$(to_ms "$RETRY_BACKOFF_BASE")
+  cap_ms=$(to_ms "$RETRY_BACKOFF_MAX")
+  # Masters: the shared CA goes into PKI_DIR before the first attempt and after every reset
+  # (kubeadm reset deletes PKI_DIR's contents, CA included).
+  if [ "$ROLE" != join ]; then restore_pki; fi
+  while :; do
+    log "$what, attempt $attempt of $RETRIES"
+    if run "$@"; then
+      log "$what succeeded"
+      return 0
+    fi
+    log "$what failed (attempt $attempt of $RETRIES); resetting with 'kubeadm reset -f'"
+    run kubeadm reset -f || log "WARNING: kubeadm reset -f failed; trying anyway"
+    if [ "$ROLE" != join ]; then restore_pki; fi
+    if [ "$attempt" -ge "$RETRIES" ]; then
+      die "$what failed $RETRIES times. Read the kubeadm output above in $LOG_FILE and 'journalctl -u kubelet'; fix the cause, then run 'systemctl start k8s-image-firstboot' to try again"
+    fi
+    attempt=$((attempt + 1))
+    log "next attempt in $(sleep_ms_text "$backoff_ms")"
+    sleep_ms "$backoff_ms"
+    backoff_ms=$(next_backoff_ms "$backoff_ms" "$cap_ms")
+  done
+}
+
+stage_init() {
+  kubeadm_with_retries "kubeadm init" kubeadm init --config "$KUBEADM_CONFIG"
+  copy_admin_conf
+}
+
+stage_join() {
+  wait_for_urls
+  if [ "$ROLE" = join-control-plane ]; then
+    kubeadm_with_retries "kubeadm join (control plane)" kubeadm join --config "$KUBEADM_CONFIG"
+    copy_admin_conf
+  else
+    kubeadm_with_retries "kubeadm join" kubeadm join --config "$KUBEADM_CONFIG"
+  fi
+}
+
+kubectl_admin() {
+  kubectl --kubeconfig "$KUBE_DIR/admin.conf" "$@"
+}
+
+stage_cni() {
+  local attempt=1 backoff_ms cap_ms
+  backoff_ms=$(to_ms "$RETRY_BACKOFF_BASE")
+  cap_ms=$(to_ms "$RETRY_BACKOFF_MAX")
+  while ! run kubectl --kubeconfig "$KUBE_DIR/admin.conf" apply -f "$CNI_MANIFEST"; do
+    if [ "$attempt" -ge "$RETRIES" ]; then
+      die "applying $CNI_MANIFEST failed $RETRIES times: is the API server up? ('kubectl --kubeconfig $KUBE_DIR/admin.conf get pods -n kube-system')"
+    fi
+    attempt=$((attempt + 1))
+    log "retrying the CNI apply (attempt $attempt of $RETRIES) in $(sleep_ms_text "$backoff_ms")"
+    sleep_ms "$backoff_ms"
+    backoff_ms=$(next_backoff_ms "$backoff_ms" "$cap_ms")
+  done
+}
+
+stage_ready() {
+  local deadline interval_ms status=''
+  deadline=$(($(date +%s) + READY_DEADLINE))
+  interval_ms=$(to_ms "$POLL_INTERVAL")
+  log "waiting up to ${READY_DEADLINE}s for node $NODE_NAME to be Ready"
+  while :; do
+    status=$(kubectl_admin get node "$NODE_NAME" --no-headers 2>/dev/null | awk '{ print $2 }') || status=''
+    case $status in
+      Ready | Ready,*)
+        log "node $NODE_NAME is $status"
+        return 0
+        ;;
+    esac
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      # The cluster exists and other nodes can join; a NotReady master is a CNI/kubelet problem to look at.
+      log "WARNING: node $NODE_NAME is still '${status:-unknown}' after ${READY_DEADLINE}s; going on. Look at 'kubectl get pods -n kube-system' and 'journalctl -u kubelet'"
+      return 0
+    fi
+    sleep_ms "$interval_ms"
+  done
+}
+
+stage_keeper() {
+  # Always started: the keeper itself exits when TOKEN_TTL=0.
+  run systemctl enable --now "$KEEPER_TIMER" || die "cannot start $KEEPER_TIMER: the bootstrap token would expire before every node joined"
+}
+
+# ------------------------------------------------------------------------------------------
+# Driver
+# ------------------------------------------------------------------------------------------
+stage() {
+  local name=$1
+  if [ -e "$STATE_DIR/$name.done" ]; then
+    CURRENT_STAGE=$name
+    log "already done (found $STATE_DIR/$name.done)"
+    return 0
+  fi
+  CURRENT_STAGE=$name
+  STAGE_UNFINISHED=0
+  log "start"
+  # Called plainly, not in an `if`: inside a condition bash would ignore set -e in the whole stage.
+  "stage_$name"
+  if [ "$STAGE_UNFINISHED" = 1 ]; then
+    # Only a stage that may go on after a failure sets this (pull); the others exit through die.
+    log "not recorded as done; it runs again next time"
+  else
+    date +%Y-%m-%dT%H:%M:%S%:z >"$STATE_DIR/$name.done"
+    log "done"
+  fi
+}
+
+main() {
+  if [ -e "$SENTINEL" ]; then
+    log "bootstrap already complete ($(tr '\n' ' ' <"$SENTINEL")); nothing to do. Delete $SENTINEL and the *.done files in $STATE_DIR to run it again"
+    exit 0
+  fi
+  need_var ROLE NODE_NAME KUBEADM_CONFIG RUNTIME_SERVICE KUBE_DIR
+  need_int RETRIES WAIT_DEADLINE TIME_SYNC_DEADLINE READY_DEADLINE
+  need_seconds WAIT_BACKOFF_BASE WAIT_BACKOFF_MAX RETRY_BACKOFF_BASE RETRY_BACKOFF_MAX POLL_INTERVAL
+  if [ "$RETRIES" -lt 1 ]; then RETRIES=1; fi
+  [ -r "$KUBEADM_CONFIG" ] || die "cannot read $KUBEADM_CONFIG"
+
+  # One run at a time (a manual run while the unit runs would race kubeadm).
+  exec 9>"$STATE_DIR/firstboot.lock"
+  if ! flock -n 9; then die "another firstboot run holds $STATE_DIR/firstboot.lock; not starting a second one"; fi
+
+  log "k8s-image first boot: role $ROLE, node $NODE_NAME (${NODE_IP:-?}), endpoint ${ENDPOINT:-?}, env $ENV_FILE"
+  case $ROLE in
+    init)
+      need_var PKI_BACKUP PKI_DIR ADMIN_KUBECONFIG CNI_MANIFEST
+      stage prepare
+      stage time
+      stage pull
+      stage init
+      stage cni
+      stage ready
+      stage keeper
+      ;;
+    join-control-plane)
+      need_var PKI_BACKUP PKI_DIR ADMIN_KUBECONFIG CA_CERT
+      stage prepare
+      stage time
+      stage pull
+      stage join
+      ;;
+    join)
+      need_var CA_CERT
+      stage prepare
+      stage time
+      stage join
+      ;;
+    *)
+      die "ROLE=$ROLE: expected init, join-control-plane or join"
+      ;;
+  esac
+  CURRENT_STAGE=complete
+  printf '%s %s\n' "$(date +%Y-%m-%dT%H:%M:%S%:z)" "$ROLE" >"$SENTINEL"
+  log "bootstrap complete: $NODE_NAME is a Kubernetes node ($ROLE); wrote $SENTINEL"
+}
+
+main "$@"

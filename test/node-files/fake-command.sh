@@ -1,0 +1,132 @@
+#!/bin/bash
+# Fake system commands for the node-files sandbox: linked under every name (kubeadm, kubectl, systemctl,
+# chronyc, modprobe, sysctl, swapoff, setenforce, getenforce, yum, rpm); logs its argv (tab-separated)
+# to $FAKE_CALLS and behaves by env knobs and counter files in $FAKE_DIR (see sandbox.ts).
+set -u
+name=$(basename "$0")
+{ printf '%s' "$name"; printf '\t%s' "$@"; printf '\n'; } >>"$FAKE_CALLS"
+# take COUNTER: succeeds (and decrements) while $FAKE_DIR/COUNTER holds a number > 0.
+take() {
+  local f=$FAKE_DIR/$1 n
+  n=$(cat "$f" 2>/dev/null || echo 0)
+  if [ "$n" -gt 0 ]; then echo $((n - 1)) >"$f"; return 0; fi
+  return 1
+}
+config_of() {
+  local prev=''
+  for a in "$@"; do
+    if [ "$prev" = --config ]; then echo "$a"; return; fi
+    prev=$a
+  done
+}
+case $name in
+  kubeadm)
+    case "$1" in
+      init)
+        if [ ! -f "$FAKE_PKI_DIR/ca.crt" ] || [ ! -f "$FAKE_PKI_DIR/ca.key" ]; then echo "fake kubeadm init: no CA in $FAKE_PKI_DIR" >&2; exit 1; fi
+        cp "$FAKE_PKI_DIR/ca.key" "$FAKE_DIR/ca.key.seen-by-init"
+        mkdir -p "$FAKE_PKI_DIR" "$FAKE_KUBE_DIR"
+        echo apiserver >"$FAKE_PKI_DIR/apiserver.crt"
+        if take init-fails; then echo "[init] fake failure: timed out waiting for the control plane" >&2; exit 1; fi
+        echo "apiVersion: v1 # admin" >"$FAKE_KUBE_DIR/admin.conf"
+        echo "Your Kubernetes control-plane has initialized successfully!"
+        echo "kubeadm join 10.0.0.1:6443 --token ${TOKEN} --discovery-token-ca-cert-hash sha256:00"
+        ;;
+      join)
+        cfg=$(config_of "$@")
+        if grep -q '^controlPlane:' "$cfg"; then
+          if [ ! -f "$FAKE_PKI_DIR/ca.key" ] || [ ! -f "$FAKE_PKI_DIR/etcd/ca.key" ]; then echo "fake kubeadm join: no shared CA in $FAKE_PKI_DIR" >&2; exit 1; fi
+          cp "$FAKE_PKI_DIR/ca.key" "$FAKE_DIR/ca.key.seen-by-join"
+        fi
+        mkdir -p "$FAKE_KUBE_DIR"
+        echo kubelet >"$FAKE_KUBE_DIR/kubelet.conf"
+        if take join-fails; then echo "[preflight] fake failure: couldn't validate the identity of the API Server" >&2; exit 1; fi
+        if grep -q '^controlPlane:' "$cfg"; then echo "apiVersion: v1 # admin" >"$FAKE_KUBE_DIR/admin.conf"; fi
+        echo "This node has joined the cluster"
+        ;;
+      reset)
+        # Like the real one: PKI_DIR's contents (CA included) and the kubeconfigs go.
+        rm -rf "${FAKE_PKI_DIR:?}"/* "${FAKE_KUBE_DIR:?}"/*.conf
+        ;;
+      config)
+        if take pull-fails; then echo "fake pull failure" >&2; exit 1; fi
+        ;;
+      token)
+        : >"$FAKE_DIR/secret"
+        ;;
+    esac
+    ;;
+  kubectl)
+    args=" $* "
+    case $args in
+      *" apply -f "*)
+        if take apply-fails; then echo "The connection to the server was refused" >&2; exit 1; fi
+        echo "daemonset.apps/cni created"
+        ;;
+      *" get node "*)
+        n=''
+        prev=''
+        for a in "$@"; do if [ "$prev" = node ]; then n=$a; fi; prev=$a; done
+        if take notready; then echo "$n   NotReady   master   5s   v1.17.4"; else echo "$n   ${FAKE_NODE_STATUS:-Ready}   master   1m   v1.17.4"; fi
+        ;;
+      *" get nodes -o name "*)
+        if take api-down; then echo "The connection to the server was refused" >&2; exit 1; fi
+        cat "$FAKE_DIR/nodes" 2>/dev/null || true
+        ;;
+      *" get secret "*)
+        if [ -e "$FAKE_DIR/secret" ]; then echo "secret/$(cat "$FAKE_DIR/secret-name" 2>/dev/null || echo bootstrap-token)"; fi
+        ;;
+      *" patch secret "*)
+        if [ ! -e "$FAKE_DIR/secret" ]; then echo "Error from server (NotFound)" >&2; exit 1; fi
+        ;;
+      *" delete secret "*)
+        rm -f "$FAKE_DIR/secret"
+        ;;
+    esac
+    ;;
+  systemctl)
+    for u in ${FAKE_MISSING_UNITS:-}; do
+      if [ "${2:-}" = "$u" ]; then echo "Failed to execute operation: No such file or directory" >&2; exit 1; fi
+    done
+    ;;
+  chronyc)
+    rc=${FAKE_CHRONY_RC:-0}
+    if [ "$1" = tracking ]; then
+      if [ "$rc" = 0 ]; then echo "Leap status     : Normal"; else echo "Leap status     : Not synchronised"; fi
+      exit 0
+    fi
+    exit "$rc"
+    ;;
+  modprobe)
+    for m in ${FAKE_MODPROBE_MISSING:-}; do
+      if [ "$1" = "$m" ]; then echo "modprobe: FATAL: Module $m not found." >&2; exit 1; fi
+    done
+    ;;
+  getenforce)
+    echo "${FAKE_GETENFORCE:-Enforcing}"
+    ;;
+  yum)
+    if [ "$1" = install ]; then
+      if take yum-fails; then echo "Cannot retrieve repository metadata (repomd.xml)" >&2; exit 1; fi
+      for a in "$@"; do
+        case $a in
+          -* | install) ;;
+          *)
+            skip=0
+            for s in ${FAKE_YUM_SKIP:-}; do if [ "$a" = "$s" ]; then skip=1; fi; done
+            if [ "$skip" = 1 ]; then echo "No package $a available."; else echo "$a" >>"$FAKE_DIR/rpmdb"; fi
+            ;;
+        esac
+      done
+    fi
+    ;;
+  rpm)
+    rc=0
+    for a in "$@"; do
+      [ "$a" = -q ] && continue
+      if grep -qxF "$a" "$FAKE_DIR/rpmdb" 2>/dev/null; then echo "$a.x86_64"; else echo "package $a is not installed"; rc=1; fi
+    done
+    exit "$rc"
+    ;;
+esac
+exit 0

@@ -1,0 +1,117 @@
+// install.sh run for real against fake yum/rpm/systemctl, with fstab and SELinux config in a temp root.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { calls, callsOf, makeSandbox, run, setCounter, type Sandbox } from './sandbox.js';
+
+const PACKAGES = ['chrony', 'curl', 'docker-ce-18.06.3.ce-3.el7', 'kubeadm-1.17.4-0', 'kubelet-1.17.4-0', 'kubectl-1.17.4-0', 'kubernetes-cni-0.7.5-0'];
+const FSTAB = `#
+# /etc/fstab
+/dev/mapper/centos-root /                       xfs     defaults        0 0
+UUID=0a1b2c3d /boot                   xfs     defaults        0 0
+/dev/mapper/centos-swap swap                    swap    defaults        0 0
+# /dev/sdb1 swap swap defaults 0 0
+`;
+const SELINUX_CONFIG = `# This file controls the state of SELinux on the system.
+SELINUX=enforcing
+SELINUXTYPE=targeted
+`;
+
+interface Install {
+  sb: Sandbox;
+  env: Record<string, string>;
+  fstab: string;
+  selinux: string;
+  log: string;
+}
+
+function install(vars: Record<string, string> = {}): Install {
+  const sb = makeSandbox('init');
+  const fstab = join(sb.root, 'etc/fstab');
+  const selinux = join(sb.root, 'etc/selinux-config');
+  const log = join(sb.root, 'var/log/k8s-image/install.log');
+  writeFileSync(fstab, FSTAB);
+  writeFileSync(selinux, SELINUX_CONFIG);
+  const settings: Record<string, string> = {
+    PACKAGES: PACKAGES.join(' '),
+    DISABLE_EXCLUDES: 'kubernetes,docker-ce-stable',
+    ENABLE_SERVICES: 'chronyd docker kubelet k8s-image-firstboot.service',
+    DISABLE_SERVICES: 'firewalld iptables ip6tables',
+    SELINUX: 'permissive',
+    FSTAB: fstab,
+    SELINUX_CONFIG: selinux,
+    INSTALL_LOG: log,
+    YUM_BACKOFF: '0',
+    YUM_RETRIES: '3',
+    ...vars,
+  };
+  const envFile = join(sb.p.etc, 'install.env');
+  writeFileSync(envFile, `# test\n${Object.entries(settings).map(([k, v]) => `${k}="${v}"`).join('\n')}\n`);
+  return { sb, env: { K8S_IMAGE_INSTALL_ENV: envFile, FAKE_MISSING_UNITS: 'iptables ip6tables' }, fstab, selinux, log };
+}
+
+describe('install.sh', () => {
+  it('installs the exact packages, comments swap out, sets SELinux, enables/disables units, never starts one; idempotent', async (t) => {
+    const i = install();
+    t.after(() => i.sb.cleanup());
+    setCounter(i.sb, 'yum-fails', 1);
+    const r = await run(i.sb, 'install.sh', i.env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+
+    const yum = callsOf(i.sb, 'yum', 'install');
+    assert.equal(yum.length, 2, 'a failed yum is retried');
+    for (const c of yum) assert.deepEqual(c, ['yum', 'install', '-y', '--setopt=obsoletes=0', '--disableexcludes=kubernetes,docker-ce-stable', ...PACKAGES]);
+    assert.deepEqual(callsOf(i.sb, 'rpm', '-q').at(-1), ['rpm', '-q', ...PACKAGES], 'checked with rpm -q');
+
+    const fstab = readFileSync(i.fstab, 'utf8');
+    assert.match(fstab, /^#\/dev\/mapper\/centos-swap swap +swap +defaults +0 0$/m);
+    assert.equal(fstab.replace('#/dev/mapper/centos-swap', '/dev/mapper/centos-swap'), FSTAB, 'only the active swap line changed');
+    assert.equal(readFileSync(i.selinux, 'utf8'), SELINUX_CONFIG.replace('SELINUX=enforcing', 'SELINUX=permissive'));
+
+    const systemctl = callsOf(i.sb, 'systemctl').map((c) => c.slice(1).join(' '));
+    for (const u of ['chronyd', 'docker', 'kubelet', 'k8s-image-firstboot.service']) assert.ok(systemctl.includes(`enable ${u}`), `enable ${u}`);
+    for (const u of ['firewalld', 'iptables', 'ip6tables']) assert.ok(systemctl.includes(`disable ${u}`), `disable ${u}`);
+    assert.ok(systemctl.every((c) => /^(enable|disable) \S+$/.test(c)), `only enable/disable, no start/--now: ${systemctl.join(', ')}`);
+    assert.match(r.stdout, /iptables not disabled \(not installed\?\); fine/);
+    assert.match(readFileSync(i.log, 'utf8'), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d k8s-image install: done$/m);
+
+    // Again: same result, swap line not commented twice.
+    const r2 = await run(i.sb, 'install.sh', i.env);
+    assert.equal(r2.code, 0, r2.stdout + r2.stderr);
+    assert.equal(readFileSync(i.fstab, 'utf8'), fstab);
+    assert.match(readFileSync(i.selinux, 'utf8'), /^SELINUX=permissive$/m);
+    assert.ok(!calls(i.sb).some((c) => c[0] === 'systemctl' && (c.includes('start') || c.includes('--now'))));
+  });
+
+  it('fails when yum leaves a pinned package out (CentOS 7 yum skips missing names)', async (t) => {
+    const i = install({ YUM_RETRIES: '2' });
+    t.after(() => i.sb.cleanup());
+    const r = await run(i.sb, 'install.sh', { ...i.env, FAKE_YUM_SKIP: 'kubeadm-1.17.4-0' });
+    assert.equal(r.code, 1);
+    assert.equal(callsOf(i.sb, 'yum', 'install').length, 2, 'YUM_RETRIES bounds the attempts');
+    assert.match(r.stdout, /package kubeadm-1\.17\.4-0 is not installed/);
+    assert.match(r.stdout, /packages not installed after 2 attempts/);
+    assert.equal(callsOf(i.sb, 'systemctl').length, 0, 'units untouched when packages are missing');
+  });
+
+  it('SELINUX=disabled, no --disableexcludes when empty, and a config without SELINUX= gets one', async (t) => {
+    const i = install({ SELINUX: 'disabled', DISABLE_EXCLUDES: '' });
+    t.after(() => i.sb.cleanup());
+    writeFileSync(i.selinux, 'SELINUXTYPE=targeted\n');
+    const r = await run(i.sb, 'install.sh', i.env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(callsOf(i.sb, 'yum', 'install')[0], ['yum', 'install', '-y', '--setopt=obsoletes=0', ...PACKAGES]);
+    assert.equal(readFileSync(i.selinux, 'utf8'), 'SELINUXTYPE=targeted\nSELINUX=disabled\n');
+  });
+
+  it('rejects SELINUX=enforcing before touching anything', async (t) => {
+    const i = install({ SELINUX: 'enforcing' });
+    t.after(() => i.sb.cleanup());
+    const r = await run(i.sb, 'install.sh', i.env);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /SELINUX=enforcing; expected disabled or permissive/);
+    assert.equal(calls(i.sb).length, 0);
+    assert.equal(readFileSync(i.fstab, 'utf8'), FSTAB);
+  });
+});

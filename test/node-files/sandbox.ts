@@ -1,0 +1,319 @@
+/**
+ * Sandbox for running node-files/*.sh for real: a temp root, fake system commands on PATH that log
+ * their argv and behave by env knobs, an env file pointing every path into the root, and a
+ * loopback HTTPS /healthz stub with its own CA (made with the openssl CLI). Not a test file itself.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packageRoot } from '../../src/assets.js';
+
+export const nodeFiles = join(packageRoot, 'node-files');
+export const script = (name: string): string => join(nodeFiles, name);
+
+/** A token-shaped value the fakes print, so tests can check it never reaches the log. */
+export const TOKEN = 'abcdef.0123456789abcdef';
+
+/** The fake commands: one bash script, linked under every name; `$(basename "$0")` picks the behaviour. */
+export const FAKE_SCRIPT = join(packageRoot, 'test', 'node-files', 'fake-command.sh');
+
+export const FAKE_COMMANDS = [
+  'kubeadm',
+  'kubectl',
+  'systemctl',
+  'chronyc',
+  'modprobe',
+  'sysctl',
+  'swapoff',
+  'setenforce',
+  'getenforce',
+  'yum',
+  'rpm',
+] as const;
+
+export interface Sandbox {
+  root: string;
+  /** Where the fakes keep counters and state (`FAKE_DIR`). */
+  fake: string;
+  callsLog: string;
+  envFile: string;
+  /** Paths the env file points at. */
+  p: {
+    etc: string;
+    state: string;
+    log: string;
+    kubeDir: string;
+    pkiDir: string;
+    pkiBackup: string;
+    adminKubeconfig: string;
+    kubeadmConfig: string;
+    cni: string;
+    caCert: string;
+    token: string;
+    modulesLoad: string;
+  };
+  /** Extra process env for the scripts (PATH with the fakes first, knobs). */
+  env: Record<string, string>;
+  cleanup(): void;
+}
+
+export const PKI_FILES = ['ca.crt', 'ca.key', 'front-proxy-ca.crt', 'front-proxy-ca.key', 'etcd/ca.crt', 'etcd/ca.key', 'sa.key', 'sa.pub'];
+
+const INIT_CONFIG = `apiVersion: kubeadm.k8s.io/v1beta2
+kind: InitConfiguration
+bootstrapTokens:
+  - token: ${TOKEN}
+---
+apiVersion: kubeadm.k8s.io/v1beta2
+kind: ClusterConfiguration
+kubernetesVersion: v1.17.4
+`;
+const JOIN_CONFIG = `apiVersion: kubeadm.k8s.io/v1beta2
+kind: JoinConfiguration
+discovery:
+  bootstrapToken:
+    apiServerEndpoint: 127.0.0.1:6443
+    token: ${TOKEN}
+`;
+const JOIN_CP_CONFIG = `${JOIN_CONFIG}controlPlane:
+  localAPIEndpoint:
+    advertiseAddress: 127.0.0.1
+    bindPort: 6443
+`;
+
+export type Role = 'init' | 'join-control-plane' | 'join';
+
+/** A sandbox whose firstboot.env has `role` and `vars` (overriding the fast test defaults). */
+export function makeSandbox(role: Role, vars: Record<string, string> = {}, caCertPem = 'no CA\n'): Sandbox {
+  const root = mkdtempSync(join(tmpdir(), 'k8s-image-node-files-'));
+  const bin = join(root, 'bin');
+  const fake = join(root, 'fake');
+  mkdirSync(bin);
+  mkdirSync(fake);
+  const fakePath = join(root, 'fake-command');
+  writeFileSync(fakePath, readFileSync(FAKE_SCRIPT));
+  chmodSync(fakePath, 0o755);
+  for (const c of FAKE_COMMANDS) symlinkSync(fakePath, join(bin, c));
+
+  const etc = join(root, 'etc/k8s-image');
+  const p: Sandbox['p'] = {
+    etc,
+    state: join(root, 'var/lib/k8s-image'),
+    log: join(root, 'var/log/k8s-image/firstboot.log'),
+    kubeDir: join(root, 'etc/kubernetes'),
+    pkiDir: join(root, 'etc/kubernetes/pki'),
+    pkiBackup: join(etc, 'pki'),
+    adminKubeconfig: join(root, 'root/.kube/config'),
+    kubeadmConfig: join(etc, 'kubeadm.yaml'),
+    cni: join(etc, 'cni.yaml'),
+    caCert: join(etc, 'ca.crt'),
+    token: join(etc, 'token'),
+    modulesLoad: join(root, 'etc/modules-load.d'),
+  };
+  mkdirSync(join(p.pkiBackup, 'etcd'), { recursive: true });
+  // Distinct bytes per file, so a mixed-up restore shows.
+  for (const f of PKI_FILES) writeFileSync(join(p.pkiBackup, f), `backup ${f} ${Math.random()}\n`, { mode: f.endsWith('.key') ? 0o600 : 0o644 });
+  writeFileSync(p.kubeadmConfig, role === 'init' ? INIT_CONFIG : role === 'join' ? JOIN_CONFIG : JOIN_CP_CONFIG, { mode: 0o600 });
+  writeFileSync(p.cni, 'kind: DaemonSet\n');
+  writeFileSync(p.caCert, caCertPem);
+  writeFileSync(p.token, `${TOKEN}\n`, { mode: 0o600 });
+
+  const settings: Record<string, string> = {
+    ROLE: role,
+    NODE_NAME: role === 'join' ? 'node01' : 'master',
+    NODE_IP: '127.0.0.1',
+    ENDPOINT: '127.0.0.1:6443',
+    WAIT_FOR: '',
+    RUNTIME_SERVICE: 'docker',
+    PROXY_MODE: 'iptables',
+    RETRIES: '3',
+    WAIT_DEADLINE: '20',
+    TIME_SYNC_DEADLINE: '2',
+    CA_CERT: p.caCert,
+    KUBEADM_CONFIG: p.kubeadmConfig,
+    CNI_MANIFEST: p.cni,
+    PKI_BACKUP: p.pkiBackup,
+    KUBE_DIR: p.kubeDir,
+    PKI_DIR: p.pkiDir,
+    ADMIN_KUBECONFIG: p.adminKubeconfig,
+    STATE_DIR: p.state,
+    LOG_FILE: p.log,
+    MODULES_LOAD_DIR: p.modulesLoad,
+    TOKEN_FILE: p.token,
+    TOKEN_TTL: '3600',
+    JOIN_DEADLINE: '604800',
+    EXPECTED_NODES: 'node01 node02',
+    WAIT_BACKOFF_BASE: '0.2',
+    WAIT_BACKOFF_MAX: '0.4',
+    RETRY_BACKOFF_BASE: '0.05',
+    RETRY_BACKOFF_MAX: '0.1',
+    POLL_INTERVAL: '0.1',
+    READY_DEADLINE: '5',
+    ...vars,
+  };
+  const envFile = join(etc, 'firstboot.env');
+  // Same shape the plan writes: KEY=value, lists quoted.
+  writeFileSync(envFile, `# test\n${Object.entries(settings).map(([k, v]) => (/[\s]/.test(v) || v === '' ? `${k}="${v}"` : `${k}=${v}`)).join('\n')}\n`);
+
+  const callsLog = join(root, 'calls.log');
+  writeFileSync(callsLog, '');
+  return {
+    root,
+    fake,
+    callsLog,
+    envFile,
+    p,
+    env: {
+      PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+      K8S_IMAGE_ENV: envFile,
+      FAKE_CALLS: callsLog,
+      FAKE_DIR: fake,
+      FAKE_PKI_DIR: p.pkiDir,
+      FAKE_KUBE_DIR: p.kubeDir,
+      TOKEN,
+    },
+    cleanup: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+/** Set a fake's counter (e.g. `init-fails` = 1 makes the next kubeadm init fail once). */
+export function setCounter(sb: Sandbox, name: string, n: number): void {
+  writeFileSync(join(sb.fake, name), `${n}\n`);
+}
+
+/** Every fake call so far, as argv arrays with the command name first. */
+export function calls(sb: Sandbox): string[][] {
+  return readFileSync(sb.callsLog, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => l.split('\t'));
+}
+
+/** Calls of `cmd` whose arguments start with `prefix`. */
+export function callsOf(sb: Sandbox, cmd: string, ...prefix: string[]): string[][] {
+  return calls(sb).filter((c) => c[0] === cmd && prefix.every((a, i) => c[i + 1] === a));
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export interface Running {
+  done: Promise<RunResult>;
+}
+
+/** Start a script (async, so an HTTPS stub in this process can answer it); killed after `timeoutMs`. */
+export function start(sb: Sandbox, file: string, env: Record<string, string> = {}, timeoutMs = 15000): Running {
+  const t0 = Date.now();
+  const child = spawn('bash', [script(file)], {
+    env: { ...sb.env, ...env, LANG: 'C', LC_ALL: 'C' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const done = new Promise<RunResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - t0 });
+    });
+  });
+  return { done };
+}
+
+export function run(sb: Sandbox, file: string, env: Record<string, string> = {}, timeoutMs?: number): Promise<RunResult> {
+  return start(sb, file, env, timeoutMs).done;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Poll `cond` every 50 ms until true or `ms` passed; returns whether it became true. */
+export async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await sleep(50);
+  }
+  return cond();
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTPS /healthz stub
+// ---------------------------------------------------------------------------------------------
+
+function openssl(args: string[], cwd: string): void {
+  const r = spawnSync('openssl', args, { cwd, encoding: 'utf8' });
+  if (r.error) throw new Error(`openssl not runnable (install the Debian package openssl): ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${r.stderr}`);
+}
+
+export interface Healthz {
+  url: string;
+  caPem: string;
+  /** Status /healthz answers now. */
+  status: number;
+  hits: number;
+  close(): Promise<void>;
+}
+
+/** A loopback HTTPS server with a fresh CA and a server certificate for IP 127.0.0.1; /healthz answers `status`. */
+export async function startHealthz(initialStatus: number): Promise<Healthz> {
+  const dir = mkdtempSync(join(tmpdir(), 'k8s-image-healthz-'));
+  try {
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+    openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=test-ca', '-days', '2'], dir);
+    openssl(['req', '-new', ...ec, '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=127.0.0.1'], dir);
+    writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+    openssl(['x509', '-req', '-in', 'srv.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.crt', '-days', '2', '-extfile', 'ext.cnf'], dir);
+    const caPem = readFileSync(join(dir, 'ca.crt'), 'utf8');
+    const key = readFileSync(join(dir, 'srv.key'));
+    const cert = readFileSync(join(dir, 'srv.crt'));
+    const state = { status: initialStatus, hits: 0 };
+    const server: Server = createServer({ key, cert }, (req, res) => {
+      if (req.url === '/healthz') {
+        state.hits++;
+        res.writeHead(state.status, { 'content-type': 'text/plain' });
+        res.end(state.status === 200 ? 'ok' : 'unhealthy');
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    return {
+      url: `https://127.0.0.1:${port}/healthz`,
+      caPem,
+      get status() {
+        return state.status;
+      },
+      set status(s: number) {
+        state.status = s;
+      },
+      get hits() {
+        return state.hits;
+      },
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function exists(path: string): boolean {
+  return existsSync(path);
+}

@@ -1,0 +1,158 @@
+// The node files as text: bash syntax, shellcheck, and the systemd units' keys (systemd 219, CentOS 7).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { nodeFiles, script } from './sandbox.js';
+
+const exec = promisify(execFile);
+const SCRIPTS = ['firstboot.sh', 'install.sh', 'token-keeper.sh'];
+
+async function tool(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
+  try {
+    const r = await exec(cmd, args);
+    return { code: 0, out: r.stdout + r.stderr };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { code?: number | string; stdout?: string; stderr?: string };
+    if (err.code === 'ENOENT') throw new Error(`${cmd} is not installed: apt-get install ${cmd}`);
+    return { code: typeof err.code === 'number' ? err.code : 1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` };
+  }
+}
+
+type Unit = Record<string, Record<string, string[]>>;
+
+/** Minimal unit-file parser: [Section] then Key=Value; repeated keys collect; comments skipped. */
+function parseUnit(text: string): Unit {
+  const unit: Unit = {};
+  let section = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    const s = /^\[([A-Za-z]+)\]$/.exec(line);
+    if (s) {
+      section = s[1]!;
+      assert.ok(!(section in unit), `section [${section}] once`);
+      unit[section] = {};
+      continue;
+    }
+    const kv = /^([A-Za-z]+)=(.*)$/.exec(line);
+    assert.ok(kv && section, `not a unit line: ${line}`);
+    (unit[section]![kv[1]!] ??= []).push(kv[2]!);
+  }
+  return unit;
+}
+
+const unitFile = (name: string): Unit => parseUnit(readFileSync(join(nodeFiles, name), 'utf8'));
+const one = (u: Unit, section: string, key: string): string | undefined => {
+  const v = u[section]?.[key];
+  if (v === undefined) return undefined;
+  assert.equal(v.length, 1, `${section}.${key} set once`);
+  return v[0];
+};
+
+/** Keys systemd 219 knows in the sections these units use (anything else would be ignored with a warning). */
+const KNOWN: Record<string, string[]> = {
+  Unit: ['Description', 'Documentation', 'Wants', 'Requires', 'After', 'Before', 'ConditionPathExists'],
+  Service: ['Type', 'RemainAfterExit', 'TimeoutStartSec', 'ExecStart', 'StandardOutput', 'StandardError', 'Environment'],
+  Timer: ['OnBootSec', 'OnUnitActiveSec', 'Unit', 'Persistent'],
+  Install: ['WantedBy'],
+};
+
+describe('node-files scripts', () => {
+  for (const s of SCRIPTS) {
+    it(`${s}: bash -n, shellcheck -S style clean, #!/bin/bash and set -euo pipefail`, async () => {
+      const text = readFileSync(script(s), 'utf8');
+      assert.ok(text.startsWith('#!/bin/bash\n'));
+      assert.match(text, /^set -euo pipefail$/m);
+      const syntax = await tool('bash', ['-n', script(s)]);
+      assert.equal(syntax.code, 0, syntax.out);
+      const sc = await tool('shellcheck', ['-s', 'bash', '-S', 'style', '-f', 'gcc', script(s)]);
+      assert.equal(sc.code, 0, sc.out);
+    });
+  }
+
+  it('the scripts avoid tools and flags CentOS 7 lacks', () => {
+    for (const s of SCRIPTS) {
+      const text = readFileSync(script(s), 'utf8');
+      for (const bad of ['--retry-all-errors', '--fail-with-body', '--retry-connrefused', 'EPOCHSECONDS', 'wait -n', 'local -n', 'declare -n', 'readarray -d', 'mapfile -d']) {
+        assert.ok(!text.includes(bad), `${s} uses ${bad} (not in CentOS 7's bash 4.2 / curl 7.29)`);
+      }
+      assert.doesNotMatch(text, /\$\{[A-Za-z_]+@[QEPAa]\}/, `${s}: \${var@Q} needs bash 4.4`);
+    }
+  });
+
+  it('the test fake commands are shellcheck-clean too', async () => {
+    const sc = await tool('shellcheck', ['-s', 'bash', '-S', 'warning', '-f', 'gcc', join(nodeFiles, '..', 'test', 'node-files', 'fake-command.sh')]);
+    assert.equal(sc.code, 0, sc.out);
+  });
+});
+
+describe('node-files systemd units', () => {
+  it('only keys systemd 219 knows', () => {
+    for (const f of readdirSync(nodeFiles).filter((n) => /\.(service|timer)$/.test(n))) {
+      const u = unitFile(f);
+      for (const [section, keys] of Object.entries(u)) {
+        assert.ok(section in KNOWN, `${f}: section [${section}]`);
+        for (const k of Object.keys(keys)) assert.ok(KNOWN[section]!.includes(k), `${f}: ${section}.${k}`);
+      }
+    }
+  });
+
+  it('k8s-image-firstboot.service: oneshot, no Restart=, no start timeout, after network and runtimes, skipped once bootstrapped', () => {
+    const u = unitFile('k8s-image-firstboot.service');
+    assert.equal(one(u, 'Service', 'Type'), 'oneshot');
+    assert.equal(one(u, 'Service', 'RemainAfterExit'), 'yes');
+    assert.equal(one(u, 'Service', 'TimeoutStartSec'), '0');
+    assert.equal(one(u, 'Service', 'Restart'), undefined, 'systemd 219 rejects Restart= with Type=oneshot');
+    assert.equal(one(u, 'Service', 'ExecStart'), '/usr/local/lib/k8s-image/firstboot.sh');
+    assert.equal(one(u, 'Service', 'StandardOutput'), 'journal+console');
+    assert.equal(one(u, 'Unit', 'Wants'), 'network-online.target');
+    assert.deepEqual(one(u, 'Unit', 'After')?.split(/\s+/).sort(), ['chronyd.service', 'containerd.service', 'docker.service', 'network-online.target']);
+    assert.equal(one(u, 'Unit', 'ConditionPathExists'), '!/var/lib/k8s-image/bootstrap-success.complete');
+    assert.equal(one(u, 'Install', 'WantedBy'), 'multi-user.target');
+  });
+
+  it('k8s-image-token-keeper.service and .timer: oneshot every 10 minutes, no Restart=', () => {
+    const s = unitFile('k8s-image-token-keeper.service');
+    assert.equal(one(s, 'Service', 'Type'), 'oneshot');
+    assert.equal(one(s, 'Service', 'Restart'), undefined);
+    assert.equal(one(s, 'Service', 'ExecStart'), '/usr/local/lib/k8s-image/token-keeper.sh');
+    assert.equal(one(s, 'Unit', 'ConditionPathExists'), '!/var/lib/k8s-image/token-keeper.done');
+    assert.equal(s.Install, undefined, 'started by its timer only');
+    const t = unitFile('k8s-image-token-keeper.timer');
+    assert.equal(one(t, 'Timer', 'OnBootSec'), '5min');
+    assert.equal(one(t, 'Timer', 'OnUnitActiveSec'), '10min');
+    assert.equal(one(t, 'Timer', 'Unit'), 'k8s-image-token-keeper.service');
+    assert.equal(one(t, 'Install', 'WantedBy'), 'timers.target');
+  });
+
+  it('the scripts name the same units and state files as the units', () => {
+    const fb = readFileSync(script('firstboot.sh'), 'utf8');
+    const tk = readFileSync(script('token-keeper.sh'), 'utf8');
+    assert.match(fb, /KEEPER_TIMER=k8s-image-token-keeper\.timer/);
+    assert.match(tk, /TIMER=k8s-image-token-keeper\.timer/);
+    assert.match(fb, /SENTINEL=\$STATE_DIR\/bootstrap-success\.complete/);
+    assert.match(tk, /DONE_FILE=\$STATE_DIR\/token-keeper\.done/);
+    assert.match(fb, /STATE_DIR=\$\{STATE_DIR:-\/var\/lib\/k8s-image\}/);
+  });
+});
+
+describe('node-files/README.md', () => {
+  it('documents every variable the scripts read from their env files', () => {
+    const readme = readFileSync(join(nodeFiles, 'README.md'), 'utf8');
+    const documented = new Set([...readme.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]!));
+    for (const s of SCRIPTS) {
+      const text = readFileSync(script(s), 'utf8');
+      // Every `${NAME:-default}` / `$NAME` in upper case that is not set by the script itself.
+      const used = new Set([...text.matchAll(/\$\{?([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]!));
+      const assigned = new Set([...text.matchAll(/^\s*(?:local\s+)?([A-Z][A-Z0-9_]+)=(?!\$\{\1:-)/gm)].map((m) => m[1]!));
+      const env = new Set(['K8S_IMAGE_ENV', 'K8S_IMAGE_INSTALL_ENV', 'PATH']);
+      for (const v of used) {
+        if (assigned.has(v) || env.has(v)) continue;
+        assert.ok(documented.has(v), `${s} reads ${v}: add it to node-files/README.md`);
+      }
+    }
+  });
+});
