@@ -7,7 +7,7 @@ import { criSocket, dockerCompanions, kubernetesPackageVersion, minorFacts, IPVS
 import { kubeadmConfig, endpointText } from './kubeadm.js';
 import { cniManifest } from './cni.js';
 import { renderRepoFile, yumRepos } from './repos.js';
-import { lbFiles, lbPackages, lbService } from './lb.js';
+import { lbFiles, lbFirewallProtocols, lbPackages, lbServices } from './lb.js';
 import { PATHS, type NodePlan, type PlanFile } from './types.js';
 
 export type { NodePlan, PlanFile } from './types.js';
@@ -65,7 +65,8 @@ function chronyConf(cluster: Cluster): string {
 
 /** Ports firewalld keeps open when os.firewall is `open`. Source: kubernetes.io "Ports and Protocols". */
 function firewallPorts(cluster: Cluster, node: Node): string[] {
-  const ports = ['22/tcp', '10250/tcp'];
+  const ports = ['22/tcp'];
+  if (node.role !== 'lb') ports.push('10250/tcp');
   if (node.role === 'master') ports.push('6443/tcp', '2379-2380/tcp', '10251/tcp', '10252/tcp', '10257/tcp', '10259/tcp');
   if (node.role === 'node') ports.push('30000-32767/tcp');
   if (node.role === 'lb') ports.push(`${cluster.loadBalancer.port}/tcp`);
@@ -73,12 +74,14 @@ function firewallPorts(cluster: Cluster, node: Node): string[] {
   return ports;
 }
 
-function firewalldZone(ports: string[]): string {
+function firewalldZone(ports: string[], protocols: string[]): string {
   const lines = ['<?xml version="1.0" encoding="utf-8"?>', '<zone>', '  <short>Public</short>', '  <description>k8s-image: Kubernetes ports open</description>'];
   for (const p of ports) {
     const [port, proto] = p.split('/');
     lines.push(`  <port protocol="${proto}" port="${port}"/>`);
   }
+  // keepalived's VRRP between lb nodes: without it both take the virtual IP.
+  for (const p of protocols) lines.push(`  <protocol value="${p}"/>`);
   lines.push('  <masquerade/>', '</zone>', '');
   return lines.join('\n');
 }
@@ -185,7 +188,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     const needEpel = !isK8s && cluster.loadBalancer.kind === 'nginx';
     files.push(file(path, renderRepoFile(repos.map((r) => (r.id === 'epel' && needEpel ? { ...r, enabled: true } : r)), yumProxy)));
   }
-  if (cluster.os.firewall === 'open') files.push(file('/etc/firewalld/zones/public.xml', firewalldZone(firewallPorts(cluster, node))));
+  if (cluster.os.firewall === 'open') files.push(file('/etc/firewalld/zones/public.xml', firewalldZone(firewallPorts(cluster, node), node.role === 'lb' ? lbFirewallProtocols(cluster) : [])));
 
   const enableServices = ['chronyd'];
   const disableServices = cluster.os.firewall === 'disabled' ? ['firewalld', 'iptables', 'ip6tables'] : ['iptables', 'ip6tables'];
@@ -257,9 +260,9 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     packages = [...packages, ...pinnedPackages(cluster)];
     enableServices.push(runtimeService, 'kubelet', PATHS.firstbootUnit);
   } else {
-    files.push(...lbFiles(cluster));
+    files.push(...lbFiles(cluster, node));
     packages = [...packages, ...lbPackages(cluster)];
-    enableServices.push(lbService(cluster));
+    enableServices.push(...lbServices(cluster));
   }
 
   files.push(
