@@ -33,6 +33,7 @@ POLL_INTERVAL=${POLL_INTERVAL:-5}
 READY_DEADLINE=${READY_DEADLINE:-900}
 TIME_SYNC_DEADLINE=${TIME_SYNC_DEADLINE:-300}
 WAIT_FOR=${WAIT_FOR:-}
+CONFIRM_URLS=${CONFIRM_URLS:-}
 PROXY_MODE=${PROXY_MODE:-iptables}
 KEEPER_TIMER=k8s-image-token-keeper.timer
 SENTINEL=$STATE_DIR/bootstrap-success.complete
@@ -253,12 +254,13 @@ copy_admin_conf() {
 # backend alive, so only an HTTP 200 from /healthz counts.
 # ------------------------------------------------------------------------------------------
 wait_for_urls() {
-  if [ -z "${WAIT_FOR// /}" ]; then
-    log "nothing to wait for (WAIT_FOR is empty)"
+  local list=$1
+  if [ -z "${list// /}" ]; then
+    log "nothing to wait for (no URL given)"
     return 0
   fi
   local -a urls
-  read -r -a urls <<<"$WAIT_FOR"
+  read -r -a urls <<<"$list"
   local start deadline delay_ms cap_ms now left_ms url out pending attempt=0
   start=$(date +%s)
   deadline=$((start + WAIT_DEADLINE))
@@ -334,7 +336,7 @@ stage_init() {
 }
 
 stage_join() {
-  wait_for_urls
+  wait_for_urls "$WAIT_FOR"
   if [ "$ROLE" = join-control-plane ]; then
     kubeadm_with_retries "kubeadm join (control plane)" kubeadm join --config "$KUBEADM_CONFIG"
     copy_admin_conf
@@ -382,6 +384,12 @@ stage_ready() {
     fi
     sleep_ms "$interval_ms"
   done
+}
+
+# HA: the first master reports success only once the load balancer forwards to it, so a
+# "complete" sentinel means workers can join through the endpoint.
+stage_endpoint() {
+  wait_for_urls "$CONFIRM_URLS"
 }
 
 stage_keeper() {
@@ -439,6 +447,7 @@ main() {
       stage cni
       stage ready
       stage keeper
+      stage endpoint
       ;;
     join-control-plane)
       need_var PKI_BACKUP PKI_DIR ADMIN_KUBECONFIG CA_CERT

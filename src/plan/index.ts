@@ -233,6 +233,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
           ['NODE_IP', node.ip],
           ['ENDPOINT', endpointText(cluster)],
           ['WAIT_FOR', waitFor],
+          ['CONFIRM_URLS', bootstrap === 'init' && cluster.controlPlaneEndpoint.host !== node.ip ? [`https://${endpointText(cluster)}/healthz`] : []],
           ['RUNTIME_SERVICE', runtimeService],
           ['PROXY_MODE', cluster.kubeProxyMode],
           ['RETRIES', 5],
