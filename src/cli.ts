@@ -8,7 +8,9 @@ import { validate } from './commands/validate.js';
 import { init } from './commands/init.js';
 import { schema } from './commands/schema.js';
 import { build } from './commands/build.js';
-import { secrets, kubeconfig } from './commands/secrets.js';
+import { secrets } from './commands/secrets.js';
+import { kubeconfig } from './commands/kubeconfig.js';
+import { render } from './commands/render.js';
 import { versions } from './commands/versions.js';
 
 const program = new Command('k8s-image')
@@ -71,7 +73,7 @@ the embedded lab), and reused so every rebuild is byte-identical. SOURCE_DATE_EP
 timestamps inside the ISOs.`
       : '',
   );
-  cmd.action((o) => build(o, stdio, withIsos));
+  cmd.action((o) => (withIsos ? build(o, stdio) : render(o, stdio)));
 }
 
 program

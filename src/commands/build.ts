@@ -1,17 +1,16 @@
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Artifact } from '../artifact.js';
 import { toolVersion } from '../assets.js';
-import type { Cluster, LoadedCluster, Node } from '../config/index.js';
-import { needsGeneratedRootPassword } from '../config/index.js';
+import type { Cluster, Node } from '../config/index.js';
 import { UserError } from '../errors.js';
 import { renderCloudInit } from '../cloudinit/index.js';
 import { writeIsoWith, type IsoTool, ISO_TOOLS } from '../iso/index.js';
 import { renderKickstart } from '../kickstart/index.js';
 import { buildEpoch, manifestText, scanTree, swapIntoPlace, writeArtifacts, type Manifest } from '../output/index.js';
 import { planNode } from '../plan/index.js';
-import { loadOrCreateSecrets, type Secrets } from '../secrets/index.js';
-import { readConfig, type Output } from './common.js';
+import type { Secrets } from '../secrets/index.js';
+import { loadClusterAndSecrets, type Output } from './common.js';
 import { table } from './validate.js';
 
 export interface BuildOptions {
@@ -23,28 +22,6 @@ export interface BuildOptions {
   isoTool?: IsoTool;
   json?: boolean;
   newCa?: boolean;
-}
-
-export function secretsPathFor(loaded: LoadedCluster, outDir: string): string {
-  const name = `${loaded.cluster.name}.secrets.yaml`;
-  return loaded.source ? join(dirname(loaded.source), name) : join(outDir, name);
-}
-
-/** Config + secrets, shared by every command that needs both. */
-export async function loadClusterAndSecrets(opts: { config?: string; out?: string; newCa?: boolean }, out: Output): Promise<{ loaded: LoadedCluster; secrets: Secrets; secretsPath: string; outDir: string }> {
-  const loaded = readConfig(opts.config);
-  for (const w of loaded.warnings) out.warn(w);
-  const outDir = opts.out ?? 'outputs';
-  const secretsPath = secretsPathFor(loaded, outDir);
-  const { secrets, created } = await loadOrCreateSecrets({
-    path: secretsPath,
-    cluster: loaded.cluster.name,
-    generateRootPassword: needsGeneratedRootPassword(loaded.cluster),
-    artifactsDir: join(outDir, loaded.cluster.name),
-    allowNewCa: opts.newCa,
-  });
-  if (created) out.info(`created ${secretsPath} (mode 0600): the cluster CA, join token and keys; keep it, every rebuild reuses it`);
-  return { loaded, secrets, secretsPath, outDir };
 }
 
 function selectNodes(cluster: Cluster, opts: BuildOptions): Node[] {

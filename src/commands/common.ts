@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
-import { loadCluster, type LoadedCluster } from '../config/index.js';
+import { loadCluster, needsGeneratedRootPassword, type LoadedCluster } from '../config/index.js';
+import { loadOrCreateSecrets, type Secrets } from '../secrets/index.js';
 
 /** Where commands write: results to stdout, logs and warnings to stderr. Tests pass their own. */
 export interface Output {
@@ -27,4 +29,26 @@ export function readConfig(path: string | undefined): LoadedCluster {
     throw new UserError(`--config ${path}: cannot read it (${code ?? String(e)}); run \`k8s-image init --out ${path}\` for a starting file`);
   }
   return loadCluster(text, path);
+}
+
+export function secretsPathFor(loaded: LoadedCluster, outDir: string): string {
+  const name = `${loaded.cluster.name}.secrets.yaml`;
+  return loaded.source ? join(dirname(loaded.source), name) : join(outDir, name);
+}
+
+/** Config + secrets, shared by every command that needs both. */
+export async function loadClusterAndSecrets(opts: { config?: string; out?: string; newCa?: boolean }, out: Output): Promise<{ loaded: LoadedCluster; secrets: Secrets; secretsPath: string; outDir: string }> {
+  const loaded = readConfig(opts.config);
+  for (const w of loaded.warnings) out.warn(w);
+  const outDir = opts.out ?? 'outputs';
+  const secretsPath = secretsPathFor(loaded, outDir);
+  const { secrets, created } = await loadOrCreateSecrets({
+    path: secretsPath,
+    cluster: loaded.cluster.name,
+    generateRootPassword: needsGeneratedRootPassword(loaded.cluster),
+    artifactsDir: join(outDir, loaded.cluster.name),
+    allowNewCa: opts.newCa,
+  });
+  if (created) out.info(`created ${secretsPath} (mode 0600): the cluster CA, join token and keys; keep it, every rebuild reuses it`);
+  return { loaded, secrets, secretsPath, outDir };
 }

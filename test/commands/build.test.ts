@@ -141,3 +141,18 @@ test('secrets --show prints the join command; kubeconfig writes a 0600 file', as
   assert.equal(statSync(join(cwd, 'admin.conf')).mode & 0o777, 0o600);
   assert.match(readFileSync(join(cwd, 'admin.conf'), 'utf8'), /server: https:\/\/192\.168\.108\.100:6443/);
 });
+
+test('init --ha, validate and build: all six nodes of the seed-004 layout', async () => {
+  const base = mkdtempSync(join(tmpdir(), 'k8s-image-ha-cli-'));
+  const config = join(base, 'ha.yaml');
+  assert.equal((await k8sImage(['init', '--ha', '-o', config], { cwd: base })).code, 0);
+  const v = await k8sImage(['validate', '-c', config], { cwd: base });
+  assert.equal(v.code, 0, v.stderr);
+  assert.match(v.stdout, /endpoint 10\.0\.1\.157:6443/);
+  const b = await k8sImage(['build', '-c', config, '-o', join(base, 'out'), '--json'], { cwd: base });
+  assert.equal(b.code, 0, b.stderr);
+  const summary = JSON.parse(b.stdout);
+  assert.deepEqual(summary.nodes.map((n: { name: string }) => n.name), ['master1', 'master2', 'master3', 'worker1', 'worker2', 'lb']);
+  assert.equal(statSync(join(base, 'out', 'k8s-ha', 'lb', 'lb-cidata.iso')).mode & 0o777, 0o644, 'the lb seed holds no secret');
+  assert.ok(existsSync(join(base, 'k8s-ha.secrets.yaml')), 'secrets beside the config');
+});

@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
-import { UserError } from '../../src/errors.js';
 import { loadCluster, defaultClusterYaml, haClusterYaml } from '../../src/config/index.js';
 import { clusterJsonSchema } from '../../src/commands/schema.js';
 import { packageRoot } from '../../src/assets.js';
+import { configProblems } from '../helpers/config.js';
 
 /** The lab with a patch applied: `mutate` edits the parsed YAML object. */
 function lab(mutate: (doc: any) => void): string {
@@ -14,15 +14,7 @@ function lab(mutate: (doc: any) => void): string {
   return yaml.dump(doc);
 }
 
-function problems(text: string): string[] {
-  try {
-    loadCluster(text, 'test.yaml');
-  } catch (e) {
-    assert.ok(e instanceof UserError, `expected a UserError, got ${(e as Error).stack}`);
-    return e.problems;
-  }
-  assert.fail('expected the config to be refused');
-}
+const problems = configProblems;
 
 function assertProblem(text: string, path: string, ...fragments: string[]): void {
   const list = problems(text);

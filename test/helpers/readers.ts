@@ -6,12 +6,13 @@
  * Every check returns a list of problems (empty = OK). A missing tool throws an Error naming the
  * Debian package to install: a test must fail, never skip, when its reader is absent.
  */
-import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { execa } from 'execa';
 import yaml from 'js-yaml';
 import { packageRoot } from '../../src/assets.js';
+import { requireTool } from './tools.js';
 
 /** Where the reference data lives (shared with other projects, read-only). */
 export const referenceDir: string = join(packageRoot, '..', 'shared', 'reference');
@@ -19,38 +20,6 @@ export const referenceDir: string = join(packageRoot, '..', 'shared', 'reference
 // ---------------------------------------------------------------------------------------------
 // Tools
 // ---------------------------------------------------------------------------------------------
-
-/** Debian package that provides each external program used here. */
-const DEBIAN_PACKAGE: Record<string, string> = {
-  'cloud-init': 'cloud-init',
-  shellcheck: 'shellcheck',
-  bash: 'bash',
-  '/usr/bin/python3': 'python3 (with cloud-init and python3-yaml)',
-};
-
-function findOnPath(cmd: string): string | null {
-  const dirs = cmd.includes('/') ? [''] : [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/bin', '/usr/sbin', '/sbin'];
-  for (const d of dirs) {
-    const p = d === '' ? cmd : join(d, cmd);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      /* next */
-    }
-  }
-  return null;
-}
-
-/** Absolute path of a tool; a missing one throws with the Debian package to install. */
-function requireTool(cmd: string): string {
-  const found = findOnPath(cmd);
-  if (found === null) {
-    const pkg = DEBIAN_PACKAGE[cmd] ?? cmd;
-    throw new Error(`${cmd} is not installed: install the Debian package ${pkg} (apt-get install ${pkg.split(' ')[0]})`);
-  }
-  return found;
-}
 
 interface RunResult {
   exitCode: number;

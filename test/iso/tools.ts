@@ -1,45 +1,13 @@
 /** Helpers for the ISO tests: independent readers (isoinfo, xorriso, 7z, pycdlib, blkid) and sample trees. */
-import { accessSync, chmodSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import type { IsoFile } from '../../src/iso/index.js';
 
-/** Debian package of each reader the tests run. */
-export const DEBIAN_PACKAGE: Record<string, string> = {
-  isoinfo: 'genisoimage',
-  isovfy: 'genisoimage',
-  genisoimage: 'genisoimage',
-  xorriso: 'xorriso',
-  '7z': 'p7zip-full',
-  blkid: 'util-linux (libblkid)',
-  '/usr/bin/python3': 'python3-pycdlib',
-};
-
-function findOnPath(cmd: string): string | null {
-  const dirs = cmd.includes('/') ? [''] : [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin'];
-  for (const d of dirs) {
-    const p = d === '' ? cmd : join(d, cmd);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      /* next */
-    }
-  }
-  return null;
-}
-
-/** The absolute path of a reader; a missing one fails the test with the Debian package to install (never a skip). */
-export function requireTool(cmd: string): string {
-  const found = findOnPath(cmd);
-  if (found === null) {
-    const pkg = DEBIAN_PACKAGE[cmd] ?? cmd;
-    throw new Error(`${cmd} is not installed: install the Debian package ${pkg} (apt-get install ${pkg.split(' ')[0]})`);
-  }
-  return found;
-}
+export { requireTool, DEBIAN_PACKAGE } from '../helpers/tools.js';
+import { requireTool } from '../helpers/tools.js';
 
 /** Run a reader from a neutral directory with a UTF-8 C locale; returns stdout, throws with stderr on failure. */
 export async function run(cmd: string, args: string[], input?: string, encoding: 'utf8' | 'latin1' = 'utf8'): Promise<string> {

@@ -13,11 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import yaml from 'js-yaml';
-import { UserError } from '../../src/errors.js';
 import { loadCluster, defaultClusterYaml, type Cluster } from '../../src/config/index.js';
 import { generateSecrets, type Secrets } from '../../src/secrets/index.js';
 import { planNode, type NodePlan } from '../../src/plan/index.js';
 import { kubeadmConfigProblems } from '../helpers/readers.js';
+import { configProblems } from '../helpers/config.js';
 
 // RSA key generation is slow: one set of secrets for the whole file (every config keeps the lab's name).
 let secretsPromise: Promise<Secrets> | undefined;
@@ -42,15 +42,7 @@ function withVersion(version: string, runtime?: { kind?: string; version?: strin
   });
 }
 
-function problems(text: string): string[] {
-  try {
-    loadCluster(text, 'test.yaml');
-  } catch (e) {
-    assert.ok(e instanceof UserError, `expected a UserError, got ${(e as Error).stack}`);
-    return e.problems;
-  }
-  assert.fail('expected the config to be refused');
-}
+const problems = configProblems;
 
 function fileOf(plan: NodePlan, path: string): string {
   const f = plan.files.find((x) => x.path === path);
