@@ -324,8 +324,18 @@ function resolve(f: ClusterFile): { cluster: Cluster; warnings: string[] } {
   if (lbs.length > 0 && masters.length > 1 && endpoint && lbPort === DEFAULTS.apiPort) {
     // An lb node listens on the port it forwards from; nothing else to check here.
   }
-  if (f.loadBalancer?.virtualIP && lbs.length === 0) {
-    errors.push(`loadBalancer.virtualIP: "${f.loadBalancer.virtualIP}" needs nodes with role lb to hold it (keepalived runs on them)`);
+  const vip = f.loadBalancer?.virtualIP;
+  if (vip) {
+    const owner = nodes.findIndex((n) => n.ip === vip);
+    if (owner >= 0) errors.push(`loadBalancer.virtualIP: "${vip}" is nodes[${owner}] (${nodes[owner]!.name})'s own address; a virtual IP must be free for keepalived to move between lb nodes`);
+    for (const [i, n] of nodes.entries()) {
+      if (n.role === 'lb' && !contains({ network: ipToInt(n.ip), prefix: n.prefix }, ipToInt(vip))) {
+        errors.push(`loadBalancer.virtualIP: "${vip}" is outside the subnet of nodes[${i}] (${n.name}, ${n.ip}/${n.prefix}); keepalived can only hold an address on the lb nodes' own subnet`);
+      }
+    }
+  }
+  if (vip && lbs.length === 0) {
+    errors.push(`loadBalancer.virtualIP: "${vip}" needs nodes with role lb to hold it (keepalived runs on them)`);
   }
 
   // Login: refuse plain text passwords; otherwise the secrets stage mints one when nothing else would let anyone in.

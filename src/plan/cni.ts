@@ -1,7 +1,7 @@
 import yaml from 'js-yaml';
 import type { Cluster } from '../config/index.js';
 import { UserError } from '../errors.js';
-import { minorFacts } from '../versions/index.js';
+import { minorFacts, parseVersion } from '../versions/index.js';
 
 /**
  * Flannel images: the kube-flannel namespace layout whose init container installs the flannel CNI
@@ -83,7 +83,8 @@ export function cniManifest(cluster: Cluster): string {
               },
             },
             hostNetwork: true,
-            priorityClassName: 'system-node-critical',
+            // Before 1.17 system-node-critical pods were admitted in kube-system only.
+            ...(parseVersion(cluster.kubernetesVersion).minor >= 17 ? { priorityClassName: 'system-node-critical' } : {}),
             tolerations: [{ operator: 'Exists', effect: 'NoSchedule' }],
             serviceAccountName: 'flannel',
             initContainers: [

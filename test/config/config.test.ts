@@ -195,3 +195,16 @@ test('the committed JSON Schema is the one the code exports', () => {
 test('calico is refused by validate, not later by build', () => {
   assertProblem(lab((d) => { d.cluster.cni = 'calico'; }), 'cluster.cni', 'not bundled', 'flannel');
 });
+
+test('a virtual IP must be free and on the lb nodes\' subnet', () => {
+  const ha = (mutate: (d: any) => void) => {
+    const doc = yaml.load(haClusterYaml()) as any;
+    delete doc.cluster.controlPlaneEndpoint;
+    mutate(doc);
+    return yaml.dump(doc);
+  };
+  assertProblem(ha((d) => { d.loadBalancer.virtualIP = '10.0.11.18'; }), 'loadBalancer.virtualIP', 'master1', 'own address');
+  assertProblem(ha((d) => { d.loadBalancer.virtualIP = '10.1.0.150'; }), 'loadBalancer.virtualIP', 'outside the subnet', 'lb');
+  const { cluster } = loadCluster(ha((d) => { d.loadBalancer.virtualIP = '10.0.1.150'; }));
+  assert.deepEqual(cluster.controlPlaneEndpoint, { host: '10.0.1.150', port: 6443 });
+});
