@@ -14,7 +14,21 @@ import { render } from './commands/render.js';
 import { versions } from './commands/versions.js';
 
 const program = new Command('k8s-image')
-  .description('Turn a cluster description into CentOS 7 kickstart files, cloud-init seeds, seed ISOs and first-boot\nscripts that kubeadm init the master and kubeadm join every other node, with no hands on them.')
+  .description(
+    'Turn a cluster description into CentOS 7 kickstart files, cloud-init seeds, seed ISOs and first-boot scripts that kubeadm init the master and kubeadm join every other node, with no hands on them.',
+  )
+  .addHelpText(
+    'after',
+    `
+Getting started:
+  k8s-image build --role master        build the embedded 3-node lab's master (no config needed)
+  k8s-image init -o cluster.yaml       write a commented starting file (--ha: 3 masters + LB)
+  k8s-image validate -c cluster.yaml   check it: every problem, with the field that has it
+  k8s-image build -c cluster.yaml      every node's ks.cfg, cloud-init data and seed ISOs
+
+Then attach the CentOS 7 DVD and <node>-oemdrv.iso to a VM (or <node>-cidata.iso to a cloud
+image) and power on. Exit codes: 0 ok, 2 a problem you can fix (named on stderr), 1 a bug.`,
+  )
   .version(toolVersion())
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
