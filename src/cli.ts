@@ -136,4 +136,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `k8s-image versions | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 process.exitCode = await main(process.argv);
