@@ -103,8 +103,9 @@ function runtimeFiles(cluster: Cluster): PlanFile[] {
       'exec-opts': ['native.cgroupdriver=systemd'],
       'log-driver': 'json-file',
       'log-opts': { 'max-size': '100m', 'max-file': '3' },
+      // No overlay2.override_kernel_check: docker >= 17.12 probes the kernel itself, and 24.0
+      // refuses to start with the option (moby/moby#44278).
       'storage-driver': 'overlay2',
-      'storage-opts': ['overlay2.override_kernel_check=true'],
       'registry-mirrors': m.registryMirrors,
       'insecure-registries': m.insecureRegistries,
     };
