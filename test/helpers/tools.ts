@@ -13,6 +13,7 @@ export const DEBIAN_PACKAGE: Record<string, string> = {
   '7z': 'p7zip-full',
   blkid: 'util-linux (libblkid)',
   kubectl: 'kubernetes-client',
+  'systemd-analyze': 'systemd',
   '/usr/bin/python3': 'python3 (with python3-pycdlib, python3-yaml, cloud-init)',
 };
 
