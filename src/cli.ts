@@ -129,6 +129,8 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (e instanceof UserError) {
       for (const p of e.problems) process.stderr.write(`error: ${p}\n`);
+      // Scripts asking for --json get the problems on stdout too, as data.
+      if (argv.includes('--json')) process.stdout.write(`${JSON.stringify({ ok: false, errors: e.problems }, null, 2)}\n`);
       return 2;
     }
     process.stderr.write(`k8s-image: internal error (a bug; please report it with this trace):\n${(e as Error).stack ?? String(e)}\n`);

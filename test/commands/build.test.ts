@@ -120,6 +120,10 @@ test('user errors exit 2 with the field; --help teaches', async () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /nodes\[0\]\.ip: "10\.0\.0\.300"/);
   assert.doesNotMatch(r.stderr, /    at /, 'no stack trace for user errors');
+  const asJson = await k8sImage(['validate', '-c', join(base, 'bad.yaml'), '--json'], { cwd: base });
+  assert.equal(asJson.code, 2);
+  assert.equal(JSON.parse(asJson.stdout).ok, false);
+  assert.match(JSON.parse(asJson.stdout).errors[0], /^nodes\[0\]\.ip: /);
   const unknown = await k8sImage(['build', '-n', 'node99'], { cwd: base });
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /node99.*master, node01, node02/);
