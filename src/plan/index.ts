@@ -170,6 +170,47 @@ function masterPki(secrets: Secrets): PlanFile[] {
   ];
 }
 
+/** The values first boot reads (node-files/README.md lists each). */
+function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstrap']): PlanFile {
+  const endpointHealthz = `https://${endpointText(cluster)}/healthz`;
+  // Workers wait for the endpoint; a joining master for the master before it (parallel joins race on etcd).
+  const waitFor = bootstrap === 'join' ? [endpointHealthz] : bootstrap === 'join-control-plane' ? [`https://${previousMaster(cluster, node).ip}:6443/healthz`] : [];
+  // The first master is done only once the endpoint (an LB or VIP) forwards to it.
+  const confirm = bootstrap === 'init' && cluster.controlPlaneEndpoint.host !== node.ip ? [endpointHealthz] : [];
+  const expected = cluster.nodes.filter((n) => n.role !== 'lb' && n !== node).map((n) => n.name);
+  const deadline = cluster.bootstrap.joinDeadlineSeconds || 7 * 86400;
+  return file(
+    PATHS.firstbootEnv,
+    envFile('k8s-image first-boot settings for this node (see node-files/README.md)', [
+      ['ROLE', bootstrap],
+      ['NODE_NAME', node.name],
+      ['NODE_IP', node.ip],
+      ['ENDPOINT', endpointText(cluster)],
+      ['WAIT_FOR', waitFor],
+      ['CONFIRM_URLS', confirm],
+      ['RUNTIME_SERVICE', cluster.runtime.kind === 'docker' ? 'docker' : 'containerd'],
+      ['PROXY_MODE', cluster.kubeProxyMode],
+      ['RETRIES', 5],
+      ['WAIT_DEADLINE', deadline],
+      ['TIME_SYNC_DEADLINE', 300],
+      ['CA_CERT', PATHS.caCert],
+      ['KUBEADM_CONFIG', PATHS.kubeadmConfig],
+      ['CNI_MANIFEST', PATHS.cniManifest],
+      ['PKI_BACKUP', PATHS.pkiBackup],
+      ['KUBE_DIR', '/etc/kubernetes'],
+      ['PKI_DIR', '/etc/kubernetes/pki'],
+      ['ADMIN_KUBECONFIG', '/root/.kube/config'],
+      ['STATE_DIR', PATHS.stateDir],
+      ['LOG_FILE', PATHS.logFile],
+      ['MODULES_LOAD_DIR', '/etc/modules-load.d'],
+      ['TOKEN_FILE', PATHS.tokenFile],
+      ['TOKEN_TTL', cluster.bootstrap.tokenTTLSeconds],
+      ['JOIN_DEADLINE', deadline],
+      ['EXPECTED_NODES', expected],
+    ]),
+  );
+}
+
 /** The single source of truth of what lands on one node. Pure: same inputs, same plan. */
 export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): NodePlan {
   const node = cluster.nodes.find((n) => n.name === nodeName);
@@ -217,46 +258,11 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     if (bootstrap === 'init') {
       files.push(file(PATHS.cniManifest, cniManifest(cluster)));
       files.push(file(PATHS.tokenFile, `${secrets.bootstrapToken}\n`, 0o600, true));
-      files.push(file(`${PATHS.libDir}/token-keeper.sh`, readAsset('node-files/token-keeper.sh'), 0o755));
+      files.push(file(PATHS.tokenKeeperScript, readAsset('node-files/token-keeper.sh'), 0o755));
       files.push(file('/etc/systemd/system/k8s-image-token-keeper.service', readAsset('node-files/k8s-image-token-keeper.service')));
       files.push(file('/etc/systemd/system/k8s-image-token-keeper.timer', readAsset('node-files/k8s-image-token-keeper.timer')));
     }
-    const waitFor =
-      bootstrap === 'join' ? [`https://${endpointText(cluster)}/healthz`] : bootstrap === 'join-control-plane' ? [`https://${previousMaster(cluster, node).ip}:6443/healthz`] : [];
-    const expected = cluster.nodes.filter((n) => n.role !== 'lb' && n !== node).map((n) => n.name);
-    const deadline = cluster.bootstrap.joinDeadlineSeconds || 7 * 86400;
-    files.push(
-      file(
-        PATHS.firstbootEnv,
-        envFile('k8s-image first-boot settings for this node (see node-files/README.md)', [
-          ['ROLE', bootstrap],
-          ['NODE_NAME', node.name],
-          ['NODE_IP', node.ip],
-          ['ENDPOINT', endpointText(cluster)],
-          ['WAIT_FOR', waitFor],
-          ['CONFIRM_URLS', bootstrap === 'init' && cluster.controlPlaneEndpoint.host !== node.ip ? [`https://${endpointText(cluster)}/healthz`] : []],
-          ['RUNTIME_SERVICE', runtimeService],
-          ['PROXY_MODE', cluster.kubeProxyMode],
-          ['RETRIES', 5],
-          ['WAIT_DEADLINE', deadline],
-          ['TIME_SYNC_DEADLINE', 300],
-          ['CA_CERT', PATHS.caCert],
-          ['KUBEADM_CONFIG', PATHS.kubeadmConfig],
-          ['CNI_MANIFEST', PATHS.cniManifest],
-          ['PKI_BACKUP', PATHS.pkiBackup],
-          ['KUBE_DIR', '/etc/kubernetes'],
-          ['PKI_DIR', '/etc/kubernetes/pki'],
-          ['ADMIN_KUBECONFIG', '/root/.kube/config'],
-          ['STATE_DIR', PATHS.stateDir],
-          ['LOG_FILE', PATHS.logFile],
-          ['MODULES_LOAD_DIR', '/etc/modules-load.d'],
-          ['TOKEN_FILE', PATHS.tokenFile],
-          ['TOKEN_TTL', cluster.bootstrap.tokenTTLSeconds],
-          ['JOIN_DEADLINE', deadline],
-          ['EXPECTED_NODES', expected],
-        ]),
-      ),
-    );
+    files.push(firstbootEnv(cluster, node, bootstrap));
     files.push(file(PATHS.firstbootScript, readAsset('node-files/firstboot.sh'), 0o755));
     files.push(file(`/etc/systemd/system/${PATHS.firstbootUnit}`, readAsset(`node-files/${PATHS.firstbootUnit}`)));
     packages = [...packages, ...pinnedPackages(cluster)];
