@@ -50,5 +50,8 @@ export async function loadClusterAndSecrets(opts: { config?: string; out?: strin
     allowNewCa: opts.newCa,
   });
   if (created) out.info(`created ${secretsPath} (mode 0600): the cluster CA, join token and keys; keep it, every rebuild reuses it`);
+  if (needsGeneratedRootPassword(loaded.cluster)) {
+    out.info(`root login: os.rootPasswordHash and os.sshAuthorizedKeys are both empty, so the nodes get a generated root password (see it with \`k8s-image secrets --show${loaded.source ? ` -c ${loaded.source}` : ''}\`)`);
+  }
   return { loaded, secrets, secretsPath, outDir };
 }
