@@ -25,6 +25,16 @@ const text = (a: Artifact[], path: string) => {
   return Buffer.from(hit.bytes).toString('utf8');
 };
 
+/** One node of each kind: init master, worker, joining master, load balancer. */
+function oneOfEachKind(): { cluster: Cluster; secrets: Secrets; name: string }[] {
+  return [
+    { cluster: f.lab, secrets: f.labSecrets, name: 'master' },
+    { cluster: f.lab, secrets: f.labSecrets, name: 'node01' },
+    { cluster: f.ha, secrets: f.haSecrets, name: 'master2' },
+    { cluster: f.ha, secrets: f.haSecrets, name: 'lb' },
+  ];
+}
+
 function everyNode(): { cluster: Cluster; secrets: Secrets; name: string }[] {
   return [
     ...f.lab.nodes.map((n) => ({ cluster: f.lab, secrets: f.labSecrets, name: n.name })),
@@ -52,12 +62,7 @@ test('kickstart: only the install disk is touched, no swap, static network, cdro
 });
 
 test('every %post body and every shipped script pass bash -n and shellcheck', async () => {
-  for (const { cluster, secrets, name } of [
-    { cluster: f.lab, secrets: f.labSecrets, name: 'master' },
-    { cluster: f.lab, secrets: f.labSecrets, name: 'node01' },
-    { cluster: f.ha, secrets: f.haSecrets, name: 'master2' },
-    { cluster: f.ha, secrets: f.haSecrets, name: 'lb' },
-  ]) {
+  for (const { cluster, secrets, name } of oneOfEachKind()) {
     const plan = planNode(cluster, secrets, name);
     const ks = text(renderKickstart(plan), 'ks.cfg');
     const sections = postSections(ks);
@@ -154,12 +159,7 @@ test('%post writes every plan file byte-exact with its mode, and %post --nochroo
 });
 
 test('every user-data passes cloud-init schema and the CentOS 7 (19.4) key lists; write_files are byte-exact', async () => {
-  for (const { cluster, secrets, name } of [
-    { cluster: f.lab, secrets: f.labSecrets, name: 'master' },
-    { cluster: f.lab, secrets: f.labSecrets, name: 'node01' },
-    { cluster: f.ha, secrets: f.haSecrets, name: 'master2' },
-    { cluster: f.ha, secrets: f.haSecrets, name: 'lb' },
-  ]) {
+  for (const { cluster, secrets, name } of oneOfEachKind()) {
     const plan = planNode(cluster, secrets, name);
     const ci = renderCloudInit(plan);
     const ud = text(ci, 'cloud-init/user-data');
