@@ -197,23 +197,12 @@ stage_pull() {
     log "skipped: $KUBEADM_CONFIG holds no Init/ClusterConfiguration; kubeadm join pulls its images itself"
     return 0
   fi
-  local attempt=1 backoff_ms cap_ms
-  backoff_ms=$(to_ms "$RETRY_BACKOFF_BASE")
-  cap_ms=$(to_ms "$RETRY_BACKOFF_MAX")
-  while :; do
-    log "pulling images, attempt $attempt of $RETRIES"
-    if run kubeadm config images pull --config "$KUBEADM_CONFIG"; then return 0; fi
-    if [ "$attempt" -ge "$RETRIES" ]; then
-      # Not fatal: kubeadm's own preflight pulls again, inside its retried stage.
-      log "WARNING: image pull failed $RETRIES times; going on (kubeadm pulls again). Check the registry, proxy and mirrors"
-      STAGE_UNFINISHED=1
-      return 0
-    fi
-    attempt=$((attempt + 1))
-    log "retrying the pull in $((backoff_ms / 1000))s"
-    sleep_ms "$backoff_ms"
-    backoff_ms=$(next_backoff_ms "$backoff_ms" "$cap_ms")
-  done
+  retry "pulling images" : kubeadm config images pull --config "$KUBEADM_CONFIG"
+  if [ "$RETRY_OK" = 0 ]; then
+    # Not fatal: kubeadm's own preflight pulls again, inside its retried stage.
+    log "WARNING: image pull failed $RETRIES times; going on (kubeadm pulls again). Check the registry, proxy and mirrors"
+    STAGE_UNFINISHED=1
+  fi
 }
 
 # ------------------------------------------------------------------------------------------
@@ -231,8 +220,8 @@ restore_pki() {
       *.key) mode=0600 ;;
       *) mode=0644 ;;
     esac
-    mkdir -p "$(dirname "$PKI_DIR/$f")"
-    install -m "$mode" "$PKI_BACKUP/$f" "$PKI_DIR/$f"
+    mkdir -p "$(dirname "$PKI_DIR/$f")" || die "cannot create $(dirname "$PKI_DIR/$f")"
+    install -m "$mode" "$PKI_BACKUP/$f" "$PKI_DIR/$f" || die "cannot restore $PKI_DIR/$f from $PKI_BACKUP"
   done
   log "restored the shared CA material from $PKI_BACKUP into $PKI_DIR"
 }
@@ -301,33 +290,52 @@ sleep_ms_text() {
 # ------------------------------------------------------------------------------------------
 # kubeadm init / join with reset-and-retry.
 # ------------------------------------------------------------------------------------------
-# $1: what (for the log); rest: the kubeadm command.
-kubeadm_with_retries() {
-  local what=$1
-  shift
+# retry WHAT BETWEEN CMD...: run CMD up to RETRIES times with capped exponential backoff, calling the
+# function BETWEEN (or :) after each failure. Sets RETRY_OK=1 or 0 and always returns 0, so callers
+# run it plainly and `set -e` stays in force inside (in an `if` or `||` bash would ignore it).
+retry() {
+  local what=$1 between=$2
+  shift 2
   local attempt=1 backoff_ms cap_ms
   backoff_ms=$(to_ms "$RETRY_BACKOFF_BASE")
   cap_ms=$(to_ms "$RETRY_BACKOFF_MAX")
-  # Masters: the shared CA goes into PKI_DIR before the first attempt and after every reset
-  # (kubeadm reset deletes PKI_DIR's contents, CA included).
-  if [ "$ROLE" != join ]; then restore_pki; fi
   while :; do
     log "$what, attempt $attempt of $RETRIES"
     if run "$@"; then
       log "$what succeeded"
+      RETRY_OK=1
       return 0
     fi
-    log "$what failed (attempt $attempt of $RETRIES); resetting with 'kubeadm reset -f'"
-    run kubeadm reset -f || log "WARNING: kubeadm reset -f failed; trying anyway"
-    if [ "$ROLE" != join ]; then restore_pki; fi
+    log "$what failed (attempt $attempt of $RETRIES)"
+    "$between"
     if [ "$attempt" -ge "$RETRIES" ]; then
-      die "$what failed $RETRIES times. Read the kubeadm output above in $LOG_FILE and 'journalctl -u kubelet'; fix the cause, then run 'systemctl start k8s-image-firstboot' to try again"
+      RETRY_OK=0
+      return 0
     fi
     attempt=$((attempt + 1))
     log "next attempt in $(sleep_ms_text "$backoff_ms")"
     sleep_ms "$backoff_ms"
     backoff_ms=$(next_backoff_ms "$backoff_ms" "$cap_ms")
   done
+}
+
+# After a failed init/join: kubeadm reset, which empties PKI_DIR (CA included), then the CA back.
+reset_for_retry() {
+  log "resetting with 'kubeadm reset -f'"
+  run kubeadm reset -f || log "WARNING: kubeadm reset -f failed; trying anyway"
+  if [ "$ROLE" != join ]; then restore_pki; fi
+}
+
+# $1: what (for the log); rest: the kubeadm command.
+kubeadm_with_retries() {
+  local what=$1
+  shift
+  # Masters: the shared CA goes into PKI_DIR before the first attempt and after every reset.
+  if [ "$ROLE" != join ]; then restore_pki; fi
+  retry "$what" reset_for_retry "$@"
+  if [ "$RETRY_OK" = 0 ]; then
+    die "$what failed $RETRIES times. Read the kubeadm output above in $LOG_FILE and 'journalctl -u kubelet'; fix the cause, then run 'systemctl start k8s-image-firstboot' to try again"
+  fi
 }
 
 stage_init() {
@@ -350,18 +358,10 @@ kubectl_admin() {
 }
 
 stage_cni() {
-  local attempt=1 backoff_ms cap_ms
-  backoff_ms=$(to_ms "$RETRY_BACKOFF_BASE")
-  cap_ms=$(to_ms "$RETRY_BACKOFF_MAX")
-  while ! run kubectl --kubeconfig "$KUBE_DIR/admin.conf" apply -f "$CNI_MANIFEST"; do
-    if [ "$attempt" -ge "$RETRIES" ]; then
-      die "applying $CNI_MANIFEST failed $RETRIES times: is the API server up? ('kubectl --kubeconfig $KUBE_DIR/admin.conf get pods -n kube-system')"
-    fi
-    attempt=$((attempt + 1))
-    log "retrying the CNI apply (attempt $attempt of $RETRIES) in $(sleep_ms_text "$backoff_ms")"
-    sleep_ms "$backoff_ms"
-    backoff_ms=$(next_backoff_ms "$backoff_ms" "$cap_ms")
-  done
+  retry "applying $CNI_MANIFEST" : kubectl --kubeconfig "$KUBE_DIR/admin.conf" apply -f "$CNI_MANIFEST"
+  if [ "$RETRY_OK" = 0 ]; then
+    die "applying $CNI_MANIFEST failed $RETRIES times: is the API server up? ('kubectl --kubeconfig $KUBE_DIR/admin.conf get pods -n kube-system')"
+  fi
 }
 
 stage_ready() {

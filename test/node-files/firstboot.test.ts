@@ -95,7 +95,7 @@ describe('firstboot.sh, init master', () => {
     // The fake init fails when the CA is missing, so the retry saw it restored after the reset.
     assert.deepEqual(readFileSync(join(sb.fake, 'ca.key.seen-by-init')), readFileSync(join(sb.p.pkiBackup, 'ca.key')));
     assertPkiRestored(sb);
-    assert.match(r.stdout, /kubeadm init failed \(attempt 1 of 3\); resetting/);
+    assert.match(r.stdout, /kubeadm init failed \(attempt 1 of 3\)\n.*resetting with 'kubeadm reset -f'/);
     assert.ok(exists(join(sb.p.state, 'bootstrap-success.complete')));
   });
 
