@@ -262,3 +262,32 @@ test('plans are pure: same inputs, same plan; a node-local change touches only t
   assert.notDeepEqual(planNode(moved, f.labSecrets, 'node01'), a);
   assert.deepEqual(planNode(moved, f.labSecrets, 'node02'), planNode(f.lab, f.labSecrets, 'node02'));
 });
+
+test('yum repo files parse as INI (as yum reads them): every repo has a baseurl directory, gpgcheck=1 and keys', () => {
+  for (const { cluster, secrets, name } of oneOfEachKind()) {
+    const repos = planNode(cluster, secrets, name).files.filter((x) => x.path.startsWith('/etc/yum.repos.d/'));
+    assert.ok(repos.length >= 2);
+    const dir = mkdtempSync(join(tmpdir(), 'k8s-image-repos-'));
+    for (const r of repos) writeFileSync(join(dir, r.path.split('/').pop()!), r.content);
+    // yum 3 reads .repo files with iniparse, a ConfigParser work-alike: same sections, keys, continuations.
+    const py = `import configparser, glob, json, sys
+out = {}
+for f in sorted(glob.glob(sys.argv[1] + '/*.repo')):
+    c = configparser.RawConfigParser()
+    c.read(f)
+    for s in c.sections():
+        out[s] = dict(c.items(s))
+print(json.dumps(out))`;
+    const parsed = JSON.parse(execFileSync('/usr/bin/python3', ['-c', py, dir], { cwd: dir }).toString()) as Record<string, Record<string, string>>;
+    const ids = Object.keys(parsed);
+    assert.ok(ids.includes('base') && ids.includes('updates') && ids.includes('extras'), `${name}: ${ids.join(', ')}`);
+    if (name !== 'lb') assert.ok(ids.includes('kubernetes') && ids.includes('docker-ce-stable'), `${name}: ${ids.join(', ')}`);
+    for (const [id, r] of Object.entries(parsed)) {
+      assert.match(r.baseurl!, /^https:\/\/\S+\/$/, `${name} [${id}] baseurl`);
+      assert.equal(r.gpgcheck, '1', `${name} [${id}]`);
+      for (const key of r.gpgkey!.split(/\s+/)) assert.match(key, /^(https:\/\/|file:\/\/\/)\S+$/, `${name} [${id}] gpgkey`);
+      assert.ok(!('mirrorlist' in r), `${name} [${id}] must not use the dead mirrorlist`);
+    }
+    if (name !== 'lb') assert.equal(parsed.kubernetes!.exclude, 'kubelet kubeadm kubectl kubernetes-cni cri-tools');
+  }
+});
