@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Artifact } from '../artifact.js';
 import { toolVersion } from '../assets.js';
@@ -72,6 +72,8 @@ export async function build(opts: BuildOptions, out: Output, withIsos = true): P
 
   await mkdir(outDir, { recursive: true });
   const stage = await mkdtemp(join(outDir, `.${cluster.name}.staging-`));
+  // mkdtemp makes 0700; the cluster tree is 0755 like a partial build's (secret files are 0600 themselves).
+  await chmod(stage, 0o755);
   const summary: { node: Node; artifacts: Artifact[] }[] = [];
   try {
     for (const [i, node] of nodes.entries()) {
