@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { loadCluster, needsGeneratedRootPassword, type LoadedCluster } from '../config/index.js';
 import { loadOrCreateSecrets, type Secrets } from '../secrets/index.js';
@@ -28,7 +28,7 @@ export function readConfig(path: string | undefined): LoadedCluster {
     const code = (e as NodeJS.ErrnoException).code;
     throw new UserError(`--config ${path}: cannot read it (${code ?? String(e)}); run \`k8s-image init --out ${path}\` for a starting file`);
   }
-  return loadCluster(text, path);
+  return loadCluster(text, path, { readFile: (rel) => readFileSync(resolve(dirname(path), rel), 'utf8') });
 }
 
 export function secretsPathFor(loaded: LoadedCluster, outDir: string): string {

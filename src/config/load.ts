@@ -21,6 +21,7 @@ import { CRYPT_HASH } from './patterns.js';
 import { contains, formatCidr, ipToInt, isAligned, networkOf, overlaps, parseCidr, type Cidr } from './net.js';
 import type { Cluster, LoadedCluster, Mirrors, Node } from './types.js';
 import { defaultClusterYaml } from './defaults.js';
+import { vendorManifestProblem } from './cni-manifest.js';
 
 /** What each preset fills in. Sources: the mirrors' own directory listings; vault.centos.org holds 7.9.2009 since EOL. */
 export const PRESETS: Record<Mirrors['preset'], Omit<Mirrors, 'preset' | 'registryMirrors' | 'insecureRegistries'> & { imageRepository: string; ntpServers: string[] }> = {
@@ -113,7 +114,12 @@ function memoryMiB(m: number | string | undefined): number | undefined {
  * Parse and validate cluster.yaml (or the embedded default when text is undefined).
  * Throws one UserError listing every problem found; returns the filled-in Cluster and warnings.
  */
-export function loadCluster(text: string | undefined, source?: string): LoadedCluster {
+export interface LoadOptions {
+  /** Reads a file named in the config (cluster.cniManifest), relative to the config; the command layer does the I/O. */
+  readFile?: (relativePath: string) => string;
+}
+
+export function loadCluster(text: string | undefined, source?: string, opts: LoadOptions = {}): LoadedCluster {
   const body = text ?? defaultClusterYaml();
   const label = source ?? 'the embedded default cluster';
   let raw: unknown;
@@ -131,11 +137,14 @@ export function loadCluster(text: string | undefined, source?: string): LoadedCl
   if (!parsed.success) {
     throw new UserError(parsed.error.issues.map((i) => describeIssue(i, raw)));
   }
-  const { cluster, warnings } = resolve(parsed.data);
-  return { cluster, warnings, digest: createHash('sha256').update(body).digest('hex'), source };
+  const { cluster, warnings } = resolve(parsed.data, opts);
+  const digest = createHash('sha256').update(body);
+  // A file the config names is an input too: a changed calico.yaml changes the outputs.
+  if (cluster.cniManifest) digest.update('\0').update(cluster.cniManifest.text);
+  return { cluster, warnings, digest: digest.digest('hex'), source };
 }
 
-function resolve(f: ClusterFile): { cluster: Cluster; warnings: string[] } {
+function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warnings: string[] } {
   const errors: string[] = [];
   const warnings: string[] = [];
   const c = f.cluster ?? {};
@@ -371,9 +380,26 @@ function resolve(f: ClusterFile): { cluster: Cluster; warnings: string[] } {
     warnings.push('proxy.noProxy: set without proxy.http or proxy.https; it has no effect');
   }
 
-  // Checked here, not at render time, so `validate` tells the truth about what `build` will do.
-  if (c.cni === 'calico') {
-    errors.push('cluster.cni: "calico" is not bundled yet: first boot applies a manifest shipped in the seed, and k8s-image ships flannel\'s only; set cluster.cni: flannel');
+  // Read and checked here, not at render time, so `validate` tells the truth about what `build` will do.
+  let cniManifest: Cluster['cniManifest'];
+  if (c.cniManifest) {
+    if (!opts.readFile) {
+      errors.push(`cluster.cniManifest: "${c.cniManifest}" cannot be read: the embedded default has no directory to read it from; use --config`);
+    } else {
+      try {
+        const text = opts.readFile(c.cniManifest);
+        const problem = vendorManifestProblem(c.cni ?? 'flannel', text);
+        if (problem) errors.push(`cluster.cniManifest: "${c.cniManifest}" ${problem}`);
+        else cniManifest = { path: c.cniManifest, text };
+      } catch (e) {
+        errors.push(`cluster.cniManifest: "${c.cniManifest}" cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)}); the path is relative to the config file`);
+      }
+    }
+  } else if (c.cni === 'calico') {
+    const version = inTable ? minorFacts(kubernetesVersion).calico : 'a release that supports your Kubernetes version';
+    errors.push(
+      `cluster.cni: "calico" needs cluster.cniManifest: k8s-image ships the seed with the manifest (first boot fetches none) but does not bundle Calico's; save calico.yaml of Calico ${version} beside the config (https://raw.githubusercontent.com/projectcalico/calico/${version}.0/manifests/calico.yaml) and set cluster.cniManifest: calico.yaml`,
+    );
   }
   if (errors.length) throw new UserError(errors);
 
@@ -386,6 +412,7 @@ function resolve(f: ClusterFile): { cluster: Cluster; warnings: string[] } {
     serviceSubnet,
     dnsDomain: c.dnsDomain ?? DEFAULTS.dnsDomain,
     cni: c.cni ?? 'flannel',
+    cniManifest,
     kubeProxyMode: c.kubeProxyMode ?? 'ipvs',
     imageRepository: c.imageRepository ?? p.imageRepository,
     allowUnsupportedVersion: c.allowUnsupportedVersion ?? false,

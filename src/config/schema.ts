@@ -57,6 +57,7 @@ export const ClusterFileSchema = z
         serviceSubnet: cidr.optional(),
         dnsDomain: str(P.DNS_NAME, 'a DNS domain like cluster.local').optional(),
         cni: z.enum(['flannel', 'calico']).optional(),
+        cniManifest: str(/^[A-Za-z0-9._\/-]{1,255}$/, 'a path (relative to this file) of a CNI manifest like calico.yaml').optional(),
         kubeProxyMode: z.enum(['ipvs', 'iptables']).optional(),
         imageRepository: str(P.IMAGE_REPO, 'an image repository like registry.aliyuncs.com/google_containers').optional(),
         allowUnsupportedVersion: z.boolean().optional(),

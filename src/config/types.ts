@@ -40,6 +40,8 @@ export interface Cluster {
   serviceSubnet: string;
   dnsDomain: string;
   cni: 'flannel' | 'calico';
+  /** A vendor CNI manifest (calico.yaml) read from cluster.cniManifest; the plan patches it as data. */
+  cniManifest?: { path: string; text: string };
   kubeProxyMode: 'ipvs' | 'iptables';
   imageRepository: string;
   allowUnsupportedVersion: boolean;

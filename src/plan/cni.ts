@@ -1,6 +1,6 @@
 import yaml from 'js-yaml';
 import type { Cluster } from '../config/index.js';
-import { UserError } from '../errors.js';
+import { calicoNodeContainer, manifestDocs } from '../config/index.js';
 import { minorFacts, parseVersion } from '../versions/index.js';
 
 /**
@@ -19,9 +19,7 @@ export function flannelImages(kubernetesVersion: string): { flannel: string; cni
  * is used on VMs with two of them whatever each NIC is called.
  */
 export function cniManifest(cluster: Cluster): string {
-  if (cluster.cni !== 'flannel') {
-    throw new UserError(`cluster.cni: "${cluster.cni}" is not bundled yet: k8s-image ships the flannel manifest only; set cluster.cni: flannel`);
-  }
+  if (cluster.cni === 'calico') return calicoManifest(cluster);
   const images = flannelImages(cluster.kubernetesVersion);
   const ns = 'kube-flannel';
   const labels = { app: 'flannel', 'k8s-app': 'flannel', tier: 'node' };
@@ -138,5 +136,30 @@ export function cniManifest(cluster: Cluster): string {
       },
     },
   ];
+  return docs.map((d) => yaml.dump(d, { lineWidth: -1, noRefs: true })).join('---\n');
+}
+
+/** The address calico-node's autodetection reaches: the interface that routes there is the cluster one. */
+function reachTarget(cluster: Cluster): string {
+  const host = cluster.controlPlaneEndpoint.host;
+  return /^[0-9.]+$/.test(host) ? host : cluster.nodes.find((n) => n.role === 'master')!.ip;
+}
+
+/**
+ * The user's calico.yaml (validated by config), with the pool CIDR set to the cluster's podSubnet
+ * and the node address autodetected by reachability (the right NIC on two-NIC VMware VMs).
+ */
+function calicoManifest(cluster: Cluster): string {
+  if (!cluster.cniManifest) throw new Error('calico without a manifest passed validation');
+  const docs = manifestDocs(cluster.cniManifest.text);
+  const container = calicoNodeContainer(docs)!;
+  const set = (name: string, value: string) => {
+    const env = (container.env ??= []);
+    const hit = env.find((e) => e.name === name);
+    if (hit) hit.value = value;
+    else env.push({ name, value });
+  };
+  set('CALICO_IPV4POOL_CIDR', cluster.podSubnet);
+  set('IP_AUTODETECTION_METHOD', `can-reach=${reachTarget(cluster)}`);
   return docs.map((d) => yaml.dump(d, { lineWidth: -1, noRefs: true })).join('---\n');
 }

@@ -71,7 +71,14 @@ function firewallPorts(cluster: Cluster, node: Node): string[] {
   if (node.role === 'node') ports.push('30000-32767/tcp');
   if (node.role === 'lb') ports.push(`${cluster.loadBalancer.port}/tcp`);
   if (node.role !== 'lb' && cluster.cni === 'flannel') ports.push('8472/udp');
+  if (node.role !== 'lb' && cluster.cni === 'calico') ports.push('179/tcp', '4789/udp');
   return ports;
+}
+
+/** IP protocols (by /etc/protocols name) to accept: keepalived's VRRP on lb nodes, calico's IP-in-IP (4) elsewhere. */
+function firewallProtocols(cluster: Cluster, node: Node): string[] {
+  if (node.role === 'lb') return lbFirewallProtocols(cluster);
+  return cluster.cni === 'calico' ? ['ipencap'] : [];
 }
 
 function firewalldZone(ports: string[], protocols: string[]): string {
@@ -230,7 +237,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     const needEpel = !isK8s && cluster.loadBalancer.kind === 'nginx';
     files.push(file(path, renderRepoFile(repos.map((r) => (r.id === 'epel' && needEpel ? { ...r, enabled: true } : r)), yumProxy)));
   }
-  if (cluster.os.firewall === 'open') files.push(file('/etc/firewalld/zones/public.xml', firewalldZone(firewallPorts(cluster, node), node.role === 'lb' ? lbFirewallProtocols(cluster) : [])));
+  if (cluster.os.firewall === 'open') files.push(file('/etc/firewalld/zones/public.xml', firewalldZone(firewallPorts(cluster, node), firewallProtocols(cluster, node))));
 
   const enableServices = ['chronyd'];
   const disableServices = cluster.os.firewall === 'disabled' ? ['firewalld', 'iptables', 'ip6tables'] : ['iptables', 'ip6tables'];

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { UserError } from '../../src/errors.js';
 import yaml from 'js-yaml';
 import { loadCluster, defaultClusterYaml, haClusterYaml } from '../../src/config/index.js';
 import { clusterJsonSchema } from '../../src/commands/schema.js';
@@ -192,8 +193,39 @@ test('the committed JSON Schema is the one the code exports', () => {
   assert.ok(parsed.definitions.Cluster.properties.nodes);
 });
 
-test('calico is refused by validate, not later by build', () => {
-  assertProblem(lab((d) => { d.cluster.cni = 'calico'; }), 'cluster.cni', 'not bundled', 'flannel');
+test('calico needs its manifest named in the config, and says which release fits', () => {
+  assertProblem(lab((d) => { d.cluster.cni = 'calico'; }), 'cluster.cni', 'cluster.cniManifest', 'v3.13', 'calico.yaml');
+});
+
+test('cluster.cniManifest is read through the command layer and checked by validate', () => {
+  const calico = readFileSync(`${packageRoot}/test/fixtures/calico-min.yaml`, 'utf8');
+  const text = lab((d) => { d.cluster.cni = 'calico'; d.cluster.cniManifest = 'calico.yaml'; });
+  const files: Record<string, string> = { 'calico.yaml': calico, 'broken.yaml': 'a: [', 'operator.yaml': 'kind: Deployment\nmetadata: {name: tigera-operator}\n' };
+  const readFile = (rel: string) => {
+    if (!(rel in files)) throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
+    return files[rel]!;
+  };
+  const loaded = loadCluster(text, 'lab.yaml', { readFile });
+  assert.equal(loaded.cluster.cniManifest?.text, calico);
+  const other = loadCluster(text, 'lab.yaml', { readFile: () => calico.replace('v3.13.5', 'v3.13.6') });
+  assert.notEqual(other.digest, loaded.digest, 'the manifest is part of the input digest');
+  const refused = (mutate: (d: any) => void, opts: Parameters<typeof loadCluster>[2], ...fragments: string[]) => {
+    try {
+      loadCluster(lab(mutate), 'lab.yaml', opts);
+    } catch (e) {
+      const hit = (e as UserError).problems.find((p) => p.startsWith('cluster.cniManifest:'));
+      assert.ok(hit, (e as UserError).problems.join('\n'));
+      for (const f of fragments) assert.ok(hit.includes(f), `${hit} should mention ${f}`);
+      return;
+    }
+    assert.fail('expected a refusal');
+  };
+  refused((d) => { d.cluster.cni = 'calico'; d.cluster.cniManifest = 'missing.yaml'; }, { readFile }, 'cannot be read', 'ENOENT');
+  refused((d) => { d.cluster.cni = 'calico'; d.cluster.cniManifest = 'broken.yaml'; }, { readFile }, 'not valid YAML');
+  refused((d) => { d.cluster.cni = 'calico'; d.cluster.cniManifest = 'operator.yaml'; }, { readFile }, 'calico-node', 'not the operator');
+  refused((d) => { d.cluster.cniManifest = 'calico.yaml'; }, { readFile }, 'only used with cluster.cni: calico');
+  refused((d) => { d.cluster.cni = 'calico'; d.cluster.cniManifest = 'calico.yaml'; }, {}, 'embedded default');
+  assertProblem(lab((d) => { d.cluster.cniManifest = '../$(id).yaml'; }), 'cluster.cniManifest', 'path');
 });
 
 test('a virtual IP must be free and on the lb nodes\' subnet', () => {
