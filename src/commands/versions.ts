@@ -81,7 +81,7 @@ export async function versions(opts: VersionsOptions, out: Output): Promise<void
   const shown = opts.all ? rows : rows.filter((r) => r.supported);
   out.result(
     table(
-      ['MINOR', 'KUBEADM API', 'REPO', 'DEFAULT RUNTIME', 'RUNTIMES', 'PAUSE', 'KUBERNETES-CNI', 'CRI-TOOLS', 'FLANNEL', 'NOTES'],
+      ['MINOR', 'KUBEADM API', 'REPO', 'DEFAULT RUNTIME', 'RUNTIMES', 'PAUSE', 'KUBERNETES-CNI', 'CRI-TOOLS', 'FLANNEL', 'CALICO', 'NOTES'],
       shown.map((r) => [
         r.supported ? r.minor : `${r.minor}*`,
         r.kubeadmApi.replace('kubeadm.k8s.io/', ''),
@@ -92,6 +92,7 @@ export async function versions(opts: VersionsOptions, out: Output): Promise<void
         r.kubernetesCni ?? '(repo)',
         r.criTools ?? '(repo)',
         `${r.flannel}/${r.flannelCniPlugin}`,
+        r.calico,
         r.notes.join('; '),
       ]),
     ),
