@@ -398,7 +398,7 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
   } else if (c.cni === 'calico') {
     const version = inTable ? minorFacts(kubernetesVersion).calico : 'a release that supports your Kubernetes version';
     errors.push(
-      `cluster.cni: "calico" needs cluster.cniManifest: k8s-image ships the seed with the manifest (first boot fetches none) but does not bundle Calico's; save calico.yaml of Calico ${version} beside the config (https://raw.githubusercontent.com/projectcalico/calico/${version}.0/manifests/calico.yaml) and set cluster.cniManifest: calico.yaml`,
+      `cluster.cni: "calico" needs cluster.cniManifest: k8s-image ships the seed with the manifest (first boot fetches none) but does not bundle Calico's; save the calico.yaml manifest of Calico ${version} (from its release or documentation) beside the config and set cluster.cniManifest: calico.yaml`,
     );
   }
   if (errors.length) throw new UserError(errors);
