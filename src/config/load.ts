@@ -144,18 +144,77 @@ export function loadCluster(text: string | undefined, source?: string, opts: Loa
   return { cluster, warnings, digest: digest.digest('hex'), source };
 }
 
+/** Problems found while resolving: every one is reported, errors refuse the config. */
+interface Report {
+  errors: string[];
+  warnings: string[];
+}
+
 function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warnings: string[] } {
-  const errors: string[] = [];
-  const warnings: string[] = [];
+  const r: Report = { errors: [], warnings: [] };
   const c = f.cluster ?? {};
   const preset = f.mirrors?.preset ?? 'aliyun';
   const p = PRESETS[preset];
-  const net = f.network ?? {};
+  const { kubernetesVersion, runtime, inTable } = resolveVersions(c, r);
+  const mirrors = resolveMirrors(f, kubernetesVersion, inTable, r);
+  const nodes = resolveNodes(f, r);
+  const podSubnet = c.podSubnet ?? DEFAULTS.podSubnet;
+  const serviceSubnet = c.serviceSubnet ?? DEFAULTS.serviceSubnet;
+  const nodeNets = checkNetworks(podSubnet, serviceSubnet, nodes, r);
+  const { endpoint, lbPort } = resolveEndpoint(f, nodes, r);
+  // Login: refuse plain text passwords; otherwise the secrets stage mints one when nothing else would let anyone in.
+  const hash = f.os?.rootPasswordHash;
+  if (hash !== undefined && !CRYPT_HASH.test(hash)) {
+    r.errors.push(
+      `os.rootPasswordHash: this is not a SHA-512/SHA-256 crypt hash (plain text passwords are refused; they would be stored in every seed); make one with \`openssl passwd -6\` and paste the $6$... line`,
+    );
+  }
+  const bootstrap = resolveBootstrap(f, r);
+  const searchDomain = f.network?.searchDomain;
+  const proxy = resolveProxy(f, [podSubnet, serviceSubnet, ...nodeNets, ...(endpoint ? [endpoint.host] : []), ...(searchDomain ? [`.${searchDomain}`] : [])], r);
+  const cniManifest = resolveCniManifest(c, opts, kubernetesVersion, inTable, r);
+  if (r.errors.length) throw new UserError(r.errors);
 
+  const cluster: Cluster = {
+    name: c.name ?? DEFAULTS.clusterName,
+    kubernetesVersion,
+    runtime,
+    controlPlaneEndpoint: endpoint!,
+    podSubnet,
+    serviceSubnet,
+    dnsDomain: c.dnsDomain ?? DEFAULTS.dnsDomain,
+    cni: c.cni ?? 'flannel',
+    cniManifest,
+    kubeProxyMode: c.kubeProxyMode ?? 'ipvs',
+    imageRepository: c.imageRepository ?? p.imageRepository,
+    allowUnsupportedVersion: c.allowUnsupportedVersion ?? false,
+    bootstrap,
+    loadBalancer: { kind: f.loadBalancer?.kind ?? 'nginx', virtualIP: f.loadBalancer?.virtualIP, port: lbPort },
+    mirrors,
+    proxy,
+    os: {
+      name: 'centos7',
+      timezone: f.os?.timezone ?? DEFAULTS.timezone,
+      selinux: f.os?.selinux ?? 'disabled',
+      firewall: f.os?.firewall ?? 'disabled',
+      ntpServers: f.os?.ntpServers ?? p.ntpServers,
+      rootPasswordHash: hash,
+      sshAuthorizedKeys: f.os?.sshAuthorizedKeys ?? [],
+    },
+    searchDomain,
+    nodes,
+  };
+  return { cluster, warnings: r.warnings };
+}
+
+type ClusterSection = NonNullable<ClusterFile['cluster']>;
+
+/** Version and runtime: every fact comes from src/versions (docs/versions.md explains them). */
+function resolveVersions(c: ClusterSection, r: Report): { kubernetesVersion: string; runtime: Cluster['runtime']; inTable: boolean } {
+  const { errors, warnings } = r;
   const kubernetesVersion = c.kubernetesVersion ?? DEFAULTS.kubernetesVersion;
   const { minor } = parseVersion(kubernetesVersion);
   const allowUnsupported = c.allowUnsupportedVersion ?? false;
-  // Version checks: every fact comes from src/versions (docs/versions.md explains them).
   const inTable = minor >= MIN_MINOR && minor <= MAX_KNOWN_MINOR;
   const runtimeKind = c.runtime?.kind ?? (inTable ? defaultRuntime(kubernetesVersion) : 'docker');
   let versionOk = inTable;
@@ -208,6 +267,12 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
     );
   }
 
+  return { kubernetesVersion, runtime: { kind: runtimeKind, version: runtimeVersion }, inTable };
+}
+
+function resolveMirrors(f: ClusterFile, kubernetesVersion: string, inTable: boolean, r: Report): Mirrors {
+  const preset = f.mirrors?.preset ?? 'aliyun';
+  const p = PRESETS[preset];
   const mirrors: Mirrors = {
     preset,
     centos: f.mirrors?.centos ?? p.centos,
@@ -219,12 +284,18 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
     insecureRegistries: f.mirrors?.insecureRegistries ?? [],
   };
   if (inTable && minorFacts(kubernetesVersion).repo === 'el7' && !mirrors.kubernetesEl7) {
-    errors.push(
+    r.errors.push(
       `mirrors.kubernetesEl7: Kubernetes ${kubernetesVersion} comes from the legacy el7 repository, which the Kubernetes project shut down in 2024; set mirrors.kubernetesEl7 to a mirror that still carries it (preset aliyun does: https://mirrors.aliyun.com/kubernetes/yum)`,
     );
   }
 
-  // Nodes: fill per-node network from the cluster defaults, then cross-check.
+  return mirrors;
+}
+
+/** Nodes: per-node network filled from the cluster defaults, then checked one by one and against each other. */
+function resolveNodes(f: ClusterFile, r: Report): Node[] {
+  const { errors, warnings } = r;
+  const net = f.network ?? {};
   const nodes: Node[] = [];
   f.nodes.forEach((n, i) => {
     const [ip, slash] = n.ip.split('/');
@@ -278,9 +349,12 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
     }
   });
 
-  // CIDRs: aligned and pairwise disjoint with every node subnet.
-  const podSubnet = c.podSubnet ?? DEFAULTS.podSubnet;
-  const serviceSubnet = c.serviceSubnet ?? DEFAULTS.serviceSubnet;
+  return nodes;
+}
+
+/** Pod and service CIDRs aligned, and pairwise disjoint with every node subnet; returns the node subnets. */
+function checkNetworks(podSubnet: string, serviceSubnet: string, nodes: Node[], r: Report): string[] {
+  const { errors } = r;
   const nets: { field: string; cidr: Cidr }[] = [];
   for (const [field, text] of [['cluster.podSubnet', podSubnet], ['cluster.serviceSubnet', serviceSubnet]] as const) {
     const cidr = parseCidr(text)!;
@@ -302,7 +376,13 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
     }
   }
 
-  // Roles and the control-plane endpoint.
+  return [...nodeNets.keys()];
+}
+
+/** Roles, the control-plane endpoint (given, or the single master, VIP or lb node) and the virtual IP. */
+function resolveEndpoint(f: ClusterFile, nodes: Node[], r: Report): { endpoint?: { host: string; port: number }; lbPort: number } {
+  const { errors, warnings } = r;
+  const c = f.cluster ?? {};
   const masters = nodes.filter((n) => n.role === 'master');
   const lbs = nodes.filter((n) => n.role === 'lb');
   if (masters.length === 0) errors.push('nodes: no node has role master; list at least one (the first master runs kubeadm init)');
@@ -330,9 +410,6 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
     }
   }
   if (lbs.length > 0 && masters.length === 1) warnings.push(`nodes: an lb node with a single master adds a hop but no redundancy`);
-  if (lbs.length > 0 && masters.length > 1 && endpoint && lbPort === DEFAULTS.apiPort) {
-    // An lb node listens on the port it forwards from; nothing else to check here.
-  }
   const vip = f.loadBalancer?.virtualIP;
   if (vip) {
     const owner = nodes.findIndex((n) => n.ip === vip);
@@ -347,14 +424,11 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
     errors.push(`loadBalancer.virtualIP: "${vip}" needs nodes with role lb to hold it (keepalived runs on them)`);
   }
 
-  // Login: refuse plain text passwords; otherwise the secrets stage mints one when nothing else would let anyone in.
-  const hash = f.os?.rootPasswordHash;
-  if (hash !== undefined && !CRYPT_HASH.test(hash)) {
-    errors.push(
-      `os.rootPasswordHash: this is not a SHA-512/SHA-256 crypt hash (plain text passwords are refused; they would be stored in every seed); make one with \`openssl passwd -6\` and paste the $6$... line`,
-    );
-  }
+  return { endpoint, lbPort };
+}
 
+function resolveBootstrap(f: ClusterFile, r: Report): Cluster['bootstrap'] {
+  const { errors, warnings } = r;
   const tokenTTL = f.bootstrap?.tokenTTL ?? DEFAULTS.tokenTTL;
   const joinDeadline = f.bootstrap?.joinDeadline ?? DEFAULTS.joinDeadline;
   const tokenTTLSeconds = durationSeconds(tokenTTL);
@@ -368,19 +442,22 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
     errors.push(`bootstrap.joinDeadline: "0" would delete the token at once; give nodes time to join (default 7d)`);
   }
 
-  const searchDomain = net.searchDomain;
-  let proxy: Cluster['proxy'];
-  if (f.proxy && (f.proxy.http || f.proxy.https)) {
-    const auto = ['127.0.0.1', 'localhost', podSubnet, serviceSubnet, ...nodeNets.keys(), '.svc', `.${c.dnsDomain ?? DEFAULTS.dnsDomain}`];
-    if (endpoint) auto.push(endpoint.host);
-    if (searchDomain) auto.push(`.${searchDomain}`);
-    const noProxy = [...new Set([...(f.proxy.noProxy ?? []), ...auto])];
-    proxy = { http: f.proxy.http, https: f.proxy.https, noProxy };
-  } else if (f.proxy?.noProxy) {
-    warnings.push('proxy.noProxy: set without proxy.http or proxy.https; it has no effect');
-  }
+  return { tokenTTLSeconds, joinDeadlineSeconds };
+}
 
-  // Read and checked here, not at render time, so `validate` tells the truth about what `build` will do.
+/** The proxy, with the cluster's own networks and names added to noProxy. */
+function resolveProxy(f: ClusterFile, clusterNoProxy: string[], r: Report): Cluster['proxy'] {
+  if (f.proxy && (f.proxy.http || f.proxy.https)) {
+    const auto = ['127.0.0.1', 'localhost', ...clusterNoProxy, '.svc', `.${f.cluster?.dnsDomain ?? DEFAULTS.dnsDomain}`];
+    return { http: f.proxy.http, https: f.proxy.https, noProxy: [...new Set([...(f.proxy.noProxy ?? []), ...auto])] };
+  }
+  if (f.proxy?.noProxy) r.warnings.push('proxy.noProxy: set without proxy.http or proxy.https; it has no effect');
+  return undefined;
+}
+
+/** Read and checked here, not at render time, so `validate` tells the truth about what `build` will do. */
+function resolveCniManifest(c: ClusterSection, opts: LoadOptions, kubernetesVersion: string, inTable: boolean, r: Report): Cluster['cniManifest'] {
+  const { errors } = r;
   let cniManifest: Cluster['cniManifest'];
   if (c.cniManifest) {
     if (!opts.readFile) {
@@ -401,38 +478,7 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
       `cluster.cni: "calico" needs cluster.cniManifest: k8s-image ships the seed with the manifest (first boot fetches none) but does not bundle Calico's; save the calico.yaml manifest of Calico ${version} (from its release or documentation) beside the config and set cluster.cniManifest: calico.yaml`,
     );
   }
-  if (errors.length) throw new UserError(errors);
-
-  const cluster: Cluster = {
-    name: c.name ?? DEFAULTS.clusterName,
-    kubernetesVersion,
-    runtime: { kind: runtimeKind, version: runtimeVersion },
-    controlPlaneEndpoint: endpoint!,
-    podSubnet,
-    serviceSubnet,
-    dnsDomain: c.dnsDomain ?? DEFAULTS.dnsDomain,
-    cni: c.cni ?? 'flannel',
-    cniManifest,
-    kubeProxyMode: c.kubeProxyMode ?? 'ipvs',
-    imageRepository: c.imageRepository ?? p.imageRepository,
-    allowUnsupportedVersion: c.allowUnsupportedVersion ?? false,
-    bootstrap: { tokenTTLSeconds, joinDeadlineSeconds },
-    loadBalancer: { kind: f.loadBalancer?.kind ?? 'nginx', virtualIP: f.loadBalancer?.virtualIP, port: lbPort },
-    mirrors,
-    proxy,
-    os: {
-      name: 'centos7',
-      timezone: f.os?.timezone ?? DEFAULTS.timezone,
-      selinux: f.os?.selinux ?? 'disabled',
-      firewall: f.os?.firewall ?? 'disabled',
-      ntpServers: f.os?.ntpServers ?? p.ntpServers,
-      rootPasswordHash: hash,
-      sshAuthorizedKeys: f.os?.sshAuthorizedKeys ?? [],
-    },
-    searchDomain,
-    nodes,
-  };
-  return { cluster, warnings };
+  return cniManifest;
 }
 
 /** True when nobody could log in to the machines without a generated root password. */
