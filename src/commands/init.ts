@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { defaultClusterYaml, haClusterYaml } from '../config/index.js';
 import type { Output } from './common.js';
@@ -13,6 +13,8 @@ export async function init(opts: InitOptions, out: Output): Promise<void> {
     return;
   }
   if (existsSync(opts.out) && !opts.force) throw new UserError(`--out ${opts.out}: the file exists; pass --force to overwrite it`);
-  writeFileSync(opts.out, text, { mode: 0o644 });
+  // Through a temporary file: an interrupted write never leaves half a cluster.yaml behind.
+  writeFileSync(`${opts.out}.tmp`, text, { mode: 0o644 });
+  renameSync(`${opts.out}.tmp`, opts.out);
   out.info(`wrote ${opts.out} (${opts.ha ? 'HA: 3 masters, 2 workers, 1 load balancer' : 'lab: 1 master, 2 workers'}); check it with: k8s-image validate --config ${opts.out}`);
 }
