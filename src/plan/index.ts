@@ -15,7 +15,10 @@ export { PATHS } from './types.js';
 export { kubeadmConfig, goDuration, apiServerCertSANs, endpointText } from './kubeadm.js';
 export { yumRepos } from './repos.js';
 
-const BASE_PACKAGES = ['chrony', 'ipset', 'ipvsadm', 'conntrack-tools', 'socat', 'curl'];
+/** From the install medium on every node (install.sh also ensures them on cloud images). */
+const BASE_PACKAGES = ['chrony', 'curl'];
+/** What kube-proxy (ipset, ipvsadm, conntrack) and kubeadm's preflight (socat) need on Kubernetes nodes. */
+const KUBERNETES_NODE_PACKAGES = ['ipset', 'ipvsadm', 'conntrack-tools', 'socat'];
 
 /** KEY=value lines sourced by bash; values are validated upstream, lists are quoted as one word. */
 function envFile(header: string, vars: [string, string | number | string[]][]): string {
@@ -242,7 +245,8 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
   const enableServices = ['chronyd'];
   const disableServices = cluster.os.firewall === 'disabled' ? ['firewalld', 'iptables', 'ip6tables'] : ['iptables', 'ip6tables'];
   if (cluster.os.firewall === 'open') enableServices.push('firewalld');
-  let packages = [...BASE_PACKAGES];
+  const basePackages = isK8s ? [...BASE_PACKAGES, ...KUBERNETES_NODE_PACKAGES] : BASE_PACKAGES;
+  let packages = [...basePackages];
   const proxyUnit = proxyDropIn(cluster);
 
   if (isK8s) {
@@ -318,7 +322,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     rootPasswordHash: cluster.os.rootPasswordHash ?? secrets.rootPasswordHash,
     sshAuthorizedKeys: cluster.os.sshAuthorizedKeys,
     disk: node.disk,
-    basePackages: BASE_PACKAGES,
+    basePackages,
     enableServices,
     disableServices,
     installScript: PATHS.installScript,
