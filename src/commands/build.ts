@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Artifact } from '../artifact.js';
 import { toolVersion } from '../assets.js';
@@ -86,6 +86,14 @@ export async function build(opts: BuildOptions, out: Output, withIsos = true): P
     else await swapIntoPlace(nodes.map((n) => ({ staged: join(stage, n.name), target: join(clusterDir, n.name) })));
   } finally {
     await rm(stage, { recursive: true, force: true });
+  }
+
+  // A partial build keeps the other nodes' folders; say so when one belongs to no node any more.
+  if (!whole) {
+    const known = new Set(cluster.nodes.map((n) => n.name));
+    for (const e of await readdir(clusterDir, { withFileTypes: true })) {
+      if (e.isDirectory() && !known.has(e.name)) out.warn(`${join(clusterDir, e.name)}: no node ${e.name} in the config any more; delete the folder, or run a full build (no --node/--role) to replace the whole tree`);
+    }
   }
 
   const manifest: Manifest = {

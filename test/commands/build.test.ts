@@ -160,3 +160,17 @@ test('init --ha, validate and build: all six nodes of the seed-004 layout', asyn
   assert.equal(statSync(join(base, 'out', 'k8s-ha', 'lb', 'lb-cidata.iso')).mode & 0o777, 0o644, 'the lb seed holds no secret');
   assert.ok(existsSync(join(base, 'k8s-ha.secrets.yaml')), 'secrets beside the config');
 });
+
+test('a partial build warns about output folders of nodes no longer in the config', async () => {
+  const base = mkdtempSync(join(tmpdir(), 'k8s-image-stale-'));
+  const config = join(base, 'cluster.yaml');
+  await k8sImage(['init', '-o', config], { cwd: base });
+  assert.equal((await k8sImage(['render', '-c', config, '-o', join(base, 'out')], { cwd: base })).code, 0);
+  writeFileSync(config, readFileSync(config, 'utf8').replace(/^  - \{ name: node02.*\n/m, ''));
+  const r = await k8sImage(['render', '-c', config, '-o', join(base, 'out'), '-n', 'node01'], { cwd: base });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /node02: no node node02 in the config any more/);
+  const full = await k8sImage(['render', '-c', config, '-o', join(base, 'out')], { cwd: base });
+  assert.doesNotMatch(full.stderr, /any more/);
+  assert.ok(!existsSync(join(base, 'out', 'k8s-lab', 'node02')), 'a full build replaces the whole tree');
+});
