@@ -34,7 +34,6 @@ READY_DEADLINE=${READY_DEADLINE:-900}
 TIME_SYNC_DEADLINE=${TIME_SYNC_DEADLINE:-300}
 WAIT_FOR=${WAIT_FOR:-}
 CONFIRM_URLS=${CONFIRM_URLS:-}
-PROXY_MODE=${PROXY_MODE:-iptables}
 KEEPER_TIMER=k8s-image-token-keeper.timer
 SENTINEL=$STATE_DIR/bootstrap-success.complete
 WAIT_DEADLINE=${WAIT_DEADLINE:-604800}
@@ -127,16 +126,20 @@ stage_prepare() {
   if command -v getenforce >/dev/null 2>&1 && [ "$(getenforce 2>/dev/null || true)" = Enforcing ]; then
     run setenforce 0 || log "WARNING: setenforce 0 failed; SELinux stays enforcing until the next boot"
   fi
-  run modprobe br_netfilter || die "modprobe br_netfilter failed: bridged pod traffic would bypass iptables"
-  if [ "$RUNTIME_SERVICE" = containerd ]; then
-    run modprobe overlay || die "modprobe overlay failed: containerd's overlayfs snapshotter needs it"
-  fi
-  if [ "$PROXY_MODE" = ipvs ]; then
-    local m
-    for m in ip_vs ip_vs_rr ip_vs_wrr ip_vs_sh; do
-      run modprobe "$m" || log "WARNING: modprobe $m failed; kube-proxy falls back to iptables mode"
-    done
-  fi
+  # The modules are the plan's list (modules-load.d/k8s.conf loads them at every later boot); this boot
+  # needs them now. br_netfilter and overlay are required; without the IPVS ones kube-proxy falls back.
+  local list="$MODULES_LOAD_DIR/k8s.conf" m
+  [ -r "$list" ] || die "cannot read $list (written by the seed): it lists the kernel modules Kubernetes needs"
+  while read -r m; do
+    case $m in '' | '#'*) continue ;; esac
+    if ! run modprobe "$m"; then
+      case $m in
+        br_netfilter) die "modprobe br_netfilter failed: bridged pod traffic would bypass iptables" ;;
+        overlay) die "modprobe overlay failed: containerd's overlayfs snapshotter needs it" ;;
+        *) log "WARNING: modprobe $m failed; kube-proxy falls back to iptables mode if an IPVS module is missing" ;;
+      esac
+    fi
+  done <"$list"
   # CentOS 7's 3.10 kernel has nf_conntrack_ipv4; newer kernels merged it into nf_conntrack.
   local conntrack=''
   if modprobe nf_conntrack_ipv4 >/dev/null 2>&1; then

@@ -102,7 +102,7 @@ export async function build(opts: BuildOptions, out: Output, withIsos = true): P
     cluster: cluster.name,
     buildEpoch: epoch,
     inputDigest: loaded.digest,
-    artifacts: await scanTree(clusterDir, new Set()),
+    artifacts: await scanTree(clusterDir),
   };
   const manifestPath = join(clusterDir, 'manifest.json');
   await writeFile(`${manifestPath}.tmp`, manifestText(manifest), { mode: 0o644 });

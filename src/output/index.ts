@@ -61,7 +61,7 @@ export interface Manifest {
 }
 
 /** Every file under the cluster directory (but the manifest), sorted, hashed. */
-export async function scanTree(root: string, secretPaths: Set<string>): Promise<ManifestEntry[]> {
+export async function scanTree(root: string): Promise<ManifestEntry[]> {
   const out: ManifestEntry[] = [];
   async function walk(dir: string): Promise<void> {
     const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -78,7 +78,8 @@ export async function scanTree(root: string, secretPaths: Set<string>): Promise<
           sha256: createHash('sha256').update(bytes).digest('hex'),
           size: bytes.length,
           mode: `0${mode.toString(8)}`,
-          secret: secretPaths.has(rel) || mode === 0o600,
+          // Artifacts holding keys or the token are written 0600 and nothing else is.
+          secret: mode === 0o600,
         });
       }
     }

@@ -199,7 +199,6 @@ function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstr
       ['WAIT_FOR', waitFor],
       ['CONFIRM_URLS', confirm],
       ['RUNTIME_SERVICE', cluster.runtime.kind === 'docker' ? 'docker' : 'containerd'],
-      ['PROXY_MODE', cluster.kubeProxyMode],
       ['RETRIES', 5],
       ['WAIT_DEADLINE', deadline],
       ['TIME_SYNC_DEADLINE', 300],

@@ -203,7 +203,7 @@ export function lbPackages(cluster: Cluster): string[] {
 }
 
 /** The proxy's unit. */
-export function lbService(cluster: Cluster): string {
+function lbService(cluster: Cluster): string {
   return cluster.loadBalancer.kind;
 }
 

@@ -48,8 +48,6 @@ export interface NodePlan {
 }
 
 export const PATHS = {
-  libDir: '/usr/local/lib/k8s-image',
-  etcDir: '/etc/k8s-image',
   installScript: '/usr/local/lib/k8s-image/install.sh',
   firstbootScript: '/usr/local/lib/k8s-image/firstboot.sh',
   tokenKeeperScript: '/usr/local/lib/k8s-image/token-keeper.sh',

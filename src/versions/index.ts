@@ -164,11 +164,6 @@ export function allMinorFacts(): MinorFacts[] {
   return Object.keys(ROWS).map(Number).sort((a, b) => a - b).map(facts);
 }
 
-export function isSupportedVersion(version: string): boolean {
-  const { minor } = parseVersion(version);
-  return minor >= MIN_MINOR && minor <= MAX_MINOR;
-}
-
 /** Docker's in-tree shim (dockershim) was removed in 1.24 (KEP-2221). */
 export function dockerSupported(version: string): boolean {
   return parseVersion(version).minor <= 23;
@@ -204,8 +199,7 @@ export function criSocket(runtime: Runtime, version: string): string {
   return parseVersion(version).minor >= 24 ? 'unix:///run/containerd/containerd.sock' : '/run/containerd/containerd.sock';
 }
 
-/** Conntrack module name: nf_conntrack_ipv4 merged into nf_conntrack in Linux 4.19. The node script probes both. */
-export const CONNTRACK_MODULES = ['nf_conntrack_ipv4', 'nf_conntrack'] as const;
+/** IPVS modules kube-proxy needs. The conntrack one is probed by first boot: nf_conntrack_ipv4 merged into nf_conntrack in Linux 4.19. */
 export const IPVS_MODULES = ['ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_sh'] as const;
 
 /**

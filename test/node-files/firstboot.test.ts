@@ -18,6 +18,7 @@ import {
   type Healthz,
   type Sandbox,
   startHealthz,
+  writeModules,
 } from './sandbox.js';
 
 const FB = 'firstboot.sh';
@@ -33,7 +34,7 @@ function assertPkiRestored(sb: Sandbox): void {
 
 describe('firstboot.sh, init master', () => {
   it('prepares, pulls, inits once, copies admin.conf, applies the CNI, waits Ready, starts the keeper; a second run does nothing', async (t) => {
-    const sb = makeSandbox('init', { PROXY_MODE: 'ipvs' });
+    const sb = makeSandbox('init');
     t.after(() => sb.cleanup());
     setCounter(sb, 'notready', 2);
     const r = await run(sb, FB, { FAKE_MODPROBE_MISSING: 'nf_conntrack_ipv4' });
@@ -82,6 +83,23 @@ describe('firstboot.sh, init master', () => {
     assert.match(again.stdout, /bootstrap already complete.*nothing to do/);
     assert.equal(calls(sb).length, before, 'no command run the second time');
     assert.ok(again.ms < 3000);
+  });
+
+  it('loads the modules the plan listed; a missing br_netfilter stops first boot, a missing IPVS module only warns', async (t) => {
+    const sb = makeSandbox('init');
+    t.after(() => sb.cleanup());
+    writeModules(sb, ['br_netfilter', 'ip_vs']);
+    const warned = await run(sb, FB, { FAKE_MODPROBE_MISSING: 'ip_vs' });
+    assert.equal(warned.code, 0, warned.stdout + warned.stderr);
+    assert.match(warned.stdout, /WARNING: modprobe ip_vs failed/);
+    assert.ok(!calls(sb).some((c) => c[0] === 'modprobe' && c[1] === 'ip_vs_rr'), 'only the listed modules');
+
+    const sb2 = makeSandbox('init');
+    t.after(() => sb2.cleanup());
+    const failed = await run(sb2, FB, { FAKE_MODPROBE_MISSING: 'br_netfilter' });
+    assert.equal(failed.code, 1);
+    assert.match(failed.stdout, /modprobe br_netfilter failed: bridged pod traffic would bypass iptables/);
+    assert.equal(callsOf(sb2, 'kubeadm', 'init').length, 0);
   });
 
   it('init failing once: kubeadm reset -f, CA restored, retried; PKI_DIR CA files byte-identical to PKI_BACKUP', async (t) => {
@@ -207,6 +225,7 @@ describe('firstboot.sh, joins (real curl against an HTTPS /healthz stub)', () =>
   it('join-control-plane: waits for WAIT_FOR, restores the shared PKI before join (and after a reset), copies admin.conf', async (t) => {
     hz.status = 200;
     const sb = makeSandbox('join-control-plane', { WAIT_FOR: hz.url, RUNTIME_SERVICE: 'containerd' }, hz.caPem);
+    writeModules(sb, ['br_netfilter', 'overlay']);
     t.after(() => sb.cleanup());
     setCounter(sb, 'join-fails', 1);
     const hits0 = hz.hits;

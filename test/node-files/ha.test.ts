@@ -81,7 +81,7 @@ test('HA: one init, control-plane joins one after another, workers join through 
     assert.equal(env.KUBEADM_CONFIG, PATHS.kubeadmConfig);
     assert.equal(env.PKI_BACKUP, PATHS.pkiBackup);
     assert.equal(env.CA_CERT, PATHS.caCert);
-    const keep = ['ROLE', 'NODE_NAME', 'NODE_IP', 'ENDPOINT', 'WAIT_FOR', 'CONFIRM_URLS', 'EXPECTED_NODES', 'RUNTIME_SERVICE', 'PROXY_MODE'];
+    const keep = ['ROLE', 'NODE_NAME', 'NODE_IP', 'ENDPOINT', 'WAIT_FOR', 'CONFIRM_URLS', 'EXPECTED_NODES', 'RUNTIME_SERVICE'];
     const sb = makeSandbox(env.ROLE as Role, Object.fromEntries(keep.map((k) => [k, env[k] ?? ''])));
     cleanups.push(() => sb.cleanup());
     writeFileSync(sb.p.kubeadmConfig, content(plan, PATHS.kubeadmConfig)!, { mode: 0o600 });
@@ -89,6 +89,7 @@ test('HA: one init, control-plane joins one after another, workers join through 
     for (const f of plan.files.filter((x) => x.path.startsWith(`${PATHS.pkiBackup}/`))) {
       writeFileSync(join(sb.p.pkiBackup, f.path.slice(PATHS.pkiBackup.length + 1)), f.content, { mode: f.mode });
     }
+    writeFileSync(join(sb.p.modulesLoad, 'k8s.conf'), content(plan, '/etc/modules-load.d/k8s.conf')!);
     if (content(plan, PATHS.cniManifest)) writeFileSync(sb.p.cni, content(plan, PATHS.cniManifest)!);
     sandboxes.set(n.name, sb);
     plans.set(n.name, plan);

@@ -114,6 +114,9 @@ export function makeSandbox(role: Role, vars: Record<string, string> = {}, caCer
     modulesLoad: join(root, 'etc/modules-load.d'),
   };
   mkdirSync(join(p.pkiBackup, 'etcd'), { recursive: true });
+  // What the plan writes for docker with ipvs; writeModules() changes it.
+  mkdirSync(p.modulesLoad, { recursive: true });
+  writeFileSync(join(p.modulesLoad, 'k8s.conf'), '# test\nbr_netfilter\nip_vs\nip_vs_rr\nip_vs_wrr\nip_vs_sh\n');
   // Distinct bytes per file, so a mixed-up restore shows.
   for (const f of PKI_FILES) writeFileSync(join(p.pkiBackup, f), `backup ${f} ${Math.random()}\n`, { mode: f.endsWith('.key') ? 0o600 : 0o644 });
   writeFileSync(p.kubeadmConfig, role === 'init' ? INIT_CONFIG : role === 'join' ? JOIN_CONFIG : JOIN_CP_CONFIG, { mode: 0o600 });
@@ -128,7 +131,6 @@ export function makeSandbox(role: Role, vars: Record<string, string> = {}, caCer
     ENDPOINT: '127.0.0.1:6443',
     WAIT_FOR: '',
     RUNTIME_SERVICE: 'docker',
-    PROXY_MODE: 'iptables',
     RETRIES: '3',
     WAIT_DEADLINE: '20',
     TIME_SYNC_DEADLINE: '2',
@@ -177,6 +179,11 @@ export function makeSandbox(role: Role, vars: Record<string, string> = {}, caCer
     },
     cleanup: () => rmSync(root, { recursive: true, force: true }),
   };
+}
+
+/** The modules-load.d/k8s.conf the plan would have written for this node. */
+export function writeModules(sb: Sandbox, modules: string[]): void {
+  writeFileSync(join(sb.p.modulesLoad, 'k8s.conf'), `# test\n${modules.join('\n')}\n`);
 }
 
 /** Set a fake's counter (e.g. `init-fails` = 1 makes the next kubeadm init fail once). */
