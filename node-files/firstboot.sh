@@ -211,6 +211,8 @@ stage_pull() {
 # ------------------------------------------------------------------------------------------
 # Masters: the shared CA material, copied into kubeadm's PKI directory before every attempt.
 # ------------------------------------------------------------------------------------------
+# The shared material kubeadm needs to init or join a control plane without --upload-certs; the seed
+# carries it (test/render checks that the plan's list and this one agree).
 PKI_FILES='ca.crt ca.key front-proxy-ca.crt front-proxy-ca.key etcd/ca.crt etcd/ca.key sa.key sa.pub'
 
 restore_pki() {

@@ -8,6 +8,7 @@ import yaml from 'js-yaml';
 import type { Cluster } from '../../src/config/index.js';
 import type { Secrets } from '../../src/secrets/index.js';
 import { planNode, type NodePlan } from '../../src/plan/index.js';
+import { packageRoot } from '../../src/assets.js';
 import { renderKickstart, SEED_FILES_DIR } from '../../src/kickstart/index.js';
 import { renderCloudInit } from '../../src/cloudinit/index.js';
 import type { Artifact } from '../../src/artifact.js';
@@ -290,4 +291,14 @@ print(json.dumps(out))`;
     }
     if (name !== 'lb') assert.equal(parsed.kubernetes!.exclude, 'kubelet kubeadm kubectl kubernetes-cni cri-tools');
   }
+});
+
+test("the master's CA files are exactly the set first boot restores for kubeadm", () => {
+  const script = readFileSync(`${packageRoot}/node-files/firstboot.sh`, 'utf8');
+  const restored = /^PKI_FILES='([^']+)'$/m.exec(script)![1]!.split(' ').sort();
+  const planned = planNode(f.ha, f.haSecrets, 'master2')
+    .files.filter((x) => x.path.startsWith('/etc/k8s-image/pki/'))
+    .map((x) => x.path.slice('/etc/k8s-image/pki/'.length))
+    .sort();
+  assert.deepEqual(planned, restored);
 });
