@@ -41,7 +41,7 @@ function nodeRegistration(cluster: Cluster, node: Node, taintMaster: boolean): R
 
 /**
  * The kubeadm configuration file of a node, as data then YAML. Only keys listed for the apiVersion in
- * shared/reference/kubeadm-api.json: kubeadm before 1.26 ignores unknown keys silently.
+ * test/reference/kubeadm-api.json: kubeadm before 1.26 ignores unknown keys silently.
  */
 export function kubeadmConfig(cluster: Cluster, secrets: Secrets, node: Node, mode: 'init' | 'join-control-plane' | 'join'): string {
   const api = minorFacts(cluster.kubernetesVersion).kubeadmApi;

@@ -1,6 +1,6 @@
 /**
  * Checks of rendered output against real readers (cloud-init, bash, shellcheck) and against the
- * reference grammar in ../shared/reference/ (kickstart-rhel7.json, kubeadm-api.json,
+ * reference grammar in test/reference/ (kickstart-rhel7.json, kubeadm-api.json,
  * cloud-init-centos7.md). Other tests call these; test/helpers-selftest/ proves that they catch errors.
  *
  * Every check returns a list of problems (empty = OK). A missing tool throws an Error naming the
@@ -14,8 +14,8 @@ import yaml from 'js-yaml';
 import { packageRoot } from '../../src/assets.js';
 import { requireTool } from './tools.js';
 
-/** Where the reference data lives (shared with other projects, read-only). */
-export const referenceDir: string = join(packageRoot, '..', 'shared', 'reference');
+/** The reference data, kept in the repository (test/reference/README.md gives its provenance). */
+export const referenceDir: string = join(packageRoot, 'test', 'reference');
 
 // ---------------------------------------------------------------------------------------------
 // Tools
