@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install the real readers the tests feed our output to (Debian 12 packages, through apt-get).
+# Run by `npm run test:full` and therefore by CI (.ci/run); safe to run again.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+# cloud-init: schema + network renderer; xorriso/genisoimage/p7zip/pycdlib/blkid: ISO readers;
+# shellcheck: scripts; systemd: systemd-analyze verify of the units; openssl: certificates;
+# nginx+stream, haproxy, keepalived: LB configs; toml: containerd config; cloud-image-utils: the
+# cloud-localds baseline of the benchmark; tzdata: timezone validation fixtures.
+PACKAGES=(cloud-init xorriso genisoimage shellcheck p7zip-full python3-pycdlib python3-yaml python3-toml
+  openssl util-linux systemd nginx libnginx-mod-stream haproxy keepalived cloud-image-utils ca-certificates tzdata)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+# kubectl reads the admin kubeconfig in the tests; Debian's kubernetes-client provides one unless
+# the machine already has a kubectl (a second package owning /usr/bin/kubectl would conflict).
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing the test readers: ${missing[*]}" >&2
+  $SUDO apt-get update
+  $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+else
+  echo "test readers already installed" >&2
+fi
