@@ -7,6 +7,8 @@
 #   init:               prepare time pull init cni ready keeper
 #   join-control-plane: prepare time pull join        (pull only if the config names images)
 #   join:               prepare time join
+#   none (lb):          nothing beyond the install
+# Before any stage: the install must have finished (INSTALL_MARKER); if it did not, it is rerun here.
 # Success leaves $STATE_DIR/bootstrap-success.complete; after that a run does nothing.
 # To retry after a failure: fix the cause, then `systemctl start k8s-image-firstboot`.
 # Written for CentOS 7: bash 4.2 (no "${empty_array[@]}" under set -u), systemd 219, curl 7.29.
@@ -34,6 +36,10 @@ READY_DEADLINE=${READY_DEADLINE:-900}
 TIME_SYNC_DEADLINE=${TIME_SYNC_DEADLINE:-300}
 WAIT_FOR=${WAIT_FOR:-}
 CONFIRM_URLS=${CONFIRM_URLS:-}
+WAIT_TCP=${WAIT_TCP:-}
+INSTALL_SCRIPT=${INSTALL_SCRIPT:-/usr/local/lib/k8s-image/install.sh}
+INSTALL_MARKER=${INSTALL_MARKER:-/var/lib/k8s-image/install.done}
+INSTALL_LOG=${INSTALL_LOG:-/var/log/k8s-image/install.log}
 KEEPER_TIMER=k8s-image-token-keeper.timer
 SENTINEL=$STATE_DIR/bootstrap-success.complete
 WAIT_DEADLINE=${WAIT_DEADLINE:-604800}
@@ -164,7 +170,10 @@ stage_prepare() {
 # ------------------------------------------------------------------------------------------
 time_synced() {
   chronyc waitsync 1 >/dev/null 2>&1 && return 0
-  chronyc tracking 2>/dev/null | grep -Eq '^Leap status *: *Normal'
+  local tracking
+  # Captured, not piped into grep -q: an early grep exit would SIGPIPE chronyc and pipefail says "no".
+  tracking=$(chronyc tracking 2>/dev/null) || return 1
+  grep -Eq '^Leap status *: *Normal' <<<"$tracking"
 }
 
 stage_time() {
@@ -244,41 +253,55 @@ copy_admin_conf() {
 }
 
 # ------------------------------------------------------------------------------------------
-# Joins: wait until every WAIT_FOR URL answers 200. An L4 load balancer accepts TCP with no
-# backend alive, so only an HTTP 200 from /healthz counts.
+# Waits, bounded by WAIT_DEADLINE with capped backoff. A URL counts when it answers 200 (an L4 load
+# balancer accepts TCP with no backend alive, so joins check /healthz); a host:port counts when it
+# accepts a TCP connection (the first master, before init, needs only the proxy in front of it up).
 # ------------------------------------------------------------------------------------------
-wait_for_urls() {
-  local list=$1
+check_url() {
+  # --noproxy: these are in-cluster addresses; curl 7.29 cannot match CIDRs in NO_PROXY.
+  curl -fsS --noproxy '*' --cacert "$CA_CERT" --max-time 10 -o /dev/null "$1" 2>&1
+}
+
+check_tcp() {
+  local host=${1%:*} port=${1##*:}
+  # bash's /dev/tcp: no nc or telnet on a minimal CentOS 7. The inner script is quoted on purpose:
+  # it gets host and port as $0 and $1.
+  # shellcheck disable=SC2016
+  if timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$host" "$port" 2>/dev/null; then return 0; fi
+  echo "no TCP connection to $host:$port"
+  return 1
+}
+
+# wait_for CHECK WHAT LIST: until CHECK succeeds for every item of the space-separated LIST.
+wait_for() {
+  local check=$1 what=$2 list=$3
   if [ -z "${list// /}" ]; then
-    log "nothing to wait for (no URL given)"
+    log "nothing to wait for (no $what given)"
     return 0
   fi
-  local -a urls
-  read -r -a urls <<<"$list"
-  local start deadline delay_ms cap_ms now left_ms url out pending attempt=0
+  local -a items
+  read -r -a items <<<"$list"
+  local start deadline delay_ms cap_ms now left_ms item out pending attempt=0
   start=$(date +%s)
   deadline=$((start + WAIT_DEADLINE))
   delay_ms=$(to_ms "$WAIT_BACKOFF_BASE")
   cap_ms=$(to_ms "$WAIT_BACKOFF_MAX")
-  log "waiting for ${urls[*]} to answer 200 (gives up after ${WAIT_DEADLINE}s, at $(date -d "@$deadline" +%Y-%m-%dT%H:%M:%S%:z))"
+  log "waiting for ${items[*]} ($what) (gives up after ${WAIT_DEADLINE}s, at $(date -d "@$deadline" +%Y-%m-%dT%H:%M:%S%:z))"
   while :; do
     attempt=$((attempt + 1))
     pending=''
-    for url in "${urls[@]}"; do
-      # --noproxy: these are in-cluster addresses; curl 7.29 cannot match CIDRs in NO_PROXY.
-      if out=$(curl -fsS --noproxy '*' --cacert "$CA_CERT" --max-time 10 -o /dev/null "$url" 2>&1); then
-        :
-      else
-        pending="$pending${pending:+;} $url (${out//$'\n'/ })"
+    for item in "${items[@]}"; do
+      if ! out=$("$check" "$item"); then
+        pending="$pending${pending:+;} $item (${out//$'\n'/ })"
       fi
     done
     if [ -z "$pending" ]; then
-      log "every URL answered 200: ${urls[*]}"
+      log "ready: ${items[*]}"
       return 0
     fi
     now=$(date +%s)
     if [ "$now" -ge "$deadline" ]; then
-      die "gave up after ${WAIT_DEADLINE}s waiting for${pending}. The control plane never became healthy: check the master's /var/log/k8s-image/firstboot.log (and 'journalctl -u k8s-image-firstboot' there), fix it, then run 'systemctl start k8s-image-firstboot' on this node to retry"
+      die "gave up after ${WAIT_DEADLINE}s waiting for${pending}. Check that machine (its /var/log/k8s-image/firstboot.log and 'journalctl -u k8s-image-firstboot'), fix it, then run 'systemctl start k8s-image-firstboot' on this node to retry"
     fi
     left_ms=$(((deadline - now) * 1000))
     if [ "$delay_ms" -gt "$left_ms" ]; then delay_ms=$left_ms; fi
@@ -286,6 +309,10 @@ wait_for_urls() {
     sleep_ms "$delay_ms"
     delay_ms=$(next_backoff_ms "$delay_ms" "$cap_ms")
   done
+}
+
+wait_for_urls() {
+  wait_for check_url "to answer 200" "$1"
 }
 
 sleep_ms_text() {
@@ -344,6 +371,9 @@ kubeadm_with_retries() {
 }
 
 stage_init() {
+  # A load-balanced endpoint must accept connections before kubeadm init, whose admin.conf and
+  # readiness checks go through it: when the lb boots later, waiting beats burning the retries.
+  wait_for check_tcp "to accept connections" "$WAIT_TCP"
   kubeadm_with_retries "kubeadm init" kubeadm init --config "$KUBEADM_CONFIG"
   copy_admin_conf
 }
@@ -403,6 +433,25 @@ stage_keeper() {
 }
 
 # ------------------------------------------------------------------------------------------
+# The install (packages, units): done by the kickstart %post or cloud-init's runcmd; when it did not
+# finish (a mirror was down), first boot reruns it before anything else and refuses to go on without it.
+# ------------------------------------------------------------------------------------------
+ensure_installed() {
+  CURRENT_STAGE=install
+  if [ -e "$INSTALL_MARKER" ]; then
+    log "install finished ($(tr '\n' ' ' <"$INSTALL_MARKER"))"
+    return 0
+  fi
+  log "the install did not finish (no $INSTALL_MARKER): running '$INSTALL_SCRIPT --live' again (its log: $INSTALL_LOG)"
+  local rc=0
+  bash "$INSTALL_SCRIPT" --live || rc=$?
+  if [ "$rc" -ne 0 ] || [ ! -e "$INSTALL_MARKER" ]; then
+    die "the install failed (exit $rc), so this node is not set up to run Kubernetes. Read $INSTALL_LOG, fix the cause (often a yum mirror or proxy), then run 'systemctl start k8s-image-firstboot' (or reboot): it reruns the install and goes on"
+  fi
+  log "install finished now"
+}
+
+# ------------------------------------------------------------------------------------------
 # Driver
 # ------------------------------------------------------------------------------------------
 stage() {
@@ -431,18 +480,29 @@ main() {
     log "bootstrap already complete ($(tr '\n' ' ' <"$SENTINEL")); nothing to do. Delete $SENTINEL and the *.done files in $STATE_DIR to run it again"
     exit 0
   fi
-  need_var ROLE NODE_NAME KUBEADM_CONFIG RUNTIME_SERVICE KUBE_DIR
+  need_var ROLE NODE_NAME
+  case $ROLE in
+    init | join-control-plane | join | none) ;;
+    *) die "ROLE=$ROLE: expected init, join-control-plane, join or none" ;;
+  esac
   need_int RETRIES WAIT_DEADLINE TIME_SYNC_DEADLINE READY_DEADLINE
   need_seconds WAIT_BACKOFF_BASE WAIT_BACKOFF_MAX RETRY_BACKOFF_BASE RETRY_BACKOFF_MAX POLL_INTERVAL
   if [ "$RETRIES" -lt 1 ]; then RETRIES=1; fi
-  [ -r "$KUBEADM_CONFIG" ] || die "cannot read $KUBEADM_CONFIG"
+  if [ "$ROLE" != none ]; then
+    need_var KUBEADM_CONFIG RUNTIME_SERVICE KUBE_DIR
+    [ -r "$KUBEADM_CONFIG" ] || die "cannot read $KUBEADM_CONFIG"
+  fi
 
   # One run at a time (a manual run while the unit runs would race kubeadm).
   exec 9>"$STATE_DIR/firstboot.lock"
   if ! flock -n 9; then die "another firstboot run holds $STATE_DIR/firstboot.lock; not starting a second one"; fi
 
   log "k8s-image first boot: role $ROLE, node $NODE_NAME (${NODE_IP:-?}), endpoint ${ENDPOINT:-?}, env $ENV_FILE"
+  ensure_installed
   case $ROLE in
+    none)
+      # A load balancer: the install enabled and started its proxy; nothing to init or join.
+      ;;
     init)
       need_var PKI_BACKUP PKI_DIR ADMIN_KUBECONFIG CNI_MANIFEST
       stage prepare
@@ -468,7 +528,7 @@ main() {
       stage join
       ;;
     *)
-      die "ROLE=$ROLE: expected init, join-control-plane or join"
+      die "ROLE=$ROLE: expected init, join-control-plane, join or none"
       ;;
   esac
   CURRENT_STAGE=complete

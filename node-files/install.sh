@@ -1,13 +1,30 @@
 #!/bin/bash
 # k8s-image install: the persistent setup of a node, run once at install time.
 #
-# Runs in two places, so it never needs a running systemd:
-#   - anaconda's %post chroot (kickstart): `systemctl enable/disable` only edit symlinks there;
-#   - a live system, from cloud-init runcmd (which runs daemon-reload and starts the first-boot unit).
-# Never starts or stops a unit (no start, no --now). Safe to run again (idempotent).
+# Runs in two places:
+#   - anaconda's %post chroot (kickstart), no argument: no running systemd, so units are only
+#     enabled/disabled (symlinks); the reboot that follows starts them.
+#   - a running system (cloud-init runcmd, or first boot resuming an unfinished install), with --live:
+#     the same, then what a reboot would have done: daemon-reload, SELinux permissive now, disabled
+#     units stopped, START_SERVICES (re)started (chronyd reads the new chrony.conf, lb proxies bind),
+#     and the first-boot unit started without waiting.
+# The first-boot unit is enabled before anything can fail, so a reboot (or `systemctl start
+# k8s-image-firstboot`) reruns an unfinished install; INSTALL_MARKER is written only at the end, and
+# first boot will not go on without it. Exits non-zero on any failure, so cloud-init records an
+# error. Safe to run again (idempotent).
 # Settings: ${K8S_IMAGE_INSTALL_ENV:-/etc/k8s-image/install.env} (see node-files/README.md).
 # Written for CentOS 7: bash 4.2 (no "${empty_array[@]}" under set -u), yum 3, systemd 219.
 set -euo pipefail
+
+LIVE=0
+case ${1:-} in
+  --live) LIVE=1 ;;
+  '') ;;
+  *)
+    echo "k8s-image install: unknown argument '$1' (use --live on a running system, nothing in the installer's chroot)" >&2
+    exit 2
+    ;;
+esac
 
 ENV_FILE=${K8S_IMAGE_INSTALL_ENV:-/etc/k8s-image/install.env}
 if [ ! -r "$ENV_FILE" ]; then
@@ -22,6 +39,12 @@ DISABLE_EXCLUDES=${DISABLE_EXCLUDES:-}
 ENABLE_SERVICES=${ENABLE_SERVICES:-}
 DISABLE_SERVICES=${DISABLE_SERVICES:-}
 MASK_SERVICES=${MASK_SERVICES:-}
+START_SERVICES=${START_SERVICES:-}
+RELOAD_SERVICES=${RELOAD_SERVICES:-}
+FIRSTBOOT_UNIT=${FIRSTBOOT_UNIT:-}
+NODE_ADDRESS=${NODE_ADDRESS:-}
+NIC=${NIC:-}
+INSTALL_MARKER=${INSTALL_MARKER:-/var/lib/k8s-image/install.done}
 SELINUX=${SELINUX:-permissive}
 FSTAB=${FSTAB:-/etc/fstab}
 SELINUX_CONFIG=${SELINUX_CONFIG:-/etc/selinux/config}
@@ -49,7 +72,27 @@ esac
 [[ $YUM_RETRIES =~ ^[1-9][0-9]*$ ]] || die "$ENV_FILE: YUM_RETRIES=$YUM_RETRIES is not a positive whole number"
 [[ $YUM_BACKOFF =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "$ENV_FILE: YUM_BACKOFF=$YUM_BACKOFF is not a number of seconds"
 
-log "start (settings from $ENV_FILE)"
+log "start ($([ "$LIVE" = 1 ] && echo 'running system' || echo 'installer chroot'), settings from $ENV_FILE)"
+
+# --- first: the first-boot unit, so an install that fails below is rerun by a reboot or by
+# `systemctl start $FIRSTBOOT_UNIT` (first boot reruns it when INSTALL_MARKER is missing).
+rm -f "$INSTALL_MARKER"
+if [ -n "$FIRSTBOOT_UNIT" ]; then
+  systemctl enable "$FIRSTBOOT_UNIT" || die "systemctl enable $FIRSTBOOT_UNIT failed: is /etc/systemd/system/$FIRSTBOOT_UNIT there?"
+  log "enabled $FIRSTBOOT_UNIT"
+fi
+
+# --- a running system: the static address must be on a NIC. cloud-init only logs a network-config
+# that names a NIC the image does not have (ifup: Cannot find device), and the node would go on
+# without its address; fail here, where cloud-init reports it.
+if [ "$LIVE" = 1 ] && [ -n "$NODE_ADDRESS" ]; then
+  # Captured first: `ip ... | grep -q` would kill ip with SIGPIPE, which pipefail reports as a failure.
+  addrs=$(ip -4 -o addr show) || die "ip -4 addr show failed"
+  if ! grep -q "inet $NODE_ADDRESS/" <<<"$addrs"; then
+    die "this machine has no interface with the node's address $NODE_ADDRESS (the seed configures NIC '${NIC:-?}'; this machine has: $(ip -o link show | awk -F': ' '{ print $2 }' | grep -v '^lo$' | tr '\n' ' ')). cloud-init matches a NIC only by MAC: set the node's mac (or its interface to the name above, eth0 on CentOS 7 GenericCloud) in cluster.yaml, rebuild the seed and boot again"
+  fi
+  log "the node's address $NODE_ADDRESS is configured"
+fi
 
 # --- swap: the kubelet refuses to start with swap on. Comment out swap entries (idempotent).
 if [ -f "$FSTAB" ]; then
@@ -138,5 +181,44 @@ for unit in $ENABLE_SERVICES; do
   systemctl enable "$unit" || die "systemctl enable $unit failed: is the package that ships it installed?"
   log "enabled $unit"
 done
+
+# --- a running system: do now what the reboot after an installation would do.
+if [ "$LIVE" = 1 ]; then
+  systemctl daemon-reload || die "systemctl daemon-reload failed"
+  # The config file says permissive/disabled for the next boots; this boot may still enforce
+  # (CentOS 7 GenericCloud boots enforcing, which keeps nginx off the API port).
+  if command -v getenforce >/dev/null 2>&1 && [ "$(getenforce 2>/dev/null || true)" = Enforcing ]; then
+    setenforce 0 || die "setenforce 0 failed: SELinux stays enforcing until a reboot"
+    log "SELinux permissive for this boot (setenforce 0)"
+  fi
+  for unit in $DISABLE_SERVICES; do
+    if systemctl stop "$unit"; then
+      log "stopped $unit"
+    else
+      log "$unit not stopped (not installed?); fine"
+    fi
+  done
+  for unit in $START_SERVICES; do
+    # restart, not start: a unit already running (chronyd) must read the files the seed just wrote.
+    systemctl restart "$unit" || die "systemctl restart $unit failed: see 'journalctl -u $unit'"
+    log "(re)started $unit"
+  done
+  for unit in $RELOAD_SERVICES; do
+    if systemctl is-active --quiet "$unit"; then
+      systemctl reload "$unit" || die "systemctl reload $unit failed: see 'journalctl -u $unit'"
+      log "reloaded $unit (it reads the configuration the seed wrote)"
+    fi
+  done
+fi
+
+mkdir -p "$(dirname "$INSTALL_MARKER")"
+date +%Y-%m-%dT%H:%M:%S%:z >"$INSTALL_MARKER"
+log "wrote $INSTALL_MARKER"
+
+if [ "$LIVE" = 1 ] && [ -n "$FIRSTBOOT_UNIT" ]; then
+  # --no-block: the unit may be the caller (first boot resuming an install), or ordered after cloud-init.
+  systemctl start --no-block "$FIRSTBOOT_UNIT" || die "systemctl start $FIRSTBOOT_UNIT failed"
+  log "started $FIRSTBOOT_UNIT (follow it with 'journalctl -fu $FIRSTBOOT_UNIT')"
+fi
 
 log "done"

@@ -3,6 +3,16 @@ import type { Artifact } from '../artifact.js';
 import { textArtifact } from '../artifact.js';
 import type { NodePlan } from '../plan/index.js';
 
+/**
+ * Why a cidata seed cannot work for this node, or undefined. cloud-init matches (and renames) a NIC
+ * only by MAC; a v1 entry with a name alone works only when the image calls the NIC that, so the
+ * name must come from the user, not from a guess (GenericCloud says eth0, VMware ens33 or ens192).
+ */
+export function cidataNicProblem(plan: Pick<NodePlan, 'network'>): string | undefined {
+  if (plan.network.mac || plan.network.device) return undefined;
+  return 'has neither a MAC address nor an interface name, so cloud-init cannot tell which NIC gets its static address (it matches NICs only by MAC)';
+}
+
 const dump = (doc: object) => yaml.dump(doc, { lineWidth: -1, noRefs: true, sortKeys: false });
 
 /**
@@ -31,19 +41,20 @@ export function renderCloudInit(plan: NodePlan): Artifact[] {
       permissions: `0${f.mode.toString(8)}`,
       content: f.content,
     })),
-    runcmd: [
-      ['bash', plan.installScript],
-      ['systemctl', 'daemon-reload'],
-      // --no-block: a blocking start from runcmd deadlocks against units ordered after cloud-final.
-      ...(plan.firstbootUnit ? [['systemctl', 'start', '--no-block', plan.firstbootUnit]] : []),
-    ],
+    // One command: cloud-init runs runcmd as a plain sh script (no set -e), so only the last
+    // command's status reaches it. install.sh --live reloads units, (re)starts what must run now
+    // and starts the first-boot unit; any failure is cloud-init's error.
+    runcmd: [['bash', plan.installScript, '--live']],
   };
   const userDataText = `#cloud-config\n# k8s-image: ${plan.hostname} (${plan.role}) of cluster ${plan.cluster}.${hasSecret ? ' Holds secrets: keep this seed private.' : ''}\n${dump(userData)}`;
   const metaData = dump({ 'instance-id': plan.instanceId, 'local-hostname': plan.hostname });
   const n = plan.network;
   const subnet: Record<string, unknown> = { type: 'static', address: `${n.ip}/${n.prefix}`, gateway: n.gateway, dns_nameservers: n.dns };
   if (n.search) subnet.dns_search = [n.search];
-  const physical: Record<string, unknown> = { type: 'physical', name: n.device };
+  const problem = cidataNicProblem(plan);
+  if (problem) throw new Error(`${plan.hostname} ${problem}: the command layer must not render its cloud-init files`);
+  // With only the MAC known, cloud-init names that NIC eth0 (GenericCloud's own name for it).
+  const physical: Record<string, unknown> = { type: 'physical', name: n.device ?? 'eth0' };
   if (n.mac) physical.mac_address = n.mac;
   physical.subnets = [subnet];
   const networkConfig = dump({ version: 1, config: [physical] });

@@ -5,12 +5,13 @@ import { toolVersion } from '../assets.js';
 import type { Cluster, Node } from '../config/index.js';
 import { UserError } from '../errors.js';
 import { renderCloudInit } from '../cloudinit/index.js';
+import { formatPath } from '../config/index.js';
 import { writeIsoWith, type IsoTool, ISO_TOOLS } from '../iso/index.js';
 import { renderKickstart } from '../kickstart/index.js';
 import { buildEpoch, manifestText, scanTree, swapIntoPlace, writeArtifacts, type Manifest } from '../output/index.js';
 import { planNode } from '../plan/index.js';
 import type { Secrets } from '../secrets/index.js';
-import { loadClusterAndSecrets, type Output } from './common.js';
+import { loadSecretsFor, readConfig, type Output } from './common.js';
 import { table } from './validate.js';
 
 export interface BuildOptions {
@@ -36,10 +37,20 @@ function selectNodes(cluster: Cluster, opts: BuildOptions): Node[] {
   return chosen;
 }
 
+/** A cidata seed needs to know the NIC: its MAC (cloud-init matches by MAC) or a name the user gave. */
+export function nicKnown(node: Node): boolean {
+  return Boolean(node.mac || node.interface);
+}
+
+function nicProblem(cluster: Cluster, node: Node): string {
+  const i = cluster.nodes.indexOf(node);
+  return `${formatPath(['nodes', i, 'mac'])}: node ${node.name} has neither a MAC address nor an interface name, so a cidata seed cannot tell cloud-init which NIC gets ${node.ip}/${node.prefix} (cloud-init matches NICs only by MAC); set nodes[${i}].mac to the VM's MAC address, or nodes[${i}].interface (or network.interface) to the NIC's name (eth0 on CentOS 7 GenericCloud)`;
+}
+
 /** Everything for one node: the rendered files and, when asked, the seed ISOs. Pure but for external ISO tools. */
 export async function nodeArtifacts(cluster: Cluster, secrets: Secrets, node: Node, opts: { isos: boolean; seed: 'cidata' | 'oemdrv' | 'both'; isoTool: IsoTool; epoch: number }): Promise<Artifact[]> {
   const plan = planNode(cluster, secrets, node.name);
-  const files = [...renderKickstart(plan), ...renderCloudInit(plan)];
+  const files = [...renderKickstart(plan), ...(nicKnown(node) ? renderCloudInit(plan) : [])];
   if (!opts.isos) return files;
   const isos: Artifact[] = [];
   const seeds: ['cidata' | 'oemdrv', string, string][] = [
@@ -48,6 +59,7 @@ export async function nodeArtifacts(cluster: Cluster, secrets: Secrets, node: No
   ];
   for (const [kind, prefix, label] of seeds) {
     if (opts.seed !== 'both' && opts.seed !== kind) continue;
+    if (kind === 'cidata' && !nicKnown(node)) continue;
     const content = files.filter((a) => a.path.startsWith(prefix));
     const secret = content.some((a) => a.secret);
     const bytes = await writeIsoWith(opts.isoTool, {
@@ -63,9 +75,17 @@ export async function nodeArtifacts(cluster: Cluster, secrets: Secrets, node: No
 /** `k8s-image render` (files only) and `k8s-image build` (files and seed ISOs). */
 export async function build(opts: BuildOptions, out: Output, withIsos = true): Promise<void> {
   if (opts.isoTool && !ISO_TOOLS.includes(opts.isoTool)) throw new UserError(`--iso-tool ${opts.isoTool}: use one of ${ISO_TOOLS.join(', ')}`);
-  const { loaded, secrets, secretsPath, outDir } = await loadClusterAndSecrets(opts, out);
+  // Every check before the first side effect (the secrets file): a refused build changes nothing.
+  const loaded = readConfig(opts.config);
+  for (const w of loaded.warnings) out.warn(w);
   const { cluster } = loaded;
   const nodes = selectNodes(cluster, opts);
+  const unknownNic = nodes.filter((n) => !nicKnown(n));
+  if (withIsos && opts.seed === 'cidata' && unknownNic.length) throw new UserError(unknownNic.map((n) => nicProblem(cluster, n)));
+  if (opts.seed !== 'oemdrv') {
+    for (const n of unknownNic) out.warn(`${nicProblem(cluster, n)}. Built for ${n.name}: the kickstart and OEMDRV seed only (the installer takes the NIC with a link)`);
+  }
+  const { secrets, secretsPath, outDir } = await loadSecretsFor(loaded, opts, out);
   const epoch = buildEpoch();
   const clusterDir = join(outDir, cluster.name);
   const whole = nodes.length === cluster.nodes.length;

@@ -40,6 +40,11 @@ export function secretsPathFor(loaded: LoadedCluster, outDir: string): string {
 export async function loadClusterAndSecrets(opts: { config?: string; out?: string; newCa?: boolean }, out: Output): Promise<{ loaded: LoadedCluster; secrets: Secrets; secretsPath: string; outDir: string }> {
   const loaded = readConfig(opts.config);
   for (const w of loaded.warnings) out.warn(w);
+  return loadSecretsFor(loaded, opts, out);
+}
+
+/** The secrets of an already loaded config (created if missing): the first step of a command with side effects. */
+export async function loadSecretsFor(loaded: LoadedCluster, opts: { out?: string; newCa?: boolean }, out: Output): Promise<{ loaded: LoadedCluster; secrets: Secrets; secretsPath: string; outDir: string }> {
   const outDir = opts.out ?? 'outputs';
   const secretsPath = secretsPathFor(loaded, outDir);
   const { secrets, created } = await loadOrCreateSecrets({

@@ -32,6 +32,9 @@ export const PRESETS: Record<Mirrors['preset'], Omit<Mirrors, 'preset' | 'regist
     kubernetesEl7: 'https://mirrors.aliyun.com/kubernetes/yum',
     kubernetesPkgs: 'https://mirrors.aliyun.com/kubernetes-new/core/stable',
     imageRepository: 'registry.aliyuncs.com/google_containers',
+    // The CNI images live on Docker Hub; DaoCloud's public-image-mirror serves docker.io/<path> as
+    // docker.m.daocloud.io/<path> inside mainland China (seed 000 side-loads a tarball instead).
+    cniImageRegistry: 'docker.m.daocloud.io',
     ntpServers: ['ntp.aliyun.com', 'ntp1.aliyun.com'],
   },
   upstream: {
@@ -42,6 +45,7 @@ export const PRESETS: Record<Mirrors['preset'], Omit<Mirrors, 'preset' | 'regist
     kubernetesEl7: undefined,
     kubernetesPkgs: 'https://pkgs.k8s.io/core:/stable:',
     imageRepository: 'registry.k8s.io',
+    cniImageRegistry: 'docker.io',
     ntpServers: ['0.centos.pool.ntp.org', '1.centos.pool.ntp.org', '2.centos.pool.ntp.org'],
   },
 };
@@ -55,7 +59,6 @@ export const DEFAULTS = {
   tokenTTL: '24h',
   joinDeadline: '7d',
   prefix: 24,
-  interface: 'ens33',
   disk: 'sda',
   timezone: 'UTC',
   apiPort: 6443,
@@ -282,6 +285,7 @@ function resolveMirrors(f: ClusterFile, kubernetesVersion: string, inTable: bool
     kubernetesPkgs: f.mirrors?.kubernetesPkgs ?? p.kubernetesPkgs,
     registryMirrors: f.mirrors?.registryMirrors ?? [],
     insecureRegistries: f.mirrors?.insecureRegistries ?? [],
+    cniImageRegistry: f.mirrors?.cniImageRegistry ?? p.cniImageRegistry,
   };
   if (inTable && minorFacts(kubernetesVersion).repo === 'el7' && !mirrors.kubernetesEl7) {
     r.errors.push(
@@ -311,7 +315,7 @@ function resolveNodes(f: ClusterFile, r: Report): Node[] {
       gateway: gateway ?? '',
       dns,
       mac: n.mac?.toLowerCase(),
-      interface: n.interface ?? net.interface ?? DEFAULTS.interface,
+      interface: n.interface ?? net.interface,
       disk: n.disk ?? DEFAULTS.disk,
       generation: n.generation ?? 1,
       cpus: n.cpus,
@@ -417,6 +421,13 @@ function resolveEndpoint(f: ClusterFile, nodes: Node[], r: Report): { endpoint?:
     for (const [i, n] of nodes.entries()) {
       if (n.role === 'lb' && !contains({ network: ipToInt(n.ip), prefix: n.prefix }, ipToInt(vip))) {
         errors.push(`loadBalancer.virtualIP: "${vip}" is outside the subnet of nodes[${i}] (${n.name}, ${n.ip}/${n.prefix}); keepalived can only hold an address on the lb nodes' own subnet`);
+      }
+    }
+  }
+  if (vip) {
+    for (const [i, n] of nodes.entries()) {
+      if (n.role === 'lb' && !n.interface) {
+        errors.push(`nodes[${i}].interface: missing: keepalived on ${n.name} needs the name of the NIC that holds loadBalancer.virtualIP ${vip}; set nodes[${i}].interface or network.interface (e.g. eth0 or ens192)`);
       }
     }
   }

@@ -9,8 +9,11 @@ export interface Node {
   gateway: string;
   dns: string[];
   mac?: string;
-  /** Kernel name of the NIC; with a MAC the ifcfg file binds by HWADDR instead. */
-  interface: string;
+  /**
+   * Kernel name of the NIC when the config names one (node or network level); undefined means
+   * "not known": the kickstart then takes the NIC with a link, and a cidata seed needs the MAC.
+   */
+  interface?: string;
   disk: string;
   generation: number;
   cpus?: number;
@@ -28,6 +31,8 @@ export interface Mirrors {
   kubernetesPkgs: string;
   registryMirrors: string[];
   insecureRegistries: string[];
+  /** Registry (host[/path]) that serves the CNI's Docker Hub images (flannel, calico) in place of docker.io. */
+  cniImageRegistry: string;
 }
 
 /** The validated cluster: the single input of the plan together with the secrets. */

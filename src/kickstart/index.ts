@@ -53,7 +53,8 @@ export function renderKickstart(plan: NodePlan, opts: KickstartOptions = {}): Ar
     hostname: plan.hostname,
     source: opts.source ?? 'cdrom',
     timezone: plan.timezone,
-    device: plan.network.mac ?? plan.network.device,
+    // Anaconda matches --device by MAC or name; with neither known, `link` takes the first NIC with a link.
+    device: plan.network.mac ?? plan.network.device ?? 'link',
     ip: plan.network.ip,
     netmask: plan.network.netmask,
     gateway: plan.network.gateway,

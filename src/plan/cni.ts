@@ -14,16 +14,32 @@ export function flannelImages(kubernetesVersion: string): { flannel: string; cni
 }
 
 /**
+ * A Docker Hub image reference served from `registry` instead (the same path below it, as registry
+ * mirrors and pull-through caches lay them out); images of other registries are left as they are.
+ */
+export function fromRegistry(image: string, registry: string): string {
+  const first = image.split('/')[0]!;
+  const hasRegistry = image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
+  if (hasRegistry && first !== 'docker.io' && first !== 'index.docker.io') return image;
+  let path = hasRegistry ? image.slice(first.length + 1) : image;
+  if (!path.includes('/')) path = `library/${path}`;
+  return `${registry}/${path}`;
+}
+
+/**
  * The CNI manifest the init master applies, shipped in the seed so first boot fetches no manifest.
- * `--iface` lists every node address: flannel takes the first that exists locally, so the right NIC
- * is used on VMs with two of them whatever each NIC is called.
+ * Its images come from mirrors.cniImageRegistry.
  */
 export function cniManifest(cluster: Cluster): string {
   if (cluster.cni === 'calico') return calicoManifest(cluster);
-  const images = flannelImages(cluster.kubernetesVersion);
+  const upstream = flannelImages(cluster.kubernetesVersion);
+  const registry = cluster.mirrors.cniImageRegistry;
+  const images = { flannel: fromRegistry(upstream.flannel, registry), cniPlugin: fromRegistry(upstream.cniPlugin, registry) };
   const ns = 'kube-flannel';
   const labels = { app: 'flannel', 'k8s-app': 'flannel', tier: 'node' };
-  const ifaces = cluster.nodes.filter((n) => n.role !== 'lb').map((n) => `--iface=${n.ip}`);
+  // The NIC is found on each node at run time (the route to the endpoint), so a node added later,
+  // whatever its address or NIC name, picks the right one.
+  const ifaces = [`--iface-can-reach=${flannelReachTarget(cluster)}`];
   const docs: Record<string, unknown>[] = [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'k8s-app': 'flannel', 'pod-security.kubernetes.io/enforce': 'privileged' } } },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'flannel', namespace: ns, labels: { 'k8s-app': 'flannel' } } },
@@ -139,6 +155,29 @@ export function cniManifest(cluster: Cluster): string {
   return docs.map((d) => yaml.dump(d, { lineWidth: -1, noRefs: true })).join('---\n');
 }
 
+/**
+ * Where flannel's `ip route get` points. Not a Kubernetes node's own address: on that node the
+ * route is `local ... dev lo`, so the endpoint of a single master is replaced by that master's
+ * gateway, which is on the cluster subnet and is never a node.
+ */
+function flannelReachTarget(cluster: Cluster): string {
+  const host = cluster.controlPlaneEndpoint.host;
+  const isNode = cluster.nodes.some((n) => n.role !== 'lb' && n.ip === host);
+  if (/^[0-9.]+$/.test(host) && !isNode) return host;
+  return cluster.nodes.find((n) => n.role === 'master')!.gateway;
+}
+
+/** Every `image:` of a workload's containers and init containers, from the CNI registry. */
+function rewriteImages(doc: unknown, registry: string): void {
+  const spec = (doc as { spec?: { template?: { spec?: Record<string, unknown> } } })?.spec?.template?.spec;
+  if (!spec) return;
+  for (const key of ['containers', 'initContainers']) {
+    const list = spec[key];
+    if (!Array.isArray(list)) continue;
+    for (const c of list as { image?: unknown }[]) if (typeof c.image === 'string') c.image = fromRegistry(c.image, registry);
+  }
+}
+
 /** The address calico-node's autodetection reaches: the interface that routes there is the cluster one. */
 function reachTarget(cluster: Cluster): string {
   const host = cluster.controlPlaneEndpoint.host;
@@ -160,6 +199,7 @@ function calicoManifest(cluster: Cluster): string {
     else env.push({ name, value });
   };
   set('CALICO_IPV4POOL_CIDR', cluster.podSubnet);
+  for (const doc of docs) rewriteImages(doc, cluster.mirrors.cniImageRegistry);
   set('IP_AUTODETECTION_METHOD', `can-reach=${reachTarget(cluster)}`);
   return docs.map((d) => yaml.dump(d, { lineWidth: -1, noRefs: true })).join('---\n');
 }

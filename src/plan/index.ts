@@ -71,7 +71,8 @@ function firewallPorts(cluster: Cluster, node: Node): string[] {
   const ports = ['22/tcp'];
   if (node.role !== 'lb') ports.push('10250/tcp');
   if (node.role === 'master') ports.push('6443/tcp', '2379-2380/tcp', '10251/tcp', '10252/tcp', '10257/tcp', '10259/tcp');
-  if (node.role === 'node') ports.push('30000-32767/tcp');
+  // NodePorts are served by kube-proxy on every node, masters included.
+  if (node.role !== 'lb') ports.push('30000-32767/tcp');
   if (node.role === 'lb') ports.push(`${cluster.loadBalancer.port}/tcp`);
   if (node.role !== 'lb' && cluster.cni === 'flannel') ports.push('8472/udp');
   if (node.role !== 'lb' && cluster.cni === 'calico') ports.push('179/tcp', '4789/udp');
@@ -95,6 +96,33 @@ function firewalldZone(ports: string[], protocols: string[]): string {
   lines.push('  <masquerade/>', '</zone>', '');
   return lines.join('\n');
 }
+
+/**
+ * The pod and service networks in firewalld's trusted zone: with IPVS, traffic to a ClusterIP is
+ * delivered locally and passes INPUT, where the public zone would reject pod to 10.96.0.1:443 and to
+ * DNS (kubernetes/kubeadm#1461). A source may sit in one zone only, so only here.
+ */
+function firewalldTrustedZone(cluster: Cluster): string {
+  return [
+    '<?xml version="1.0" encoding="utf-8"?>',
+    '<zone target="ACCEPT">',
+    '  <short>Trusted</short>',
+    '  <description>k8s-image: the pod and service networks (kube-proxy IPVS traffic passes INPUT)</description>',
+    `  <source address="${cluster.podSubnet}"/>`,
+    `  <source address="${cluster.serviceSubnet}"/>`,
+    '</zone>',
+    '',
+  ].join('\n');
+}
+
+/**
+ * NetworkManager (in @core) must leave calico's interfaces alone, or it fights calico over their
+ * routes and addresses (Calico docs, "Configure NetworkManager").
+ */
+const NETWORKMANAGER_CALICO = `# Written by k8s-image: calico manages these interfaces itself.
+[keyfile]
+unmanaged-devices=interface-name:cali*;interface-name:tunl*;interface-name:vxlan.calico;interface-name:vxlan-v6.calico;interface-name:wireguard.cali;interface-name:wg-v6.cali
+`;
 
 function proxyDropIn(cluster: Cluster): string | undefined {
   const p = cluster.proxy;
@@ -182,21 +210,40 @@ function masterPki(secrets: Secrets): PlanFile[] {
 
 /** The values first boot reads (node-files/README.md lists each). */
 function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstrap']): PlanFile {
-  const endpointHealthz = `https://${endpointText(cluster)}/healthz`;
+  const header = 'k8s-image first-boot settings for this node (see node-files/README.md)';
+  const install: [string, string][] = [
+    ['INSTALL_SCRIPT', PATHS.installScript],
+    ['INSTALL_MARKER', PATHS.installMarker],
+    ['INSTALL_LOG', PATHS.installLog],
+  ];
+  const common: [string, string | number][] = [
+    ['NODE_NAME', node.name],
+    ['NODE_IP', node.ip],
+    ['STATE_DIR', PATHS.stateDir],
+    ['LOG_FILE', PATHS.logFile],
+    ...install,
+  ];
+  // lb nodes: first boot only makes sure the install finished (their proxy runs from its unit).
+  if (bootstrap === 'none') return file(PATHS.firstbootEnv, envFile(header, [['ROLE', 'none'], ...common]));
+  const endpoint = endpointText(cluster);
+  const endpointHealthz = `https://${endpoint}/healthz`;
+  const behindProxy = cluster.controlPlaneEndpoint.host !== node.ip;
   // Workers wait for the endpoint; a joining master for the master before it (parallel joins race on etcd).
   const waitFor = bootstrap === 'join' ? [endpointHealthz] : bootstrap === 'join-control-plane' ? [`https://${previousMaster(cluster, node).ip}:6443/healthz`] : [];
-  // The first master is done only once the endpoint (an LB or VIP) forwards to it.
-  const confirm = bootstrap === 'init' && cluster.controlPlaneEndpoint.host !== node.ip ? [endpointHealthz] : [];
+  // The first master behind a load balancer (or VIP): the proxy must accept connections before init,
+  // and the master is done only once the endpoint forwards to it.
+  const waitTcp = bootstrap === 'init' && behindProxy ? [endpoint] : [];
+  const confirm = bootstrap === 'init' && behindProxy ? [endpointHealthz] : [];
   const expected = cluster.nodes.filter((n) => n.role !== 'lb' && n !== node).map((n) => n.name);
   const deadline = cluster.bootstrap.joinDeadlineSeconds || 7 * 86400;
   return file(
     PATHS.firstbootEnv,
-    envFile('k8s-image first-boot settings for this node (see node-files/README.md)', [
+    envFile(header, [
       ['ROLE', bootstrap],
-      ['NODE_NAME', node.name],
-      ['NODE_IP', node.ip],
-      ['ENDPOINT', endpointText(cluster)],
+      ...common,
+      ['ENDPOINT', endpoint],
       ['WAIT_FOR', waitFor],
+      ['WAIT_TCP', waitTcp],
       ['CONFIRM_URLS', confirm],
       ['RUNTIME_SERVICE', cluster.runtime.kind === 'docker' ? 'docker' : 'containerd'],
       ['RETRIES', 5],
@@ -209,8 +256,6 @@ function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstr
       ['KUBE_DIR', '/etc/kubernetes'],
       ['PKI_DIR', '/etc/kubernetes/pki'],
       ['ADMIN_KUBECONFIG', '/root/.kube/config'],
-      ['STATE_DIR', PATHS.stateDir],
-      ['LOG_FILE', PATHS.logFile],
       ['MODULES_LOAD_DIR', '/etc/modules-load.d'],
       ['TOKEN_FILE', PATHS.tokenFile],
       ['TOKEN_TTL', cluster.bootstrap.tokenTTLSeconds],
@@ -239,12 +284,24 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     const needEpel = !isK8s && cluster.loadBalancer.kind === 'nginx';
     files.push(file(path, renderRepoFile(repos.map((r) => (r.id === 'epel' && needEpel ? { ...r, enabled: true } : r)), yumProxy)));
   }
-  if (cluster.os.firewall === 'open') files.push(file('/etc/firewalld/zones/public.xml', firewalldZone(firewallPorts(cluster, node), firewallProtocols(cluster, node))));
+  const firewallOpen = cluster.os.firewall === 'open';
+  if (firewallOpen) {
+    files.push(file('/etc/firewalld/zones/public.xml', firewalldZone(firewallPorts(cluster, node), firewallProtocols(cluster, node))));
+    if (isK8s) files.push(file('/etc/firewalld/zones/trusted.xml', firewalldTrustedZone(cluster)));
+  }
 
   const enableServices = ['chronyd'];
-  const disableServices = cluster.os.firewall === 'disabled' ? ['firewalld', 'iptables', 'ip6tables'] : ['iptables', 'ip6tables'];
-  if (cluster.os.firewall === 'open') enableServices.push('firewalld');
-  const basePackages = isK8s ? [...BASE_PACKAGES, ...KUBERNETES_NODE_PACKAGES] : BASE_PACKAGES;
+  // On a running system (cloud-init), restarted at install: chronyd already runs with the image's
+  // config, and disabled units are stopped there too (install.sh --live).
+  const startServices = ['chronyd'];
+  const reloadServices: string[] = [];
+  const disableServices = firewallOpen ? ['iptables', 'ip6tables'] : ['firewalld', 'iptables', 'ip6tables'];
+  if (firewallOpen) {
+    enableServices.push('firewalld');
+    startServices.push('firewalld');
+  }
+  // firewalld is in @core but not on every cloud image; enabling a unit that is not there fails the install.
+  const basePackages = [...BASE_PACKAGES, ...(firewallOpen ? ['firewalld'] : []), ...(isK8s ? KUBERNETES_NODE_PACKAGES : [])];
   let packages = [...basePackages];
   const proxyUnit = proxyDropIn(cluster);
 
@@ -262,6 +319,10 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     if (proxyUnit) {
       for (const unit of [runtimeService, 'kubelet', 'k8s-image-firstboot']) files.push(file(`/etc/systemd/system/${unit}.service.d/http-proxy.conf`, proxyUnit));
     }
+    if (cluster.cni === 'calico') {
+      files.push(file('/etc/NetworkManager/conf.d/calico.conf', NETWORKMANAGER_CALICO));
+      reloadServices.push('NetworkManager');
+    }
     files.push(file(PATHS.kubeadmConfig, kubeadmConfig(cluster, secrets, node, bootstrap as 'init' | 'join' | 'join-control-plane'), 0o600, true));
     files.push(file(PATHS.caCert, secrets.ca.cert));
     if (node.role === 'master') files.push(...masterPki(secrets));
@@ -272,16 +333,19 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
       files.push(file('/etc/systemd/system/k8s-image-token-keeper.service', readAsset('node-files/k8s-image-token-keeper.service')));
       files.push(file('/etc/systemd/system/k8s-image-token-keeper.timer', readAsset('node-files/k8s-image-token-keeper.timer')));
     }
-    files.push(firstbootEnv(cluster, node, bootstrap));
-    files.push(file(PATHS.firstbootScript, readAsset('node-files/firstboot.sh'), 0o755));
-    files.push(file(`/etc/systemd/system/${PATHS.firstbootUnit}`, readAsset(`node-files/${PATHS.firstbootUnit}`)));
     packages = [...packages, ...pinnedPackages(cluster)];
-    enableServices.push(runtimeService, 'kubelet', PATHS.firstbootUnit);
+    enableServices.push(runtimeService, 'kubelet');
   } else {
     files.push(...lbFiles(cluster, node));
     packages = [...packages, ...lbPackages(cluster)];
     enableServices.push(...lbServices(cluster));
+    // The proxy must listen as soon as cloud-init is done: the first master's init goes through it.
+    startServices.push(...lbServices(cluster));
   }
+  // Every node has the first-boot unit: it reruns an unfinished install, and on Kubernetes nodes inits or joins.
+  files.push(firstbootEnv(cluster, node, bootstrap));
+  files.push(file(PATHS.firstbootScript, readAsset('node-files/firstboot.sh'), 0o755));
+  files.push(file(`/etc/systemd/system/${PATHS.firstbootUnit}`, readAsset(`node-files/${PATHS.firstbootUnit}`)));
 
   files.push(
     file(
@@ -291,6 +355,13 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
         ['DISABLE_EXCLUDES', isK8s ? 'kubernetes,docker-ce-stable' : 'main'],
         ['ENABLE_SERVICES', enableServices],
         ['DISABLE_SERVICES', disableServices],
+        ['START_SERVICES', startServices],
+        ['RELOAD_SERVICES', reloadServices],
+        ['FIRSTBOOT_UNIT', PATHS.firstbootUnit],
+        ['INSTALL_MARKER', PATHS.installMarker],
+        ['INSTALL_LOG', PATHS.installLog],
+        ['NODE_ADDRESS', node.ip],
+        ['NIC', node.mac ?? node.interface ?? 'link'],
         ['SELINUX', cluster.os.selinux],
       ]),
     ),
@@ -325,7 +396,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     enableServices,
     disableServices,
     installScript: PATHS.installScript,
-    firstbootUnit: isK8s ? PATHS.firstbootUnit : '',
+    firstbootUnit: PATHS.firstbootUnit,
     files,
   };
 }

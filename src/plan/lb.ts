@@ -162,7 +162,8 @@ export function keepalivedConf(cluster: Cluster, node: Node): string {
     '',
     'vrrp_instance kube_apiserver {',
     '    state BACKUP',
-    `    interface ${node.interface}`,
+    // Config refuses a virtual IP on an lb node without an interface name.
+    `    interface ${node.interface!}`,
     `    virtual_router_id ${virtualRouterId(vip)}`,
     `    priority ${150 - 10 * index}`,
     '    advert_int 1',
@@ -170,7 +171,7 @@ export function keepalivedConf(cluster: Cluster, node: Node): string {
     // keepalived rejects when empty).
     ...(peers.length > 0 ? [`    unicast_src_ip ${node.ip}`, '    unicast_peer {', ...peers, '    }'] : []),
     '    virtual_ipaddress {',
-    `        ${vip}/${node.prefix} dev ${node.interface}`,
+    `        ${vip}/${node.prefix} dev ${node.interface!}`,
     '    }',
     '    track_script {',
     '        chk_proxy',

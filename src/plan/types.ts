@@ -20,7 +20,8 @@ export interface NodePlan {
   hostname: string;
   fqdn?: string;
   network: {
-    device: string;
+    /** The NIC's kernel name when the config names it; undefined when only the MAC (or nothing) is known. */
+    device?: string;
     mac?: string;
     ip: string;
     prefix: number;
@@ -40,9 +41,9 @@ export interface NodePlan {
   /** Units enabled at install time (also listed in install.env for install.sh). */
   enableServices: string[];
   disableServices: string[];
-  /** Run once at install time, in the installer chroot or by cloud-init. */
+  /** Run once at install time: plainly in the installer chroot, with --live by cloud-init. */
   installScript: string;
-  /** The unit that runs the first-boot stages. */
+  /** The unit that runs the first-boot stages (every node has it; lb nodes only finish the install). */
   firstbootUnit: string;
   files: PlanFile[];
 }
@@ -54,6 +55,8 @@ export const PATHS = {
   firstbootUnit: 'k8s-image-firstboot.service',
   firstbootEnv: '/etc/k8s-image/firstboot.env',
   installEnv: '/etc/k8s-image/install.env',
+  installMarker: '/var/lib/k8s-image/install.done',
+  installLog: '/var/log/k8s-image/install.log',
   kubeadmConfig: '/etc/k8s-image/kubeadm.yaml',
   cniManifest: '/etc/k8s-image/cni.yaml',
   caCert: '/etc/k8s-image/ca.crt',

@@ -174,3 +174,33 @@ test('a partial build warns about output folders of nodes no longer in the confi
   assert.doesNotMatch(full.stderr, /any more/);
   assert.ok(!existsSync(join(base, 'out', 'k8s-lab', 'node02')), 'a full build replaces the whole tree');
 });
+
+test('a node whose NIC cannot be identified: --seed cidata refuses (exit 2, no side effects); a full build makes its OEMDRV seed only and says why', async () => {
+  const base = mkdtempSync(join(tmpdir(), 'k8s-image-nic-'));
+  const config = join(base, 'cluster.yaml');
+  await k8sImage(['init', '-o', config], { cwd: base });
+  // Neither network.interface nor a MAC for node02; node01 gets a MAC.
+  writeFileSync(
+    config,
+    readFileSync(config, 'utf8')
+      .replace(/^  interface: ens33.*\n/m, '')
+      .replace('{ name: master, role: master,', '{ name: master, role: master, interface: ens192,')
+      .replace('{ name: node01, role: node,', '{ name: node01, role: node, mac: "00:50:56:3f:00:65",'),
+  );
+  const refused = await k8sImage(['build', '-c', config, '-o', join(base, 'out'), '--seed', 'cidata'], { cwd: base });
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /^error: nodes\[2\]\.mac: node node02 has neither a MAC address nor an interface name, so a cidata seed cannot tell cloud-init which NIC gets 192\.168\.108\.102\/24 .*set nodes\[2\]\.mac .*eth0 on CentOS 7 GenericCloud/m);
+  assert.ok(!existsSync(join(base, 'out')), 'nothing written');
+  assert.ok(!existsSync(join(base, 'k8s-lab.secrets.yaml')), 'no secrets file minted by a refused build');
+
+  const built = await k8sImage(['build', '-c', config, '-o', join(base, 'out')], { cwd: base });
+  assert.equal(built.code, 0, built.stderr);
+  assert.match(built.stderr, /warning: nodes\[2\]\.mac: .*Built for node02: the kickstart and OEMDRV seed only/);
+  const dir = join(base, 'out', 'k8s-lab');
+  assert.ok(existsSync(join(dir, 'node02', 'node02-oemdrv.iso')));
+  assert.ok(!existsSync(join(dir, 'node02', 'node02-cidata.iso')) && !existsSync(join(dir, 'node02', 'cloud-init')));
+  assert.match(readFileSync(join(dir, 'node02', 'ks.cfg'), 'utf8'), /^network .*--device=link /m);
+  assert.match(readFileSync(join(dir, 'node01', 'cloud-init', 'network-config'), 'utf8'), /mac_address: 00:50:56:3f:00:65/);
+  assert.match(readFileSync(join(dir, 'master', 'cloud-init', 'network-config'), 'utf8'), /name: ens192/);
+  rmSync(base, { recursive: true, force: true });
+});

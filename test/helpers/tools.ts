@@ -15,6 +15,7 @@ export const DEBIAN_PACKAGE: Record<string, string> = {
   kubectl: 'kubernetes-client',
   'systemd-analyze': 'systemd',
   '/usr/bin/python3': 'python3 (with python3-pycdlib, python3-yaml, cloud-init)',
+  'firewall-offline-cmd': 'firewalld',
 };
 
 function findOnPath(cmd: string): string | null {

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Fake system commands for the node-files sandbox: linked under every name (kubeadm, kubectl, systemctl,
-# chronyc, modprobe, sysctl, swapoff, setenforce, getenforce, yum, rpm); logs its argv (tab-separated)
+# chronyc, modprobe, sysctl, swapoff, setenforce, getenforce, yum, rpm, ip); logs its argv (tab-separated)
 # to $FAKE_CALLS and behaves by env knobs and counter files in $FAKE_DIR (see sandbox.ts).
 set -u
 name=$(basename "$0")
@@ -101,6 +101,19 @@ case $name in
     for m in ${FAKE_MODPROBE_MISSING:-}; do
       if [ "$1" = "$m" ]; then echo "modprobe: FATAL: Module $m not found." >&2; exit 1; fi
     done
+    ;;
+  ip)
+    # `ip -4 -o addr show` / `ip -o link show`: the machine's addresses from FAKE_IP_ADDRS.
+    if [ "${1:-}" = -4 ]; then
+      n=2
+      for a in ${FAKE_IP_ADDRS:-192.168.108.100 192.168.108.101 192.168.108.102 10.0.1.157}; do
+        echo "$n: eth0    inet $a/24 brd 0.0.0.0 scope global eth0\       valid_lft forever preferred_lft forever"
+        n=$((n + 1))
+      done
+    else
+      echo "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN"
+      echo "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc pfifo_fast state UP"
+    fi
     ;;
   getenforce)
     echo "${FAKE_GETENFORCE:-Enforcing}"

@@ -1,7 +1,9 @@
 // firstboot.sh run for real in a sandbox: fake kubeadm/kubectl/systemctl/... on PATH, real curl
 // against a loopback HTTPS /healthz stub.
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -177,7 +179,7 @@ describe('firstboot.sh, joins (real curl against an HTTPS /healthz stub)', () =>
     assert.deepEqual(callsOf(sb, 'kubeadm', 'join'), [['kubeadm', 'join', '--config', sb.p.kubeadmConfig]]);
     assert.equal(callsOf(sb, 'kubeadm', 'init').length, 0);
     assert.match(r.stdout, /firstboot\[join\]: still waiting \(check 1\) for https:\/\/127\.0\.0\.1:\d+\/healthz \(curl: \(22\)[^)]*503/);
-    assert.match(r.stdout, /every URL answered 200/);
+    assert.match(r.stdout, /ready: https:\/\/127\.0\.0\.1:\d+\/healthz/);
     assert.ok(!exists(sb.p.adminKubeconfig), 'workers get no admin.conf');
     assert.ok(!exists(join(sb.p.pkiDir, 'ca.key')), 'workers get no CA key');
     assert.match(readFileSync(join(sb.p.state, 'bootstrap-success.complete'), 'utf8'), / join\n$/);
@@ -249,7 +251,7 @@ describe('firstboot.sh, joins (real curl against an HTTPS /healthz stub)', () =>
     // Restore is logged before the join's first attempt.
     const log = readFileSync(sb.p.log, 'utf8');
     assert.ok(log.indexOf('restored the shared CA material') < log.indexOf('+ kubeadm join'));
-    assert.ok(log.indexOf('every URL answered 200') < log.indexOf('+ kubeadm join'));
+    assert.ok(log.indexOf('ready: https') < log.indexOf('+ kubeadm join'));
   });
 
   it('join-control-plane waits for the previous master while it is unhealthy', async (t) => {
@@ -273,10 +275,98 @@ describe('firstboot.sh, bad settings', () => {
     t.after(() => sb.cleanup());
     const r = await run(sb, FB);
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /ROLE=master: expected init, join-control-plane or join/);
+    assert.match(r.stdout, /ROLE=master: expected init, join-control-plane, join or none/);
     const missing = await run(sb, FB, { K8S_IMAGE_ENV: join(sb.root, 'nope.env') });
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /cannot read .*nope\.env/);
     assert.equal(calls(sb).length, 0);
+  });
+});
+
+/** The install.env a failing or passing install.sh reads (the plan writes the same keys). */
+function writeInstallEnv(sb: Sandbox, vars: Record<string, string> = {}): void {
+  const settings: Record<string, string> = {
+    PACKAGES: 'chrony curl',
+    ENABLE_SERVICES: 'chronyd',
+    DISABLE_SERVICES: 'firewalld',
+    START_SERVICES: 'chronyd',
+    FIRSTBOOT_UNIT: 'k8s-image-firstboot.service',
+    INSTALL_MARKER: sb.p.installMarker,
+    INSTALL_LOG: join(sb.root, 'var/log/k8s-image/install.log'),
+    FSTAB: join(sb.root, 'etc/fstab'),
+    SELINUX_CONFIG: join(sb.root, 'etc/selinux-config'),
+    SELINUX: 'disabled',
+    YUM_RETRIES: '1',
+    YUM_BACKOFF: '0',
+    ...vars,
+  };
+  writeFileSync(sb.p.installEnv, `# test\n${Object.entries(settings).map(([k, v]) => `${k}="${v}"`).join('\n')}\n`);
+}
+
+describe('firstboot.sh, an install that did not finish (cloud-init runcmd failed)', () => {
+  it('refuses to go on while the install fails, says what to rerun, and resumes the whole node once it is fixed', async (t) => {
+    const sb = makeSandbox('join');
+    t.after(() => sb.cleanup());
+    rmSync(sb.p.installMarker);
+    writeInstallEnv(sb);
+    setCounter(sb, 'yum-fails', 1);
+    const r = await run(sb, FB);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stdout, /the install did not finish \(no .*install\.done\): running '.*install\.sh --live' again/);
+    assert.match(r.stdout, /ERROR: the install failed \(exit 1\).*Read .*install\.log, fix the cause.*then run 'systemctl start k8s-image-firstboot' \(or reboot\): it reruns the install and goes on/);
+    assert.equal(callsOf(sb, 'kubeadm').length, 0, 'no kubeadm on a half-installed node');
+    assert.equal(callsOf(sb, 'systemctl', 'start', 'docker').length, 0, 'not even the runtime');
+
+    // The mirror is back: the same command reruns the install, then the join.
+    const again = await run(sb, FB);
+    assert.equal(again.code, 0, again.stdout);
+    assert.ok(exists(sb.p.installMarker));
+    assert.equal(callsOf(sb, 'yum', 'install').length, 2);
+    assert.equal(callsOf(sb, 'kubeadm', 'join').length, 1);
+    assert.ok(exists(join(sb.p.state, 'bootstrap-success.complete')));
+  });
+
+  it('ROLE=none (an lb node): only makes sure the install finished', async (t) => {
+    const sb = makeSandbox('join', { ROLE: 'none', KUBEADM_CONFIG: '', RUNTIME_SERVICE: '' });
+    t.after(() => sb.cleanup());
+    rmSync(sb.p.installMarker);
+    writeInstallEnv(sb, { START_SERVICES: 'chronyd nginx' });
+    const r = await run(sb, FB);
+    assert.equal(r.code, 0, r.stdout);
+    assert.ok(callsOf(sb, 'systemctl', 'restart', 'nginx').length, 'the proxy is (re)started by the rerun install');
+    assert.equal(callsOf(sb, 'kubeadm').length, 0);
+    assert.ok(exists(join(sb.p.state, 'bootstrap-success.complete')));
+  });
+});
+
+describe('firstboot.sh, init behind a load balancer', () => {
+  it('waits (bounded, logged) until the endpoint accepts connections before the first kubeadm init', async (t) => {
+    // A port nobody listens on yet: the lb "boots later".
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const sb = makeSandbox('init', { WAIT_TCP: `127.0.0.1:${port}`, WAIT_DEADLINE: '20' });
+    t.after(() => sb.cleanup());
+    const running = start(sb, FB);
+    assert.ok(await until(() => exists(sb.p.log) && readFileSync(sb.p.log, 'utf8').includes('still waiting'), 8000), 'it waits and says so');
+    assert.equal(callsOf(sb, 'kubeadm', 'init').length, 0, 'no init while the endpoint refuses connections');
+    const lb = createServer((c) => c.end());
+    await new Promise<void>((r) => lb.listen(port, '127.0.0.1', r));
+    t.after(() => new Promise<void>((r) => lb.close(() => r())));
+    const r = await running.done;
+    assert.equal(r.code, 0, r.stdout);
+    assert.match(r.stdout, new RegExp(`waiting for 127\\.0\\.0\\.1:${port} \\(to accept connections\\)`));
+    assert.match(r.stdout, /no TCP connection to 127\.0\.0\.1:/);
+    assert.equal(callsOf(sb, 'kubeadm', 'init').length, 1);
+  });
+
+  it('gives up after WAIT_DEADLINE with what to check', async (t) => {
+    const sb = makeSandbox('init', { WAIT_TCP: '127.0.0.1:1', WAIT_DEADLINE: '1' });
+    t.after(() => sb.cleanup());
+    const r = await run(sb, FB);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /ERROR: gave up after 1s waiting for 127\.0\.0\.1:1/);
+    assert.equal(callsOf(sb, 'kubeadm', 'init').length, 0);
   });
 });

@@ -81,7 +81,7 @@ test('HA: one init, control-plane joins one after another, workers join through 
     assert.equal(env.KUBEADM_CONFIG, PATHS.kubeadmConfig);
     assert.equal(env.PKI_BACKUP, PATHS.pkiBackup);
     assert.equal(env.CA_CERT, PATHS.caCert);
-    const keep = ['ROLE', 'NODE_NAME', 'NODE_IP', 'ENDPOINT', 'WAIT_FOR', 'CONFIRM_URLS', 'EXPECTED_NODES', 'RUNTIME_SERVICE'];
+    const keep = ['ROLE', 'NODE_NAME', 'NODE_IP', 'ENDPOINT', 'WAIT_FOR', 'WAIT_TCP', 'CONFIRM_URLS', 'EXPECTED_NODES', 'RUNTIME_SERVICE'];
     const sb = makeSandbox(env.ROLE as Role, Object.fromEntries(keep.map((k) => [k, env[k] ?? ''])));
     cleanups.push(() => sb.cleanup());
     writeFileSync(sb.p.kubeadmConfig, content(plan, PATHS.kubeadmConfig)!, { mode: 0o600 });
@@ -148,7 +148,7 @@ test('HA: one init, control-plane joins one after another, workers join through 
   }
   assert.equal(readFileSync(join(sandboxes.get('master1')!.fake, 'ca.key.seen-by-init'), 'utf8'), secrets.ca.key);
   // The first master confirmed the endpoint forwards to it before reporting success.
-  assert.match(readFileSync(sandboxes.get('master1')!.p.log, 'utf8'), new RegExp(`every URL answered 200: https://${NET.replaceAll('.', '\\.')}\\.30:6443/healthz`));
+  assert.match(readFileSync(sandboxes.get('master1')!.p.log, 'utf8'), new RegExp(`ready: https://${NET.replaceAll('.', '\\.')}\\.30:6443/healthz`));
   for (const n of nodes) assert.ok(existsSync(join(sandboxes.get(n.name)!.p.state, 'bootstrap-success.complete')), `${n.name} did not complete`);
   assert.equal(callsOf(sandboxes.get('master1')!, 'kubectl').filter((c) => c.includes('apply')).length, 1, 'CNI applied once');
 });

@@ -1,6 +1,6 @@
 // install.sh run for real against fake yum/rpm/systemctl, with fstab and SELinux config in a temp root.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { calls, callsOf, makeSandbox, run, setCounter, type Sandbox } from './sandbox.js';
@@ -28,6 +28,7 @@ interface Install {
 
 function install(vars: Record<string, string> = {}): Install {
   const sb = makeSandbox('init');
+  rmSync(sb.p.installMarker);
   const fstab = join(sb.root, 'etc/fstab');
   const selinux = join(sb.root, 'etc/selinux-config');
   const log = join(sb.root, 'var/log/k8s-image/install.log');
@@ -36,8 +37,12 @@ function install(vars: Record<string, string> = {}): Install {
   const settings: Record<string, string> = {
     PACKAGES: PACKAGES.join(' '),
     DISABLE_EXCLUDES: 'kubernetes,docker-ce-stable',
-    ENABLE_SERVICES: 'chronyd docker kubelet k8s-image-firstboot.service',
+    ENABLE_SERVICES: 'chronyd docker kubelet',
     DISABLE_SERVICES: 'firewalld iptables ip6tables',
+    START_SERVICES: 'chronyd',
+    RELOAD_SERVICES: '',
+    FIRSTBOOT_UNIT: 'k8s-image-firstboot.service',
+    INSTALL_MARKER: sb.p.installMarker,
     SELINUX: 'permissive',
     FSTAB: fstab,
     SELINUX_CONFIG: selinux,
@@ -73,6 +78,8 @@ describe('install.sh', () => {
     for (const u of ['chronyd', 'docker', 'kubelet', 'k8s-image-firstboot.service']) assert.ok(systemctl.includes(`enable ${u}`), `enable ${u}`);
     for (const u of ['firewalld', 'iptables', 'ip6tables']) assert.ok(systemctl.includes(`disable ${u}`), `disable ${u}`);
     assert.ok(systemctl.every((c) => /^(enable|disable) \S+$/.test(c)), `only enable/disable, no start/--now: ${systemctl.join(', ')}`);
+    assert.equal(systemctl[0], 'enable k8s-image-firstboot.service', 'the first-boot unit is enabled before anything can fail');
+    assert.ok(existsSync(i.sb.p.installMarker), 'the install marker is written at the end');
     assert.match(r.stdout, /iptables not disabled \(not installed\?\); fine/);
     assert.match(readFileSync(i.log, 'utf8'), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d k8s-image install: done$/m);
 
@@ -92,7 +99,45 @@ describe('install.sh', () => {
     assert.equal(callsOf(i.sb, 'yum', 'install').length, 2, 'YUM_RETRIES bounds the attempts');
     assert.match(r.stdout, /package kubeadm-1\.17\.4-0 is not installed/);
     assert.match(r.stdout, /packages not installed after 2 attempts/);
-    assert.equal(callsOf(i.sb, 'systemctl').length, 0, 'units untouched when packages are missing');
+    assert.deepEqual(callsOf(i.sb, 'systemctl').map((c) => c.slice(1).join(' ')), ['enable k8s-image-firstboot.service'], 'only the first-boot unit (which reruns the install) is enabled when packages are missing');
+    assert.ok(!existsSync(i.sb.p.installMarker), 'no install marker after a failure');
+  });
+
+  it('--live (cloud-init, a running system): stops disabled units, restarts START_SERVICES, SELinux permissive now, reloads active RELOAD_SERVICES, starts first boot last', async (t) => {
+    const i = install({ START_SERVICES: 'chronyd nginx', RELOAD_SERVICES: 'NetworkManager' });
+    t.after(() => i.sb.cleanup());
+    const l = await run(i.sb, 'install.sh', i.env, 15000, ['--live']);
+    assert.equal(l.code, 0, l.stdout + l.stderr);
+    const systemctl = callsOf(i.sb, 'systemctl').map((c) => c.slice(1).join(' '));
+    const after = systemctl.slice(systemctl.indexOf('daemon-reload'));
+    assert.deepEqual(after, [
+      'daemon-reload',
+      'stop firewalld',
+      'stop iptables',
+      'stop ip6tables',
+      'restart chronyd',
+      'restart nginx',
+      'is-active --quiet NetworkManager',
+      'reload NetworkManager',
+      'start --no-block k8s-image-firstboot.service',
+    ]);
+    assert.deepEqual(callsOf(i.sb, 'setenforce'), [['setenforce', '0']], 'SELinux permissive for this boot (GenericCloud boots enforcing)');
+    assert.ok(existsSync(i.sb.p.installMarker));
+  });
+
+  it('--live: a unit that cannot start fails the install (exit 1, no marker, first boot not started)', async (t) => {
+    const i = install({ START_SERVICES: 'chronyd nginx' });
+    t.after(() => i.sb.cleanup());
+    const r = await run(i.sb, 'install.sh', { ...i.env, FAKE_MISSING_UNITS: 'nginx' });
+    assert.equal(r.code, 0, 'chroot mode never starts units');
+    rmSync(i.sb.p.installMarker);
+    writeFileSync(i.sb.callsLog, '');
+    const l = await run(i.sb, 'install.sh', { ...i.env, FAKE_MISSING_UNITS: 'nginx' }, 15000, ['--live']);
+    assert.equal(l.code, 1, l.stdout);
+    assert.match(l.stdout, /systemctl restart nginx failed: see 'journalctl -u nginx'/);
+    assert.ok(!existsSync(i.sb.p.installMarker));
+    assert.ok(!callsOf(i.sb, 'systemctl', 'start').length, 'first boot is not started on a failed install');
+    assert.ok(callsOf(i.sb, 'systemctl', 'enable', 'k8s-image-firstboot.service').length, 'but it is enabled, so a reboot reruns the install');
   });
 
   it('SELINUX=disabled, no --disableexcludes when empty, and a config without SELINUX= gets one', async (t) => {

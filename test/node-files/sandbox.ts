@@ -32,6 +32,7 @@ export const FAKE_COMMANDS = [
   'getenforce',
   'yum',
   'rpm',
+  'ip',
 ] as const;
 
 export interface Sandbox {
@@ -54,6 +55,8 @@ export interface Sandbox {
     caCert: string;
     token: string;
     modulesLoad: string;
+    installMarker: string;
+    installEnv: string;
   };
   /** Extra process env for the scripts (PATH with the fakes first, knobs). */
   env: Record<string, string>;
@@ -112,7 +115,12 @@ export function makeSandbox(role: Role, vars: Record<string, string> = {}, caCer
     caCert: join(etc, 'ca.crt'),
     token: join(etc, 'token'),
     modulesLoad: join(root, 'etc/modules-load.d'),
+    installMarker: join(root, 'var/lib/k8s-image/install.done'),
+    installEnv: join(etc, 'install.env'),
   };
+  // The install finished (the kickstart or cloud-init did it); tests of an unfinished one remove this.
+  mkdirSync(p.state, { recursive: true });
+  writeFileSync(p.installMarker, '2020-11-12T00:00:00+00:00\n');
   mkdirSync(join(p.pkiBackup, 'etcd'), { recursive: true });
   // What the plan writes for docker with ipvs; writeModules() changes it.
   mkdirSync(p.modulesLoad, { recursive: true });
@@ -154,6 +162,9 @@ export function makeSandbox(role: Role, vars: Record<string, string> = {}, caCer
     RETRY_BACKOFF_MAX: '0.1',
     POLL_INTERVAL: '0.1',
     READY_DEADLINE: '5',
+    INSTALL_SCRIPT: script('install.sh'),
+    INSTALL_MARKER: p.installMarker,
+    INSTALL_LOG: join(root, 'var/log/k8s-image/install.log'),
     ...vars,
   };
   const envFile = join(etc, 'firstboot.env');
@@ -171,6 +182,7 @@ export function makeSandbox(role: Role, vars: Record<string, string> = {}, caCer
     env: {
       PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
       K8S_IMAGE_ENV: envFile,
+      K8S_IMAGE_INSTALL_ENV: p.installEnv,
       FAKE_CALLS: callsLog,
       FAKE_DIR: fake,
       FAKE_PKI_DIR: p.pkiDir,
@@ -217,9 +229,9 @@ export interface Running {
 }
 
 /** Start a script (async, so an HTTPS stub in this process can answer it); killed after `timeoutMs`. */
-export function start(sb: Sandbox, file: string, env: Record<string, string> = {}, timeoutMs = 15000): Running {
+export function start(sb: Sandbox, file: string, env: Record<string, string> = {}, timeoutMs = 15000, args: string[] = []): Running {
   const t0 = Date.now();
-  const child = spawn('bash', [script(file)], {
+  const child = spawn('bash', [script(file), ...args], {
     env: { ...sb.env, ...env, LANG: 'C', LC_ALL: 'C' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -238,8 +250,8 @@ export function start(sb: Sandbox, file: string, env: Record<string, string> = {
   return { done };
 }
 
-export function run(sb: Sandbox, file: string, env: Record<string, string> = {}, timeoutMs?: number): Promise<RunResult> {
-  return start(sb, file, env, timeoutMs).done;
+export function run(sb: Sandbox, file: string, env: Record<string, string> = {}, timeoutMs?: number, args: string[] = []): Promise<RunResult> {
+  return start(sb, file, env, timeoutMs, args).done;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

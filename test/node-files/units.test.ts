@@ -61,8 +61,8 @@ test('systemd-analyze verify accepts the first-boot and token-keeper units with 
 
 test('the same check refuses a broken unit (so it can fail)', () => {
   const unit = plan.files.find((f) => f.path.endsWith('k8s-image-firstboot.service'))!;
-  const broken = { ...unit, content: unit.content.replace('TimeoutStartSec=0', 'TimeoutStartSecs=0').replace('ExecStart=/usr/local/lib/k8s-image/firstboot.sh', 'ExecStart=/usr/local/lib/k8s-image/missing.sh') };
+  const broken = { ...unit, content: unit.content.replace('RemainAfterExit=yes', 'RemainAfterExits=yes').replace('ExecStart=/usr/local/lib/k8s-image/firstboot.sh', 'ExecStart=/usr/local/lib/k8s-image/missing.sh') };
   const r = verify(rootWith(plan.files.map((f) => (f === unit ? broken : f))), ['k8s-image-firstboot.service']);
-  assert.match(r.out, /Unknown key 'TimeoutStartSecs'/);
+  assert.match(r.out, /Unknown key 'RemainAfterExits'/);
   assert.match(r.out, /missing\.sh is not executable/);
 });

@@ -1,15 +1,24 @@
 import { loadCluster, haClusterYaml, type Cluster } from '../../src/config/index.js';
 import { generateSecrets, type Secrets } from '../../src/secrets/index.js';
 
-/** RSA key generation is slow: each test file makes the lab's and the HA cluster's secrets once. */
-export async function labAndHa(): Promise<{ lab: Cluster; labSecrets: Secrets; ha: Cluster; haSecrets: Secrets }> {
-  const lab = loadCluster(undefined).cluster;
+/** The MACs a user of the lab gives its VMs (VMware's manual range 00:50:56:00-3f:xx:xx). */
+export const LAB_MACS: Record<string, string> = { master: '00:50:56:3f:00:64', node01: '00:50:56:3f:00:65', node02: '00:50:56:3f:00:66' };
+
+/**
+ * RSA key generation is slow: each test file makes the lab's and the HA cluster's secrets once.
+ * `lab` is the embedded lab with the MACs set (as its comments suggest); `labAsShipped` names the
+ * NIC ens33 and has no MAC; `labNoNic` has neither; `ha` names its NIC eth0 and has no MAC.
+ */
+export async function labAndHa(): Promise<{ lab: Cluster; labAsShipped: Cluster; labNoNic: Cluster; labSecrets: Secrets; ha: Cluster; haSecrets: Secrets }> {
+  const labAsShipped = loadCluster(undefined).cluster;
+  const lab = { ...labAsShipped, nodes: labAsShipped.nodes.map((n) => ({ ...n, mac: LAB_MACS[n.name] })) };
+  const labNoNic = { ...labAsShipped, nodes: labAsShipped.nodes.map((n) => ({ ...n, interface: undefined })) };
   const ha = loadCluster(haClusterYaml(), 'ha.yaml').cluster;
   const [labSecrets, haSecrets] = await Promise.all([
     generateSecrets({ cluster: lab.name, generateRootPassword: true }),
     generateSecrets({ cluster: ha.name, generateRootPassword: false }),
   ]);
-  return { lab, labSecrets, ha, haSecrets };
+  return { lab, labAsShipped, labNoNic, labSecrets, ha, haSecrets };
 }
 
 /** The body lines of every `%post` section of a kickstart, with its header. */

@@ -56,10 +56,23 @@ test('kickstart: only the install disk is touched, no swap, static network, cdro
   assert.match(ks, /^clearpart --all --initlabel --drives=sda$/m);
   assert.match(ks, /^cdrom$/m);
   assert.doesNotMatch(ks, /^part swap/m);
-  assert.match(ks, /^network --bootproto=static --device=ens33 --ip=192\.168\.108\.100 --netmask=255\.255\.255\.0 --gateway=192\.168\.108\.2 --nameserver=192\.168\.108\.2 --hostname=master /m);
+  assert.match(ks, /^network --bootproto=static --device=00:50:56:3f:00:64 --ip=192\.168\.108\.100 --netmask=255\.255\.255\.0 --gateway=192\.168\.108\.2 --nameserver=192\.168\.108\.2 --hostname=master /m);
   assert.match(ks, /^rootpw --iscrypted \$6\$/m, 'the generated root password arrives as its hash');
   assert.match(ks, /^selinux --disabled$/m);
   assert.match(ks, /^reboot/m);
+});
+
+test("kickstart: the NIC by MAC, else by the name the config gives, else anaconda's first NIC with a link", () => {
+  const device = (cluster: Cluster, name: string) => /^network .*--device=(\S+)/m.exec(text(renderKickstart(planNode(cluster, cluster.name === 'k8s-ha' ? f.haSecrets : f.labSecrets, name)), 'ks.cfg'))![1];
+  assert.equal(device(f.lab, 'node01'), '00:50:56:3f:00:65');
+  assert.equal(device(f.ha, 'worker1'), 'eth0');
+  // Not a guessed ens33: GenericCloud and many templates call it otherwise, and the address would land nowhere.
+  assert.equal(device(f.labAsShipped, 'node01'), 'ens33');
+  assert.equal(device(f.labNoNic, 'node01'), 'link');
+});
+
+test('no cloud-init files for a node whose NIC cannot be identified (the command layer reports it)', () => {
+  assert.throws(() => renderCloudInit(planNode(f.labNoNic, f.labSecrets, 'master')), /neither a MAC address nor an interface name/);
 });
 
 test('every %post body and every shipped script pass bash -n and shellcheck', async () => {
@@ -176,8 +189,8 @@ test('every user-data passes cloud-init schema and the CentOS 7 (19.4) key lists
       assert.equal(w.content, file.content, file.path);
       assert.equal(Number.parseInt(w.permissions, 8), file.mode, file.path);
     }
-    assert.deepEqual(doc.runcmd[0], ['bash', plan.installScript]);
-    if (plan.firstbootUnit) assert.deepEqual(doc.runcmd.at(-1), ['systemctl', 'start', '--no-block', plan.firstbootUnit]);
+    // One command, so its status is the runcmd script's (runcmd.test.ts runs it through cloud-init's shellify).
+    assert.deepEqual(doc.runcmd, [['bash', plan.installScript, '--live']]);
     const meta = yaml.load(text(ci, 'cloud-init/meta-data')) as Record<string, string>;
     assert.equal(meta['instance-id'], `${cluster.name}-${name}-1`);
     assert.equal(meta['local-hostname'], name);
@@ -185,11 +198,11 @@ test('every user-data passes cloud-init schema and the CentOS 7 (19.4) key lists
 });
 
 test("network-config goes through cloud-init's own parser and sysconfig renderer to the right ifcfg", async () => {
-  const withMac = { ...f.lab, nodes: f.lab.nodes.map((n) => (n.name === 'node01' ? { ...n, mac: '00:50:56:aa:bb:01' } : n)) };
-  for (const [cluster, name, ip, prefix, gw, mac] of [
-    [f.lab, 'master', '192.168.108.100', '24', '192.168.108.2', undefined],
-    [withMac, 'node01', '192.168.108.101', '24', '192.168.108.2', '00:50:56:aa:bb:01'],
-    [f.ha, 'master1', '10.0.11.18', '16', '10.0.0.1', undefined],
+  for (const [cluster, name, ip, prefix, gw, mac, device] of [
+    [f.lab, 'master', '192.168.108.100', '24', '192.168.108.2', '00:50:56:3f:00:64', 'ens33'],
+    [{ ...f.lab, nodes: f.lab.nodes.map((n) => ({ ...n, interface: undefined })) }, 'node01', '192.168.108.101', '24', '192.168.108.2', '00:50:56:3f:00:65', 'eth0'],
+    [f.ha, 'master1', '10.0.11.18', '16', '10.0.0.1', undefined, 'eth0'],
+    [f.labAsShipped, 'node02', '192.168.108.102', '24', '192.168.108.2', undefined, 'ens33'],
   ] as const) {
     const secrets = cluster.name === 'k8s-ha' ? f.haSecrets : f.labSecrets;
     const nc = text(renderCloudInit(planNode(cluster, secrets, name)), 'cloud-init/network-config');
@@ -201,7 +214,10 @@ test("network-config goes through cloud-init's own parser and sysconfig renderer
     assert.ok(ifcfg.PREFIX === prefix || ifcfg.NETMASK === (prefix === '24' ? '255.255.255.0' : '255.255.0.0'), JSON.stringify(ifcfg));
     assert.equal(ifcfg.GATEWAY, gw);
     assert.equal(ifcfg.BOOTPROTO, 'none');
+    assert.equal(ifcfg.DEVICE, device);
+    // cloud-init matches (and renames) the NIC by this MAC: the address lands whatever the image calls it.
     if (mac) assert.equal(ifcfg.HWADDR?.toLowerCase(), mac);
+    else assert.equal(ifcfg.HWADDR, undefined);
   }
 });
 
@@ -254,6 +270,12 @@ test('first-boot env: serial control-plane joins and workers wait on the endpoin
   assert.match(env(f.ha, f.haSecrets, 'master3'), /^WAIT_FOR="https:\/\/10\.0\.12\.55:6443\/healthz"$/m);
   assert.match(env(f.ha, f.haSecrets, 'worker1'), /^WAIT_FOR="https:\/\/10\.0\.1\.157:6443\/healthz"$/m);
   assert.match(env(f.ha, f.haSecrets, 'master1'), /^EXPECTED_NODES="master2 master3 worker1 worker2"$/m);
+  // The first master behind the lb waits for it to accept connections before kubeadm init.
+  assert.match(env(f.ha, f.haSecrets, 'master1'), /^WAIT_TCP="10\.0\.1\.157:6443"$/m);
+  assert.match(env(f.lab, f.labSecrets, 'master'), /^WAIT_TCP=""$/m, 'a single master is its own endpoint');
+  // lb nodes get first boot too: it reruns an unfinished install.
+  assert.match(env(f.ha, f.haSecrets, 'lb'), /^ROLE=none$/m);
+  assert.ok(planNode(f.ha, f.haSecrets, 'lb').files.some((x) => x.path === '/etc/systemd/system/k8s-image-firstboot.service'));
 });
 
 test('plans are pure: same inputs, same plan; a node-local change touches only that node', () => {
