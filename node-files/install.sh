@@ -53,6 +53,9 @@ YUM_RETRIES=${YUM_RETRIES:-5}
 YUM_BACKOFF=${YUM_BACKOFF:-15}
 
 mkdir -p "$(dirname "$INSTALL_LOG")"
+# 0600: yum may print a mirror's or proxy's URL, password included, when it fails.
+touch "$INSTALL_LOG"
+chmod 0600 "$INSTALL_LOG"
 # Everything goes to the log and to stdout (the %post log, or cloud-init's output log).
 exec > >(tee -a "$INSTALL_LOG") 2>&1
 

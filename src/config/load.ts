@@ -5,6 +5,7 @@ import { UserError } from '../errors.js';
 import {
   FAIL_CGROUP_V1_MINOR,
   IPVS_OLD_KERNEL_FIXED,
+  LAST_PATCH,
   MAX_KNOWN_MINOR,
   MAX_MINOR,
   MIN_MINOR,
@@ -17,7 +18,7 @@ import {
   runtimeVersionProblem,
 } from '../versions/index.js';
 import { ClusterFileSchema, type ClusterFile } from './schema.js';
-import { CRYPT_HASH } from './patterns.js';
+import { CRYPT_HASH, URL_USERINFO } from './patterns.js';
 import { contains, formatCidr, ipToInt, isAligned, networkOf, overlaps, parseCidr, type Cidr } from './net.js';
 import type { Cluster, LoadedCluster, Mirrors, Node } from './types.js';
 import { defaultClusterYaml } from './defaults.js';
@@ -80,7 +81,8 @@ function valueAt(root: unknown, path: (string | number)[]): unknown {
 }
 
 function show(v: unknown): string {
-  const s = JSON.stringify(v);
+  // A refused URL may carry a password: never echo it.
+  const s = JSON.stringify(typeof v === 'string' ? v.replace(URL_USERINFO, (u) => `${u.split(':')[0]!.replace(/@$/, '')}:***@`) : v);
   if (s === undefined) return String(v);
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
@@ -122,9 +124,38 @@ export interface LoadOptions {
   readFile?: (relativePath: string) => string;
 }
 
+/** Bounds that keep a hostile file from taking minutes and gigabytes (a 1000-node farm is ~100 KB, ~15k values). */
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+const MAX_EXPANDED_VALUES = 1_000_000;
+
+/**
+ * How many values the document has once aliases are expanded, counted without expanding them
+ * (each shared object is sized once): an alias bomb is a few lines that expand to billions.
+ */
+function expandedSize(root: unknown, limit: number): number {
+  const memo = new Map<object, number>();
+  const size = (v: unknown): number => {
+    if (v === null || typeof v !== 'object') return 1;
+    const hit = memo.get(v);
+    if (hit !== undefined) return hit;
+    memo.set(v, limit + 1); // a cycle counts as too big
+    let n = 1;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      n += size(child);
+      if (n > limit) break;
+    }
+    memo.set(v, n);
+    return n;
+  };
+  return size(root);
+}
+
 export function loadCluster(text: string | undefined, source?: string, opts: LoadOptions = {}): LoadedCluster {
   const body = text ?? defaultClusterYaml();
   const label = source ?? 'the embedded default cluster';
+  if (Buffer.byteLength(body) > MAX_CONFIG_BYTES) {
+    throw new UserError(`${label}: ${Buffer.byteLength(body)} bytes is more than a cluster description needs (at most ${MAX_CONFIG_BYTES}); is this the right file?`);
+  }
   let raw: unknown;
   try {
     raw = yaml.load(body, { filename: label });
@@ -132,6 +163,9 @@ export function loadCluster(text: string | undefined, source?: string, opts: Loa
     const err = e as { mark?: { line: number; column: number }; reason?: string };
     const at = err.mark ? ` at line ${err.mark.line + 1}, column ${err.mark.column + 1}` : '';
     throw new UserError(`${label}: not valid YAML${at}: ${err.reason ?? String(e)}`);
+  }
+  if (expandedSize(raw, MAX_EXPANDED_VALUES) > MAX_EXPANDED_VALUES) {
+    throw new UserError(`${label}: expands to more than ${MAX_EXPANDED_VALUES} values through YAML aliases (*name); write the values out, or use fewer nested aliases`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new UserError(`${label}: expected a YAML mapping with at least a "nodes:" list (run \`k8s-image init\` for a starting file)`);
@@ -221,6 +255,21 @@ function resolveVersions(c: ClusterSection, r: Report): { kubernetesVersion: str
   const inTable = minor >= MIN_MINOR && minor <= MAX_KNOWN_MINOR;
   const runtimeKind = c.runtime?.kind ?? (inTable ? defaultRuntime(kubernetesVersion) : 'docker');
   let versionOk = inTable;
+  const { patch } = parseVersion(kubernetesVersion);
+  const lastPatch = LAST_PATCH[minor];
+  if (inTable && (lastPatch === undefined || patch > lastPatch)) {
+    const known = lastPatch === undefined ? `k8s-image does not know the patch releases of 1.${minor}` : `the last 1.${minor} release is 1.${minor}.${lastPatch}`;
+    if (c.allowUnknownPatchRelease) {
+      warnings.push(`cluster.kubernetesVersion: "${kubernetesVersion}": ${known}; rendering it because cluster.allowUnknownPatchRelease is set: the install fails if the mirror has no kubeadm-${kubernetesVersion} package`);
+    } else if (lastPatch !== undefined) {
+      versionOk = false;
+      errors.push(
+        `cluster.kubernetesVersion: "${kubernetesVersion}" is not a Kubernetes release: ${known}, so yum would find no kubeadm-${kubernetesVersion} at install time; use 1.${minor}.${lastPatch} (or an earlier 1.${minor}.x), or set cluster.allowUnknownPatchRelease: true if your mirror carries it`,
+      );
+    } else {
+      warnings.push(`cluster.kubernetesVersion: "${kubernetesVersion}": ${known}; make sure your mirror carries kubeadm-${kubernetesVersion}`);
+    }
+  }
   if (minor < MIN_MINOR || minor > MAX_KNOWN_MINOR) {
     errors.push(
       `cluster.kubernetesVersion: "${kubernetesVersion}" is not supported: k8s-image supports 1.${MIN_MINOR}.x to 1.${MAX_MINOR}.x on CentOS 7` +
@@ -323,6 +372,11 @@ function resolveNodes(f: ClusterFile, r: Report): Node[] {
     });
   });
 
+  // A network.gateway that fits no node is the wrong gateway; one that fits some points at the odd node's address.
+  const sharedGateway = net.gateway;
+  const subnetOf = (n: Node): Cidr => ({ network: networkOf(ipToInt(n.ip), n.prefix), prefix: n.prefix });
+  const sharedGatewayFitsSome = sharedGateway !== undefined && nodes.some((n, i) => f.nodes[i]!.gateway === undefined && contains(subnetOf(n), ipToInt(sharedGateway)));
+  let sharedGatewayReported = false;
   const seen = { name: new Map<string, number>(), ip: new Map<string, number>(), mac: new Map<string, number>() };
   nodes.forEach((n, i) => {
     for (const key of ['name', 'ip', 'mac'] as const) {
@@ -339,7 +393,18 @@ function resolveNodes(f: ClusterFile, r: Report): Node[] {
       errors.push(`nodes[${i}].ip: "${n.ip}/${n.prefix}" is the ${host === 0 ? 'network' : 'broadcast'} address of ${formatCidr(subnet)}; pick a host address inside it`);
     }
     if (n.gateway) {
-      if (!contains(subnet, ipToInt(n.gateway))) {
+      const own = f.nodes[i]!.gateway !== undefined;
+      if (!contains(subnet, ipToInt(n.gateway)) && !own && !sharedGatewayFitsSome) {
+        if (!sharedGatewayReported) {
+          sharedGatewayReported = true;
+          errors.push(`network.gateway: "${n.gateway}" is on the subnet of none of the nodes that use it (${nodes[i]!.name}: ${formatCidr(subnet)}); set the router's address on the nodes' subnet`);
+        }
+      } else if (!contains(subnet, ipToInt(n.gateway)) && !own) {
+        // The gateway is the cluster's (network.gateway): the node's address is the odd one out.
+        errors.push(
+          `nodes[${i}].ip: "${n.ip}/${n.prefix}" is not on the subnet of network.gateway ${n.gateway}; give ${n.name} an address on that subnet, or its own nodes[${i}].gateway (and /prefix) if it lives on another one`,
+        );
+      } else if (!contains(subnet, ipToInt(n.gateway))) {
         errors.push(`nodes[${i}].gateway: "${n.gateway}" is outside the node's subnet ${formatCidr(subnet)} (from ip ${n.ip}/${n.prefix}); the gateway must be reachable on that subnet`);
       } else if (n.gateway === n.ip) {
         errors.push(`nodes[${i}].gateway: "${n.gateway}" is the node's own address; set the router's address`);
@@ -440,8 +505,9 @@ function resolveEndpoint(f: ClusterFile, nodes: Node[], r: Report): { endpoint?:
 
 function resolveBootstrap(f: ClusterFile, r: Report): Cluster['bootstrap'] {
   const { errors, warnings } = r;
-  const tokenTTL = f.bootstrap?.tokenTTL ?? DEFAULTS.tokenTTL;
-  const joinDeadline = f.bootstrap?.joinDeadline ?? DEFAULTS.joinDeadline;
+  // A bare 0 (a YAML number) means "never", as the comment in the example offers.
+  const tokenTTL = String(f.bootstrap?.tokenTTL ?? DEFAULTS.tokenTTL);
+  const joinDeadline = String(f.bootstrap?.joinDeadline ?? DEFAULTS.joinDeadline);
   const tokenTTLSeconds = durationSeconds(tokenTTL);
   const joinDeadlineSeconds = durationSeconds(joinDeadline);
   if (tokenTTLSeconds === 0) {

@@ -11,12 +11,18 @@ export const IFACE = /^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$/;
 export const K8S_VERSION = /^1\.[0-9]{1,2}\.[0-9]{1,3}$/;
 /** RPM [epoch:]version-release as yum takes it after `name-`. */
 export const RPM_VERSION = /^([0-9]{1,3}:)?[0-9][0-9A-Za-z._~+]*(-[0-9A-Za-z._~+]+)?$/;
-/** http(s) URL with a host, optional port and a plain path; no query, fragment, credentials or `$`. */
-export const HTTP_URL = /^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[A-Za-z0-9._~%/:@+-]*)?$/;
+/**
+ * http(s) URL with optional `user:password@` (RFC 3986 unreserved characters and %XX escapes only),
+ * a host, optional port and a plain path; no query, fragment, quotes, spaces or `$`.
+ */
+export const HTTP_URL = /^https?:\/\/([A-Za-z0-9._~%+-]+(:[A-Za-z0-9._~%+-]*)?@)?[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[A-Za-z0-9._~%/:@+-]*)?$/;
+/** The `user:password@` of a URL, to keep out of logs, messages and world-readable files. */
+export const URL_USERINFO = /(?<=^https?:\/\/)[^/@]+@/;
 export const IMAGE_REPO = /^[a-z0-9.-]+(:[0-9]{1,5})?(\/[a-z0-9._-]+)*$/;
 export const HOST_PORT = /^[A-Za-z0-9.-]+(:[0-9]{1,5})?$/;
 export const DISK = /^((sd|vd|xvd|hd)[a-z]{1,3}|nvme[0-9]{1,2}n[0-9]{1,2}|\/dev\/disk\/by-(id|path|uuid|label)\/[A-Za-z0-9._:+-]{1,200})$/;
-export const TIMEZONE = /^(UTC|[A-Z][A-Za-z_]+(\/[A-Z][A-Za-z0-9_+-]+){1,2})$/;
+/** The shape of a tz database name; config also checks the name against the database (timezones.ts). */
+export const TIMEZONE = /^[A-Za-z][A-Za-z0-9_+-]{0,30}(\/[A-Za-z0-9_+-]{1,30}){0,2}$/;
 /** Go-style duration restricted to d/h/m/s units, or "0" for never. */
 export const DURATION = /^(0|([0-9]{1,6}d)?([0-9]{1,6}h)?([0-9]{1,6}m)?([0-9]{1,6}s)?)$/;
 /** glibc crypt SHA-512 ($6$) or SHA-256 ($5$) hash, optionally with rounds. */

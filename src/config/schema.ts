@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import * as P from './patterns.js';
+import { TIMEZONES } from './timezones.js';
 
 /**
  * The cluster.yaml schema: the shape users write. Every field is optional except nodes; defaults and
@@ -17,9 +18,13 @@ const cidr = z
   .string({ invalid_type_error: 'expected a CIDR like 10.244.0.0/16' })
   .regex(/^[0-9.]+\/[0-9]{1,2}$/, 'expected a CIDR like 10.244.0.0/16')
   .refine((s) => P.IPV4.test(s.split('/')[0]!) && Number(s.split('/')[1]) <= 32, 'expected a CIDR like 10.244.0.0/16 (octets 0-255, prefix 0-32)');
-const url = str(P.HTTP_URL, 'an http(s) URL with no spaces, quotes, query or $ (https://mirrors.example.com/path)');
-const host = z.union([ipv4, str(P.DNS_NAME, 'a lowercase DNS name or IPv4 address')]);
-const duration = str(P.DURATION, 'a duration like 24h, 90m, 7d or 1d12h (0 = never)');
+const url = str(P.HTTP_URL, 'an http(s) URL like https://mirrors.example.com/path or http://user:password@proxy:3128 (no spaces, quotes, query or $; other characters in a password as %XX)');
+const host = z
+  .string({ invalid_type_error: 'expected a host name (ntp.example.com) or an IPv4 address' })
+  .refine((s) => P.IPV4.test(s) || (P.DNS_NAME.test(s) && !/^[0-9.]+$/.test(s)), 'expected a host name (ntp.example.com) or an IPv4 address');
+const duration = z.union([z.literal(0), str(P.DURATION, 'a duration like 24h, 90m, 7d or 1d12h (0 = never)')], {
+  errorMap: () => ({ message: 'expected a duration like 24h, 90m, 7d or 1d12h (0 = never)' }),
+});
 
 export const NodeSchema = z
   .object({
@@ -61,6 +66,7 @@ export const ClusterFileSchema = z
         kubeProxyMode: z.enum(['ipvs', 'iptables']).optional(),
         imageRepository: str(P.IMAGE_REPO, 'an image repository like registry.aliyuncs.com/google_containers').optional(),
         allowUnsupportedVersion: z.boolean().optional(),
+        allowUnknownPatchRelease: z.boolean().optional(),
       })
       .strict()
       .optional(),
@@ -90,7 +96,9 @@ export const ClusterFileSchema = z
     os: z
       .object({
         name: z.enum(['centos7']).optional(),
-        timezone: str(P.TIMEZONE, 'a tz database name like UTC or Asia/Shanghai').optional(),
+        timezone: str(P.TIMEZONE, 'a tz database name like UTC, CET or Asia/Shanghai')
+          .refine((t) => TIMEZONES.has(t), 'not in the tz database: expected a name like UTC, CET, Europe/Berlin or Asia/Shanghai (`timedatectl list-timezones` lists them)')
+          .optional(),
         selinux: z.enum(['disabled', 'permissive']).optional(),
         firewall: z.enum(['disabled', 'open']).optional(),
         ntpServers: z.array(host).min(1).optional(),

@@ -1,5 +1,5 @@
 import type { Cluster, Node } from '../config/index.js';
-import { net } from '../config/index.js';
+import { net, URL_USERINFO } from '../config/index.js';
 import { UserError } from '../errors.js';
 import type { Secrets } from '../secrets/index.js';
 import { readAsset } from '../assets.js';
@@ -124,13 +124,17 @@ const NETWORKMANAGER_CALICO = `# Written by k8s-image: calico manages these inte
 unmanaged-devices=interface-name:cali*;interface-name:tunl*;interface-name:vxlan.calico;interface-name:vxlan-v6.calico;interface-name:wireguard.cali;interface-name:wg-v6.cali
 `;
 
+/** A value in a unit file: `%` starts a systemd specifier (`%7E` would be dropped), so it is doubled. */
+const systemdValue = (v: string) => v.replaceAll('%', '%%');
+
 function proxyDropIn(cluster: Cluster): string | undefined {
   const p = cluster.proxy;
   if (!p) return undefined;
   const lines = ['[Service]'];
-  if (p.http) lines.push(`Environment=HTTP_PROXY=${p.http}`, `Environment=http_proxy=${p.http}`);
-  if (p.https) lines.push(`Environment=HTTPS_PROXY=${p.https}`, `Environment=https_proxy=${p.https}`);
-  lines.push(`Environment=NO_PROXY=${p.noProxy.join(',')}`, `Environment=no_proxy=${p.noProxy.join(',')}`);
+  const env = (k: string, v: string) => `Environment=${k}=${systemdValue(v)}`;
+  if (p.http) lines.push(env('HTTP_PROXY', p.http), env('http_proxy', p.http));
+  if (p.https) lines.push(env('HTTPS_PROXY', p.https), env('https_proxy', p.https));
+  lines.push(env('NO_PROXY', p.noProxy.join(',')), env('no_proxy', p.noProxy.join(',')));
   return `${lines.join('\n')}\n`;
 }
 
@@ -206,6 +210,13 @@ function masterPki(secrets: Secrets): PlanFile[] {
     file(`${d}/sa.key`, secrets.serviceAccount.key, 0o600, true),
     file(`${d}/sa.pub`, secrets.serviceAccount.pub, 0o644, true),
   ];
+}
+
+/** Every `user:password@` in the cluster's URLs (proxy, mirrors, registry mirrors). */
+function clusterCredentials(cluster: Cluster): string[] {
+  const m = cluster.mirrors;
+  const urls = [cluster.proxy?.http, cluster.proxy?.https, m.centos, m.epel, m.dockerCe, m.kubernetesEl7, m.kubernetesPkgs, ...m.registryMirrors];
+  return [...new Set(urls.flatMap((u) => (u ? (URL_USERINFO.exec(u)?.[0] ?? []) : [])))];
 }
 
 /** The values first boot reads (node-files/README.md lists each). */
@@ -368,6 +379,12 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
   );
   files.push(file(PATHS.installScript, readAsset('node-files/install.sh'), 0o755));
 
+  // A file that carries a proxy's or mirror's password is root's only, and travels like the other
+  // secrets (the OEMDRV seed, never ks.cfg text).
+  const credentials = clusterCredentials(cluster);
+  for (const [i, f] of files.entries()) {
+    if (!f.secret && credentials.some((c) => f.content.includes(c))) files[i] = { ...f, secret: true, mode: 0o600 };
+  }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return {
     cluster: cluster.name,

@@ -27,6 +27,17 @@ export const MAX_MINOR = 31;
  * cgroup v1 maintenance mode; the failCgroupV1 field exists since 1.31).
  */
 export const MAX_KNOWN_MINOR = 35;
+/**
+ * The last patch release of each minor, so a version yum cannot find (1.28.99) is refused at build
+ * time instead of failing the install. Source: kubernetes/website data/releases/eol.yaml
+ * (finalPatchRelease) for 1.22-1.32, the CHANGELOG-1.NN.md files for 1.15-1.21, and
+ * kubernetes.io/releases/1.35 (latest patch 1.35.9, 2026-09-15). 1.33 and 1.34 are not recorded:
+ * any patch is accepted there with a warning (they need cluster.allowUnsupportedVersion anyway).
+ */
+export const LAST_PATCH: Readonly<Record<number, number>> = {
+  15: 12, 16: 15, 17: 17, 18: 20, 19: 16, 20: 15, 21: 14, 22: 17, 23: 17, 24: 17, 25: 16, 26: 15, 27: 16, 28: 15, 29: 14, 30: 14, 31: 14, 32: 13, 35: 9,
+};
+
 /** First minor whose kubeadm fails preflight on CentOS 7's 3.10 kernel (see MAX_KNOWN_MINOR). */
 export const KERNEL_PREFLIGHT_ERROR_MINOR = 32;
 /** First minor whose kubelet refuses cgroup v1 by default (failCgroupV1 defaults to true). */

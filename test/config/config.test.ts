@@ -83,7 +83,9 @@ test('duplicate names, IPs and MACs name both nodes', () => {
 
 test('addresses outside the node subnet are refused', () => {
   assertProblem(lab((d) => { d.nodes[1].gateway = '10.0.0.1'; }), 'nodes[1].gateway', 'outside', '192.168.108.0/24');
-  assertProblem(lab((d) => { d.network.gateway = '192.168.109.2'; }), 'nodes[0].gateway', 'outside');
+  assertProblem(lab((d) => { d.network.gateway = '192.168.109.2'; }), 'network.gateway', 'subnet of none of the nodes');
+  // One node off the shared gateway's subnet: its address is blamed, not the gateway.
+  assertProblem(lab((d) => { d.nodes[2].ip = '192.168.109.102'; }), 'nodes[2].ip', 'not on the subnet of network.gateway 192.168.108.2');
   assertProblem(lab((d) => { d.nodes[1].ip = '192.168.108.255'; }), 'nodes[1].ip', 'broadcast');
   assertProblem(lab((d) => { d.nodes[1].ip = '192.168.108.0'; }), 'nodes[1].ip', 'network address');
 });
