@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
 import { Command, CommanderError, Option } from 'commander';
-import { UserError } from './errors.js';
+import { UserError, fileSystemProblem, problemObject } from './errors.js';
+import { Interrupted } from './output/index.js';
 import { toolVersion } from './assets.js';
 import { stdio } from './commands/common.js';
 import { validate } from './commands/validate.js';
@@ -40,7 +41,7 @@ program
   .description('write a commented starting cluster.yaml (the lab, or the HA layout with --ha)')
   .option('--ha', 'three masters, two workers and a load balancer (seed 004)')
   .option('-o, --out <file>', 'where to write it (default: stdout)')
-  .option('-f, --force', 'overwrite an existing file')
+  .option('--force', 'overwrite an existing file')
   .action((o) => init(o, stdio));
 
 program
@@ -127,10 +128,19 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof UserError) {
-      for (const p of e.problems) process.stderr.write(`error: ${p}\n`);
+    if (e instanceof Interrupted) {
+      process.stderr.write(`\nk8s-image: interrupted (${e.signal}); removed the unfinished build, the previous outputs are intact\n`);
+      return e.exitCode;
+    }
+    const fsProblem = fileSystemProblem(e);
+    if (e instanceof UserError || fsProblem) {
+      const problems = e instanceof UserError ? e.problems : [fsProblem!.message];
+      for (const p of problems) process.stderr.write(`error: ${p}\n`);
       // Scripts asking for --json get the problems on stdout too, as data.
-      if (argv.includes('--json')) process.stdout.write(`${JSON.stringify({ ok: false, errors: e.problems }, null, 2)}\n`);
+      if (argv.includes('--json')) {
+        const errors = fsProblem ? [{ path: fsProblem.path, message: fsProblem.message }] : problems.map(problemObject);
+        process.stdout.write(`${JSON.stringify({ ok: false, errors }, null, 2)}\n`);
+      }
       return 2;
     }
     process.stderr.write(`k8s-image: internal error (a bug; please report it with this trace):\n${(e as Error).stack ?? String(e)}\n`);

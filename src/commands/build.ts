@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Artifact } from '../artifact.js';
 import { toolVersion } from '../assets.js';
@@ -8,9 +8,9 @@ import { renderCloudInit } from '../cloudinit/index.js';
 import { formatPath } from '../config/index.js';
 import { writeIsoWith, type IsoTool, ISO_TOOLS } from '../iso/index.js';
 import { renderKickstart } from '../kickstart/index.js';
-import { buildEpoch, manifestText, scanTree, swapIntoPlace, writeArtifacts, type Manifest } from '../output/index.js';
+import { acquireLock, atPath, makeDir, buildEpoch, cleanStale, manifestText, readManifest, removeNow, scanTree, stagingPrefix, swapIntoPlace, withSignalCleanup, writeArtifacts, type Manifest } from '../output/index.js';
 import { planNode } from '../plan/index.js';
-import type { Secrets } from '../secrets/index.js';
+import { discoveryHash, type Secrets } from '../secrets/index.js';
 import { loadSecretsFor, readConfig, type Output } from './common.js';
 import { table } from './validate.js';
 
@@ -72,6 +72,25 @@ export async function nodeArtifacts(cluster: Cluster, secrets: Secrets, node: No
   return [...files, ...isos];
 }
 
+/**
+ * A tree holds artifacts of one CA only: nodes seeded from it must be able to join the cluster the
+ * others run. The manifest records the CA; a build with another one is refused unless --new-ca,
+ * and even then only as a full build, so no node keeps the old CA.
+ */
+async function refuseMixedCa(clusterDir: string, caFingerprint: string, secretsPath: string, opts: { newCa?: boolean; whole: boolean }): Promise<void> {
+  const prev = await readManifest(join(clusterDir, 'manifest.json'));
+  if (!prev?.caFingerprint || prev.caFingerprint === caFingerprint) return;
+  const before = prev.secretsFile ? `the secrets file ${prev.secretsFile}` : 'another secrets file';
+  if (!opts.newCa) {
+    throw new UserError(
+      `${clusterDir} was built with a different CA (${prev.caFingerprint}, from ${before}) than ${secretsPath} holds (${caFingerprint}): nodes seeded from that tree could not join a cluster built now. Build with the secrets file that made the tree (restore ${prev.secretsFile ?? 'it'} or pass the -c/-o that used it), or pass --new-ca to rebuild every node with the new CA (nodes already installed must then be re-seeded)`,
+    );
+  }
+  if (!opts.whole) {
+    throw new UserError(`--new-ca with --node/--role: the other nodes of ${clusterDir} would keep the old CA (${prev.caFingerprint}); run a full build (no --node/--role) with --new-ca`);
+  }
+}
+
 /** `k8s-image render` (files only) and `k8s-image build` (files and seed ISOs). */
 export async function build(opts: BuildOptions, out: Output, withIsos = true): Promise<void> {
   if (opts.isoTool && !ISO_TOOLS.includes(opts.isoTool)) throw new UserError(`--iso-tool ${opts.isoTool}: use one of ${ISO_TOOLS.join(', ')}`);
@@ -85,48 +104,79 @@ export async function build(opts: BuildOptions, out: Output, withIsos = true): P
   if (opts.seed !== 'oemdrv') {
     for (const n of unknownNic) out.warn(`${nicProblem(cluster, n)}. Built for ${n.name}: the kickstart and OEMDRV seed only (the installer takes the NIC with a link)`);
   }
-  const { secrets, secretsPath, outDir } = await loadSecretsFor(loaded, opts, out);
-  const epoch = buildEpoch();
+  const outDir = opts.out ?? 'outputs';
   const clusterDir = join(outDir, cluster.name);
   const whole = nodes.length === cluster.nodes.length;
+  const epoch = buildEpoch();
 
-  await mkdir(outDir, { recursive: true });
-  const stage = await mkdtemp(join(outDir, `.${cluster.name}.staging-`));
-  // mkdtemp makes 0700; the cluster tree is 0755 like a partial build's (secret files are 0600 themselves).
-  await chmod(stage, 0o755);
+  await makeDir(outDir);
+  // One build at a time per output tree; a second one waits (or takes over the lock of a dead one).
+  const lock = await acquireLock(outDir, cluster.name, {
+    onWait: (holder) => out.info(`waiting for another build of ${clusterDir} to finish (${holder})`),
+    onStale: (holder) => out.warn(`took over the lock of a build that is gone (${holder})`),
+  });
+  let stage: string | undefined;
   const summary: { node: Node; artifacts: Artifact[] }[] = [];
+  let secretsPath = '';
+  let manifestPath = '';
   try {
-    for (const [i, node] of nodes.entries()) {
-      if (out.isTTY && nodes.length > 1) out.info(`[${i + 1}/${nodes.length}] ${node.name}`);
-      const artifacts = await nodeArtifacts(cluster, secrets, node, { isos: withIsos, seed: opts.seed ?? 'both', isoTool: opts.isoTool ?? 'builtin', epoch });
-      await writeArtifacts(join(stage, node.name), artifacts);
-      summary.push({ node, artifacts });
-    }
-    if (whole) await swapIntoPlace([{ staged: stage, target: clusterDir }]);
-    else await swapIntoPlace(nodes.map((n) => ({ staged: join(stage, n.name), target: join(clusterDir, n.name) })));
+    for (const what of await cleanStale(outDir, cluster.name)) out.warn(what);
+    const loadedSecrets = await loadSecretsFor(loaded, opts, out);
+    const secrets = loadedSecrets.secrets;
+    secretsPath = loadedSecrets.secretsPath;
+    const caFingerprint = discoveryHash(secrets.ca.cert);
+    await refuseMixedCa(clusterDir, caFingerprint, secretsPath, { newCa: opts.newCa, whole });
+
+    stage = await mkdtemp(join(outDir, `${stagingPrefix(cluster.name)}${process.pid}-`));
+    const staged = stage;
+    await withSignalCleanup(
+      () => {
+        removeNow(staged);
+        lock.release();
+      },
+      async (checkpoint) => {
+        // mkdtemp makes 0700; the cluster tree is 0755 like a partial build's (secret files are 0600 themselves).
+        await chmod(staged, 0o755);
+        for (const [i, node] of nodes.entries()) {
+          checkpoint();
+          if (out.isTTY && !opts.json && nodes.length > 1) out.progress(`[${i + 1}/${nodes.length}] ${node.name}`);
+          const artifacts = await nodeArtifacts(cluster, secrets, node, { isos: withIsos, seed: opts.seed ?? 'both', isoTool: opts.isoTool ?? 'builtin', epoch });
+          await writeArtifacts(join(staged, node.name), artifacts);
+          summary.push({ node, artifacts });
+        }
+        if (out.isTTY && !opts.json && nodes.length > 1) out.progress('');
+        // The last point to stop: the swap and the manifest are quick and leave a whole tree.
+        checkpoint();
+        if (whole) await swapIntoPlace([{ staged, target: clusterDir }]);
+        else await swapIntoPlace(nodes.map((n) => ({ staged: join(staged, n.name), target: join(clusterDir, n.name) })));
+
+        // A partial build keeps the other nodes' folders; say so when one belongs to no node any more.
+        if (!whole) {
+          const known = new Set(cluster.nodes.map((n) => n.name));
+          for (const e of await readdir(clusterDir, { withFileTypes: true })) {
+            if (e.isDirectory() && !known.has(e.name)) out.warn(`${join(clusterDir, e.name)}: no node ${e.name} in the config any more; delete the folder, or run a full build (no --node/--role) to replace the whole tree`);
+          }
+        }
+
+        const manifest: Manifest = {
+          tool: 'k8s-image',
+          version: toolVersion(),
+          cluster: cluster.name,
+          buildEpoch: epoch,
+          inputDigest: loaded.digest,
+          caFingerprint,
+          secretsFile: secretsPath,
+          artifacts: await scanTree(clusterDir),
+        };
+        manifestPath = join(clusterDir, 'manifest.json');
+        await atPath(manifestPath, writeFile(`${manifestPath}.tmp`, manifestText(manifest), { mode: 0o644 }));
+        await rename(`${manifestPath}.tmp`, manifestPath);
+      },
+    );
   } finally {
-    await rm(stage, { recursive: true, force: true });
+    if (stage) await rm(stage, { recursive: true, force: true });
+    lock.release();
   }
-
-  // A partial build keeps the other nodes' folders; say so when one belongs to no node any more.
-  if (!whole) {
-    const known = new Set(cluster.nodes.map((n) => n.name));
-    for (const e of await readdir(clusterDir, { withFileTypes: true })) {
-      if (e.isDirectory() && !known.has(e.name)) out.warn(`${join(clusterDir, e.name)}: no node ${e.name} in the config any more; delete the folder, or run a full build (no --node/--role) to replace the whole tree`);
-    }
-  }
-
-  const manifest: Manifest = {
-    tool: 'k8s-image',
-    version: toolVersion(),
-    cluster: cluster.name,
-    buildEpoch: epoch,
-    inputDigest: loaded.digest,
-    artifacts: await scanTree(clusterDir),
-  };
-  const manifestPath = join(clusterDir, 'manifest.json');
-  await writeFile(`${manifestPath}.tmp`, manifestText(manifest), { mode: 0o644 });
-  await rename(`${manifestPath}.tmp`, manifestPath);
 
   if (opts.json) {
     out.result(

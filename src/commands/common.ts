@@ -9,6 +9,8 @@ export interface Output {
   result(text: string): void;
   info(text: string): void;
   warn(text: string): void;
+  /** One status line rewritten in place on a terminal ('' clears it); nothing elsewhere. */
+  progress(text: string): void;
   isTTY: boolean;
 }
 
@@ -16,6 +18,9 @@ export const stdio: Output = {
   result: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
   info: (t) => process.stderr.write(`${t}\n`),
   warn: (t) => process.stderr.write(`warning: ${t}\n`),
+  progress: (t) => {
+    if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${t.slice(0, Math.max(10, (process.stderr.columns ?? 80) - 1))}`);
+  },
   isTTY: Boolean(process.stderr.isTTY),
 };
 

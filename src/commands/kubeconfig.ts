@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { UserError } from '../errors.js';
+import { atPath } from '../output/index.js';
 import { adminKubeconfig } from '../secrets/index.js';
 import { endpointText } from '../plan/index.js';
 import { loadClusterAndSecrets, type Output } from './common.js';
@@ -16,8 +17,23 @@ export async function kubeconfig(opts: KubeconfigOptions, out: Output): Promise<
     out.result(text);
     return;
   }
-  if (existsSync(opts.file) && !opts.force) throw new UserError(`--file ${opts.file}: the file exists; pass --force to overwrite it`);
-  await writeFile(`${opts.file}.tmp`, text, { mode: 0o600 });
-  await rename(`${opts.file}.tmp`, opts.file);
+  const existing = (() => {
+    try {
+      return lstatSync(opts.file);
+    } catch {
+      return undefined;
+    }
+  })();
+  if (existing && !existing.isFile()) throw new UserError(`--file ${opts.file}: exists and is not a regular file; name a file (or - for stdout)`);
+  if (existing && !opts.force) throw new UserError(`--file ${opts.file}: the file exists; pass --force to overwrite it`);
+  // Through a temporary file: a full disk never leaves half a kubeconfig (with its key) behind.
+  const tmp = `${opts.file}.k8s-image-${process.pid}.tmp`;
+  try {
+    await atPath(opts.file, writeFile(tmp, text, { mode: 0o600, flag: 'wx' }));
+    await rename(tmp, opts.file);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
   out.info(`wrote ${opts.file} (mode 0600): kubectl --kubeconfig ${opts.file} get nodes`);
 }

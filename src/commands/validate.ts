@@ -1,4 +1,5 @@
 import { readConfig } from './common.js';
+import { bootstrapOf, endpointText } from '../plan/index.js';
 import type { Output } from './common.js';
 
 export interface ValidateOptions { config?: string; json?: boolean }
@@ -9,7 +10,29 @@ export async function validate(opts: ValidateOptions, out: Output): Promise<void
   const { cluster } = loaded;
   for (const w of loaded.warnings) out.warn(w);
   if (opts.json) {
-    out.result(JSON.stringify({ ok: true, cluster: cluster.name, warnings: loaded.warnings, nodes: cluster.nodes }, null, 2));
+    out.result(
+      JSON.stringify(
+        {
+          ok: true,
+          cluster: cluster.name,
+          source: loaded.source ?? null,
+          kubernetesVersion: cluster.kubernetesVersion,
+          runtime: cluster.runtime,
+          cni: cluster.cni,
+          kubeProxyMode: cluster.kubeProxyMode,
+          controlPlaneEndpoint: endpointText(cluster),
+          warnings: loaded.warnings,
+          nodes: cluster.nodes.map((n) => ({
+            ...n,
+            bootstrap: bootstrapOf(cluster, n),
+            // What `build` makes for it: a cidata seed needs the NIC's MAC or name.
+            seeds: n.mac || n.interface ? ['oemdrv', 'cidata'] : ['oemdrv'],
+          })),
+        },
+        null,
+        2,
+      ),
+    );
     return;
   }
   const ep = cluster.controlPlaneEndpoint;

@@ -1,3 +1,4 @@
+import { UserError } from '../errors.js';
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
@@ -9,8 +10,32 @@ export const DEFAULT_EPOCH = 1605139200;
 export function buildEpoch(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.SOURCE_DATE_EPOCH;
   if (raw === undefined || raw === '') return DEFAULT_EPOCH;
-  if (!/^[0-9]{1,12}$/.test(raw)) throw new Error(`SOURCE_DATE_EPOCH must be whole seconds since 1970, got "${raw}"`);
+  if (!/^[0-9]{1,12}$/.test(raw)) throw new UserError(`SOURCE_DATE_EPOCH: "${raw}" is not valid: expected whole seconds since 1970 (e.g. $(git log -1 --format=%ct)), or unset for the fixed default`);
   return Number(raw);
+}
+
+/**
+ * mkdir -p that reports the real cause: Node's recursive mkdir says ENOENT where a read-only
+ * parent refuses (EROFS), so the last step is retried plainly for its own error.
+ */
+export async function makeDir(path: string): Promise<void> {
+  try {
+    await mkdir(path, { recursive: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    await mkdir(path);
+  }
+}
+
+/** Errors of write(2) carry no path: name the file, so the user learns where the disk filled up. */
+export async function atPath<T>(path: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err && typeof err === 'object' && err.code && !err.path) err.path = path;
+    throw e;
+  }
 }
 
 /** Write artifacts under dir with their exact modes, whatever the umask. */
@@ -18,7 +43,7 @@ export async function writeArtifacts(dir: string, artifacts: Artifact[]): Promis
   for (const a of artifacts) {
     const path = join(dir, a.path);
     await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-    await writeFile(path, a.bytes, { mode: a.mode });
+    await atPath(path, writeFile(path, a.bytes, { mode: a.mode }));
     await chmod(path, a.mode);
   }
 }
@@ -57,7 +82,20 @@ export interface Manifest {
   cluster: string;
   buildEpoch: number;
   inputDigest: string;
+  /** The cluster CA every artifact was built with (the kubeadm discovery hash) and its secrets file. */
+  caFingerprint: string;
+  secretsFile: string;
   artifacts: ManifestEntry[];
+}
+
+/** A previous build's manifest, or undefined when there is none (or it cannot be read as one). */
+export async function readManifest(path: string): Promise<Partial<Manifest> | undefined> {
+  try {
+    const m = JSON.parse(await readFile(path, 'utf8')) as unknown;
+    return m !== null && typeof m === 'object' ? (m as Partial<Manifest>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Every file under the cluster directory (but the manifest), sorted, hashed. */
@@ -91,3 +129,5 @@ export async function scanTree(root: string): Promise<ManifestEntry[]> {
 export function manifestText(m: Manifest): string {
   return `${JSON.stringify(m, null, 2)}\n`;
 }
+
+export { acquireLock, cleanStale, stagingPrefix, withSignalCleanup, removeNow, Interrupted, type Lock } from './guard.js';

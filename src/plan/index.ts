@@ -27,7 +27,7 @@ function envFile(header: string, vars: [string, string | number | string[]][]): 
 }
 
 /** Which bootstrap a node runs: the first master listed inits, later masters join the control plane one by one. */
-function bootstrapOf(cluster: Cluster, node: Node): NodePlan['bootstrap'] {
+export function bootstrapOf(cluster: Cluster, node: Node): NodePlan['bootstrap'] {
   if (node.role === 'lb') return 'none';
   if (node.role === 'node') return 'join';
   return cluster.nodes.find((n) => n.role === 'master') === node ? 'init' : 'join-control-plane';

@@ -225,6 +225,8 @@ async function writeTemp(path: string, text: string): Promise<string> {
     }
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
+    // write(2) errors carry no path: name the secrets file (ENOSPC, EDQUOT).
+    if (typeof e === 'object' && e !== null && !(e as NodeJS.ErrnoException).path) (e as NodeJS.ErrnoException).path = path;
     throw e;
   }
   return tmp;

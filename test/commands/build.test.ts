@@ -123,7 +123,11 @@ test('user errors exit 2 with the field; --help teaches', async () => {
   const asJson = await k8sImage(['validate', '-c', join(base, 'bad.yaml'), '--json'], { cwd: base });
   assert.equal(asJson.code, 2);
   assert.equal(JSON.parse(asJson.stdout).ok, false);
-  assert.match(JSON.parse(asJson.stdout).errors[0], /^nodes\[0\]\.ip: /);
+  // Errors as data: the field, the value it names and the message.
+  const err = JSON.parse(asJson.stdout).errors[0];
+  assert.equal(err.path, 'nodes[0].ip');
+  assert.equal(err.value, '10.0.0.300');
+  assert.match(err.message, /^nodes\[0\]\.ip: "10\.0\.0\.300" is not valid/);
   const unknown = await k8sImage(['build', '-n', 'node99'], { cwd: base });
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /node99.*master, node01, node02/);

@@ -5,7 +5,7 @@ import type { Output } from '../../src/commands/common.js';
 
 function capture(): Output & { out: string[] } {
   const out: string[] = [];
-  return { out, result: (t) => out.push(t), info: () => {}, warn: () => {}, isTTY: false };
+  return { out, result: (t) => out.push(t), info: () => {}, warn: () => {}, progress: () => {}, isTTY: false };
 }
 
 test('k8s-image versions prints the supported matrix, 1.15 to 1.31', async () => {
