@@ -205,5 +205,6 @@ export async function build(opts: BuildOptions, out: Output, withIsos = true): P
   });
   out.result(`${withIsos ? 'built' : 'rendered'} ${summary.length} node(s) of cluster ${cluster.name} into ${clusterDir}/`);
   out.result(table(['NODE', 'ROLE', 'IP', 'ARTIFACTS', 'SECRETS'], rows));
-  out.result(`manifest: ${manifestPath}   secrets: ${secretsPath}`);
+  out.result(`manifest: ${manifestPath}`);
+  out.result(`secrets:  ${secretsPath}`);
 }

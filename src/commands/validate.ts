@@ -43,7 +43,53 @@ export async function validate(opts: ValidateOptions, out: Output): Promise<void
   out.result(table(['NAME', 'ROLE', 'IP', 'MAC', 'DISK'], cluster.nodes.map((n) => [n.name, n.role, `${n.ip}/${n.prefix}`, n.mac ?? '-', n.disk])));
 }
 
-export function table(head: string[], rows: string[][]): string {
+/** Columns to fit: the terminal's when stdout is one, $COLUMNS when set, else unbounded (pipes, files). */
+export function terminalWidth(): number {
+  if (process.stdout.isTTY && process.stdout.columns) return process.stdout.columns;
+  const env = Number(process.env.COLUMNS);
+  return Number.isInteger(env) && env > 20 ? env : Infinity;
+}
+
+/** Break a cell into lines of at most `width`, at spaces where it can. */
+function wrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    let w = word;
+    while (w.length > width) {
+      if (line) out.push(line), (line = '');
+      out.push(w.slice(0, width));
+      w = w.slice(width);
+    }
+    if (!line) line = w;
+    else if (line.length + 1 + w.length <= width) line += ` ${w}`;
+    else out.push(line), (line = w);
+  }
+  out.push(line);
+  return out;
+}
+
+/** A sentence wrapped at spaces to `width` columns. */
+export function prose(text: string, width = terminalWidth()): string {
+  return Number.isFinite(width) ? wrap(text, width).join('\n') : text;
+}
+
+/** A plain text table; wider than `maxWidth`, its widest columns wrap onto more lines. */
+export function table(head: string[], rows: string[][], maxWidth = terminalWidth()): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  const gap = 2;
+  const total = () => widths.reduce((a, b) => a + b, 0) + gap * (widths.length - 1);
+  while (total() > maxWidth) {
+    const widest = widths.indexOf(Math.max(...widths));
+    const floor = Math.max(head[widest]!.length, 8);
+    if (widths[widest]! <= floor) break; // as narrow as it sensibly gets
+    widths[widest] = Math.max(floor, widths[widest]! - (total() - maxWidth));
+  }
+  const lines: string[] = [];
+  for (const r of [head, ...rows]) {
+    const cells = widths.map((w, i) => wrap(r[i] ?? '', w));
+    const height = Math.max(...cells.map((c) => c.length));
+    for (let l = 0; l < height; l++) lines.push(cells.map((c, i) => (c[l] ?? '').padEnd(widths[i]!)).join(' '.repeat(gap)).trimEnd());
+  }
+  return lines.join('\n');
 }

@@ -1,5 +1,5 @@
 import type { Output } from './common.js';
-import { table } from './validate.js';
+import { prose, table, terminalWidth } from './validate.js';
 import {
   MAX_MINOR,
   MIN_MINOR,
@@ -79,27 +79,32 @@ export async function versions(opts: VersionsOptions, out: Output): Promise<void
     return;
   }
   const shown = opts.all ? rows : rows.filter((r) => r.supported);
+  // Shown in this order; when the terminal is narrow, the highest `drop` goes first (MINOR never).
+  const columns: [string, (r: VersionRow) => string, number][] = [
+    ['MINOR', (r) => (r.supported ? r.minor : `${r.minor}*`), 0],
+    ['KUBEADM API', (r) => r.kubeadmApi.replace('kubeadm.k8s.io/', ''), 2],
+    ['REPO', (r) => `${r.repo} (-${r.packageRelease})`, 7],
+    ['DEFAULT RUNTIME', (r) => `${r.defaultRuntime} ${r.defaultRuntimeVersion}`, 1],
+    ['RUNTIMES', (r) => r.runtimes.join(','), 3],
+    ['PAUSE', (r) => r.pause, 8],
+    ['KUBERNETES-CNI', (r) => r.kubernetesCni ?? '(repo)', 9],
+    ['CRI-TOOLS', (r) => r.criTools ?? '(repo)', 10],
+    ['FLANNEL', (r) => `${r.flannel}/${r.flannelCniPlugin}`, 6],
+    ['CALICO', (r) => r.calico, 4],
+    ['NOTES', (r) => r.notes.join('; '), 5],
+  ];
+  const width = terminalWidth();
+  let keep = columns.length;
+  const chosen = (n: number) => columns.filter((c) => c[2] < n);
+  const render = (n: number) => table(chosen(n).map((c) => c[0]), shown.map((r) => chosen(n).map((c) => c[1](r))), width);
+  const fits = (text: string) => text.split('\n').every((l) => l.length <= width) && text.split('\n').length <= shown.length * 2 + 1;
+  while (keep > 4 && !fits(render(keep))) keep--;
+  const left = columns.filter((c) => c[2] >= keep).map((c) => c[0]);
+  out.result(render(keep));
+  if (left.length) out.result(prose(`(${left.join(', ')} left out to fit ${width} columns; --json has every fact)`, width));
   out.result(
-    table(
-      ['MINOR', 'KUBEADM API', 'REPO', 'DEFAULT RUNTIME', 'RUNTIMES', 'PAUSE', 'KUBERNETES-CNI', 'CRI-TOOLS', 'FLANNEL', 'CALICO', 'NOTES'],
-      shown.map((r) => [
-        r.supported ? r.minor : `${r.minor}*`,
-        r.kubeadmApi.replace('kubeadm.k8s.io/', ''),
-        `${r.repo} (-${r.packageRelease})`,
-        `${r.defaultRuntime} ${r.defaultRuntimeVersion}`,
-        r.runtimes.join(','),
-        r.pause,
-        r.kubernetesCni ?? '(repo)',
-        r.criTools ?? '(repo)',
-        `${r.flannel}/${r.flannelCniPlugin}`,
-        r.calico,
-        r.notes.join('; '),
-      ]),
-    ),
-  );
-  out.result(
-    opts.all
+    prose(opts.all
       ? `* unsupported on CentOS 7: rendered only with cluster.allowUnsupportedVersion: true. Details: docs/versions.md`
-      : `Supported on CentOS 7: 1.${MIN_MINOR}.x to 1.${MAX_MINOR}.x (--all also lists 1.${MAX_MINOR + 1}+, --json every fact). Details: docs/versions.md`,
+      : `Supported on CentOS 7: 1.${MIN_MINOR}.x to 1.${MAX_MINOR}.x (--all also lists 1.${MAX_MINOR + 1}+, --json every fact). Details: docs/versions.md`, width),
   );
 }

@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { packageRoot } from '../../src/assets.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
 const cli = join(packageRoot, 'dist', 'src', 'cli.js');
@@ -35,7 +35,7 @@ function tree(dir: string): Map<string, string> {
 }
 
 test('build --role master with no config: master files, both ISOs, manifest, 0600 secrets', async () => {
-  const cwd = mkdtempSync(join(tmpdir(), 'k8s-image-build-'));
+  const cwd = tempDir('k8s-image-build-');
   const r = await k8sImage(['build', '--role', 'master'], { cwd });
   assert.equal(r.code, 0, r.stderr);
   const dir = join(cwd, 'outputs', 'k8s-lab', 'master');
@@ -62,7 +62,7 @@ test('build --role master with no config: master files, both ISOs, manifest, 060
   const ls = await run('xorriso', ['-indev', join(dir, 'master-oemdrv.iso'), '-find', '/', '-type', 'f'], {});
   assert.match(ls.stdout, /'\/ks\.cfg'/);
   assert.match(ls.stdout, /'\/k8s-image\/etc\/k8s-image\/pki\/ca\.key'/);
-  const out = mkdtempSync(join(tmpdir(), 'k8s-image-x-'));
+  const out = tempDir('k8s-image-x-');
   await run('xorriso', ['-osirrox', 'on', '-indev', join(dir, 'master-cidata.iso'), '-extract', '/', out]);
   for (const f of ['user-data', 'meta-data', 'network-config']) {
     assert.deepEqual(readFileSync(join(out, f)), readFileSync(join(dir, 'cloud-init', f)), f);
@@ -72,13 +72,13 @@ test('build --role master with no config: master files, both ISOs, manifest, 060
 });
 
 test('two builds (other TZ, umask, working directory) are byte-identical; a node-local change touches one node', async () => {
-  const base = mkdtempSync(join(tmpdir(), 'k8s-image-det-'));
+  const base = tempDir('k8s-image-det-');
   const config = join(base, 'cluster.yaml');
   const init = await k8sImage(['init', '-o', config], { cwd: base });
   assert.equal(init.code, 0, init.stderr);
   const a = await k8sImage(['build', '-c', config, '-o', join(base, 'a')], { cwd: base, env: { TZ: 'UTC' } });
   assert.equal(a.code, 0, a.stderr);
-  const other = mkdtempSync(join(tmpdir(), 'k8s-image-det2-'));
+  const other = tempDir('k8s-image-det2-');
   const b = await run('bash', ['-c', `umask 077; TZ=Asia/Shanghai ${process.execPath} ${cli} build -c ${config} -o ${join(base, 'b')}`], { cwd: other });
   assert.ok(b.stdout.includes('built 3 node(s)'));
   assert.deepEqual(tree(join(base, 'b', 'k8s-lab')), tree(join(base, 'a', 'k8s-lab')));
@@ -94,7 +94,7 @@ test('two builds (other TZ, umask, working directory) are byte-identical; a node
 });
 
 test('a failed build leaves the previous outputs intact, and a missing secrets file is not replaced silently', async () => {
-  const base = mkdtempSync(join(tmpdir(), 'k8s-image-atomic-'));
+  const base = tempDir('k8s-image-atomic-');
   const config = join(base, 'cluster.yaml');
   await k8sImage(['init', '-o', config], { cwd: base });
   const ok = await k8sImage(['render', '-c', config, '-o', join(base, 'out')], { cwd: base });
@@ -114,7 +114,7 @@ test('a failed build leaves the previous outputs intact, and a missing secrets f
 });
 
 test('user errors exit 2 with the field; --help teaches', async () => {
-  const base = mkdtempSync(join(tmpdir(), 'k8s-image-err-'));
+  const base = tempDir('k8s-image-err-');
   writeFileSync(join(base, 'bad.yaml'), 'nodes:\n  - {name: m, role: master, ip: 10.0.0.300}\n');
   const r = await k8sImage(['validate', '-c', join(base, 'bad.yaml')], { cwd: base });
   assert.equal(r.code, 2);
@@ -137,7 +137,7 @@ test('user errors exit 2 with the field; --help teaches', async () => {
 });
 
 test('secrets --show prints the join command; kubeconfig writes a 0600 file', async () => {
-  const cwd = mkdtempSync(join(tmpdir(), 'k8s-image-sec-'));
+  const cwd = tempDir('k8s-image-sec-');
   const s = await k8sImage(['secrets'], { cwd });
   assert.equal(s.code, 0, s.stderr);
   assert.doesNotMatch(s.stdout, /--token/);
@@ -151,7 +151,7 @@ test('secrets --show prints the join command; kubeconfig writes a 0600 file', as
 });
 
 test('init --ha, validate and build: all six nodes of the seed-004 layout', async () => {
-  const base = mkdtempSync(join(tmpdir(), 'k8s-image-ha-cli-'));
+  const base = tempDir('k8s-image-ha-cli-');
   const config = join(base, 'ha.yaml');
   assert.equal((await k8sImage(['init', '--ha', '-o', config], { cwd: base })).code, 0);
   const v = await k8sImage(['validate', '-c', config], { cwd: base });
@@ -166,7 +166,7 @@ test('init --ha, validate and build: all six nodes of the seed-004 layout', asyn
 });
 
 test('a partial build warns about output folders of nodes no longer in the config', async () => {
-  const base = mkdtempSync(join(tmpdir(), 'k8s-image-stale-'));
+  const base = tempDir('k8s-image-stale-');
   const config = join(base, 'cluster.yaml');
   await k8sImage(['init', '-o', config], { cwd: base });
   assert.equal((await k8sImage(['render', '-c', config, '-o', join(base, 'out')], { cwd: base })).code, 0);
@@ -180,7 +180,7 @@ test('a partial build warns about output folders of nodes no longer in the confi
 });
 
 test('a node whose NIC cannot be identified: --seed cidata refuses (exit 2, no side effects); a full build makes its OEMDRV seed only and says why', async () => {
-  const base = mkdtempSync(join(tmpdir(), 'k8s-image-nic-'));
+  const base = tempDir('k8s-image-nic-');
   const config = join(base, 'cluster.yaml');
   await k8sImage(['init', '-o', config], { cwd: base });
   // Neither network.interface nor a MAC for node02; node01 gets a MAC.

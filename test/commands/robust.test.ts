@@ -7,12 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/assets.js';
 import { farmYaml } from '../helpers/farm.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
 const cli = join(packageRoot, 'dist', 'src', 'cli.js');
@@ -29,8 +30,8 @@ async function k8sImage(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}
   }
 }
 
-function tempDir(t: { after: (fn: () => void) => void }, prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
+function tempDirFor(t: { after: (fn: () => void) => void }, prefix: string): string {
+  const d = tempDir(prefix);
   t.after(() => rmSync(d, { recursive: true, force: true }));
   return d;
 }
@@ -51,7 +52,7 @@ function hashes(dir: string): Record<string, string> {
 const debris = (out: string) => readdirSync(out).filter((n) => n.includes('.staging-') || n.includes('.old-') || n.endsWith('.lock'));
 
 test('the CA guard holds: -o out, secrets deleted, `secrets -c` elsewhere mints a CA, `build -c -o out` is refused naming both files', async (t) => {
-  const base = tempDir(t, 'k8s-image-ca-');
+  const base = tempDirFor(t, 'k8s-image-ca-');
   const config = join(base, 'prod.yaml');
   await k8sImage(['init', '-o', config], base);
   const out = join(base, 'out');
@@ -80,14 +81,14 @@ test('the CA guard holds: -o out, secrets deleted, `secrets -c` elsewhere mints 
 });
 
 test('a failing command has no side effects: build -n nosuchnode writes no secrets file', async (t) => {
-  const base = tempDir(t, 'k8s-image-nose-');
+  const base = tempDirFor(t, 'k8s-image-nose-');
   const r = await k8sImage(['build', '-n', 'nosuchnode'], base);
   assert.equal(r.code, 2);
   assert.deepEqual(readdirSync(base), [], 'nothing created');
 });
 
 test('file-system errors are the user\'s: one line with the path, the cause and what to do, exit 2, --json as data', async (t) => {
-  const base = tempDir(t, 'k8s-image-fs-');
+  const base = tempDirFor(t, 'k8s-image-fs-');
   const mnt = join(base, 'mnt');
   mkdirSync(mnt);
   // A read-only and a tiny file system, in a mount namespace of their own (needs root, as CI is).
@@ -124,7 +125,7 @@ test('file-system errors are the user\'s: one line with the path, the cause and 
 });
 
 test('SIGINT and SIGTERM during a 300-node build: staging removed, exit 130/143, previous outputs intact; after SIGKILL the next build removes the debris and says so', async (t) => {
-  const base = tempDir(t, 'k8s-image-sig-');
+  const base = tempDirFor(t, 'k8s-image-sig-');
   const config = join(base, 'farm.yaml');
   writeFileSync(config, farmYaml(300));
   const out = join(base, 'out');
@@ -162,20 +163,28 @@ test('SIGINT and SIGTERM during a 300-node build: staging removed, exit 130/143,
 });
 
 test('two builds into one output at once: the second waits for the first; both succeed and the tree is whole', async (t) => {
-  const base = tempDir(t, 'k8s-image-conc-');
+  const base = tempDirFor(t, 'k8s-image-conc-');
   const config = join(base, 'farm.yaml');
-  writeFileSync(config, farmYaml(40));
+  writeFileSync(config, farmYaml(120));
   const out = join(base, 'out');
   assert.equal((await k8sImage(['secrets', '-c', config], base)).code, 0);
-  const [a, b] = await Promise.all([k8sImage(['build', '-c', config, '-o', out], base), k8sImage(['build', '-c', config, '-o', out, '-n', 'node0001', '-n', 'node0002'], base)]);
-  assert.equal(a.code, 0, a.stderr);
+  const a = k8sImage(['build', '-c', config, '-o', out], base);
+  // The second starts while the first holds the lock.
+  const t0 = Date.now();
+  while (!existsSync(join(out, '.farm.lock'))) {
+    assert.ok(Date.now() - t0 < 20000, 'the first build never took the lock');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const b = await k8sImage(['build', '-c', config, '-o', out, '-n', 'node0001', '-n', 'node0002'], base);
+  const ra = await a;
+  assert.equal(ra.code, 0, ra.stderr);
   assert.equal(b.code, 0, b.stderr);
-  assert.match(a.stderr + b.stderr, /waiting for another build of .*out\/farm to finish \(pid \d+/);
+  assert.match(b.stderr, /waiting for another build of .*out\/farm to finish \(pid \d+/);
   const manifest = JSON.parse(readFileSync(join(out, 'farm', 'manifest.json'), 'utf8'));
   const files = hashes(join(out, 'farm'));
   delete files['manifest.json'];
   assert.deepEqual(Object.fromEntries(manifest.artifacts.map((x: { path: string; sha256: string }) => [x.path, x.sha256])), files, 'the manifest describes exactly the tree');
-  assert.equal(readdirSync(join(out, 'farm')).filter((n) => n !== 'manifest.json').length, 41);
+  assert.equal(readdirSync(join(out, 'farm')).filter((n) => n !== 'manifest.json').length, 121);
   assert.deepEqual(debris(out), []);
   assert.ok(statSync(join(out, 'farm')).isDirectory());
   assert.ok(!existsSync(join(out, '.farm.lock')));

@@ -1,9 +1,8 @@
 /** Validation gaps a new user hit (issue 10): each case fails on the code before the fix. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { loadCluster, defaultClusterYaml } from '../../src/config/index.js';
@@ -13,6 +12,7 @@ import { renderKickstart } from '../../src/kickstart/index.js';
 import { renderCloudInit } from '../../src/cloudinit/index.js';
 import { configProblems } from '../helpers/config.js';
 import { requireTool } from '../helpers/tools.js';
+import { tempDir } from '../helpers/tmp.js';
 
 function lab(mutate: (doc: any) => void): string {
   const doc = yaml.load(defaultClusterYaml()) as any;
@@ -78,7 +78,7 @@ test('a % in a proxy URL reaches systemd as a literal % (systemd-analyze verify 
   const secrets = await generateSecrets({ cluster: cluster.name, generateRootPassword: false });
   const plan = planNode(cluster, secrets, 'node01');
   const verify = (files: typeof plan.files) => {
-    const root = mkdtempSync(join(tmpdir(), 'k8s-image-pct-'));
+    const root = tempDir('k8s-image-pct-');
     try {
       cpSync('/usr/lib/systemd/system', join(root, 'usr/lib/systemd/system'), { recursive: true });
       for (const f of files) {

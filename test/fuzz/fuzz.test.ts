@@ -8,13 +8,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/assets.js';
 import { problemObject } from '../../src/errors.js';
 import { cloudInitSchema } from '../helpers/readers.js';
 import { judge, mutate, rng } from './fuzzer.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const ITERATIONS = Number(process.env.K8S_IMAGE_FUZZ_ITERATIONS ?? 2000);
 const SEED = Number(process.env.K8S_IMAGE_FUZZ_SEED ?? 20201112);
@@ -56,7 +56,7 @@ test('mutated configs through the CLI: exit 0 with a whole tree, or exit 2 with 
   const run = promisify(execFile);
   const cli = join(packageRoot, 'dist', 'src', 'cli.js');
   const r = rng(SEED + 1);
-  const base = mkdtempSync(join(tmpdir(), 'k8s-image-fuzz-'));
+  const base = tempDir('k8s-image-fuzz-');
   try {
     let ok = 0;
     for (let i = 0; i < 20; i++) {

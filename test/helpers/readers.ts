@@ -6,13 +6,14 @@
  * Every check returns a list of problems (empty = OK). A missing tool throws an Error naming the
  * Debian package to install: a test must fail, never skip, when its reader is absent.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
 import yaml from 'js-yaml';
 import { packageRoot } from '../../src/assets.js';
 import { requireTool } from './tools.js';
+import { tempDir } from './tmp.js';
 
 /** The reference data, kept in the repository (test/reference/README.md gives its provenance). */
 export const referenceDir: string = join(packageRoot, 'test', 'reference');
@@ -46,7 +47,7 @@ async function runTool(cmd: string, args: string[], input?: string): Promise<Run
 }
 
 function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dir = tempDir(prefix);
   return fn(dir).finally(() => rmSync(dir, { recursive: true, force: true }));
 }
 

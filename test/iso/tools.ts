@@ -1,5 +1,5 @@
 /** Helpers for the ISO tests: independent readers (isoinfo, xorriso, 7z, pycdlib, blkid) and sample trees. */
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import type { IsoFile } from '../../src/iso/index.js';
 
 export { requireTool, DEBIAN_PACKAGE } from '../helpers/tools.js';
 import { requireTool } from '../helpers/tools.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /** Run a reader from a neutral directory with a UTF-8 C locale; returns stdout, throws with stderr on failure. */
 export async function run(cmd: string, args: string[], input?: string, encoding: 'utf8' | 'latin1' = 'utf8'): Promise<string> {
@@ -29,7 +30,7 @@ export function sha256(b: Uint8Array): string {
 }
 
 export class TempDir {
-  readonly path = mkdtempSync(join(tmpdir(), 'k8s-image-iso-test-'));
+  readonly path = tempDir('k8s-image-iso-test-');
   file(name: string, bytes: Uint8Array): string {
     const p = join(this.path, name);
     writeFileSync(p, bytes);

@@ -1,11 +1,11 @@
 // Helpers for the lb tests: clusters on loopback, the minimal Debian adaptation of the CentOS 7
 // configs, tool lookup, free ports, child processes. Not a test file itself.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { haClusterYaml, loadCluster, type Cluster } from '../../src/config/index.js';
+import { tempDir as makeTemp } from '../helpers/tmp.js';
 
 /**
  * The absolute path of `bin`, or a failure naming the Debian package to install (.ci/run installs
@@ -35,7 +35,7 @@ export function requireFile(path: string, debianPackage: string): string {
 }
 
 export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), `k8s-image-${prefix}-`));
+  const dir = makeTemp(`k8s-image-${prefix}-`);
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

@@ -7,14 +7,14 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCluster } from '../../src/config/index.js';
 import { generateSecrets } from '../../src/secrets/index.js';
 import { planNode, PATHS, type NodePlan } from '../../src/plan/index.js';
 import { callsOf, makeSandbox, start, type Role, type Sandbox } from './sandbox.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const NET = '127.42.3';
 const CONFIG = `
@@ -50,7 +50,7 @@ const content = (plan: NodePlan, path: string) => plan.files.find((f) => f.path 
 test('HA: one init, control-plane joins one after another, workers join through the endpoint', { timeout: 60000 }, async () => {
   const { cluster } = loadCluster(CONFIG, 'ha-sandbox.yaml');
   const secrets = await generateSecrets({ cluster: cluster.name, generateRootPassword: false });
-  const work = mkdtempSync(join(tmpdir(), 'k8s-image-ha-'));
+  const work = tempDir('k8s-image-ha-');
   cleanups.push(() => rmSync(work, { recursive: true, force: true }));
 
   // A server certificate for every master and the LB address, signed by the cluster CA, as the real

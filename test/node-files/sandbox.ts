@@ -4,12 +4,12 @@
  * loopback HTTPS /healthz stub with its own CA (made with the openssl CLI). Not a test file itself.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/assets.js';
+import { tempDir } from '../helpers/tmp.js';
 
 export const nodeFiles = join(packageRoot, 'node-files');
 export const script = (name: string): string => join(nodeFiles, name);
@@ -91,7 +91,7 @@ export type Role = 'init' | 'join-control-plane' | 'join';
 
 /** A sandbox whose firstboot.env has `role` and `vars` (overriding the fast test defaults). */
 export function makeSandbox(role: Role, vars: Record<string, string> = {}, caCertPem = 'no CA\n'): Sandbox {
-  const root = mkdtempSync(join(tmpdir(), 'k8s-image-node-files-'));
+  const root = tempDir('k8s-image-node-files-');
   const bin = join(root, 'bin');
   const fake = join(root, 'fake');
   mkdirSync(bin);
@@ -287,7 +287,7 @@ export interface Healthz {
 
 /** A loopback HTTPS server with a fresh CA and a server certificate for IP 127.0.0.1; /healthz answers `status`. */
 export async function startHealthz(initialStatus: number): Promise<Healthz> {
-  const dir = mkdtempSync(join(tmpdir(), 'k8s-image-healthz-'));
+  const dir = tempDir('k8s-image-healthz-');
   try {
     const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
     openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=test-ca', '-days', '2'], dir);

@@ -7,14 +7,14 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import yaml from 'js-yaml';
 import { loadCluster, defaultClusterYaml } from '../../src/config/index.js';
 import { generateSecrets, type Secrets } from '../../src/secrets/index.js';
 import { planNode, type NodePlan } from '../../src/plan/index.js';
 import { requireTool } from '../helpers/tools.js';
+import { tempDir } from '../helpers/tmp.js';
 
 let secrets: Secrets;
 let plan: NodePlan;
@@ -27,7 +27,7 @@ before(async () => {
 });
 
 function rootWith(files: { path: string; content: string; mode: number }[]): string {
-  const root = mkdtempSync(join(tmpdir(), 'k8s-image-units-'));
+  const root = tempDir('k8s-image-units-');
   cpSync('/usr/lib/systemd/system', join(root, 'usr/lib/systemd/system'), { recursive: true });
   for (const f of files) {
     mkdirSync(join(root, dirname(f.path)), { recursive: true });

@@ -7,7 +7,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
@@ -15,6 +15,7 @@ import { loadCluster, defaultClusterYaml, type Cluster } from '../../src/config/
 import { generateSecrets, type Secrets } from '../../src/secrets/index.js';
 import { planNode, PATHS, type NodePlan } from '../../src/plan/index.js';
 import { requireTool } from '../helpers/tools.js';
+import { tempDir } from '../helpers/tmp.js';
 
 let secrets: Secrets;
 let open: Cluster;
@@ -27,7 +28,7 @@ before(async () => {
 
 /** firewalld's view of a zone, from a system config holding exactly the plan's zone files. */
 function firewalld(plan: NodePlan, args: string[]): { status: number | null; out: string } {
-  const root = mkdtempSync(join(tmpdir(), 'k8s-image-firewalld-'));
+  const root = tempDir('k8s-image-firewalld-');
   try {
     mkdirSync(join(root, 'zones'));
     // The daemon's own settings file, as the package installs it; the zones are ours.

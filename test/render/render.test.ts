@@ -1,8 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import type { Cluster } from '../../src/config/index.js';
@@ -14,6 +13,7 @@ import { renderCloudInit } from '../../src/cloudinit/index.js';
 import type { Artifact } from '../../src/artifact.js';
 import { checkKickstart, cloudInitSchema, kubeadmConfigProblems, parseIfcfg, renderNetworkConfigToIfcfg, shellcheck } from '../helpers/readers.js';
 import { labAndHa, postSections } from './fixtures.js';
+import { tempDir } from '../helpers/tmp.js';
 
 let f: Awaited<ReturnType<typeof labAndHa>>;
 before(async () => {
@@ -143,8 +143,8 @@ test('%post writes every plan file byte-exact with its mode, and %post --nochroo
     const plan = planNode(cluster, secrets, name);
     const artifacts = renderKickstart(plan);
     const sections = postSections(text(artifacts, 'ks.cfg'));
-    const root = mkdtempSync(join(tmpdir(), 'k8s-image-post-'));
-    const seed = mkdtempSync(join(tmpdir(), 'k8s-image-seed-'));
+    const root = tempDir('k8s-image-post-');
+    const seed = tempDir('k8s-image-seed-');
     for (const a of artifacts.filter((x) => x.path.startsWith('oemdrv/'))) {
       const p = join(seed, a.path.slice('oemdrv/'.length));
       mkdirSync(join(p, '..'), { recursive: true });
@@ -179,7 +179,7 @@ test('every user-data passes cloud-init schema and the CentOS 7 (19.4) key lists
     const ud = text(ci, 'cloud-init/user-data');
     assert.deepEqual(await cloudInitSchema(ud), [], `${name} user-data`);
     // Read back with the YAML library cloud-init itself uses.
-    const dir = mkdtempSync(join(tmpdir(), 'k8s-image-ud-'));
+    const dir = tempDir('k8s-image-ud-');
     writeFileSync(join(dir, 'user-data'), ud);
     const out = execFileSync('/usr/bin/python3', ['-c', 'import sys,yaml,json; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))', join(dir, 'user-data')], { cwd: dir }).toString();
     const doc = JSON.parse(out) as { write_files: { path: string; content: string; permissions: string }[]; runcmd: string[][] };
@@ -290,7 +290,7 @@ test('yum repo files parse as INI (as yum reads them): every repo has a baseurl 
   for (const { cluster, secrets, name } of oneOfEachKind()) {
     const repos = planNode(cluster, secrets, name).files.filter((x) => x.path.startsWith('/etc/yum.repos.d/'));
     assert.ok(repos.length >= 2);
-    const dir = mkdtempSync(join(tmpdir(), 'k8s-image-repos-'));
+    const dir = tempDir('k8s-image-repos-');
     for (const r of repos) writeFileSync(join(dir, r.path.split('/').pop()!), r.content);
     // yum 3 reads .repo files with iniparse, a ConfigParser work-alike: same sections, keys, continuations.
     const py = `import configparser, glob, json, sys

@@ -1,8 +1,8 @@
 // Helpers for the secrets tests: run the real openssl, make temp dirs. Not a test file itself.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir as makeTemp } from '../helpers/tmp.js';
 
 /** Run openssl with `args` (no shell), optional stdin; returns stdout, throws with stderr on failure. */
 export function openssl(args: string[], input?: string | Buffer): string {
@@ -18,7 +18,7 @@ export function opensslBytes(args: string[], input?: string | Buffer): Buffer {
 }
 
 export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), `k8s-image-${prefix}-`));
+  const dir = makeTemp(`k8s-image-${prefix}-`);
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

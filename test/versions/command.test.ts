@@ -36,3 +36,21 @@ test('k8s-image versions --all marks 1.32+ as opt-in only; --json carries every 
   );
   assert.equal(doc.minors.find((m: { minor: string }) => m.minor === '1.32').supported, false);
 });
+
+test('tables fit the terminal: at 80 columns the least needed columns give way, and say so', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { join } = await import('node:path');
+  const { packageRoot } = await import('../../src/assets.js');
+  for (const cols of [80, 100]) {
+    const text = execFileSync(process.execPath, [join(packageRoot, 'dist', 'src', 'cli.js'), 'versions', '--all'], { env: { ...process.env, COLUMNS: String(cols) }, encoding: 'utf8' });
+    const widest = Math.max(...text.split('\n').map((l) => l.length));
+    assert.ok(widest <= cols, `versions at ${cols} columns: a ${widest}-column line`);
+    assert.match(text, /left out to fit/);
+    assert.match(text, /^1\.17\s+v1beta2\s/m);
+  }
+  // Piped with no COLUMNS: every column, for scripts.
+  const env = { ...process.env };
+  delete env.COLUMNS;
+  const full = execFileSync(process.execPath, [join(packageRoot, 'dist', 'src', 'cli.js'), 'versions'], { env, encoding: 'utf8' });
+  assert.match(full, /KUBERNETES-CNI/);
+});

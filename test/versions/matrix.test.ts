@@ -8,9 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import yaml from 'js-yaml';
 import { loadCluster, defaultClusterYaml, type Cluster } from '../../src/config/index.js';
@@ -18,6 +16,7 @@ import { generateSecrets, type Secrets } from '../../src/secrets/index.js';
 import { planNode, type NodePlan } from '../../src/plan/index.js';
 import { kubeadmConfigProblems } from '../helpers/readers.js';
 import { configProblems } from '../helpers/config.js';
+import { tempDir } from '../helpers/tmp.js';
 
 // RSA key generation is slow: one set of secrets for the whole file (every config keeps the lab's name).
 let secretsPromise: Promise<Secrets> | undefined;
@@ -62,7 +61,7 @@ const RUNTIME_AND_KUBE = /^(docker-ce|docker-ce-cli|containerd\.io|kubeadm|kubel
 function parseToml(text: string): any {
   const py = '/usr/bin/python3';
   if (!existsSync(py)) throw new Error('/usr/bin/python3 is not installed: install the Debian packages python3 and python3-toml');
-  const cwd = mkdtempSync(join(tmpdir(), 'k8s-image-toml-'));
+  const cwd = tempDir('k8s-image-toml-');
   try {
     const out = execFileSync(py, ['-c', 'import json, sys, toml; json.dump(toml.loads(sys.stdin.read()), sys.stdout)'], { input: text, cwd, encoding: 'utf8' });
     return JSON.parse(out);
