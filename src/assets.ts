@@ -13,9 +13,16 @@ export const packageRoot: string = (() => {
   return dir;
 })();
 
-/** Read a text asset shipped with the package (templates under kickstart/ and cloud-init/, examples). */
+const assets = new Map<string, string>();
+
+/** Read a text asset shipped with the package (templates, node files, examples); read once per process. */
 export function readAsset(relativePath: string): string {
-  return readFileSync(join(packageRoot, relativePath), 'utf8');
+  let text = assets.get(relativePath);
+  if (text === undefined) {
+    text = readFileSync(join(packageRoot, relativePath), 'utf8');
+    assets.set(relativePath, text);
+  }
+  return text;
 }
 
 export function toolVersion(): string {

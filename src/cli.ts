@@ -1,18 +1,20 @@
 #!/usr/bin/env node
-import 'reflect-metadata';
 import { Command, CommanderError, Option } from 'commander';
 import { UserError, fileSystemProblem, problemObject } from './errors.js';
-import { Interrupted } from './output/index.js';
 import { toolVersion } from './assets.js';
-import { stdio } from './commands/common.js';
-import { validate } from './commands/validate.js';
-import { init } from './commands/init.js';
-import { schema } from './commands/schema.js';
-import { build } from './commands/build.js';
-import { secrets } from './commands/secrets.js';
-import { kubeconfig } from './commands/kubeconfig.js';
-import { render } from './commands/render.js';
-import { versions } from './commands/versions.js';
+import type { Output } from './commands/common.js';
+
+// Each command's module is loaded when it runs: `--help` and `versions` need no X.509, YAML or
+// schema library, and start about as fast as node itself.
+const stdio = async (): Promise<Output> => (await import('./commands/common.js')).stdio;
+const validate = async (o: object) => (await import('./commands/validate.js')).validate(o, await stdio());
+const init = async (o: object) => (await import('./commands/init.js')).init(o, await stdio());
+const schema = async (o: object) => (await import('./commands/schema.js')).schema(o, await stdio());
+const build = async (o: object) => (await import('./commands/build.js')).build(o, await stdio());
+const secrets = async (o: object) => (await import('./commands/secrets.js')).secrets(o, await stdio());
+const kubeconfig = async (o: object) => (await import('./commands/kubeconfig.js')).kubeconfig(o, await stdio());
+const render = async (o: object) => (await import('./commands/render.js')).render(o, await stdio());
+const versions = async (o: object) => (await import('./commands/versions.js')).versions(o, await stdio());
 
 const program = new Command('k8s-image')
   .description(
@@ -42,14 +44,14 @@ program
   .option('--ha', 'three masters, two workers and a load balancer (seed 004)')
   .option('-o, --out <file>', 'where to write it (default: stdout)')
   .option('--force', 'overwrite an existing file')
-  .action((o) => init(o, stdio));
+  .action((o) => init(o));
 
 program
   .command('validate')
   .description('check a cluster description and print its nodes, or every problem found (exit 2)')
   .addOption(configOption())
   .option('--json', 'machine-readable result on stdout')
-  .action((o) => validate(o, stdio));
+  .action((o) => validate(o));
 
 const outOption = () => new Option('-o, --out <dir>', 'output directory').default('outputs');
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -88,7 +90,7 @@ the embedded lab), and reused so every rebuild is byte-identical. SOURCE_DATE_EP
 timestamps inside the ISOs.`
       : '',
   );
-  cmd.action((o) => (withIsos ? build(o, stdio) : render(o, stdio)));
+  cmd.action((o) => (withIsos ? build(o) : render(o)));
 }
 
 program
@@ -99,7 +101,7 @@ program
   .option('--show', 'print the join command (token, CA hash) and a generated root password')
   .option('--new-ca', 'mint a new CA although artifacts built with the old one exist')
   .option('--json', 'machine-readable result on stdout')
-  .action((o) => secrets(o, stdio));
+  .action((o) => secrets(o));
 
 program
   .command('kubeconfig')
@@ -108,19 +110,19 @@ program
   .addOption(outOption())
   .option('-f, --file <file>', 'where to write it, mode 0600 (default: stdout)')
   .option('--force', 'overwrite an existing file')
-  .action((o) => kubeconfig(o, stdio));
+  .action((o) => kubeconfig(o));
 
 program
   .command('versions')
   .description('print the supported Kubernetes/runtime version matrix for CentOS 7 (docs/versions.md explains it)')
   .option('--all', 'also list 1.32+ (rendered only with cluster.allowUnsupportedVersion)')
   .option('--json', 'every fact of every known minor, machine-readable')
-  .action((o) => versions(o, stdio));
+  .action((o) => versions(o));
 
 program
   .command('schema')
   .description('print the JSON Schema of cluster.yaml for editors')
-  .action((o) => schema(o, stdio));
+  .action((o) => schema(o));
 
 export async function main(argv: string[]): Promise<number> {
   try {
@@ -128,9 +130,10 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof Interrupted) {
-      process.stderr.write(`\nk8s-image: interrupted (${e.signal}); removed the unfinished build, the previous outputs are intact\n`);
-      return e.exitCode;
+    if (e instanceof Error && e.name === 'Interrupted') {
+      const i = e as Error & { signal: string; exitCode: number };
+      process.stderr.write(`\nk8s-image: interrupted (${i.signal}); removed the unfinished build, the previous outputs are intact\n`);
+      return i.exitCode;
     }
     const fsProblem = fileSystemProblem(e);
     if (e instanceof UserError || fsProblem) {

@@ -1,18 +1,18 @@
 import { chmod, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Artifact } from '../artifact.js';
 import { toolVersion } from '../assets.js';
 import type { Cluster, Node } from '../config/index.js';
-import { UserError } from '../errors.js';
-import { renderCloudInit } from '../cloudinit/index.js';
 import { formatPath } from '../config/index.js';
-import { writeIsoWith, type IsoTool, ISO_TOOLS } from '../iso/index.js';
-import { renderKickstart } from '../kickstart/index.js';
-import { acquireLock, atPath, makeDir, buildEpoch, cleanStale, manifestText, readManifest, removeNow, scanTree, stagingPrefix, swapIntoPlace, withSignalCleanup, writeArtifacts, type Manifest } from '../output/index.js';
-import { planNode } from '../plan/index.js';
-import { discoveryHash, type Secrets } from '../secrets/index.js';
+import { UserError } from '../errors.js';
+import { type IsoTool, ISO_TOOLS } from '../iso/index.js';
+import { acquireLock, atPath, makeDir, buildEpoch, cleanStale, manifestText, readManifest, removeNow, scanTree, sortEntries, stagingPrefix, swapIntoPlace, withSignalCleanup, type Manifest, type ManifestEntry } from '../output/index.js';
+import { discoveryHash } from '../secrets/index.js';
 import { loadSecretsFor, readConfig, type Output } from './common.js';
+import { nicKnown } from './node-artifacts.js';
+import { buildAll, renderThreads } from './render-pool.js';
 import { table } from './validate.js';
+
+export { nicKnown, nodeArtifacts } from './node-artifacts.js';
 
 export interface BuildOptions {
   config?: string;
@@ -37,39 +37,9 @@ function selectNodes(cluster: Cluster, opts: BuildOptions): Node[] {
   return chosen;
 }
 
-/** A cidata seed needs to know the NIC: its MAC (cloud-init matches by MAC) or a name the user gave. */
-export function nicKnown(node: Node): boolean {
-  return Boolean(node.mac || node.interface);
-}
-
 function nicProblem(cluster: Cluster, node: Node): string {
   const i = cluster.nodes.indexOf(node);
   return `${formatPath(['nodes', i, 'mac'])}: node ${node.name} has neither a MAC address nor an interface name, so a cidata seed cannot tell cloud-init which NIC gets ${node.ip}/${node.prefix} (cloud-init matches NICs only by MAC); set nodes[${i}].mac to the VM's MAC address, or nodes[${i}].interface (or network.interface) to the NIC's name (eth0 on CentOS 7 GenericCloud)`;
-}
-
-/** Everything for one node: the rendered files and, when asked, the seed ISOs. Pure but for external ISO tools. */
-export async function nodeArtifacts(cluster: Cluster, secrets: Secrets, node: Node, opts: { isos: boolean; seed: 'cidata' | 'oemdrv' | 'both'; isoTool: IsoTool; epoch: number }): Promise<Artifact[]> {
-  const plan = planNode(cluster, secrets, node.name);
-  const files = [...renderKickstart(plan), ...(nicKnown(node) ? renderCloudInit(plan) : [])];
-  if (!opts.isos) return files;
-  const isos: Artifact[] = [];
-  const seeds: ['cidata' | 'oemdrv', string, string][] = [
-    ['cidata', 'cloud-init/', 'cidata'],
-    ['oemdrv', 'oemdrv/', 'OEMDRV'],
-  ];
-  for (const [kind, prefix, label] of seeds) {
-    if (opts.seed !== 'both' && opts.seed !== kind) continue;
-    if (kind === 'cidata' && !nicKnown(node)) continue;
-    const content = files.filter((a) => a.path.startsWith(prefix));
-    const secret = content.some((a) => a.secret);
-    const bytes = await writeIsoWith(opts.isoTool, {
-      label,
-      epoch: opts.epoch,
-      files: content.map((a) => ({ path: a.path.slice(prefix.length), bytes: a.bytes, mode: a.secret ? 0o600 : a.mode })),
-    });
-    isos.push({ path: `${node.name}-${kind}.iso`, bytes, mode: secret ? 0o600 : 0o644, secret });
-  }
-  return [...files, ...isos];
 }
 
 /**
@@ -89,6 +59,23 @@ async function refuseMixedCa(clusterDir: string, caFingerprint: string, secretsP
   if (!opts.whole) {
     throw new UserError(`--new-ca with --node/--role: the other nodes of ${clusterDir} would keep the old CA (${prev.caFingerprint}); run a full build (no --node/--role) with --new-ca`);
   }
+}
+
+/**
+ * The manifest of a partial build: the rebuilt nodes' entries, and for the other nodes those of the
+ * previous manifest (their files were not touched), so rebuilding one node of a farm reads nothing
+ * back. Without a usable previous manifest, the tree is scanned.
+ */
+async function partialManifest(clusterDir: string, rebuilt: Node[], entries: ManifestEntry[]): Promise<ManifestEntry[]> {
+  const prev = await readManifest(join(clusterDir, 'manifest.json'));
+  if (!Array.isArray(prev?.artifacts)) return scanTree(clusterDir);
+  const names = new Set(rebuilt.map((n) => n.name));
+  const present = new Set((await readdir(clusterDir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name));
+  const kept = prev.artifacts.filter((e) => {
+    const top = e.path.split('/')[0]!;
+    return !names.has(top) && present.has(top);
+  });
+  return sortEntries([...kept, ...entries]);
 }
 
 /** `k8s-image render` (files only) and `k8s-image build` (files and seed ISOs). */
@@ -116,7 +103,7 @@ export async function build(opts: BuildOptions, out: Output, withIsos = true): P
     onStale: (holder) => out.warn(`took over the lock of a build that is gone (${holder})`),
   });
   let stage: string | undefined;
-  const summary: { node: Node; artifacts: Artifact[] }[] = [];
+  const summary: { node: Node; artifacts: { path: string; secret: boolean }[] }[] = [];
   let secretsPath = '';
   let manifestPath = '';
   try {
@@ -137,13 +124,20 @@ export async function build(opts: BuildOptions, out: Output, withIsos = true): P
       async (checkpoint) => {
         // mkdtemp makes 0700; the cluster tree is 0755 like a partial build's (secret files are 0600 themselves).
         await chmod(staged, 0o755);
-        for (const [i, node] of nodes.entries()) {
-          checkpoint();
-          if (out.isTTY && !opts.json && nodes.length > 1) out.progress(`[${i + 1}/${nodes.length}] ${node.name}`);
-          const artifacts = await nodeArtifacts(cluster, secrets, node, { isos: withIsos, seed: opts.seed ?? 'both', isoTool: opts.isoTool ?? 'builtin', epoch });
-          await writeArtifacts(join(staged, node.name), artifacts);
-          summary.push({ node, artifacts });
-        }
+        const entries: ManifestEntry[] = [];
+        const renderOpts = { isos: withIsos, seed: opts.seed ?? 'both', isoTool: opts.isoTool ?? 'builtin', epoch } as const;
+        await buildAll(
+          { cluster, secrets, staged, opts: renderOpts },
+          nodes,
+          renderThreads(nodes.length, renderOpts.isoTool),
+          (node, i, built) => {
+            if (out.isTTY && !opts.json && nodes.length > 1 && (i % 10 === 9 || i === nodes.length - 1)) out.progress(`[${i + 1}/${nodes.length}] ${node.name}`);
+            entries.push(...built.entries);
+            // Only what the summary prints: the bytes stay on disk.
+            summary.push({ node, artifacts: built.files });
+          },
+          checkpoint,
+        );
         if (out.isTTY && !opts.json && nodes.length > 1) out.progress('');
         // The last point to stop: the swap and the manifest are quick and leave a whole tree.
         checkpoint();
@@ -166,7 +160,7 @@ export async function build(opts: BuildOptions, out: Output, withIsos = true): P
           inputDigest: loaded.digest,
           caFingerprint,
           secretsFile: secretsPath,
-          artifacts: await scanTree(clusterDir),
+          artifacts: whole ? sortEntries(entries) : await partialManifest(clusterDir, nodes, entries),
         };
         manifestPath = join(clusterDir, 'manifest.json');
         await atPath(manifestPath, writeFile(`${manifestPath}.tmp`, manifestText(manifest), { mode: 0o644 }));

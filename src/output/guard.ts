@@ -131,6 +131,7 @@ export async function cleanStale(outDir: string, cluster: string): Promise<strin
 export class Interrupted extends Error {
   constructor(readonly signal: string, readonly exitCode: number) {
     super(`interrupted by ${signal}`);
+    this.name = 'Interrupted';
   }
 }
 

@@ -1,6 +1,7 @@
 import { UserError } from '../errors.js';
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { Artifact } from '../artifact.js';
 
@@ -38,14 +39,67 @@ export async function atPath<T>(path: string, work: Promise<T>): Promise<T> {
   }
 }
 
-/** Write artifacts under dir with their exact modes, whatever the umask. */
-export async function writeArtifacts(dir: string, artifacts: Artifact[]): Promise<void> {
-  for (const a of artifacts) {
+// The process umask, read once (on first write: worker threads may not set it): a mode it does not
+// touch needs no chmod after the write.
+let umask: number | undefined;
+function processUmask(): number {
+  // process.umask() with no argument reads it (allowed in worker threads too).
+  umask ??= process.umask();
+  return umask;
+}
+const currentUmask = processUmask;
+
+/**
+ * Write artifacts under dir with their exact modes, whatever the umask, and return their manifest
+ * entries (hashed from the bytes in hand, so nothing is read back). Files are written concurrently.
+ */
+export async function writeArtifacts(dir: string, artifacts: Artifact[], manifestPrefix = ''): Promise<ManifestEntry[]> {
+  const dirs = [...new Set(artifacts.map((a) => dirname(join(dir, a.path))))].sort();
+  for (const d of dirs) await mkdir(d, { recursive: true, mode: 0o755 });
+  return Promise.all(
+    artifacts.map(async (a) => {
+      const path = join(dir, a.path);
+      await atPath(path, writeFile(path, a.bytes, { mode: a.mode }));
+      if ((a.mode & processUmask()) !== 0) await chmod(path, a.mode);
+      return entryOf(`${manifestPrefix}${a.path}`, a.bytes, a.mode);
+    }),
+  );
+}
+
+/**
+ * writeArtifacts for a render thread: synchronous, since each thread writes its own nodes and a
+ * thread has nothing else to do meanwhile (fewer round trips through libuv's pool than async writes).
+ */
+export function writeArtifactsSync(dir: string, artifacts: Artifact[], manifestPrefix = ''): ManifestEntry[] {
+  for (const d of [...new Set(artifacts.map((a) => dirname(join(dir, a.path))))].sort()) mkdirSync(d, { recursive: true, mode: 0o755 });
+  return artifacts.map((a) => {
     const path = join(dir, a.path);
-    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-    await atPath(path, writeFile(path, a.bytes, { mode: a.mode }));
-    await chmod(path, a.mode);
-  }
+    try {
+      writeFileSync(path, a.bytes, { mode: a.mode });
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err && typeof err === 'object' && err.code && !err.path) err.path = path;
+      throw e;
+    }
+    if ((a.mode & currentUmask()) !== 0) chmodSync(path, a.mode);
+    return entryOf(`${manifestPrefix}${a.path}`, a.bytes, a.mode);
+  });
+}
+
+function entryOf(path: string, bytes: Uint8Array, mode: number): ManifestEntry {
+  return {
+    path,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    size: bytes.length,
+    mode: `0${mode.toString(8)}`,
+    // Artifacts holding keys or the token are written 0600 and nothing else is.
+    secret: mode === 0o600,
+  };
+}
+
+/** Manifest entries sorted by path, the order scanTree gives. */
+export function sortEntries(entries: ManifestEntry[]): ManifestEntry[] {
+  return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /**
@@ -110,15 +164,7 @@ export async function scanTree(root: string): Promise<ManifestEntry[]> {
         const rel = relative(root, p);
         if (rel === 'manifest.json') continue;
         const bytes = await readFile(p);
-        const mode = (await stat(p)).mode & 0o777;
-        out.push({
-          path: rel,
-          sha256: createHash('sha256').update(bytes).digest('hex'),
-          size: bytes.length,
-          mode: `0${mode.toString(8)}`,
-          // Artifacts holding keys or the token are written 0600 and nothing else is.
-          secret: mode === 0o600,
-        });
+        out.push(entryOf(rel, bytes, (await stat(p)).mode & 0o777));
       }
     }
   }

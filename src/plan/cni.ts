@@ -1,6 +1,6 @@
 import yaml from 'js-yaml';
 import type { Cluster } from '../config/index.js';
-import { calicoNodeContainer, manifestDocs } from '../config/index.js';
+import { calicoNodeContainer, manifestDocs } from '../config/cni-manifest.js';
 import { minorFacts, parseVersion } from '../versions/index.js';
 
 /**

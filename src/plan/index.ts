@@ -1,5 +1,7 @@
 import type { Cluster, Node } from '../config/index.js';
-import { net, URL_USERINFO } from '../config/index.js';
+// Leaf modules, not config's index: the render threads need no YAML parser or schema library.
+import * as net from '../config/net.js';
+import { URL_USERINFO } from '../config/patterns.js';
 import { UserError } from '../errors.js';
 import type { Secrets } from '../secrets/index.js';
 import { readAsset } from '../assets.js';
@@ -43,13 +45,25 @@ function file(path: string, content: string, mode = 0o644, secret = false): Plan
   return { path, content, mode, secret };
 }
 
-function hostsFile(cluster: Cluster): string {
+/** Up to this many nodes every node lists every other in /etc/hosts, as seed 000 does by hand. */
+export const HOSTS_ALL_NODES_MAX = 32;
+
+/**
+ * /etc/hosts: the node itself, and in a small cluster every node; in a larger one only what the node
+ * needs (itself, the masters and lb nodes), so a node's files do not grow with the farm. Kubernetes
+ * reaches nodes by address (kubelet --node-ip, InternalIP first); humans in a larger site use DNS.
+ */
+function hostsFile(cluster: Cluster, node: Node): string {
   const lines = [
     '127.0.0.1   localhost localhost.localdomain localhost4 localhost4.localdomain4',
     '::1         localhost localhost.localdomain localhost6 localhost6.localdomain6',
-    '# cluster nodes (k8s-image)',
   ];
-  for (const n of cluster.nodes) lines.push(cluster.searchDomain ? `${n.ip} ${n.name}.${cluster.searchDomain} ${n.name}` : `${n.ip} ${n.name}`);
+  const all = cluster.nodes.length <= HOSTS_ALL_NODES_MAX;
+  lines.push(all ? '# cluster nodes (k8s-image)' : `# this node, the masters and lb nodes (k8s-image; the other ${cluster.nodes.length} nodes: use DNS)`);
+  for (const n of cluster.nodes) {
+    if (!all && n !== node && n.role === 'node') continue;
+    lines.push(cluster.searchDomain ? `${n.ip} ${n.name}.${cluster.searchDomain} ${n.name}` : `${n.ip} ${n.name}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -245,7 +259,8 @@ function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstr
   // and the master is done only once the endpoint forwards to it.
   const waitTcp = bootstrap === 'init' && behindProxy ? [endpoint] : [];
   const confirm = bootstrap === 'init' && behindProxy ? [endpointHealthz] : [];
-  const expected = cluster.nodes.filter((n) => n.role !== 'lb' && n !== node).map((n) => n.name);
+  // Only the init master's token keeper reads it; elsewhere it would grow every node with the farm.
+  const expected = bootstrap === 'init' ? cluster.nodes.filter((n) => n.role !== 'lb' && n !== node).map((n) => n.name) : [];
   const deadline = cluster.bootstrap.joinDeadlineSeconds || 7 * 86400;
   return file(
     PATHS.firstbootEnv,
@@ -287,7 +302,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
   const yumProxy = cluster.proxy?.https ?? cluster.proxy?.http;
   const files: PlanFile[] = [];
 
-  files.push(file('/etc/hosts', hostsFile(cluster)));
+  files.push(file('/etc/hosts', hostsFile(cluster, node)));
   files.push(file('/etc/chrony.conf', chronyConf(cluster)));
   for (const { file: path, repos } of yumRepos(cluster)) {
     if (!isK8s && path !== '/etc/yum.repos.d/CentOS-Base.repo' && path !== '/etc/yum.repos.d/epel.repo') continue;

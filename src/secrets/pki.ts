@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createHash, createPrivateKey, webcrypto } from 'node:crypto';
+import { createPrivateKey, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { randomSerial } from './random.js';
 
@@ -123,11 +123,4 @@ export async function signClientCert(opts: {
   return { cert: tidyPem(cert.toString('pem')), key: await privateKeyPem(keys.privateKey) };
 }
 
-/**
- * kubeadm's --discovery-token-ca-cert-hash for a CA certificate:
- * "sha256:" + hex SHA-256 of the certificate's DER SubjectPublicKeyInfo.
- */
-export function discoveryHash(caCertPem: string): string {
-  const spki = new x509.X509Certificate(caCertPem).publicKey.rawData;
-  return 'sha256:' + createHash('sha256').update(Buffer.from(spki)).digest('hex');
-}
+export { discoveryHash } from './discovery.js';
