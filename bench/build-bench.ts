@@ -1,67 +1,110 @@
 /**
- * Benchmark (not a test): how long building seeds takes, for the default lab and a generated
- * 100-node cluster, against cloud-localds (Debian cloud-image-utils) making the same 100 cidata
- * seeds. Run: npm run bench. Figures go in the README.
+ * Benchmark (not a test), measured the way users run the tool: the CLI as a whole process.
+ *   npm run bench            (npm run bench -- --quick: one run each, smaller baseline sample)
+ * Rows (issue 14): a 1000-worker farm (ks.cfg + cloud-init + both ISOs per node) against
+ * cloud-localds (Debian cloud-image-utils) making the 1001 cidata seeds from the same files, in the
+ * same run; the largest file of one worker in a 1000- vs a 10-node farm; peak memory of the
+ * 1000-node build; `k8s-image --help` against a bare `node -e ""`; rebuilding one node of the
+ * farm. Times are medians; the output directory is under the system temp dir (its disk counts).
  */
-import 'reflect-metadata';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import yaml from 'js-yaml';
-import { loadCluster, defaultClusterYaml } from '../src/config/index.js';
-import { generateSecrets } from '../src/secrets/index.js';
-import { nodeArtifacts } from '../src/commands/build.js';
-import { DEFAULT_EPOCH } from '../src/output/index.js';
+import { packageRoot } from '../src/assets.js';
+import { farmYaml } from '../test/helpers/farm.js';
 
-function bigCluster(n: number): string {
-  const doc = yaml.load(defaultClusterYaml()) as { network: Record<string, unknown>; nodes: unknown[] };
-  doc.network.prefix = 16;
-  doc.network.gateway = '192.168.0.1';
-  doc.network.dns = ['192.168.0.1'];
-  doc.nodes = [{ name: 'master', role: 'master', ip: '192.168.1.1' }];
-  for (let i = 1; i < n; i++) doc.nodes.push({ name: `node${String(i).padStart(3, '0')}`, role: 'node', ip: `192.168.${2 + Math.floor(i / 250)}.${1 + (i % 250)}` });
-  return yaml.dump(doc);
-}
+const quick = process.argv.includes('--quick');
+const runs = quick ? 1 : 3;
+const cli = join(packageRoot, 'dist', 'src', 'cli.js');
+const work = mkdtempSync(join(tmpdir(), 'k8s-image-bench-'));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function time(label: string, text: string | undefined): Promise<{ ms: number; seeds: Map<string, Record<string, Uint8Array>> }> {
-  const { cluster } = loadCluster(text);
-  const secrets = await generateSecrets({ cluster: cluster.name, generateRootPassword: false });
-  const seeds = new Map<string, Record<string, Uint8Array>>();
-  const heapBefore = process.memoryUsage().heapUsed;
+/** Wall time (ms) and peak RSS (KiB, from GNU time when installed) of one whole process. */
+function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): { ms: number; rssKiB?: number } {
+  const gnuTime = existsSync('/usr/bin/time');
   const t0 = performance.now();
-  let bytes = 0;
-  for (const node of cluster.nodes) {
-    const artifacts = await nodeArtifacts(cluster, secrets, node, { isos: true, seed: 'both', isoTool: 'builtin', epoch: DEFAULT_EPOCH });
-    bytes += artifacts.reduce((s, a) => s + a.bytes.length, 0);
-    const ci: Record<string, Uint8Array> = {};
-    for (const a of artifacts) if (a.path.startsWith('cloud-init/')) ci[a.path.slice(11)] = a.bytes;
-    seeds.set(node.name, ci);
-  }
+  const r = gnuTime
+    ? spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], { cwd: work, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 256 << 20 })
+    : spawnSync(cmd, args, { cwd: work, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 256 << 20 });
   const ms = performance.now() - t0;
-  const rss = process.memoryUsage().rss / 2 ** 20;
-  console.log(`${label}: ${cluster.nodes.length} nodes, plan+render+2 ISOs each in ${ms.toFixed(0)} ms (${(ms / cluster.nodes.length).toFixed(1)} ms/node), ${(bytes / 2 ** 20).toFixed(1)} MiB of artifacts, heap +${((process.memoryUsage().heapUsed - heapBefore) / 2 ** 20).toFixed(0)} MiB, rss ${rss.toFixed(0)} MiB`);
-  return { ms, seeds };
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  const rss = gnuTime ? Number(r.stderr.trim().split('\n').at(-1)) : undefined;
+  return { ms, rssKiB: Number.isFinite(rss) ? rss : undefined };
 }
 
-await time('default lab', undefined);
-const big = await time('100-node cluster', bigCluster(100));
+function largestFile(dir: string): number {
+  let max = 0;
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else max = Math.max(max, statSync(p).size);
+    }
+  };
+  walk(dir);
+  return max;
+}
 
-const dir = mkdtempSync(join(tmpdir(), 'k8s-image-bench-'));
 try {
-  for (const [name, files] of big.seeds) {
-    mkdirSync(join(dir, name));
-    for (const [f, b] of Object.entries(files)) writeFileSync(join(dir, name, f), b);
+  writeFileSync(join(work, 'farm1000.yaml'), farmYaml(1000));
+  writeFileSync(join(work, 'farm10.yaml'), farmYaml(10, 'farm'));
+  execFileSync(process.execPath, [cli, 'secrets', '-c', 'farm1000.yaml'], { cwd: work, stdio: 'ignore' });
+  copyFileSync(join(work, 'farm.secrets.yaml'), join(work, 'farm-secrets-backup.yaml'));
+
+  // 1. The 1000-worker farm, a fresh output each time.
+  const farm: { ms: number; rssKiB?: number }[] = [];
+  for (let i = 0; i < runs; i++) {
+    rmSync(join(work, 'out'), { recursive: true, force: true });
+    farm.push(measure(process.execPath, [cli, 'build', '-c', 'farm1000.yaml', '-o', 'out']));
   }
-  const t0 = performance.now();
-  for (const name of big.seeds.keys()) {
-    const d = join(dir, name);
-    execFileSync('cloud-localds', ['-N', join(d, 'network-config'), join(d, 'seed.iso'), join(d, 'user-data'), join(d, 'meta-data')]);
+  const farmMs = median(farm.map((x) => x.ms));
+  const peakKiB = Math.max(...farm.map((x) => x.rssKiB ?? 0));
+
+  // 2. cloud-localds on the same cidata files: 1001 seeds, one process each, as a shell loop would.
+  const seeds = join(work, 'seeds');
+  const nodes = readdirSync(join(work, 'out', 'farm')).filter((n) => existsSync(join(work, 'out', 'farm', n, 'cloud-init')));
+  const sample = quick ? nodes.slice(0, 200) : nodes;
+  const localds: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    rmSync(seeds, { recursive: true, force: true });
+    mkdirSync(seeds);
+    const t0 = performance.now();
+    for (const n of sample) {
+      const ci = join(work, 'out', 'farm', n, 'cloud-init');
+      execFileSync('cloud-localds', ['-N', join(ci, 'network-config'), join(seeds, `${n}.iso`), join(ci, 'user-data'), join(ci, 'meta-data')]);
+    }
+    localds.push(((performance.now() - t0) * nodes.length) / sample.length);
   }
-  const ms = performance.now() - t0;
-  console.log(`cloud-localds: the same 100 cidata seeds in ${ms.toFixed(0)} ms (${(ms / 100).toFixed(1)} ms/seed)`);
-  console.log(`ratio: k8s-image (render + cidata + OEMDRV) is ${(ms / big.ms).toFixed(1)}x faster than cloud-localds (cidata only)`);
+  const localdsMs = median(localds);
+
+  // 3. A worker's largest file, 1000- vs 10-node farm.
+  const big = largestFile(join(work, 'out', 'farm', 'node0001'));
+  measure(process.execPath, [cli, 'build', '-c', 'farm10.yaml', '-o', 'out10']);
+  const small = largestFile(join(work, 'out10', 'farm', 'node0001'));
+
+  // 4. Start-up: --help against a bare node.
+  const help = median(Array.from({ length: 15 }, () => measure(process.execPath, [cli, '--help']).ms));
+  const bare = median(Array.from({ length: 15 }, () => measure(process.execPath, ['-e', '']).ms));
+
+  // 5. One node of the 1000-node farm.
+  const one = median(Array.from({ length: runs }, () => measure(process.execPath, [cli, 'build', '-c', 'farm1000.yaml', '-o', 'out', '-n', 'node0500']).ms));
+
+  const row = (what: string, now: string, goal: string, ok: boolean) => `| ${what} | ${now} | ${goal} | ${ok ? 'met' : 'NOT met'} |`;
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  const lines = [
+    `k8s-image bench: ${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, output under ${tmpdir()}; medians of ${runs}`,
+    '',
+    '| what | measured | goal | |',
+    '|---|---|---|---|',
+    row('1000-worker farm (ks + cloud-init + both ISOs per node) vs cloud-localds making the 1001 cidata seeds', `${s(farmMs)} vs ${s(localdsMs)}${quick ? ' (extrapolated from 200)' : ''}: ${(localdsMs / farmMs).toFixed(1)}x`, '>= 10x faster', localdsMs / farmMs >= 10),
+    row('largest file of one worker, 1000-node vs 10-node farm', `${(big / 1024).toFixed(0)} KiB vs ${(small / 1024).toFixed(0)} KiB: ${(big / small).toFixed(2)}x`, '<= 1.5x', big / small <= 1.5),
+    row('peak memory, 1000-node build (every thread)', peakKiB ? `${(peakKiB / 1024).toFixed(0)} MiB` : 'n/a (no /usr/bin/time)', '<= 300 MiB', peakKiB > 0 && peakKiB <= 300 * 1024),
+    row('`k8s-image --help` vs `node -e ""`', `${help.toFixed(0)} ms vs ${bare.toFixed(0)} ms: ${(help / bare).toFixed(2)}x`, '<= 1.5x', help / bare <= 1.5),
+    row('rebuild one node of the 1000-node farm (`-n node0500`)', s(one), '< 1 s', one < 1000),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
 }

@@ -16,6 +16,33 @@ export function cidataNicProblem(plan: Pick<NodePlan, 'network'>): string | unde
 const dump = (doc: object) => yaml.dump(doc, { lineWidth: -1, noRefs: true, sortKeys: false });
 
 /**
+ * js-yaml's text of one write_files item, as it appears inside the full document. Most files are the
+ * same on every node of a farm (scripts, units, repo files): each distinct one is dumped once per
+ * process. test/cloudinit/userdata.test.ts checks the assembled text equals one dump of the whole.
+ */
+const itemCache = new Map<string, string>();
+function writeFilesItem(item: { path: string; owner: string; permissions: string; content: string }): string {
+  const key = `${item.path}\0${item.permissions}\0${item.content}`;
+  let text = itemCache.get(key);
+  if (text === undefined) {
+    text = dump({ write_files: [item] }).slice('write_files:\n'.length);
+    if (itemCache.size > 4096) itemCache.clear();
+    itemCache.set(key, text);
+  }
+  return text;
+}
+
+/** The user-data document's text: one js-yaml dump, assembled from cached pieces (same bytes). */
+export function dumpUserData(doc: Record<string, unknown>): string {
+  const keys = Object.keys(doc);
+  const at = keys.indexOf('write_files');
+  const items = doc.write_files as Parameters<typeof writeFilesItem>[0][] | undefined;
+  if (at < 0 || !items || items.length === 0) return dump(doc);
+  const part = (ks: string[]) => (ks.length ? dump(Object.fromEntries(ks.map((k) => [k, doc[k]]))) : '');
+  return `${part(keys.slice(0, at))}write_files:\n${items.map(writeFilesItem).join('')}${part(keys.slice(at + 1))}`;
+}
+
+/**
  * NoCloud seed files for the node: user-data (#cloud-config), meta-data, network-config (v1).
  * Only modules and keys CentOS 7's cloud-init 19.4 runs: no ntp module (chrony is a file), no
  * write_files defer, no packages: (it cannot pin versions or pass yum options; install.sh does).
@@ -46,7 +73,7 @@ export function renderCloudInit(plan: NodePlan): Artifact[] {
     // and starts the first-boot unit; any failure is cloud-init's error.
     runcmd: [['bash', plan.installScript, '--live']],
   };
-  const userDataText = `#cloud-config\n# k8s-image: ${plan.hostname} (${plan.role}) of cluster ${plan.cluster}.${hasSecret ? ' Holds secrets: keep this seed private.' : ''}\n${dump(userData)}`;
+  const userDataText = `#cloud-config\n# k8s-image: ${plan.hostname} (${plan.role}) of cluster ${plan.cluster}.${hasSecret ? ' Holds secrets: keep this seed private.' : ''}\n${dumpUserData(userData)}`;
   const metaData = dump({ 'instance-id': plan.instanceId, 'local-hostname': plan.hostname });
   const n = plan.network;
   const subnet: Record<string, unknown> = { type: 'static', address: `${n.ip}/${n.prefix}`, gateway: n.gateway, dns_nameservers: n.dns };

@@ -71,7 +71,19 @@ export async function writeArtifacts(dir: string, artifacts: Artifact[], manifes
  * thread has nothing else to do meanwhile (fewer round trips through libuv's pool than async writes).
  */
 export function writeArtifactsSync(dir: string, artifacts: Artifact[], manifestPrefix = ''): ManifestEntry[] {
-  for (const d of [...new Set(artifacts.map((a) => dirname(join(dir, a.path))))].sort()) mkdirSync(d, { recursive: true, mode: 0o755 });
+  // Every directory once, parents first, without recursive mkdir's failed attempts on the way down.
+  const dirs = new Set<string>([dir]);
+  for (const a of artifacts) {
+    const parts = a.path.split('/').slice(0, -1);
+    for (let i = 1; i <= parts.length; i++) dirs.add(join(dir, ...parts.slice(0, i)));
+  }
+  for (const d of [...dirs].sort((a, b) => a.length - b.length)) {
+    try {
+      mkdirSync(d, { mode: 0o755 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
   return artifacts.map((a) => {
     const path = join(dir, a.path);
     try {

@@ -1,0 +1,60 @@
+/**
+ * Farm-scale builds (issue 14), checked for what must not change, never timed (bench/ measures):
+ * the parallel build gives byte-identical output to a one-thread build, and a worker's files do not
+ * grow with the farm.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../../src/assets.js';
+import { farmYaml } from '../helpers/farm.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const run = promisify(execFile);
+const cli = join(packageRoot, 'dist', 'src', 'cli.js');
+
+function tree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[p.slice(dir.length + 1)] = `${createHash('sha256').update(readFileSync(p)).digest('hex')} ${(statSync(p).mode & 0o777).toString(8)}`;
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+test('a build on four threads is byte-identical to a one-thread build (files, modes, manifest)', async () => {
+  const base = tempDir('k8s-image-par-');
+  writeFileSync(join(base, 'farm.yaml'), farmYaml(60));
+  await run(process.execPath, [cli, 'secrets', '-c', 'farm.yaml'], { cwd: base });
+  await run(process.execPath, [cli, 'build', '-c', 'farm.yaml', '-o', 'seq'], { cwd: base, env: { ...process.env, K8S_IMAGE_THREADS: '0' } });
+  await run(process.execPath, [cli, 'build', '-c', 'farm.yaml', '-o', 'par'], { cwd: base, env: { ...process.env, K8S_IMAGE_THREADS: '4' } });
+  const seq = tree(join(base, 'seq'));
+  const par = tree(join(base, 'par'));
+  assert.ok(Object.keys(seq).length > 60 * 8);
+  assert.deepEqual(par, seq);
+});
+
+test("a worker's files do not grow with the farm: /etc/hosts and the first-boot env hold no node list", async () => {
+  const base = tempDir('k8s-image-grow-');
+  const sizes: Record<number, number> = {};
+  for (const n of [10, 300]) {
+    writeFileSync(join(base, `farm${n}.yaml`), farmYaml(n));
+    await run(process.execPath, [cli, 'render', '-c', `farm${n}.yaml`, '-o', `out${n}`], { cwd: base });
+    const dir = join(base, `out${n}`, 'farm', 'node0001');
+    sizes[n] = ['ks.cfg', 'cloud-init/user-data'].reduce((s, f) => s + statSync(join(dir, f)).size, 0);
+    const hosts = readFileSync(join(dir, 'ks.cfg'), 'utf8');
+    if (n === 300) {
+      assert.doesNotMatch(hosts, /node0002/, 'another worker in a big farm worker\'s files');
+      assert.match(hosts, /10\.20\.0\.10 master/, 'the masters are there');
+    }
+  }
+  assert.ok(sizes[300]! <= sizes[10]! * 1.1, `${sizes[300]} bytes vs ${sizes[10]}`);
+});
