@@ -7,28 +7,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/assets.js';
 import { farmYaml } from '../helpers/farm.js';
 import { tempDir } from '../helpers/tmp.js';
+import { treeHashes } from '../helpers/tree.js';
 
 const run = promisify(execFile);
 const cli = join(packageRoot, 'dist', 'src', 'cli.js');
-
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[p.slice(dir.length + 1)] = `${createHash('sha256').update(readFileSync(p)).digest('hex')} ${(statSync(p).mode & 0o777).toString(8)}`;
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 test('a build on four threads is byte-identical to a one-thread build (files, modes, manifest)', async () => {
   const base = tempDir('k8s-image-par-');
@@ -36,8 +23,8 @@ test('a build on four threads is byte-identical to a one-thread build (files, mo
   await run(process.execPath, [cli, 'secrets', '-c', 'farm.yaml'], { cwd: base });
   await run(process.execPath, [cli, 'build', '-c', 'farm.yaml', '-o', 'seq'], { cwd: base, env: { ...process.env, K8S_IMAGE_THREADS: '0' } });
   await run(process.execPath, [cli, 'build', '-c', 'farm.yaml', '-o', 'par'], { cwd: base, env: { ...process.env, K8S_IMAGE_THREADS: '4' } });
-  const seq = tree(join(base, 'seq'));
-  const par = tree(join(base, 'par'));
+  const seq = treeHashes(join(base, 'seq'), true);
+  const par = treeHashes(join(base, 'par'), true);
   assert.ok(Object.keys(seq).length > 60 * 8);
   assert.deepEqual(par, seq);
 });

@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/assets.js';
 import { farmYaml } from '../helpers/farm.js';
+import { treeHashes } from '../helpers/tree.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
@@ -36,18 +36,7 @@ function tempDirFor(t: { after: (fn: () => void) => void }, prefix: string): str
   return d;
 }
 
-function hashes(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[p.slice(dir.length + 1)] = createHash('sha256').update(readFileSync(p)).digest('hex');
-    }
-  };
-  walk(dir);
-  return out;
-}
+const hashes = (dir: string) => treeHashes(dir);
 
 const debris = (out: string) => readdirSync(out).filter((n) => n.includes('.staging-') || n.includes('.old-') || n.endsWith('.lock'));
 
