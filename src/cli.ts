@@ -14,6 +14,8 @@ const build = async (o: object) => (await import('./commands/build.js')).build(o
 const secrets = async (o: object) => (await import('./commands/secrets.js')).secrets(o, await stdio());
 const kubeconfig = async (o: object) => (await import('./commands/kubeconfig.js')).kubeconfig(o, await stdio());
 const render = async (o: object) => (await import('./commands/render.js')).render(o, await stdio());
+const pxe = async (o: object) => (await import('./commands/pxe.js')).pxe(o, await stdio());
+const serve = async (o: object) => (await import('./commands/serve.js')).serve(o, await stdio());
 const versions = async (o: object) => (await import('./commands/versions.js')).versions(o, await stdio());
 
 const program = new Command('k8s-image')
@@ -111,6 +113,40 @@ program
   .option('-f, --file <file>', 'where to write it, mode 0600 (default: stdout)')
   .option('--force', 'overwrite an existing file')
   .action((o) => kubeconfig(o));
+
+program
+  .command('pxe')
+  .description('write a PXE boot tree: per-MAC pxelinux/GRUB/iPXE entries, dnsmasq and nginx configs, per-node kickstarts (url source) and nocloud-net data')
+  .addOption(configOption())
+  .addOption(outOption())
+  .option('-s, --server <host:port>', 'the farm HTTP server (k8s-image serve) as the nodes reach it')
+  .option('--repo <url>', 'install repository (default: the server\'s centos7/, i.e. serve --installer)')
+  .option('--kernel-arg <arg>', 'extra kernel argument for every install entry, e.g. console=ttyS0,115200 (repeatable)', collect)
+  .option('--installer <dir>', 'a CentOS 7 DVD tree: copies images/pxeboot/{vmlinuz,initrd.img} and EFI/BOOT\'s GRUB into the tree')
+  .option('--reinstall <node>', 'put this node\'s install entries back after its install was reported (repeatable)', collect)
+  .option('--new-ca', 'mint a new CA although artifacts built with the old one exist')
+  .option('--json', 'machine-readable summary on stdout')
+  .addHelpText(
+    'after',
+    `
+Examples:
+  k8s-image pxe -c farm.yaml --server 10.0.0.1:8080 --installer /srv/centos7-dvd --kernel-arg console=ttyS0,115200
+  dnsmasq -d -C outputs/farm-pxe/dnsmasq.conf          (dnsmasq-proxy.conf beside an office DHCP server)
+  k8s-image serve --dir outputs/farm-pxe --listen 0.0.0.0:8080 --installer /srv/centos7-dvd
+  k8s-image pxe -c farm.yaml --server 10.0.0.1:8080 --reinstall node07
+
+Every node needs a mac (DHCP reserves its ip by it). A node's kickstart reports "installed" to the
+server, which then points that MAC at the local disk: a machine left on PXE-first installs once.`,
+  )
+  .action((o) => pxe(o));
+
+program
+  .command('serve')
+  .description('the farm HTTP server: the PXE tree (and a DVD tree as /centos7/), secrets only to their node, install reports')
+  .option('-d, --dir <dir>', 'the PXE tree k8s-image pxe wrote (outputs/<cluster>-pxe)')
+  .option('-l, --listen <addr:port>', 'where to listen', '0.0.0.0:8080')
+  .option('--installer <dir>', 'a CentOS 7 DVD tree, served as the install repository /centos7/')
+  .action((o) => serve(o));
 
 program
   .command('versions')

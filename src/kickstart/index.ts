@@ -41,6 +41,10 @@ function copySecretShell(f: PlanFile): string {
 export interface KickstartOptions {
   /** Install source line: `cdrom` for the VMware ISO flow; the PXE flow passes a `url --url=...` line. */
   source?: string;
+  /** Fetch the secret files from this URL (`<url>/<path under k8s-image/>`) instead of the OEMDRV seed. */
+  seedUrl?: string;
+  /** Report "installed" to this URL at the end of %post (PXE install-once). */
+  reportUrl?: string;
 }
 
 /** ks.cfg for the node plus the OEMDRV seed tree (ks.cfg at its root and the secret files). Pure. */
@@ -67,6 +71,9 @@ export function renderKickstart(plan: NodePlan, opts: KickstartOptions = {}): Ar
     packages: plan.basePackages,
     hasSecretFiles: secret.length > 0,
     copySecretFiles: secret.map(copySecretShell).join('\n'),
+    seedUrl: opts.seedUrl,
+    seedFiles: secret.map((f) => `${SEED_FILES_DIR}${f.path}`).join(' '),
+    reportUrl: opts.reportUrl,
     writeFiles: plain.map(writeFileShell).join('\n'),
     installScript: plan.installScript,
   });

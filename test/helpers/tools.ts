@@ -16,6 +16,9 @@ export const DEBIAN_PACKAGE: Record<string, string> = {
   'systemd-analyze': 'systemd',
   '/usr/bin/python3': 'python3 (with python3-pycdlib, python3-yaml, cloud-init)',
   'firewall-offline-cmd': 'firewalld',
+  dnsmasq: 'dnsmasq',
+  'grub-script-check': 'grub-common',
+  nginx: 'nginx',
 };
 
 function findOnPath(cmd: string): string | null {

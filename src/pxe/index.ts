@@ -1,0 +1,236 @@
+/**
+ * PXE boot farms: per-MAC boot loader entries (pxelinux for BIOS, GRUB for UEFI, iPXE over HTTP),
+ * dnsmasq and nginx configs, and per node the kickstart with a `url` source whose secret files come
+ * from the farm server, plus the NoCloud files for `ds=nocloud-net`. Pure: Cluster + Secrets in,
+ * files out. The same plan as every other path; only how the files reach the node differs.
+ *
+ * Layout (paths relative to the PXE tree):
+ *   tftp/           dnsmasq's tftp-root: pxelinux.cfg/, grub.cfg*, the installer kernel under centos7/
+ *   http/           what `k8s-image serve` (or nginx) serves: boot.ipxe, ipxe/, ks/, nocloud/, seed/
+ *   dnsmasq.conf, dnsmasq-proxy.conf, nginx-k8s-image.conf, pxe.json, report-keys.json (0600)
+ */
+import { createHmac } from 'node:crypto';
+import type { Artifact } from '../artifact.js';
+import { textArtifact } from '../artifact.js';
+import type { Cluster, Node } from '../config/index.js';
+import * as net from '../config/net.js';
+import { renderCloudInit } from '../cloudinit/index.js';
+import { renderKickstart, SEED_FILES_DIR } from '../kickstart/index.js';
+import { planNode, type NodePlan } from '../plan/index.js';
+import { readAsset } from '../assets.js';
+import type { Secrets } from '../secrets/index.js';
+
+export interface PxeOptions {
+  /** host[:port] of the farm HTTP server, as the nodes reach it. */
+  server: string;
+  /** Install repository URL; defaults to the server's centos7/ tree (serve --installer). */
+  repo?: string;
+  /** Extra kernel arguments for every install entry (console=ttyS0,115200 ...). */
+  kernelArgs: string[];
+}
+
+export const PXE_KERNEL = 'centos7/vmlinuz';
+export const PXE_INITRD = 'centos7/initrd.img';
+export const REPORT_KEY_PATH = '/etc/k8s-image/report.key';
+const REPORT_SCRIPT_PATH = '/usr/local/lib/k8s-image/pxe-report.py';
+
+/** `aa:bb:cc:dd:ee:ff` as pxelinux and GRUB name per-MAC files: `01-aa-bb-cc-dd-ee-ff`. */
+export const macFileName = (mac: string) => `01-${mac.toLowerCase().replaceAll(':', '-')}`;
+
+/** The key a node signs its reports with: derived from the cluster CA key, so only the secrets holder knows it. */
+export function reportKey(secrets: Secrets, node: string): string {
+  return createHmac('sha256', secrets.ca.key).update(`k8s-image pxe report ${node}`).digest('hex');
+}
+
+export function reportSignature(key: string, node: string, stage: string, time: string): string {
+  return createHmac('sha256', key).update(`${node}|${stage}|${time}`).digest('hex');
+}
+
+function repoOf(cluster: Cluster, opts: PxeOptions): string {
+  return opts.repo ?? `http://${opts.server}/centos7`;
+}
+
+/** The kernel command line of a node's install entry (the loader adds nothing of its own). */
+export function kernelCommandLine(cluster: Cluster, node: Node, opts: PxeOptions): string {
+  const iface = node.interface ?? '';
+  return [
+    `inst.ks=http://${opts.server}/ks/${node.name}.cfg`,
+    `inst.repo=${repoOf(cluster, opts)}`,
+    // dracut's static ip=: with no interface name, BOOTIF (the MAC the firmware booted from) picks it.
+    `ip=${node.ip}::${node.gateway}:${net.prefixToNetmask(node.prefix)}:${node.name}:${iface}:none`,
+    ...node.dns.map((d) => `nameserver=${d}`),
+    `BOOTIF=${macFileName(node.mac!)}`,
+    'inst.text',
+    ...opts.kernelArgs,
+  ].join(' ');
+}
+
+export interface BootEntries {
+  pxelinux: string;
+  grub: string;
+  ipxe: string;
+}
+
+/** The local-disk entries: for a MAC k8s-image does not know, and for a node whose install was reported. */
+export function localEntries(clusterName: string, node?: { name: string; mac?: string }): BootEntries {
+  const who = node ? `${node.name} (${node.mac}) of cluster ${clusterName}` : `machines k8s-image does not know (cluster ${clusterName})`;
+  const why = node ? `installed: boot the local disk (\`k8s-image pxe --reinstall ${node.name}\` to install again)` : 'unknown MAC: boot the local disk';
+  return {
+    pxelinux: [`# k8s-image: ${who}`, `# ${why}`, 'DEFAULT local', 'PROMPT 0', 'TIMEOUT 1', 'LABEL local', '  LOCALBOOT 0', ''].join('\n'),
+    // exit hands the machine back to the firmware, which tries the next boot option (the disk).
+    grub: [`# k8s-image: ${who}`, `# ${why}`, 'set timeout=0', 'exit', ''].join('\n'),
+    ipxe: ['#!ipxe', `# k8s-image: ${who}`, `# ${why}`, 'exit', ''].join('\n'),
+  };
+}
+
+/** A node's install entries for the three loaders. */
+export function installEntries(cluster: Cluster, node: Node, opts: PxeOptions): BootEntries {
+  const who = `# k8s-image: ${node.name} (${node.mac}) of cluster ${cluster.name}: install`;
+  const cmdline = kernelCommandLine(cluster, node, opts);
+  const http = `http://${opts.server}`;
+  return {
+    pxelinux: [who, 'DEFAULT install', 'PROMPT 0', 'TIMEOUT 1', 'LABEL install', `  KERNEL ${PXE_KERNEL}`, `  INITRD ${PXE_INITRD}`, `  APPEND ${cmdline}`, ''].join('\n'),
+    grub: [who, 'set timeout=1', 'set default=0', `menuentry 'Install ${node.name} (k8s-image)' {`, `  linux /${PXE_KERNEL} ${cmdline}`, `  initrd /${PXE_INITRD}`, '}', ''].join('\n'),
+    // Over HTTP, far faster than TFTP when many machines boot at once; initrd= for iPXE on UEFI.
+    ipxe: ['#!ipxe', who, `kernel ${http}/${PXE_KERNEL} initrd=initrd.img ${cmdline}`, `initrd ${http}/${PXE_INITRD}`, 'boot', ''].join('\n'),
+  };
+}
+
+/** Paths of a node's three entries in the tree. */
+export function entryPaths(node: { mac?: string }): { pxelinux: string; grub: string; ipxe: string } {
+  return {
+    pxelinux: `tftp/pxelinux.cfg/${macFileName(node.mac!)}`,
+    grub: `tftp/grub.cfg-${macFileName(node.mac!)}`,
+    ipxe: `http/ipxe/${macFileName(node.mac!)}.ipxe`,
+  };
+}
+
+/** The plan of a PXE node: the shared plan plus what the install-once report needs. */
+export function pxePlan(cluster: Cluster, secrets: Secrets, node: Node): NodePlan {
+  const plan = planNode(cluster, secrets, node.name);
+  return {
+    ...plan,
+    files: [
+      ...plan.files,
+      { path: REPORT_KEY_PATH, content: `${reportKey(secrets, node.name)}\n`, mode: 0o600, secret: true },
+      { path: REPORT_SCRIPT_PATH, content: readAsset('node-files/pxe-report.py'), mode: 0o755, secret: false },
+    ].sort((a, b) => (a.path < b.path ? -1 : 1)),
+  };
+}
+
+function dnsmasqConf(cluster: Cluster, nodes: Node[], opts: PxeOptions, tftpRoot: string, proxy: boolean): string {
+  const subnets = [...new Set(nodes.map((n) => `${net.formatCidr({ network: net.networkOf(net.ipToInt(n.ip), n.prefix), prefix: n.prefix })}`))];
+  const lines = [
+    `# k8s-image PXE for cluster ${cluster.name}: ${proxy ? 'proxy DHCP (an office DHCP server hands out the addresses; this one only adds the boot files)' : 'DHCP with one reserved address per node'} and TFTP.`,
+    '# Check: dnsmasq --test -C <this file>. Run: dnsmasq -d -C <this file> (set interface= to the farm NIC).',
+    'port=0',
+    '# interface=eth1',
+    'bind-dynamic',
+    'log-dhcp',
+    'enable-tftp',
+    `tftp-root=${tftpRoot}`,
+  ];
+  for (const s of subnets) {
+    const { network, prefix } = net.parseCidr(s)!;
+    lines.push(proxy ? `dhcp-range=${net.intToIp(network)},proxy` : `dhcp-range=${net.intToIp(network)},static,${net.prefixToNetmask(prefix)},12h`);
+  }
+  for (const n of nodes) lines.push(proxy ? `dhcp-host=${n.mac},set:k8s-image` : `dhcp-host=${n.mac},${n.ip},${n.name}`);
+  if (!proxy) {
+    const gw = [...new Set(nodes.map((n) => n.gateway))];
+    lines.push(`dhcp-option=option:router,${gw[0]}`);
+    const dns = [...new Set(nodes.flatMap((n) => n.dns))];
+    if (dns.length) lines.push(`dhcp-option=option:dns-server,${dns.join(',')}`);
+  }
+  lines.push(
+    '# Boot file by client: iPXE (over HTTP), UEFI x64 (GRUB), BIOS (pxelinux).',
+    'dhcp-userclass=set:ipxe,iPXE',
+    'dhcp-match=set:efi64,option:client-arch,7',
+    'dhcp-match=set:efi64,option:client-arch,9',
+  );
+  if (proxy) {
+    lines.push(
+      'pxe-prompt="k8s-image",0',
+      'pxe-service=tag:ipxe,x86PC,"k8s-image iPXE",' + `http://${opts.server}/boot.ipxe`,
+      'pxe-service=tag:!ipxe,x86PC,"k8s-image BIOS",pxelinux',
+      'pxe-service=tag:!ipxe,X86-64_EFI,"k8s-image UEFI",grubx64.efi',
+      'dhcp-boot=tag:ipxe,' + `http://${opts.server}/boot.ipxe`,
+    );
+  } else {
+    lines.push(`dhcp-boot=tag:ipxe,http://${opts.server}/boot.ipxe`, 'dhcp-boot=tag:efi64,tag:!ipxe,grubx64.efi', 'dhcp-boot=tag:!efi64,tag:!ipxe,pxelinux.0');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** An nginx site for users who serve http/ with nginx: secret paths only to the node's own address. */
+function nginxSite(cluster: Cluster, nodes: Node[], opts: PxeOptions, httpRoot: string): string {
+  const port = opts.server.includes(':') ? opts.server.split(':')[1] : '80';
+  const lines = [
+    `# k8s-image PXE HTTP for cluster ${cluster.name}: include it in the http {} block. Check: nginx -t.`,
+    '# A node\'s secret files (seed/, its user-data) go to its reserved address only.',
+    'map $remote_addr $k8s_image_node {',
+    '    default "";',
+    ...nodes.map((n) => `    ${n.ip} ${n.name};`),
+    '}',
+    'server {',
+    `    listen ${port};`,
+    `    root ${httpRoot};`,
+    '    autoindex off;',
+    '    location ~ ^/(seed|nocloud)/([a-z0-9-]+)/ {',
+    '        if ($k8s_image_node != $2) { return 403; }',
+    '    }',
+    '}',
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+export interface PxeTree {
+  artifacts: Artifact[];
+  /** Nodes left out, each with the reason (no MAC: DHCP cannot reserve an address for it). */
+  skipped: { node: Node; reason: string }[];
+}
+
+/**
+ * The whole tree. `absRoot` is where it will live (dnsmasq's tftp-root and nginx's root are
+ * absolute); `installed` lists nodes whose install was reported, which get local-boot entries.
+ */
+export function renderPxe(cluster: Cluster, secrets: Secrets, opts: PxeOptions, absRoot: string, installed: ReadonlySet<string> = new Set()): PxeTree {
+  const out: Artifact[] = [];
+  const skipped: PxeTree['skipped'] = [];
+  const nodes: Node[] = [];
+  for (const n of cluster.nodes) {
+    if (!n.mac) skipped.push({ node: n, reason: `nodes[${cluster.nodes.indexOf(n)}].mac is not set: DHCP cannot reserve ${n.ip} for it and no per-MAC boot entry can name it` });
+    else nodes.push(n);
+  }
+  const url = `http://${opts.server}`;
+  for (const node of nodes) {
+    const plan = pxePlan(cluster, secrets, node);
+    const source = `url --url=${repoOf(cluster, opts)}`;
+    const ks = renderKickstart(plan, { source, seedUrl: `${url}/seed/${node.name}`, reportUrl: `${url}/report` });
+    out.push({ ...ks.find((a) => a.path === 'ks.cfg')!, path: `http/ks/${node.name}.cfg` });
+    for (const a of ks.filter((x) => x.path.startsWith(`oemdrv/${SEED_FILES_DIR}/`))) out.push({ ...a, path: `http/seed/${node.name}/${a.path.slice('oemdrv/'.length)}` });
+    for (const a of renderCloudInit(plan)) out.push({ ...a, path: `http/nocloud/${node.name}/${a.path.slice('cloud-init/'.length)}` });
+    const e = installed.has(node.name) ? localEntries(cluster.name, node) : installEntries(cluster, node, opts);
+    const p = entryPaths(node);
+    out.push(textArtifact(p.pxelinux, e.pxelinux), textArtifact(p.grub, e.grub), textArtifact(p.ipxe, e.ipxe));
+  }
+  const fallback = localEntries(cluster.name);
+  out.push(textArtifact('tftp/pxelinux.cfg/default', fallback.pxelinux));
+  // GRUB reads grub.cfg-01-<mac> by itself when it exists (CentOS 7's and upstream's netboot GRUB); this is the rest.
+  out.push(textArtifact('tftp/grub.cfg', fallback.grub));
+  out.push(textArtifact('http/boot.ipxe', ['#!ipxe', `# k8s-image: the entry of this machine's MAC, or the local disk (cluster ${cluster.name})`, `chain --autofree ${url}/ipxe/01-\${net0/mac:hexhyp}.ipxe || exit`, ''].join('\n')));
+  out.push(textArtifact('dnsmasq.conf', dnsmasqConf(cluster, nodes, opts, `${absRoot}/tftp`, false)));
+  out.push(textArtifact('dnsmasq-proxy.conf', dnsmasqConf(cluster, nodes, opts, `${absRoot}/tftp`, true)));
+  out.push(textArtifact('nginx-k8s-image.conf', nginxSite(cluster, nodes, opts, `${absRoot}/http`)));
+  const index = {
+    cluster: cluster.name,
+    server: opts.server,
+    repo: repoOf(cluster, opts),
+    kernelArgs: opts.kernelArgs,
+    nodes: nodes.map((n) => ({ name: n.name, role: n.role, ip: n.ip, mac: n.mac })),
+  };
+  out.push(textArtifact('pxe.json', `${JSON.stringify(index, null, 2)}\n`));
+  const keys = Object.fromEntries(nodes.map((n) => [n.name, reportKey(secrets, n.name)]));
+  out.push(textArtifact('report-keys.json', `${JSON.stringify(keys, null, 2)}\n`, true, 0o600));
+  return { artifacts: out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), skipped };
+}
+

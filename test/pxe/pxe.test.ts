@@ -1,0 +1,181 @@
+/**
+ * The PXE tree read by the real programs (dnsmasq --test, grub-script-check, nginx -t, the kickstart
+ * grammar, shellcheck, python), and the farm server driven over loopback: HEAD, Range, content
+ * types, no traversal or listing, a node's secrets to its address only, signed install reports that
+ * switch the node to local boot (forged, replayed and other-node reports refused), --reinstall.
+ * Node addresses are on 127.0.0.0/24 so the client can speak from "their" address.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import { packageRoot } from '../../src/assets.js';
+import { defaultClusterYaml } from '../../src/config/index.js';
+import { reportSignature } from '../../src/pxe/index.js';
+import { startFarmServer, type FarmServer } from '../../src/serve/server.js';
+import { checkKickstart, shellcheck } from '../helpers/readers.js';
+import { requireTool } from '../helpers/tools.js';
+import { tempDir } from '../helpers/tmp.js';
+import { postSections } from '../render/fixtures.js';
+
+const run = promisify(execFile);
+const cli = join(packageRoot, 'dist', 'src', 'cli.js');
+const base = tempDir('k8s-image-pxe-');
+const tree = join(base, 'out', 'loop-pxe');
+
+function config(): string {
+  const d = yaml.load(defaultClusterYaml()) as any;
+  d.cluster.name = 'loop';
+  d.network = { prefix: 24, gateway: '127.0.0.1', dns: ['127.0.0.1'], interface: 'eth0' };
+  d.nodes = [
+    { name: 'master', role: 'master', ip: '127.0.0.10', mac: '52:54:00:00:00:10' },
+    { name: 'node01', role: 'node', ip: '127.0.0.11', mac: '52:54:00:00:00:11' },
+    { name: 'nomac', role: 'node', ip: '127.0.0.12' },
+  ];
+  return yaml.dump(d);
+}
+
+let farm: FarmServer;
+let port = 0;
+const logs: string[] = [];
+before(async () => {
+  writeFileSync(join(base, 'loop.yaml'), config());
+  const r = await run(process.execPath, [cli, 'pxe', '-c', 'loop.yaml', '-o', 'out', '--server', '127.0.0.1:8080', '--kernel-arg', 'console=ttyS0,115200'], { cwd: base });
+  assert.match(r.stderr, /nomac: not in the PXE tree: nodes\[2\]\.mac is not set/);
+  farm = await startFarmServer({ dir: tree, stateDir: `${tree}.state`, log: (l) => logs.push(l) }, { host: '127.0.0.1', port: 0 });
+  port = (farm.server.address() as { port: number }).port;
+});
+after(() => farm.close());
+
+function get(path: string, opts: { from?: string; method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', localAddress: opts.from ?? '127.0.0.99', headers: opts.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    if (opts.body) req.end(opts.body);
+    else req.end();
+  });
+}
+
+test('dnsmasq accepts both configs; each node has its reservation and the boot file per client type', () => {
+  for (const f of ['dnsmasq.conf', 'dnsmasq-proxy.conf']) {
+    const r = spawnSync(requireTool('dnsmasq'), ['--test', '-C', join(tree, f)], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${f}: ${r.stderr}`);
+    assert.match(r.stderr, /syntax check OK/);
+  }
+  const conf = readFileSync(join(tree, 'dnsmasq.conf'), 'utf8');
+  assert.match(conf, /^dhcp-host=52:54:00:00:00:10,127\.0\.0\.10,master$/m);
+  assert.match(conf, /^dhcp-boot=tag:!efi64,tag:!ipxe,pxelinux\.0$/m);
+  assert.match(conf, /^dhcp-boot=tag:efi64,tag:!ipxe,grubx64\.efi$/m);
+  assert.match(conf, /^dhcp-boot=tag:ipxe,http:\/\/127\.0\.0\.1:8080\/boot\.ipxe$/m);
+  assert.doesNotMatch(conf, /127\.0\.0\.12/, 'the node without a MAC has no reservation');
+  const proxy = readFileSync(join(tree, 'dnsmasq-proxy.conf'), 'utf8');
+  assert.match(proxy, /^dhcp-range=127\.0\.0\.0,proxy$/m, 'proxy DHCP hands out no addresses');
+  assert.doesNotMatch(proxy, /^dhcp-host=.*127\.0\.0/m);
+});
+
+test('GRUB configs pass grub-script-check; pxelinux and iPXE entries carry the node\'s kickstart, static ip= and extra arguments', () => {
+  for (const f of readdirSync(join(tree, 'tftp')).filter((n) => n.startsWith('grub.cfg'))) {
+    const r = spawnSync(requireTool('grub-script-check'), [join(tree, 'tftp', f)], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${f}: ${r.stderr}`);
+  }
+  const px = readFileSync(join(tree, 'tftp/pxelinux.cfg/01-52-54-00-00-00-10'), 'utf8');
+  assert.match(px, /^  APPEND inst\.ks=http:\/\/127\.0\.0\.1:8080\/ks\/master\.cfg inst\.repo=http:\/\/127\.0\.0\.1:8080\/centos7 ip=127\.0\.0\.10::127\.0\.0\.1:255\.255\.255\.0:master:eth0:none nameserver=127\.0\.0\.1 BOOTIF=01-52-54-00-00-00-10 inst\.text console=ttyS0,115200$/m);
+  assert.match(readFileSync(join(tree, 'tftp/pxelinux.cfg/default'), 'utf8'), /LOCALBOOT 0/, 'an unknown MAC boots the local disk');
+  assert.match(readFileSync(join(tree, 'tftp/grub.cfg'), 'utf8'), /^exit$/m);
+  assert.match(readFileSync(join(tree, 'http/boot.ipxe'), 'utf8'), /^chain --autofree http:\/\/127\.0\.0\.1:8080\/ipxe\/01-\$\{net0\/mac:hexhyp\}\.ipxe \|\| exit$/m);
+  assert.match(readFileSync(join(tree, 'http/ipxe/01-52-54-00-00-00-11.ipxe'), 'utf8'), /^kernel http:\/\/127\.0\.0\.1:8080\/centos7\/vmlinuz initrd=initrd\.img inst\.ks=http:\/\/127\.0\.0\.1:8080\/ks\/node01\.cfg /m);
+});
+
+test('the nginx site passes nginx -t; the kickstarts pass the grammar, fetch their secrets over HTTP and report the install', async () => {
+  const conf = join(base, 'nginx.conf');
+  writeFileSync(conf, `pid ${base}/nginx.pid;\nerror_log ${base}/nginx-error.log;\nevents {}\nhttp {\n  access_log off;\n  client_body_temp_path ${base};\n  include ${join(tree, 'nginx-k8s-image.conf')};\n}\n`);
+  const r = spawnSync(requireTool('nginx'), ['-t', '-c', conf, '-p', base], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  for (const name of ['master', 'node01']) {
+    const ks = readFileSync(join(tree, 'http/ks', `${name}.cfg`), 'utf8');
+    assert.deepEqual(checkKickstart(ks), [], name);
+    assert.match(ks, /^url --url=http:\/\/127\.0\.0\.1:8080\/centos7$/m);
+    assert.doesNotMatch(ks, /PRIVATE KEY|report\.key.*[0-9a-f]{64}/, 'no secret in the kickstart');
+    assert.match(ks, /curl -fsS --retry 5 --retry-delay 5 -o "\$seed\/\$f" "http:\/\/127\.0\.0\.1:8080\/seed\/[a-z0-9]+\/\$f"/);
+    assert.match(ks, /^python \/usr\/local\/lib\/k8s-image\/pxe-report\.py http:\/\/127\.0\.0\.1:8080\/report [a-z0-9]+ installed \|\| /m);
+    for (const s of postSections(ks)) assert.deepEqual(await shellcheck(`#!/bin/bash\n${s.body}`, `${name} ${s.header}`), [], s.header);
+  }
+  const py = spawnSync(requireTool('/usr/bin/python3'), ['-c', `import ast,sys; ast.parse(open(sys.argv[1]).read())`, join(packageRoot, 'node-files/pxe-report.py')], { encoding: 'utf8' });
+  assert.equal(py.status, 0, py.stderr);
+});
+
+test('serve: content types, HEAD, Range, no listing, no traversal', async () => {
+  const ks = await get('/ks/master.cfg');
+  assert.equal(ks.status, 200);
+  assert.equal(ks.headers['content-type'], 'text/plain; charset=utf-8');
+  const full = readFileSync(join(tree, 'http/ks/master.cfg'));
+  assert.deepEqual(ks.body, full);
+  const head = await get('/ks/master.cfg', { method: 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.equal(Number(head.headers['content-length']), full.length);
+  assert.equal(head.body.length, 0);
+  const part = await get('/ks/master.cfg', { headers: { range: 'bytes=10-19' } });
+  assert.equal(part.status, 206);
+  assert.equal(part.headers['content-range'], `bytes 10-19/${full.length}`);
+  assert.deepEqual(part.body, full.subarray(10, 20));
+  const tail = await get('/ks/master.cfg', { headers: { range: 'bytes=-5' } });
+  assert.deepEqual(tail.body, full.subarray(full.length - 5));
+  assert.equal((await get('/ks/master.cfg', { headers: { range: `bytes=${full.length + 5}-` } })).status, 416);
+  for (const p of ['/ks/', '/', '/../pxe.json', '/%2e%2e/report-keys.json', '/ks/..%2f..%2freport-keys.json', '/seed/../../report-keys.json']) {
+    const r = await get(p);
+    assert.ok(r.status === 404 || r.status === 403 || r.status === 400, `${p}: ${r.status}`);
+    assert.ok(!r.body.toString().includes('"master"'), `${p} leaked a file`);
+  }
+  assert.equal((await get('/ks/master.cfg', { method: 'DELETE' })).status, 405);
+  assert.ok(logs.some((l) => /^127\.0\.0\.99 GET \/ks\/master\.cfg 206 10 \d+ms$/.test(l)), 'an access log line per request');
+});
+
+test("serve: a node's secret files go to its own address only", async () => {
+  const path = '/seed/master/k8s-image/etc/k8s-image/pki/ca.key';
+  assert.equal((await get(path, { from: '127.0.0.11' })).status, 403, "node01 may not read the master's CA key");
+  assert.equal((await get(path, { from: '127.0.0.99' })).status, 403);
+  const own = await get(path, { from: '127.0.0.10' });
+  assert.equal(own.status, 200);
+  assert.match(own.body.toString(), /PRIVATE KEY/);
+  assert.equal((await get('/nocloud/node01/user-data', { from: '127.0.0.10' })).status, 403);
+  assert.equal((await get('/nocloud/node01/user-data', { from: '127.0.0.11' })).status, 200);
+});
+
+test('install once: a signed report switches the MAC to local boot; forged, other-node and replayed reports are refused; --reinstall puts it back', async () => {
+  const keys = JSON.parse(readFileSync(join(tree, 'report-keys.json'), 'utf8')) as Record<string, string>;
+  const now = String(Math.floor(Date.now() / 1000));
+  const form = (node: string, key: string, time = now) => new URLSearchParams({ node, stage: 'installed', time, sig: reportSignature(key, node, 'installed', time) }).toString();
+  const post = (body: string) => get('/report', { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  const entry = join(tree, 'tftp/pxelinux.cfg/01-52-54-00-00-00-11');
+  assert.match(readFileSync(entry, 'utf8'), /DEFAULT install/);
+  assert.equal((await post(form('node01', '0'.repeat(64)))).status, 403, 'forged');
+  assert.equal((await post(form('node01', keys.master!))).status, 403, "the master's key cannot flip node01");
+  assert.equal((await post(form('node01', keys.node01!, String(Number(now) - 86400)))).status, 403, 'a day old');
+  // The node's own report, sent by the script its kickstart runs.
+  const keyFile = join(base, 'node01.key');
+  writeFileSync(keyFile, `${keys.node01}\n`);
+  // Async: the server answering it runs in this process.
+  await run(requireTool('/usr/bin/python3'), [join(packageRoot, 'node-files/pxe-report.py'), `http://127.0.0.1:${port}/report`, 'node01', 'installed'], { env: { ...process.env, K8S_IMAGE_REPORT_KEY: keyFile, K8S_IMAGE_REPORT_TRIES: '1' } });
+  for (const f of [entry, join(tree, 'tftp/grub.cfg-01-52-54-00-00-00-11'), join(tree, 'http/ipxe/01-52-54-00-00-00-11.ipxe')]) assert.match(readFileSync(f, 'utf8'), /installed: boot the local disk/, f);
+  assert.ok(existsSync(`${tree}.state/installed/node01`));
+  assert.match(readFileSync(join(tree, 'tftp/pxelinux.cfg/01-52-54-00-00-00-10'), 'utf8'), /DEFAULT install/, 'the other nodes are untouched');
+  assert.equal((await post(form('node01', keys.node01!, String(Number(now) - 60)))).status, 409, 'an older (replayed) report');
+  // A restart keeps both the switch and the replay protection.
+  await farm.close();
+  farm = await startFarmServer({ dir: tree, stateDir: `${tree}.state`, log: (l) => logs.push(l) }, { host: '127.0.0.1', port });
+  assert.equal((await post(form('node01', keys.node01!, String(Number(now) - 60)))).status, 409);
+  // A rebuilt tree keeps the node on local boot; --reinstall puts the install entries back.
+  await run(process.execPath, [cli, 'pxe', '-c', 'loop.yaml', '-o', 'out', '--server', '127.0.0.1:8080', '--kernel-arg', 'console=ttyS0,115200'], { cwd: base });
+  assert.match(readFileSync(entry, 'utf8'), /LOCALBOOT 0/);
+  await run(process.execPath, [cli, 'pxe', '-c', 'loop.yaml', '-o', 'out', '--server', '127.0.0.1:8080', '--kernel-arg', 'console=ttyS0,115200', '--reinstall', 'node01'], { cwd: base });
+  assert.match(readFileSync(entry, 'utf8'), /DEFAULT install/);
+  assert.ok(!existsSync(`${tree}.state/installed/node01`));
+});
