@@ -9,9 +9,11 @@ SUDO=""
 # shellcheck: scripts; systemd: systemd-analyze verify of the units; openssl: certificates;
 # nginx+stream, haproxy, keepalived: LB configs; toml: containerd config; cloud-image-utils: the
 # cloud-localds baseline of the benchmark; tzdata: timezone names; firewalld: its offline config check;
-# dnsmasq (--test) and grub-common (grub-script-check): the PXE tree.
+# dnsmasq (--test, and DHCP/TFTP in network namespaces), grub-common (grub-script-check), iproute2
+# (ip netns), busybox (udhcpc), tftp-hpa and curl: the PXE tree, driven for real.
 PACKAGES=(cloud-init xorriso genisoimage shellcheck p7zip-full python3-pycdlib python3-yaml python3-toml
-  openssl util-linux systemd nginx libnginx-mod-stream haproxy keepalived cloud-image-utils ca-certificates tzdata firewalld dnsmasq grub-common)
+  openssl util-linux systemd nginx libnginx-mod-stream haproxy keepalived cloud-image-utils ca-certificates tzdata firewalld dnsmasq grub-common
+  iproute2 busybox tftp-hpa curl)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

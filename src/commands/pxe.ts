@@ -36,8 +36,8 @@ async function installedNodes(stateDir: string): Promise<Set<string>> {
 /** The installer's boot files: images/pxeboot/{vmlinuz,initrd.img} (and EFI/BOOT's GRUB) of a CentOS 7 DVD tree. */
 async function installerFiles(dir: string): Promise<{ from: string; to: string[] }[]> {
   const pick = [
-    { from: 'images/pxeboot/vmlinuz', to: ['tftp/centos7/vmlinuz', 'http/centos7/vmlinuz'], required: true },
-    { from: 'images/pxeboot/initrd.img', to: ['tftp/centos7/initrd.img', 'http/centos7/initrd.img'], required: true },
+    { from: 'images/pxeboot/vmlinuz', to: ['tftp/centos7/vmlinuz', 'http/centos7/images/pxeboot/vmlinuz'], required: true },
+    { from: 'images/pxeboot/initrd.img', to: ['tftp/centos7/initrd.img', 'http/centos7/images/pxeboot/initrd.img'], required: true },
     { from: 'EFI/BOOT/grubx64.efi', to: ['tftp/grubx64.efi'], required: false },
     { from: 'EFI/BOOT/BOOTX64.EFI', to: ['tftp/shimx64.efi'], required: false },
   ];
@@ -117,7 +117,7 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
     out.result(`PXE tree of cluster ${cluster.name} in ${tree}/`);
     out.result(table(['NODE', 'MAC', 'IP', 'NEXT PXE BOOT'], nodes.map((n) => [n.name, n.mac!, n.ip, installed.has(n.name) ? 'local disk (installed)' : 'install'])));
     out.result(`next: dnsmasq -d -C ${join(tree, 'dnsmasq.conf')}   and   k8s-image serve --dir ${tree} --listen 0.0.0.0:${opts.server!.split(':')[1] ?? '80'}`);
-    if (!opts.installer) out.result(`the installer kernel: copy images/pxeboot/vmlinuz and initrd.img of the CentOS 7 DVD to ${tree}/tftp/centos7/ and ${tree}/http/centos7/, or pass --installer DIR`);
+    if (!opts.installer) out.result(`the installer kernel: pass --installer DIR (an extracted CentOS 7 DVD), or copy its images/pxeboot/vmlinuz and initrd.img to ${tree}/tftp/centos7/ (and serve the DVD with serve --installer for iPXE)`);
   } finally {
     lock.release();
   }

@@ -92,7 +92,8 @@ export function installEntries(cluster: Cluster, node: Node, opts: PxeOptions): 
     pxelinux: [who, 'DEFAULT install', 'PROMPT 0', 'TIMEOUT 1', 'LABEL install', `  KERNEL ${PXE_KERNEL}`, `  INITRD ${PXE_INITRD}`, `  APPEND ${cmdline}`, ''].join('\n'),
     grub: [who, 'set timeout=1', 'set default=0', `menuentry 'Install ${node.name} (k8s-image)' {`, `  linux /${PXE_KERNEL} ${cmdline}`, `  initrd /${PXE_INITRD}`, '}', ''].join('\n'),
     // Over HTTP, far faster than TFTP when many machines boot at once; initrd= for iPXE on UEFI.
-    ipxe: ['#!ipxe', who, `kernel ${http}/${PXE_KERNEL} initrd=initrd.img ${cmdline}`, `initrd ${http}/${PXE_INITRD}`, 'boot', ''].join('\n'),
+    // The DVD's own paths: the same URL works with `serve --installer DVD` and with the copied files.
+    ipxe: ['#!ipxe', who, `kernel ${http}/centos7/images/pxeboot/vmlinuz initrd=initrd.img ${cmdline}`, `initrd ${http}/centos7/images/pxeboot/initrd.img`, 'boot', ''].join('\n'),
   };
 }
 

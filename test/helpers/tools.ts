@@ -19,6 +19,10 @@ export const DEBIAN_PACKAGE: Record<string, string> = {
   dnsmasq: 'dnsmasq',
   'grub-script-check': 'grub-common',
   nginx: 'nginx',
+  ip: 'iproute2',
+  busybox: 'busybox',
+  tftp: 'tftp-hpa',
+  curl: 'curl',
 };
 
 function findOnPath(cmd: string): string | null {

@@ -91,7 +91,7 @@ test('GRUB configs pass grub-script-check; pxelinux and iPXE entries carry the n
   assert.match(readFileSync(join(tree, 'tftp/pxelinux.cfg/default'), 'utf8'), /LOCALBOOT 0/, 'an unknown MAC boots the local disk');
   assert.match(readFileSync(join(tree, 'tftp/grub.cfg'), 'utf8'), /^exit$/m);
   assert.match(readFileSync(join(tree, 'http/boot.ipxe'), 'utf8'), /^chain --autofree http:\/\/127\.0\.0\.1:8080\/ipxe\/01-\$\{net0\/mac:hexhyp\}\.ipxe \|\| exit$/m);
-  assert.match(readFileSync(join(tree, 'http/ipxe/01-52-54-00-00-00-11.ipxe'), 'utf8'), /^kernel http:\/\/127\.0\.0\.1:8080\/centos7\/vmlinuz initrd=initrd\.img inst\.ks=http:\/\/127\.0\.0\.1:8080\/ks\/node01\.cfg /m);
+  assert.match(readFileSync(join(tree, 'http/ipxe/01-52-54-00-00-00-11.ipxe'), 'utf8'), /^kernel http:\/\/127\.0\.0\.1:8080\/centos7\/images\/pxeboot\/vmlinuz initrd=initrd\.img inst\.ks=http:\/\/127\.0\.0\.1:8080\/ks\/node01\.cfg /m);
 });
 
 test('the nginx site passes nginx -t; the kickstarts pass the grammar, fetch their secrets over HTTP and report the install', async () => {
