@@ -23,6 +23,8 @@ export const DEBIAN_PACKAGE: Record<string, string> = {
   busybox: 'busybox',
   tftp: 'tftp-hpa',
   curl: 'curl',
+  'qemu-system-x86_64': 'qemu-system-x86',
+  'grub-mkimage': 'grub-common (with grub-efi-amd64-bin)',
 };
 
 function findOnPath(cmd: string): string | null {
