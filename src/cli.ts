@@ -122,7 +122,7 @@ program
   .option('-s, --server <host:port>', 'the farm HTTP server (k8s-image serve) as the nodes reach it')
   .option('--repo <url>', 'install repository (default: the server\'s centos7/, i.e. serve --installer)')
   .option('--kernel-arg <arg>', 'extra kernel argument for every install entry, e.g. console=ttyS0,115200 (repeatable)', collect)
-  .option('--installer <dir>', 'a CentOS 7 DVD tree: copies images/pxeboot/{vmlinuz,initrd.img} and EFI/BOOT\'s GRUB into the tree')
+  .option('--installer <dvd>', 'a CentOS 7 DVD (the ISO image, read in place, or its extracted tree): copies images/pxeboot/{vmlinuz,initrd.img} and EFI/BOOT\'s GRUB into the tree')
   .option('--reinstall <node>', 'put this node\'s install entries back after its install was reported (repeatable)', collect)
   .option('--new-ca', 'mint a new CA although artifacts built with the old one exist')
   .option('--json', 'machine-readable summary on stdout')
@@ -145,7 +145,7 @@ program
   .description('the farm HTTP server: the PXE tree (and a DVD tree as /centos7/), secrets only to their node, install reports')
   .option('-d, --dir <dir>', 'the PXE tree k8s-image pxe wrote (outputs/<cluster>-pxe)')
   .option('-l, --listen <addr:port>', 'where to listen', '0.0.0.0:8080')
-  .option('--installer <dir>', 'a CentOS 7 DVD tree, served as the install repository /centos7/')
+  .option('--installer <dvd>', 'a CentOS 7 DVD (ISO image or extracted tree), served as the install repository /centos7/')
   .action((o) => serve(o));
 
 program

@@ -1,5 +1,7 @@
 import { copyFile, mkdir, mkdtemp, readdir, rename, rm, writeFile, stat } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { openIso } from '../iso/reader.js';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { patterns } from '../config/index.js';
@@ -33,21 +35,34 @@ async function installedNodes(stateDir: string): Promise<Set<string>> {
   }
 }
 
-/** The installer's boot files: images/pxeboot/{vmlinuz,initrd.img} (and EFI/BOOT's GRUB) of a CentOS 7 DVD tree. */
-async function installerFiles(dir: string): Promise<{ from: string; to: string[] }[]> {
-  const pick = [
-    { from: 'images/pxeboot/vmlinuz', to: ['tftp/centos7/vmlinuz', 'http/centos7/images/pxeboot/vmlinuz'], required: true },
-    { from: 'images/pxeboot/initrd.img', to: ['tftp/centos7/initrd.img', 'http/centos7/images/pxeboot/initrd.img'], required: true },
-    { from: 'EFI/BOOT/grubx64.efi', to: ['tftp/grubx64.efi'], required: false },
-    { from: 'EFI/BOOT/BOOTX64.EFI', to: ['tftp/shimx64.efi'], required: false },
-  ];
-  const out: { from: string; to: string[] }[] = [];
-  for (const p of pick) {
-    const from = join(dir, p.from);
-    if (existsSync(from)) out.push({ from, to: p.to });
-    else if (p.required) throw new UserError(`--installer ${dir}: no ${p.from}; pass the root of a CentOS 7 DVD (or its extracted tree: 7z x CentOS-7-x86_64-DVD-2009.iso)`);
+/** The installer's boot files in a CentOS 7 DVD (its ISO image, read in place, or its extracted tree) and where they go. */
+const INSTALLER_FILES = [
+  { from: 'images/pxeboot/vmlinuz', to: ['tftp/centos7/vmlinuz', 'http/centos7/images/pxeboot/vmlinuz'], required: true },
+  { from: 'images/pxeboot/initrd.img', to: ['tftp/centos7/initrd.img', 'http/centos7/images/pxeboot/initrd.img'], required: true },
+  { from: 'EFI/BOOT/grubx64.efi', to: ['tftp/grubx64.efi'], required: false },
+  { from: 'EFI/BOOT/BOOTX64.EFI', to: ['tftp/shimx64.efi'], required: false },
+];
+
+async function copyInstaller(installer: string, stage: string): Promise<void> {
+  const isDir = (await stat(installer)).isDirectory();
+  const iso = isDir ? undefined : openIso(installer);
+  try {
+    for (const f of INSTALLER_FILES) {
+      const entry = iso?.lookup(f.from);
+      const present = iso ? entry !== undefined && !entry.isDir : existsSync(join(installer, f.from));
+      if (!present) {
+        if (f.required) throw new UserError(`--installer ${installer}: no ${f.from}; pass a CentOS 7 DVD image (CentOS-7-x86_64-DVD-2009.iso) or its extracted tree`);
+        continue;
+      }
+      for (const to of f.to) {
+        await mkdir(join(stage, to, '..'), { recursive: true });
+        if (iso) await pipeline(createReadStream('', { fd: iso.fd, start: entry!.start, end: entry!.start + entry!.size - 1, autoClose: false }), createWriteStream(join(stage, to)));
+        else await copyFile(join(installer, f.from), join(stage, to));
+      }
+    }
+  } finally {
+    iso?.close();
   }
-  return out;
 }
 
 /** `k8s-image pxe`: the PXE tree of every node with a MAC; `--reinstall NODE` puts a node's install entries back. */
@@ -64,9 +79,6 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
   for (const a of opts.kernelArg ?? []) if (!KERNEL_ARG.test(a)) problems.push(`--kernel-arg ${JSON.stringify(a)}: one word of letters, digits and _.,:=/+- (like console=ttyS0,115200)`);
   for (const n of opts.reinstall ?? []) if (!cluster.nodes.some((x) => x.name === n && x.mac)) problems.push(`--reinstall ${n}: no node ${n} with a mac in cluster ${cluster.name}`);
   if (opts.installer && !existsSync(opts.installer)) problems.push(`--installer ${opts.installer}: no such file or directory`);
-  else if (opts.installer && !(await stat(opts.installer)).isDirectory()) {
-    problems.push(`--installer ${opts.installer}: a DVD image is not read directly yet; extract it (7z x ${opts.installer} -odvd) and pass the directory`);
-  }
   if (problems.length) throw new UserError(problems);
   const pxeOpts: PxeOptions = { server: opts.server!, repo: opts.repo, kernelArgs: opts.kernelArg ?? [] };
 
@@ -98,13 +110,7 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
     const stage = await mkdtemp(join(outDir, `.${cluster.name}-pxe.staging-`));
     try {
       await writeArtifacts(stage, rendered.artifacts);
-      const copies = opts.installer ? await installerFiles(opts.installer) : [];
-      for (const c of copies) {
-        for (const to of c.to) {
-          await mkdir(join(stage, to, '..'), { recursive: true });
-          await copyFile(c.from, join(stage, to));
-        }
-      }
+      if (opts.installer) await copyInstaller(opts.installer, stage);
       await swapIntoPlace([{ staged: stage, target: tree }]);
     } finally {
       await rm(stage, { recursive: true, force: true });

@@ -11,6 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { join, normalize, sep } from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
 import { entryPaths, localEntries, reportSignature } from '../pxe/index.js';
+import { openIso, type IsoImage } from '../iso/reader.js';
 
 const TYPES: Record<string, string> = {
   cfg: 'text/plain; charset=utf-8',
@@ -39,7 +40,7 @@ export interface ServeOptions {
   dir: string;
   /** Where reported installs are kept (`<tree>.state`). */
   stateDir: string;
-  /** A CentOS 7 DVD tree served as /centos7/. */
+  /** A CentOS 7 DVD, its ISO image (read in place) or extracted tree, served as /centos7/. */
   installer?: string;
   log: (line: string) => void;
   /** Seconds a report's time may be off (clocks in installers drift). */
@@ -78,7 +79,8 @@ function clientIp(req: IncomingMessage): string {
 
 export function startFarmServer(opts: ServeOptions, listen: { host: string; port: number }): Promise<FarmServer> {
   const httpRoot = realpathSync(join(opts.dir, 'http'));
-  const installerRoot = opts.installer ? realpathSync(opts.installer) : undefined;
+  const installerIso: IsoImage | undefined = opts.installer && statSync(opts.installer).isFile() ? openIso(opts.installer) : undefined;
+  const installerRoot = opts.installer && !installerIso ? realpathSync(opts.installer) : undefined;
   const index = JSON.parse(readFileSync(join(opts.dir, 'pxe.json'), 'utf8')) as PxeIndex;
   const keys = JSON.parse(readFileSync(join(opts.dir, 'report-keys.json'), 'utf8')) as Record<string, string>;
   const byName = new Map(index.nodes.map((n) => [n.name, n]));
@@ -138,6 +140,11 @@ export function startFarmServer(opts: ServeOptions, listen: { host: string; port
     const ip = clientIp(req);
     let root = httpRoot;
     let rel = path;
+    if (installerIso && path.startsWith('/centos7/')) {
+      const e = installerIso.lookup(path.slice('/centos7/'.length));
+      if (!e || e.isDir) return send(res, 404, 'not found\n');
+      return window(req, res, e.size, e.name, (start, end) => createReadStream('', { fd: installerIso.fd, start: e.start + start, end: e.start + end, autoClose: false }));
+    }
     if (installerRoot && (path === '/centos7' || path.startsWith('/centos7/'))) {
       root = installerRoot;
       rel = path.slice('/centos7'.length) || '/';
@@ -150,8 +157,12 @@ export function startFarmServer(opts: ServeOptions, listen: { host: string; port
     }
     const real = safeFile(root, rel);
     if (!real) return send(res, 404, 'not found\n');
-    const size = statSync(real).size;
-    const ext = real.split('.').pop()!.toLowerCase();
+    return window(req, res, statSync(real).size, real, (start, end) => createReadStream(real, { start, end }));
+  }
+
+  /** A file's bytes, whole or the asked range, streamed (never held in memory). */
+  function window(req: IncomingMessage, res: ServerResponse, size: number, name: string, open: (start: number, end: number) => NodeJS.ReadableStream): number {
+    const ext = name.split('.').pop()!.toLowerCase();
     const headers: Record<string, string | number> = { 'content-type': TYPES[ext] ?? 'application/octet-stream', 'accept-ranges': 'bytes' };
     let start = 0;
     let end = size - 1;
@@ -183,7 +194,7 @@ export function startFarmServer(opts: ServeOptions, listen: { host: string; port
       res.end();
       return 0;
     }
-    createReadStream(real, { start, end }).pipe(res);
+    open(start, end).pipe(res);
     return end - start + 1;
   }
 
@@ -222,7 +233,10 @@ export function startFarmServer(opts: ServeOptions, listen: { host: string; port
         close: () =>
           new Promise<void>((r) => {
             server.closeAllConnections();
-            server.close(() => r());
+            server.close(() => {
+              installerIso?.close();
+              r();
+            });
           }),
       });
     });

@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
@@ -178,4 +178,43 @@ test('install once: a signed report switches the MAC to local boot; forged, othe
   await run(process.execPath, [cli, 'pxe', '-c', 'loop.yaml', '-o', 'out', '--server', '127.0.0.1:8080', '--kernel-arg', 'console=ttyS0,115200', '--reinstall', 'node01'], { cwd: base });
   assert.match(readFileSync(entry, 'utf8'), /DEFAULT install/);
   assert.ok(!existsSync(`${tree}.state/installed/node01`));
+});
+
+test('--installer takes the boot files straight out of a DVD image, and serve --installer serves the DVD image as the install repository', async () => {
+  const dvd = tempDir('k8s-image-dvd-');
+  const files: Record<string, string> = {
+    'images/pxeboot/vmlinuz': 'KERNEL'.repeat(5000),
+    'images/pxeboot/initrd.img': 'INITRD'.repeat(9000),
+    'EFI/BOOT/grubx64.efi': 'GRUB',
+    'repodata/repomd.xml': '<repomd/>\n',
+  };
+  for (const [p, text] of Object.entries(files)) {
+    mkdirSync(join(dvd, p, '..'), { recursive: true });
+    writeFileSync(join(dvd, p), text);
+  }
+  const iso = join(base, 'CentOS-7-x86_64-DVD-test.iso');
+  await run(requireTool('xorriso'), ['-as', 'mkisofs', '-quiet', '-R', '-J', '-V', 'CentOS 7 x86_64', '-o', iso, dvd]);
+  const out2 = join(base, 'out2');
+  await run(process.execPath, [cli, 'pxe', '-c', 'loop.yaml', '-o', out2, '--server', '127.0.0.1:8080', '--installer', iso], { cwd: base });
+  const t2 = join(out2, 'loop-pxe');
+  assert.equal(readFileSync(join(t2, 'tftp/centos7/vmlinuz'), 'utf8'), files['images/pxeboot/vmlinuz']);
+  assert.equal(readFileSync(join(t2, 'http/centos7/images/pxeboot/initrd.img'), 'utf8'), files['images/pxeboot/initrd.img']);
+  assert.equal(readFileSync(join(t2, 'tftp/grubx64.efi'), 'utf8'), 'GRUB');
+  const s = await startFarmServer({ dir: t2, stateDir: `${t2}.state`, installer: iso, log: () => undefined }, { host: '127.0.0.1', port: 0 });
+  const p2 = (s.server.address() as { port: number }).port;
+  try {
+    const fetch2 = (path: string, headers: Record<string, string> = {}) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        request({ host: '127.0.0.1', port: p2, path, headers, agent: false }, (res) => {
+          let b = '';
+          res.setEncoding('latin1').on('data', (c) => (b += c)).on('end', () => resolve({ status: res.statusCode!, body: b }));
+        }).on('error', reject).end();
+      });
+    assert.deepEqual(await fetch2('/centos7/repodata/repomd.xml'), { status: 200, body: '<repomd/>\n' });
+    const part = await fetch2('/centos7/images/pxeboot/vmlinuz', { range: 'bytes=6-11' });
+    assert.deepEqual(part, { status: 206, body: 'KERNEL' });
+    for (const bad of ['/centos7/../pxe.json', '/centos7/images/', '/centos7/nope']) assert.equal((await fetch2(bad)).status, 404, bad);
+  } finally {
+    await s.close();
+  }
 });
