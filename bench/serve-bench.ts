@@ -1,0 +1,54 @@
+/**
+ * Benchmark of `k8s-image serve` (not a test): the CLI as a whole process on loopback, driven by wrk
+ * (Debian package wrk) with 500 concurrent connections, fetching (1) a node's kickstart and (2) 1 MiB
+ * Range windows of a 64 MiB installer image read in place from a DVD ISO, as hundreds of machines
+ * installing at once do. Prints requests/s, latency, throughput and the server's peak RSS.
+ *   npm run build && node dist/bench/serve-bench.js [seconds]
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packageRoot } from '../src/assets.js';
+import { farmYaml } from '../test/helpers/farm.js';
+
+const seconds = Number(process.argv[2] ?? 10);
+const cli = join(packageRoot, 'dist', 'src', 'cli.js');
+const work = mkdtempSync(join(tmpdir(), 'k8s-image-serve-bench-'));
+try {
+  writeFileSync(join(work, 'farm.yaml'), farmYaml(20));
+  const dvd = join(work, 'dvd');
+  mkdirSync(join(dvd, 'images', 'pxeboot'), { recursive: true });
+  writeFileSync(join(dvd, 'images/pxeboot/vmlinuz'), Buffer.alloc(8 << 20, 1));
+  writeFileSync(join(dvd, 'images/pxeboot/initrd.img'), Buffer.alloc(64 << 20, 2));
+  execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-R', '-J', '-o', join(work, 'dvd.iso'), dvd]);
+  execFileSync(process.execPath, [cli, 'pxe', '-c', 'farm.yaml', '-o', 'out', '--server', '127.0.0.1:18080'], { cwd: work, stdio: 'ignore' });
+  const server = spawn(process.execPath, [cli, 'serve', '--dir', join(work, 'out', 'farm-pxe'), '--listen', '127.0.0.1:18080', '--installer', join(work, 'dvd.iso')], { stdio: ['ignore', 'ignore', 'ignore'] });
+  await new Promise((r) => setTimeout(r, 800));
+  const lua = join(work, 'range.lua');
+  writeFileSync(lua, 'local n = 0\nrequest = function()\n  n = (n + 1) % 64\n  return wrk.format("GET", "/centos7/images/pxeboot/initrd.img", { ["Range"] = "bytes=" .. (n * 1048576) .. "-" .. (n * 1048576 + 1048575) })\nend\n');
+  const wrk = (args: string[]) => execFileSync('wrk', ['-t', '2', '-c', '500', '-d', `${seconds}s`, '--latency', ...args], { encoding: 'utf8', maxBuffer: 16 << 20 });
+  const pick = (out: string, re: RegExp) => re.exec(out)?.[1] ?? '?';
+  const rows: string[] = [];
+  for (const [what, args] of [
+    ['kickstart (GET /ks/node0001.cfg)', ['http://127.0.0.1:18080/ks/node0001.cfg']],
+    ['installer image, 1 MiB Range windows from the ISO', ['-s', lua, 'http://127.0.0.1:18080/']],
+  ] as const) {
+    const out = wrk([...args]);
+    rows.push(`| ${what} | ${pick(out, /Requests\/sec:\s+([\d.]+)/)} | ${pick(out, /^\s+50%\s+(\S+)/m)} | ${pick(out, /^\s+99%\s+(\S+)/m)} | ${pick(out, /Transfer\/sec:\s+(\S+)/)} | ${/Non-2xx/.test(out) ? pick(out, /Non-2xx or 3xx responses: (\d+)/) : '0'} |`);
+  }
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))?.[1];
+  server.kill('SIGTERM');
+  process.stdout.write(
+    [
+      `k8s-image serve, 500 connections (wrk -t2 -c500 -d${seconds}s), loopback; server peak RSS ${hwm ? `${(Number(hwm) / 1024).toFixed(0)} MiB` : '?'}`,
+      '',
+      '| what | requests/s | p50 | p99 | throughput | errors |',
+      '|---|---|---|---|---|---|',
+      ...rows,
+      '',
+    ].join('\n'),
+  );
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
