@@ -5,7 +5,7 @@ import { openIso } from '../iso/reader.js';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { patterns } from '../config/index.js';
-import { acquireLock, atPath, makeDir, swapIntoPlace, writeArtifacts } from '../output/index.js';
+import { acquireLock, atPath, cleanStale, makeDir, stagingPrefix, swapIntoPlace, writeArtifacts } from '../output/index.js';
 import { entryPaths, installEntries, renderPxe, type PxeOptions } from '../pxe/index.js';
 import { loadSecretsFor, readConfig, type Output } from './common.js';
 import { table } from './validate.js';
@@ -85,6 +85,8 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
   await makeDir(outDir);
   const lock = await acquireLock(outDir, `${cluster.name}-pxe`, { onWait: (h) => out.info(`waiting for another pxe run (${h})`) });
   try {
+    // An interrupted earlier run's staging folder holds secrets: remove it (the lock says it is not in use).
+    for (const what of await cleanStale(outDir, `${cluster.name}-pxe`)) out.warn(what);
     const { secrets } = await loadSecretsFor(loaded, opts, out);
     if (opts.reinstall?.length) {
       // Only the entries change: the rest of the tree (and the farm's other nodes) stay as they are.
@@ -107,7 +109,7 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
     const rendered = renderPxe(cluster, secrets, pxeOpts, resolve(tree), installed);
     for (const s of rendered.skipped) out.warn(`${s.node.name}: not in the PXE tree: ${s.reason}`);
     if (rendered.skipped.length === cluster.nodes.length) throw new UserError(rendered.skipped.map((s) => s.reason));
-    const stage = await mkdtemp(join(outDir, `.${cluster.name}-pxe.staging-`));
+    const stage = await mkdtemp(join(outDir, `${stagingPrefix(`${cluster.name}-pxe`)}${process.pid}-`));
     try {
       await writeArtifacts(stage, rendered.artifacts);
       if (opts.installer) await copyInstaller(opts.installer, stage);
