@@ -169,13 +169,17 @@ else
 fi
 
 # --- units: enable/disable/mask only (no running systemd in the installer's chroot).
-for unit in $DISABLE_SERVICES; do
-  if systemctl disable "$unit"; then
-    log "disabled $unit"
+# systemctl VERB on a unit that may not be installed (iptables on a minimal image): fine either way.
+if_installed() {
+  local verb=$1 done=$2 unit=$3
+  if systemctl "$verb" "$unit"; then
+    log "$done $unit"
   else
-    log "$unit not disabled (not installed?); fine"
+    log "$unit not $done (not installed?); fine"
   fi
-done
+}
+
+for unit in $DISABLE_SERVICES; do if_installed disable disabled "$unit"; done
 for unit in $MASK_SERVICES; do
   systemctl mask "$unit" || die "systemctl mask $unit failed"
   log "masked $unit"
@@ -194,13 +198,7 @@ if [ "$LIVE" = 1 ]; then
     setenforce 0 || die "setenforce 0 failed: SELinux stays enforcing until a reboot"
     log "SELinux permissive for this boot (setenforce 0)"
   fi
-  for unit in $DISABLE_SERVICES; do
-    if systemctl stop "$unit"; then
-      log "stopped $unit"
-    else
-      log "$unit not stopped (not installed?); fine"
-    fi
-  done
+  for unit in $DISABLE_SERVICES; do if_installed stop stopped "$unit"; done
   for unit in $START_SERVICES; do
     # restart, not start: a unit already running (chronyd) must read the files the seed just wrote.
     systemctl restart "$unit" || die "systemctl restart $unit failed: see 'journalctl -u $unit'"

@@ -12,7 +12,6 @@ import { nicKnown } from './node-artifacts.js';
 import { buildAll, renderThreads } from './render-pool.js';
 import { table } from './validate.js';
 
-export { nicKnown, nodeArtifacts } from './node-artifacts.js';
 
 export interface BuildOptions {
   config?: string;
