@@ -4,13 +4,15 @@
 # Static file: every value comes from ${K8S_IMAGE_ENV:-/etc/k8s-image/firstboot.env} (see
 # node-files/README.md). Run by k8s-image-firstboot.service. Stages, each recorded as
 # $STATE_DIR/<stage>.done so a rerun resumes at the first unfinished one:
-#   init:               prepare time pull init cni ready keeper
-#   join-control-plane: prepare time pull join        (pull only if the config names images)
-#   join:               prepare time join
+#   init:               prepare time pull init cni ready keeper endpoint
+#   join-control-plane: prepare time pull join ready  (pull only if the config names images)
+#   join:               prepare time join ready
 #   none (lb):          nothing beyond the install
 # Before any stage: the install must have finished (INSTALL_MARKER); if it did not, it is rerun here.
 # Success leaves $STATE_DIR/bootstrap-success.complete; after that a run does nothing.
 # To retry after a failure: fix the cause, then `systemctl start k8s-image-firstboot`.
+# With STATUS_URL set, each step is reported to the farm's status server (report.py): in the
+# background, so a server that is down or hangs never slows or fails the bootstrap.
 # Written for CentOS 7: bash 4.2 (no "${empty_array[@]}" under set -u), systemd 219, curl 7.29.
 set -euo pipefail
 
@@ -43,8 +45,12 @@ INSTALL_LOG=${INSTALL_LOG:-/var/log/k8s-image/install.log}
 KEEPER_TIMER=k8s-image-token-keeper.timer
 SENTINEL=$STATE_DIR/bootstrap-success.complete
 WAIT_DEADLINE=${WAIT_DEADLINE:-604800}
+STATUS_URL=${STATUS_URL:-}
+REPORTER=${REPORTER:-/usr/local/lib/k8s-image/report.py}
+REPORT_PYTHON=${REPORT_PYTHON:-python}
 CURRENT_STAGE=startup
 STAGE_UNFINISHED=0
+NOT_READY=0
 
 umask 022
 mkdir -p "$STATE_DIR" "$(dirname "$LOG_FILE")"
@@ -63,10 +69,24 @@ die() {
   exit 1
 }
 
+# report STAGE [report.py options]: tell the status server, in the background and with its output in
+# the log file (not the tee pipe, which would wait for it); its status is never ours.
+report() {
+  [ -n "$STATUS_URL" ] || return 0
+  local stage=$1
+  shift
+  "$REPORT_PYTHON" "$REPORTER" "$@" "$STATUS_URL" "$NODE_NAME" "$stage" </dev/null >>"$LOG_FILE" 2>&1 &
+}
+
 on_exit() {
   local rc=$?
   if [ "$rc" -ne 0 ]; then
     log "FAILED in stage $CURRENT_STAGE (exit $rc). Read $LOG_FILE, fix the cause, then run 'systemctl start k8s-image-firstboot' to resume at this stage (finished stages are skipped)."
+    # Waited for (at most 10 s): systemd stops what a failed unit leaves running.
+    if [ -n "$STATUS_URL" ] && [ -n "${NODE_NAME:-}" ]; then
+      # shellcheck disable=SC2094 # the sender reads the log's tail before it appends its own lines
+      "$REPORT_PYTHON" "$REPORTER" --log "$LOG_FILE" --sync 10 "$STATUS_URL" "$NODE_NAME" failed </dev/null >>"$LOG_FILE" 2>&1 || true
+    fi
   fi
 }
 trap on_exit EXIT
@@ -388,10 +408,6 @@ stage_join() {
   fi
 }
 
-kubectl_admin() {
-  kubectl --kubeconfig "$KUBE_DIR/admin.conf" "$@"
-}
-
 stage_cni() {
   retry "applying $CNI_MANIFEST" : kubectl --kubeconfig "$KUBE_DIR/admin.conf" apply -f "$CNI_MANIFEST"
   if [ "$RETRY_OK" = 0 ]; then
@@ -400,12 +416,14 @@ stage_cni() {
 }
 
 stage_ready() {
-  local deadline interval_ms status=''
+  local deadline interval_ms status='' kubeconfig=$KUBE_DIR/admin.conf
+  # A worker reads its own Node with the kubelet's credentials (the node authorizer allows it).
+  if [ "$ROLE" = join ]; then kubeconfig=$KUBE_DIR/kubelet.conf; fi
   deadline=$(($(date +%s) + READY_DEADLINE))
   interval_ms=$(to_ms "$POLL_INTERVAL")
   log "waiting up to ${READY_DEADLINE}s for node $NODE_NAME to be Ready"
   while :; do
-    status=$(kubectl_admin get node "$NODE_NAME" --no-headers 2>/dev/null | awk '{ print $2 }') || status=''
+    status=$(kubectl --kubeconfig "$kubeconfig" get node "$NODE_NAME" --no-headers 2>/dev/null | awk '{ print $2 }') || status=''
     case $status in
       Ready | Ready,*)
         log "node $NODE_NAME is $status"
@@ -413,8 +431,9 @@ stage_ready() {
         ;;
     esac
     if [ "$(date +%s)" -ge "$deadline" ]; then
-      # The cluster exists and other nodes can join; a NotReady master is a CNI/kubelet problem to look at.
+      # The cluster exists and other nodes can join; a NotReady node is a CNI/kubelet problem to look at.
       log "WARNING: node $NODE_NAME is still '${status:-unknown}' after ${READY_DEADLINE}s; going on. Look at 'kubectl get pods -n kube-system' and 'journalctl -u kubelet'"
+      NOT_READY=1
       return 0
     fi
     sleep_ms "$interval_ms"
@@ -464,6 +483,10 @@ stage() {
   CURRENT_STAGE=$name
   STAGE_UNFINISHED=0
   log "start"
+  case $name in
+    init) report init ;;
+    join) report join ;;
+  esac
   # Called plainly, not in an `if`: inside a condition bash would ignore set -e in the whole stage.
   "stage_$name"
   if [ "$STAGE_UNFINISHED" = 1 ]; then
@@ -472,11 +495,17 @@ stage() {
   else
     date +%Y-%m-%dT%H:%M:%S%:z >"$STATE_DIR/$name.done"
     log "done"
+    case $name in
+      prepare) report runtime ;;
+      ready) if [ "$NOT_READY" = 0 ]; then report ready; fi ;;
+    esac
   fi
 }
 
 main() {
   if [ -e "$SENTINEL" ]; then
+    # Reports queued while the status server was down go now.
+    if [ -n "$STATUS_URL" ]; then "$REPORT_PYTHON" "$REPORTER" --flush "$STATUS_URL" </dev/null >>"$LOG_FILE" 2>&1 & fi
     log "bootstrap already complete ($(tr '\n' ' ' <"$SENTINEL")); nothing to do. Delete $SENTINEL and the *.done files in $STATE_DIR to run it again"
     exit 0
   fi
@@ -498,6 +527,7 @@ main() {
   if ! flock -n 9; then die "another firstboot run holds $STATE_DIR/firstboot.lock; not starting a second one"; fi
 
   log "k8s-image first boot: role $ROLE, node $NODE_NAME (${NODE_IP:-?}), endpoint ${ENDPOINT:-?}, env $ENV_FILE"
+  report firstboot
   ensure_installed
   case $ROLE in
     none)
@@ -520,12 +550,14 @@ main() {
       stage time
       stage pull
       stage join
+      stage ready
       ;;
     join)
       need_var CA_CERT
       stage prepare
       stage time
       stage join
+      stage ready
       ;;
     *)
       die "ROLE=$ROLE: expected init, join-control-plane, join or none"
@@ -534,6 +566,7 @@ main() {
   CURRENT_STAGE=complete
   printf '%s %s\n' "$(date +%Y-%m-%dT%H:%M:%S%:z)" "$ROLE" >"$SENTINEL"
   log "bootstrap complete: $NODE_NAME is a Kubernetes node ($ROLE); wrote $SENTINEL"
+  report 'done'
 }
 
 main "$@"

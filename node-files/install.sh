@@ -11,7 +11,9 @@
 # The first-boot unit is enabled before anything can fail, so a reboot (or `systemctl start
 # k8s-image-firstboot`) reruns an unfinished install; INSTALL_MARKER is written only at the end, and
 # first boot will not go on without it. Exits non-zero on any failure, so cloud-init records an
-# error. Safe to run again (idempotent).
+# error. Safe to run again (idempotent). With STATUS_URL set it reports installing, installed or
+# failed (with its log's tail) to the farm's status server, in the background; only the installer's
+# "installed" is waited for (bounded), since a PXE node's next boot depends on it.
 # Settings: ${K8S_IMAGE_INSTALL_ENV:-/etc/k8s-image/install.env} (see node-files/README.md).
 # Written for CentOS 7: bash 4.2 (no "${empty_array[@]}" under set -u), yum 3, systemd 219.
 set -euo pipefail
@@ -51,6 +53,10 @@ SELINUX_CONFIG=${SELINUX_CONFIG:-/etc/selinux/config}
 INSTALL_LOG=${INSTALL_LOG:-/var/log/k8s-image/install.log}
 YUM_RETRIES=${YUM_RETRIES:-5}
 YUM_BACKOFF=${YUM_BACKOFF:-15}
+NODE_NAME=${NODE_NAME:-}
+STATUS_URL=${STATUS_URL:-}
+REPORTER=${REPORTER:-/usr/local/lib/k8s-image/report.py}
+REPORT_PYTHON=${REPORT_PYTHON:-python}
 
 mkdir -p "$(dirname "$INSTALL_LOG")"
 # 0600: yum may print a mirror's or proxy's URL, password included, when it fails.
@@ -68,6 +74,25 @@ die() {
   exit 1
 }
 
+# report STAGE [report.py options]: tell the status server, in the background with its output in the
+# log file (not the tee pipe, which the installer or cloud-init would wait on); never our failure.
+report() {
+  if [ -z "$STATUS_URL" ] || [ -z "$NODE_NAME" ]; then return 0; fi
+  local stage=$1
+  shift
+  "$REPORT_PYTHON" "$REPORTER" "$@" "$STATUS_URL" "$NODE_NAME" "$stage" </dev/null >>"$INSTALL_LOG" 2>&1 &
+}
+
+on_exit() {
+  local rc=$?
+  if [ "$rc" -ne 0 ] && [ -n "$STATUS_URL" ] && [ -n "$NODE_NAME" ]; then
+    # Waited for, at most 10 s: the installer halts and cloud-init moves on once this script ends.
+    # shellcheck disable=SC2094 # the sender reads the log's tail before it appends its own lines
+    "$REPORT_PYTHON" "$REPORTER" --log "$INSTALL_LOG" --sync 10 "$STATUS_URL" "$NODE_NAME" failed </dev/null >>"$INSTALL_LOG" 2>&1 || true
+  fi
+}
+trap on_exit EXIT
+
 case $SELINUX in
   disabled | permissive) ;;
   *) die "$ENV_FILE: SELINUX=$SELINUX; expected disabled or permissive (the kubelet cannot run with enforcing here)" ;;
@@ -76,6 +101,7 @@ esac
 [[ $YUM_BACKOFF =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "$ENV_FILE: YUM_BACKOFF=$YUM_BACKOFF is not a number of seconds"
 
 log "start ($([ "$LIVE" = 1 ] && echo 'running system' || echo 'installer chroot'), settings from $ENV_FILE)"
+report installing
 
 # --- first: the first-boot unit, so an install that fails below is rerun by a reboot or by
 # `systemctl start $FIRSTBOOT_UNIT` (first boot reruns it when INSTALL_MARKER is missing).
@@ -215,6 +241,16 @@ fi
 mkdir -p "$(dirname "$INSTALL_MARKER")"
 date +%Y-%m-%dT%H:%M:%S%:z >"$INSTALL_MARKER"
 log "wrote $INSTALL_MARKER"
+if [ "$LIVE" = 1 ]; then
+  report installed
+elif [ -n "$STATUS_URL" ] && [ -n "$NODE_NAME" ]; then
+  # In the installer: a PXE node whose "installed" never arrives installs again at its next boot.
+  if "$REPORT_PYTHON" "$REPORTER" --sync 30 "$STATUS_URL" "$NODE_NAME" installed </dev/null >>"$INSTALL_LOG" 2>&1; then
+    log "reported 'installed' to $STATUS_URL"
+  else
+    log "WARNING: could not report 'installed' to $STATUS_URL (it stays queued and goes at first boot); a PXE node boots the installer again until the server has it"
+  fi
+fi
 
 if [ "$LIVE" = 1 ] && [ -n "$FIRSTBOOT_UNIT" ]; then
   # --no-block: the unit may be the caller (first boot resuming an install), or ordered after cloud-init.

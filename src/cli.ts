@@ -16,6 +16,7 @@ const kubeconfig = async (o: object) => (await import('./commands/kubeconfig.js'
 const render = async (o: object) => (await import('./commands/render.js')).render(o, await stdio());
 const pxe = async (o: object) => (await import('./commands/pxe.js')).pxe(o, await stdio());
 const serve = async (o: object) => (await import('./commands/serve.js')).serve(o, await stdio());
+const status = async (o: object) => (await import('./commands/status.js')).status(o, await stdio());
 const versions = async (o: object) => (await import('./commands/versions.js')).versions(o, await stdio());
 
 const program = new Command('k8s-image')
@@ -71,6 +72,7 @@ for (const [name, withIsos] of [['build', true], ['render', false]] as const) {
     .option('-n, --node <name>', 'only this node (repeatable)', collect)
     .addOption(outOption())
     .option('--new-ca', 'mint a new CA although artifacts built with the old one exist (breaks nodes already seeded)')
+    .option('--status <url>', 'nodes report each bootstrap stage to k8s-image serve at this URL, e.g. http://192.168.108.1:8080 (overrides status.url)')
     .option('--json', 'machine-readable summary on stdout');
   if (withIsos) {
     cmd
@@ -85,6 +87,8 @@ Examples:
   k8s-image build --role master              the embedded lab's master, no config needed
   k8s-image build -c cluster.yaml            every node of your cluster
   k8s-image build -c cluster.yaml -n node07 --seed cidata
+  k8s-image build -c cluster.yaml --status http://192.168.108.1:8080
+                                             nodes report progress; watch with k8s-image serve -c cluster.yaml
 
 Outputs under <out>/<cluster>/<node>/; files holding keys or the join token are mode 0600.
 The secrets file (<cluster>.secrets.yaml) is created once, beside the config (or in <out>/ for
@@ -142,11 +146,35 @@ server, which then points that MAC at the local disk: a machine left on PXE-firs
 
 program
   .command('serve')
-  .description('the farm HTTP server: the PXE tree (and a DVD tree as /centos7/), secrets only to their node, install reports')
+  .description('the farm HTTP server: the PXE tree (and a DVD as /centos7/), secrets only to their node; the farm status: signed node reports, kept durably, on a live page')
   .option('-d, --dir <dir>', 'the PXE tree k8s-image pxe wrote (outputs/<cluster>-pxe)')
+  .addOption(new Option('-c, --config <file>', 'without --dir: serve only the status of this cluster (nodes built with status.url or build --status)'))
+  .addOption(outOption())
   .option('-l, --listen <addr:port>', 'where to listen', '0.0.0.0:8080')
+  .option('--state <dir>', 'where the status log and reported installs are kept (default: <dir>.state, or <out>/<cluster>-status with --config)')
   .option('--installer <dvd>', 'a CentOS 7 DVD (ISO image or extracted tree), served as the install repository /centos7/')
+  .addHelpText(
+    'after',
+    `
+Examples:
+  k8s-image serve --dir outputs/farm-pxe --installer CentOS-7-x86_64-DVD-2009.iso
+  k8s-image serve -c cluster.yaml --listen 0.0.0.0:8080      status only (VMware/cloud-init nodes)
+
+Open http://<server>/status for the live page (one row per node, its stage and the failure log);
+k8s-image status --server http://<server> prints it in a terminal. Every report is signed with the
+node's own key and kept in <state>/status.log (fsynced before it is acknowledged).`,
+  )
   .action((o) => serve(o));
+
+program
+  .command('status')
+  .description('print the farm status k8s-image serve keeps: each node\'s stage, time in stage and last report')
+  .addOption(configOption())
+  .option('-s, --server <url>', 'the server (default: the config\'s status.url, else http://127.0.0.1:8080)')
+  .option('-w, --watch', 'redraw at every report until Ctrl-C')
+  .option('--failed', 'also print the log of every failed node')
+  .option('--json', 'the status document, machine-readable')
+  .action((o) => status(o));
 
 program
   .command('versions')

@@ -7,7 +7,7 @@ import { UserError } from '../errors.js';
 import { type IsoTool, ISO_TOOLS } from '../iso/index.js';
 import { acquireLock, atPath, makeDir, buildEpoch, cleanStale, manifestText, readManifest, removeNow, scanTree, sortEntries, stagingPrefix, swapIntoPlace, withSignalCleanup, type Manifest, type ManifestEntry } from '../output/index.js';
 import { discoveryHash } from '../secrets/index.js';
-import { loadSecretsFor, readConfig, type Output } from './common.js';
+import { loadSecretsFor, readConfig, withStatusUrl, type Output } from './common.js';
 import { nicKnown } from './node-artifacts.js';
 import { buildAll, renderThreads } from './render-pool.js';
 import { table } from './validate.js';
@@ -22,6 +22,8 @@ export interface BuildOptions {
   isoTool?: IsoTool;
   json?: boolean;
   newCa?: boolean;
+  /** Nodes report their progress here (overrides status.url). */
+  status?: string;
 }
 
 function selectNodes(cluster: Cluster, opts: BuildOptions): Node[] {
@@ -81,7 +83,7 @@ async function partialManifest(clusterDir: string, rebuilt: Node[], entries: Man
 export async function build(opts: BuildOptions, out: Output, withIsos = true): Promise<void> {
   if (opts.isoTool && !ISO_TOOLS.includes(opts.isoTool)) throw new UserError(`--iso-tool ${opts.isoTool}: use one of ${ISO_TOOLS.join(', ')}`);
   // Every check before the first side effect (the secrets file): a refused build changes nothing.
-  const loaded = readConfig(opts.config);
+  const loaded = withStatusUrl(readConfig(opts.config), opts.status);
   for (const w of loaded.warnings) out.warn(w);
   const { cluster } = loaded;
   const nodes = selectNodes(cluster, opts);

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { loadCluster, needsGeneratedRootPassword, type LoadedCluster } from '../config/index.js';
+import { loadCluster, needsGeneratedRootPassword, patterns, type LoadedCluster } from '../config/index.js';
 import { loadOrCreateSecrets, type Secrets } from '../secrets/index.js';
 
 /** Where commands write: results to stdout, logs and warnings to stderr. Tests pass their own. */
@@ -39,6 +40,15 @@ export function readConfig(path: string | undefined): LoadedCluster {
 export function secretsPathFor(loaded: LoadedCluster, outDir: string): string {
   const name = `${loaded.cluster.name}.secrets.yaml`;
   return loaded.source ? join(dirname(loaded.source), name) : join(outDir, name);
+}
+
+/** The config with `--status URL` in place of its status.url (the manifest's digest says so too). */
+export function withStatusUrl(loaded: LoadedCluster, url: string | undefined): LoadedCluster {
+  if (url === undefined) return loaded;
+  if (!patterns.STATUS_URL.test(url)) throw new UserError(`--status ${url}: expected the http URL of k8s-image serve as the nodes reach it, like http://192.168.108.1:8080 (no credentials: reports are signed)`);
+  const clean = url.replace(/\/+$/, '');
+  const digest = createHash('sha256').update(`${loaded.digest}\nstatus ${clean}`).digest('hex');
+  return { ...loaded, digest, cluster: { ...loaded.cluster, status: { url: clean } } };
 }
 
 /** Config + secrets, shared by every command that needs both. */

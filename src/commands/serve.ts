@@ -1,40 +1,73 @@
 import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { openIso } from '../iso/reader.js';
 import { UserError } from '../errors.js';
-import { startFarmServer, stateDirFor } from '../serve/server.js';
-import type { Output } from './common.js';
+import { pxeTreeIndex, startFarmServer, stateDirFor, type FarmIndex } from '../serve/server.js';
+import { reportKey } from '../status/protocol.js';
+import { loadSecretsFor, readConfig, type Output } from './common.js';
 
-export interface ServeCommandOptions { dir?: string; listen?: string; installer?: string }
+export interface ServeCommandOptions { dir?: string; config?: string; out?: string; listen?: string; state?: string; installer?: string }
 
-/** `k8s-image serve`: the farm's HTTP server, in the foreground until SIGINT/SIGTERM. */
+function installerProblem(installer: string): string | undefined {
+  const ok = !existsSync(installer)
+    ? false
+    : statSync(installer).isDirectory()
+      ? existsSync(`${installer}/images/pxeboot/vmlinuz`)
+      : (() => {
+          try {
+            const iso = openIso(installer);
+            const hit = iso.lookup('images/pxeboot/vmlinuz');
+            iso.close();
+            return hit !== undefined;
+          } catch {
+            return false;
+          }
+        })();
+  return ok ? undefined : `--installer ${installer}: not a CentOS 7 DVD (no images/pxeboot/vmlinuz in it); pass the DVD image or its extracted tree`;
+}
+
+/**
+ * `k8s-image serve`: the farm's HTTP server, in the foreground until SIGINT/SIGTERM. With --dir, the
+ * PXE tree and its nodes' status; with --config alone, only the status of a cluster whose nodes
+ * were built with status.url (VMware, cloud-init).
+ */
 export async function serve(opts: ServeCommandOptions, out: Output): Promise<void> {
-  const dir = (opts.dir ?? '').replace(/\/+$/, '');
+  const dir = opts.dir?.replace(/\/+$/, '');
   const problems: string[] = [];
-  if (!dir) problems.push('--dir: missing: the PXE tree k8s-image pxe wrote (outputs/<cluster>-pxe)');
-  else if (!existsSync(`${dir}/pxe.json`)) problems.push(`--dir ${dir}: no pxe.json there; run k8s-image pxe --server ... first`);
+  if (!dir && !opts.config) problems.push('--dir or --config: give the PXE tree k8s-image pxe wrote (--dir outputs/<cluster>-pxe), or the cluster whose status to serve (--config cluster.yaml)');
+  else if (dir && !existsSync(`${dir}/pxe.json`)) problems.push(`--dir ${dir}: no pxe.json there; run k8s-image pxe --server ... first`);
   const m = /^(.+):([0-9]{1,5})$/.exec(opts.listen ?? '0.0.0.0:8080');
   if (!m || Number(m[2]) > 65535) problems.push(`--listen ${opts.listen}: expected ADDR:PORT, like 0.0.0.0:8080`);
-  if (opts.installer) {
-    const ok = !existsSync(opts.installer)
-      ? false
-      : statSync(opts.installer).isDirectory()
-        ? existsSync(`${opts.installer}/images/pxeboot/vmlinuz`)
-        : (() => {
-            try {
-              const iso = openIso(opts.installer!);
-              const hit = iso.lookup('images/pxeboot/vmlinuz');
-              iso.close();
-              return hit !== undefined;
-            } catch {
-              return false;
-            }
-          })();
-    if (!ok) problems.push(`--installer ${opts.installer}: not a CentOS 7 DVD (no images/pxeboot/vmlinuz in it); pass the DVD image or its extracted tree`);
+  if (opts.installer && !dir) problems.push('--installer: needs --dir (the DVD is the PXE install repository)');
+  else if (opts.installer) {
+    const p = installerProblem(opts.installer);
+    if (p) problems.push(p);
   }
   if (problems.length) throw new UserError(problems);
-  const s = await startFarmServer({ dir, stateDir: stateDirFor(dir), installer: opts.installer, log: (l) => out.info(l) }, { host: m![1]!.replace(/^\[|\]$/g, ''), port: Number(m![2]) });
+
+  let index: FarmIndex;
+  let stateDir: string;
+  if (dir) {
+    index = pxeTreeIndex(dir);
+    stateDir = opts.state ?? stateDirFor(dir);
+  } else {
+    const loaded = readConfig(opts.config);
+    for (const w of loaded.warnings) out.warn(w);
+    const { secrets } = await loadSecretsFor(loaded, opts, out);
+    const { cluster } = loaded;
+    index = {
+      cluster: cluster.name,
+      nodes: cluster.nodes.map((n) => ({ name: n.name, role: n.role, ip: n.ip, ...(n.mac ? { mac: n.mac } : {}) })),
+      keys: Object.fromEntries(cluster.nodes.map((n) => [n.name, reportKey(secrets.ca.key, n.name)])),
+    };
+    stateDir = opts.state ?? join(opts.out ?? 'outputs', `${cluster.name}-status`);
+  }
+  const s = await startFarmServer({ dir, index, stateDir, installer: opts.installer, log: (l) => out.info(l) }, { host: m![1]!.replace(/^\[|\]$/g, ''), port: Number(m![2]) });
   const addr = s.server.address();
-  out.info(`serving ${dir}/http${opts.installer ? ` and ${opts.installer} as /centos7/` : ''} on ${typeof addr === 'object' && addr ? `${addr.address}:${addr.port}` : opts.listen}; reported installs in ${stateDirFor(dir)}/installed/ (Ctrl-C stops)`);
+  const where = typeof addr === 'object' && addr ? `${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}` : opts.listen;
+  out.info(
+    `serving ${dir ? `${dir}/http${opts.installer ? ` and ${opts.installer} as /centos7/` : ''}` : `the status of cluster ${index.cluster} (${index.nodes.length} nodes)`} on ${where}; live status at http://${where}/status; reports kept in ${stateDir}/ (Ctrl-C stops)`,
+  );
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       out.info(`${sig}: stopping`);

@@ -41,6 +41,8 @@ export const FIELD_DOCS: Record<string, Doc> = {
   'mirrors.registryMirrors': ['docker registry-mirrors / containerd mirrors for docker.io.', []],
   'mirrors.insecureRegistries': ['Registries reached without TLS checks, host[:port].', []],
   'mirrors.cniImageRegistry': ["Serves the CNI's Docker Hub images: docker.io/<path> becomes <registry>/<path>.", 'docker.m.daocloud.io'],
+  status: ['Progress reports: each node tells `k8s-image serve` every stage of its bootstrap (signed per node; never blocks the node).'],
+  'status.url': ['The server as the nodes reach it (http://host:port); `build --status URL` overrides it, `pxe` uses its --server.'],
   proxy: ['An HTTP proxy for yum, the runtime, the kubelet and first boot; the cluster networks are added to noProxy.'],
   'proxy.http': ['http_proxy URL; user:password@ is allowed (files holding it are 0600 and never in ks.cfg).'],
   'proxy.https': ['https_proxy URL.'],

@@ -229,6 +229,7 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
     loadBalancer: { kind: f.loadBalancer?.kind ?? 'nginx', virtualIP: f.loadBalancer?.virtualIP, port: lbPort },
     mirrors,
     proxy,
+    status: f.status?.url ? { url: f.status.url.replace(/\/+$/, '') } : undefined,
     os: {
       name: 'centos7',
       timezone: f.os?.timezone ?? DEFAULTS.timezone,

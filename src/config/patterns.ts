@@ -15,6 +15,8 @@ export const RPM_VERSION = /^([0-9]{1,3}:)?[0-9][0-9A-Za-z._~+]*(-[0-9A-Za-z._~+
  * http(s) URL with optional `user:password@` (RFC 3986 unreserved characters and %XX escapes only),
  * a host, optional port and a plain path; no query, fragment, quotes, spaces or `$`.
  */
+/** The status server nodes report to: http://host[:port][/path], no credentials (reports are signed). */
+export const STATUS_URL = /^http:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[A-Za-z0-9._~%/-]*)?$/;
 export const HTTP_URL = /^https?:\/\/([A-Za-z0-9._~%+-]+(:[A-Za-z0-9._~%+-]*)?@)?[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[A-Za-z0-9._~%/:@+-]*)?$/;
 /** The `user:password@` of a URL, to keep out of logs, messages and world-readable files. */
 export const URL_USERINFO = /(?<=^https?:\/\/)[^/@]+@/;

@@ -117,6 +117,10 @@ export const ClusterFileSchema = z
       })
       .strict()
       .optional(),
+    status: z
+      .object({ url: str(P.STATUS_URL, 'an http URL of k8s-image serve as the nodes reach it, like http://192.168.108.1:8080 (no credentials: reports are signed)').optional() })
+      .strict()
+      .optional(),
     nodes: z.array(NodeSchema).min(1, 'list at least one node'),
   })
   .strict();

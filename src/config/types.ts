@@ -64,6 +64,8 @@ export interface Cluster {
     sshAuthorizedKeys: string[];
   };
   searchDomain?: string;
+  /** Where nodes report their progress (`k8s-image serve`); unset: they report nothing. */
+  status?: { url: string };
   nodes: Node[];
 }
 

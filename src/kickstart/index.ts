@@ -43,8 +43,6 @@ export interface KickstartOptions {
   source?: string;
   /** Fetch the secret files from this URL (`<url>/<path under k8s-image/>`) instead of the OEMDRV seed. */
   seedUrl?: string;
-  /** Report "installed" to this URL at the end of %post (PXE install-once). */
-  reportUrl?: string;
 }
 
 /** ks.cfg for the node plus the OEMDRV seed tree (ks.cfg at its root and the secret files). Pure. */
@@ -73,7 +71,11 @@ export function renderKickstart(plan: NodePlan, opts: KickstartOptions = {}): Ar
     copySecretFiles: secret.map(copySecretShell).join('\n'),
     seedUrl: opts.seedUrl,
     seedFiles: secret.map((f) => `${SEED_FILES_DIR}${f.path}`).join(' '),
-    reportUrl: opts.reportUrl,
+    status: plan.status !== undefined,
+    reportUrl: plan.status?.reportUrl,
+    reporter: plan.status?.reporter,
+    key: plan.status?.key,
+    seedDir: SEED_FILES_DIR,
     writeFiles: plain.map(writeFileShell).join('\n'),
     installScript: plan.installScript,
   });
@@ -81,5 +83,7 @@ export function renderKickstart(plan: NodePlan, opts: KickstartOptions = {}): Ar
     textArtifact('ks.cfg', ks),
     textArtifact('oemdrv/ks.cfg', ks),
     ...secret.map((f) => textArtifact(`oemdrv/${SEED_FILES_DIR}${f.path}`, f.content, true, 0o600)),
+    // The %pre reports "installing" before the files land: it takes the sender from the seed too.
+    ...plain.filter((f) => f.path === plan.status?.reporter).map((f) => textArtifact(`oemdrv/${SEED_FILES_DIR}${f.path}`, f.content, false, 0o755)),
   ];
 }

@@ -11,6 +11,7 @@ import { cniManifest } from './cni.js';
 import { renderRepoFile, yumRepos } from './repos.js';
 import { lbFiles, lbFirewallProtocols, lbPackages, lbServices } from './lb.js';
 import { PATHS, type NodePlan, type PlanFile } from './types.js';
+import { REPORTER_PATH, REPORT_KEY_PATH, reportKey } from '../status/protocol.js';
 
 export type { NodePlan, PlanFile } from './types.js';
 export { PATHS } from './types.js';
@@ -234,7 +235,7 @@ function clusterCredentials(cluster: Cluster): string[] {
 }
 
 /** The values first boot reads (node-files/README.md lists each). */
-function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstrap']): PlanFile {
+function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstrap'], status: [string, string][]): PlanFile {
   const header = 'k8s-image first-boot settings for this node (see node-files/README.md)';
   const install: [string, string][] = [
     ['INSTALL_SCRIPT', PATHS.installScript],
@@ -247,6 +248,7 @@ function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstr
     ['STATE_DIR', PATHS.stateDir],
     ['LOG_FILE', PATHS.logFile],
     ...install,
+    ...status,
   ];
   // lb nodes: first boot only makes sure the install finished (their proxy runs from its unit).
   if (bootstrap === 'none') return file(PATHS.firstbootEnv, envFile(header, [['ROLE', 'none'], ...common]));
@@ -368,8 +370,15 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     // The proxy must listen as soon as cloud-init is done: the first master's init goes through it.
     startServices.push(...lbServices(cluster));
   }
+  // Progress reports: the node's own key (derived from the CA key; only this node and the server hold it) and the sender.
+  const reportUrl = cluster.status ? `${cluster.status.url}/report` : undefined;
+  const statusEnv: [string, string][] = reportUrl ? [['STATUS_URL', reportUrl], ['REPORTER', REPORTER_PATH]] : [];
+  if (reportUrl) {
+    files.push(file(REPORT_KEY_PATH, `${reportKey(secrets.ca.key, node.name)}\n`, 0o600, true));
+    files.push(file(REPORTER_PATH, readAsset('node-files/report.py'), 0o755));
+  }
   // Every node has the first-boot unit: it reruns an unfinished install, and on Kubernetes nodes inits or joins.
-  files.push(firstbootEnv(cluster, node, bootstrap));
+  files.push(firstbootEnv(cluster, node, bootstrap, statusEnv));
   files.push(file(PATHS.firstbootScript, readAsset('node-files/firstboot.sh'), 0o755));
   files.push(file(`/etc/systemd/system/${PATHS.firstbootUnit}`, readAsset(`node-files/${PATHS.firstbootUnit}`)));
 
@@ -389,6 +398,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
         ['NODE_ADDRESS', node.ip],
         ['NIC', node.mac ?? node.interface ?? 'link'],
         ['SELINUX', cluster.os.selinux],
+        ...(reportUrl ? [['NODE_NAME', node.name] as [string, string], ...statusEnv] : []),
       ]),
     ),
   );
@@ -429,6 +439,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     disableServices,
     installScript: PATHS.installScript,
     firstbootUnit: PATHS.firstbootUnit,
+    status: reportUrl ? { reportUrl, reporter: REPORTER_PATH, key: REPORT_KEY_PATH } : undefined,
     files,
   };
 }

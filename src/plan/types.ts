@@ -45,6 +45,8 @@ export interface NodePlan {
   installScript: string;
   /** The unit that runs the first-boot stages (every node has it; lb nodes only finish the install). */
   firstbootUnit: string;
+  /** Progress reports to `k8s-image serve` (cluster.status): the endpoint, and where the sender and key land. */
+  status?: { reportUrl: string; reporter: string; key: string };
   files: PlanFile[];
 }
 

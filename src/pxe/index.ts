@@ -9,7 +9,6 @@
  *   http/           what `k8s-image serve` (or nginx) serves: boot.ipxe, ipxe/, ks/, nocloud/, seed/
  *   dnsmasq.conf, dnsmasq-proxy.conf, nginx-k8s-image.conf, pxe.json, report-keys.json (0600)
  */
-import { createHmac } from 'node:crypto';
 import type { Artifact } from '../artifact.js';
 import { textArtifact } from '../artifact.js';
 import type { Cluster, Node } from '../config/index.js';
@@ -17,7 +16,7 @@ import * as net from '../config/net.js';
 import { renderCloudInit } from '../cloudinit/index.js';
 import { renderKickstart, SEED_FILES_DIR } from '../kickstart/index.js';
 import { planNode, type NodePlan } from '../plan/index.js';
-import { readAsset } from '../assets.js';
+import { reportKey } from '../status/protocol.js';
 import type { Secrets } from '../secrets/index.js';
 
 export interface PxeOptions {
@@ -31,20 +30,9 @@ export interface PxeOptions {
 
 export const PXE_KERNEL = 'centos7/vmlinuz';
 export const PXE_INITRD = 'centos7/initrd.img';
-export const REPORT_KEY_PATH = '/etc/k8s-image/report.key';
-const REPORT_SCRIPT_PATH = '/usr/local/lib/k8s-image/pxe-report.py';
 
 /** `aa:bb:cc:dd:ee:ff` as pxelinux and GRUB name per-MAC files: `01-aa-bb-cc-dd-ee-ff`. */
 export const macFileName = (mac: string) => `01-${mac.toLowerCase().replaceAll(':', '-')}`;
-
-/** The key a node signs its reports with: derived from the cluster CA key, so only the secrets holder knows it. */
-export function reportKey(secrets: Secrets, node: string): string {
-  return createHmac('sha256', secrets.ca.key).update(`k8s-image pxe report ${node}`).digest('hex');
-}
-
-export function reportSignature(key: string, node: string, stage: string, time: string): string {
-  return createHmac('sha256', key).update(`${node}|${stage}|${time}`).digest('hex');
-}
 
 function repoOf(cluster: Cluster, opts: PxeOptions): string {
   return opts.repo ?? `http://${opts.server}/centos7`;
@@ -106,17 +94,12 @@ export function entryPaths(node: { mac?: string }): { pxelinux: string; grub: st
   };
 }
 
-/** The plan of a PXE node: the shared plan plus what the install-once report needs. */
-export function pxePlan(cluster: Cluster, secrets: Secrets, node: Node): NodePlan {
-  const plan = planNode(cluster, secrets, node.name);
-  return {
-    ...plan,
-    files: [
-      ...plan.files,
-      { path: REPORT_KEY_PATH, content: `${reportKey(secrets, node.name)}\n`, mode: 0o600, secret: true },
-      { path: REPORT_SCRIPT_PATH, content: readAsset('node-files/pxe-report.py'), mode: 0o755, secret: false },
-    ].sort((a, b) => (a.path < b.path ? -1 : 1)),
-  };
+/**
+ * The plan of a PXE node: the shared plan, reporting to the farm server itself, whose "installed"
+ * switches the node's entries to the local disk (install once).
+ */
+export function pxePlan(cluster: Cluster, secrets: Secrets, node: Node, opts: PxeOptions): NodePlan {
+  return planNode({ ...cluster, status: { url: `http://${opts.server}` } }, secrets, node.name);
 }
 
 function dnsmasqConf(cluster: Cluster, nodes: Node[], opts: PxeOptions, tftpRoot: string, proxy: boolean): string {
@@ -204,9 +187,9 @@ export function renderPxe(cluster: Cluster, secrets: Secrets, opts: PxeOptions, 
   }
   const url = `http://${opts.server}`;
   for (const node of nodes) {
-    const plan = pxePlan(cluster, secrets, node);
+    const plan = pxePlan(cluster, secrets, node, opts);
     const source = `url --url=${repoOf(cluster, opts)}`;
-    const ks = renderKickstart(plan, { source, seedUrl: `${url}/seed/${node.name}`, reportUrl: `${url}/report` });
+    const ks = renderKickstart(plan, { source, seedUrl: `${url}/seed/${node.name}` });
     out.push({ ...ks.find((a) => a.path === 'ks.cfg')!, path: `http/ks/${node.name}.cfg` });
     for (const a of ks.filter((x) => x.path.startsWith(`oemdrv/${SEED_FILES_DIR}/`))) out.push({ ...a, path: `http/seed/${node.name}/${a.path.slice('oemdrv/'.length)}` });
     for (const a of renderCloudInit(plan)) out.push({ ...a, path: `http/nocloud/${node.name}/${a.path.slice('cloud-init/'.length)}` });
@@ -230,7 +213,7 @@ export function renderPxe(cluster: Cluster, secrets: Secrets, opts: PxeOptions, 
     nodes: nodes.map((n) => ({ name: n.name, role: n.role, ip: n.ip, mac: n.mac })),
   };
   out.push(textArtifact('pxe.json', `${JSON.stringify(index, null, 2)}\n`));
-  const keys = Object.fromEntries(nodes.map((n) => [n.name, reportKey(secrets, n.name)]));
+  const keys = Object.fromEntries(nodes.map((n) => [n.name, reportKey(secrets.ca.key, n.name)]));
   out.push(textArtifact('report-keys.json', `${JSON.stringify(keys, null, 2)}\n`, true, 0o600));
   return { artifacts: out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), skipped };
 }

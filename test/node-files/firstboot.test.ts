@@ -246,7 +246,10 @@ describe('firstboot.sh, joins (real curl against an HTTPS /healthz stub)', () =>
     assert.deepEqual(readFileSync(join(sb.fake, 'ca.key.seen-by-join')), readFileSync(join(sb.p.pkiBackup, 'ca.key')));
     assertPkiRestored(sb);
     assert.deepEqual(readFileSync(sb.p.adminKubeconfig), readFileSync(join(sb.p.kubeDir, 'admin.conf')));
-    assert.equal(callsOf(sb, 'kubectl').length, 0, 'no CNI apply on a joining master');
+    assert.equal(calls(sb).filter((c) => c[0] === 'kubectl' && c.includes('apply')).length, 0, 'no CNI apply on a joining master');
+    // It waits for its own Node to be Ready, through its admin.conf.
+    assert.ok(callsOf(sb, 'kubectl', '--kubeconfig', join(sb.p.kubeDir, 'admin.conf'), 'get', 'node', 'master').length >= 1);
+    assert.ok(exists(join(sb.p.state, 'ready.done')));
     assert.equal(calls(sb).filter((c) => c.includes('k8s-image-token-keeper.timer')).length, 0, 'the keeper runs on the init master only');
     // Restore is logged before the join's first attempt.
     const log = readFileSync(sb.p.log, 'utf8');

@@ -13,7 +13,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/assets.js';
-import { reportSignature } from '../../src/pxe/index.js';
+import { signedReportBody } from '../../src/status/protocol.js';
 import { requireTool } from '../helpers/tools.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -123,7 +123,7 @@ test('iPXE over HTTP from k8s-image serve; then the signed install report sends 
   // The kickstart's last step, as the node sends it.
   const key = (JSON.parse(readFileSync(join(tree, 'report-keys.json'), 'utf8')) as Record<string, string>).node01!;
   const time = String(Math.floor(Date.now() / 1000));
-  const body = new URLSearchParams({ node: 'node01', stage: 'installed', time, sig: reportSignature(key, 'node01', 'installed', time) }).toString();
+  const body = signedReportBody(key, { node: 'node01', stage: 'installed', time: Number(time), nonce: '0123456789abcdef0123456789abcdef' });
   const post = spawnSync(requireTool('ip'), ['netns', 'exec', NS, requireTool('curl'), '-fsS', '-d', body, 'http://10.78.0.1:8080/report'], { encoding: 'utf8' });
   assert.equal(post.status, 0, post.stderr);
   const local = await boot('bios', 'dnsmasq-plain.conf', /Booting from Hard Disk|No bootable device/, 120000);

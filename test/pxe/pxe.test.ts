@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { packageRoot } from '../../src/assets.js';
 import { defaultClusterYaml } from '../../src/config/index.js';
-import { reportSignature } from '../../src/pxe/index.js';
+import { signedReportBody } from '../../src/status/protocol.js';
+import { randomBytes } from 'node:crypto';
 import { startFarmServer, type FarmServer } from '../../src/serve/server.js';
 import { checkKickstart, shellcheck } from '../helpers/readers.js';
 import { requireTool } from '../helpers/tools.js';
@@ -105,10 +106,17 @@ test('the nginx site passes nginx -t; the kickstarts pass the grammar, fetch the
     assert.match(ks, /^url --url=http:\/\/127\.0\.0\.1:8080\/centos7$/m);
     assert.doesNotMatch(ks, /PRIVATE KEY|report\.key.*[0-9a-f]{64}/, 'no secret in the kickstart');
     assert.match(ks, /curl -fsS --retry 5 --retry-delay 5 -o "\$seed\/\$f" "http:\/\/127\.0\.0\.1:8080\/seed\/[a-z0-9]+\/\$f"/);
-    assert.match(ks, /^python \/usr\/local\/lib\/k8s-image\/pxe-report\.py http:\/\/127\.0\.0\.1:8080\/report [a-z0-9]+ installed \|\| /m);
-    for (const s of postSections(ks)) assert.deepEqual(await shellcheck(`#!/bin/bash\n${s.body}`, `${name} ${s.header}`), [], s.header);
+    // %pre reports "installing" with the sender and key from the node's seed URL; install.sh reports "installed".
+    assert.match(ks, /^%pre --log=\/tmp\/k8s-image-pre\.log$/m);
+    assert.match(ks, /curl -fsS -m 10 -o "\$pre\/report\.key" "http:\/\/127\.0\.0\.1:8080\/seed\/[a-z0-9]+\/k8s-image\/etc\/k8s-image\/report\.key"/);
+    assert.match(ks, /python "\$pre\/report\.py" http:\/\/127\.0\.0\.1:8080\/report [a-z0-9]+ installing <\/dev\/null >>\/tmp\/k8s-image-pre\.log 2>&1 &$/m);
+    assert.ok(existsSync(join(tree, `http/seed/${name}/k8s-image/usr/local/lib/k8s-image/report.py`)), 'the sender is on the seed for %pre');
+    assert.match(ks, /^STATUS_URL=http:\/\/127\.0\.0\.1:8080\/report$/m);
+    const sections = postSections(ks);
+    assert.ok(sections.some((s) => s.header.startsWith('%pre')));
+    for (const s of sections) assert.deepEqual(await shellcheck(`#!/bin/bash\n${s.body}`, `${name} ${s.header}`), [], s.header);
   }
-  const py = spawnSync(requireTool('/usr/bin/python3'), ['-c', `import ast,sys; ast.parse(open(sys.argv[1]).read())`, join(packageRoot, 'node-files/pxe-report.py')], { encoding: 'utf8' });
+  const py = spawnSync(requireTool('/usr/bin/python3'), ['-c', `import ast,sys; ast.parse(open(sys.argv[1]).read())`, join(packageRoot, 'node-files/report.py')], { encoding: 'utf8' });
   assert.equal(py.status, 0, py.stderr);
 });
 
@@ -152,7 +160,7 @@ test("serve: a node's secret files go to its own address only", async () => {
 test('install once: a signed report switches the MAC to local boot; forged, other-node and replayed reports are refused; --reinstall puts it back', async () => {
   const keys = JSON.parse(readFileSync(join(tree, 'report-keys.json'), 'utf8')) as Record<string, string>;
   const now = String(Math.floor(Date.now() / 1000));
-  const form = (node: string, key: string, time = now) => new URLSearchParams({ node, stage: 'installed', time, sig: reportSignature(key, node, 'installed', time) }).toString();
+  const form = (node: string, key: string, time = now, nonce = randomBytes(16).toString('hex')) => signedReportBody(key, { node, stage: 'installed', time: Number(time), nonce });
   const post = (body: string) => get('/report', { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
   const entry = join(tree, 'tftp/pxelinux.cfg/01-52-54-00-00-00-11');
   assert.match(readFileSync(entry, 'utf8'), /DEFAULT install/);
@@ -163,15 +171,19 @@ test('install once: a signed report switches the MAC to local boot; forged, othe
   const keyFile = join(base, 'node01.key');
   writeFileSync(keyFile, `${keys.node01}\n`);
   // Async: the server answering it runs in this process.
-  await run(requireTool('/usr/bin/python3'), [join(packageRoot, 'node-files/pxe-report.py'), `http://127.0.0.1:${port}/report`, 'node01', 'installed'], { env: { ...process.env, K8S_IMAGE_REPORT_KEY: keyFile, K8S_IMAGE_REPORT_TRIES: '1' } });
+  await run(requireTool('/usr/bin/python3'), [join(packageRoot, 'node-files/report.py'), '--sync', '10', `http://127.0.0.1:${port}/report`, 'node01', 'installed'], {
+    env: { ...process.env, K8S_IMAGE_REPORT_KEY: keyFile, K8S_IMAGE_REPORT_SPOOL: join(base, 'spool'), K8S_IMAGE_REPORT_TRIES: '1' },
+  });
   for (const f of [entry, join(tree, 'tftp/grub.cfg-01-52-54-00-00-00-11'), join(tree, 'http/ipxe/01-52-54-00-00-00-11.ipxe')]) assert.match(readFileSync(f, 'utf8'), /installed: boot the local disk/, f);
   assert.ok(existsSync(`${tree}.state/installed/node01`));
   assert.match(readFileSync(join(tree, 'tftp/pxelinux.cfg/01-52-54-00-00-00-10'), 'utf8'), /DEFAULT install/, 'the other nodes are untouched');
-  assert.equal((await post(form('node01', keys.node01!, String(Number(now) - 60)))).status, 409, 'an older (replayed) report');
+  const once = form('node01', keys.node01!);
+  assert.equal((await post(once)).status, 200);
+  assert.equal((await post(once)).status, 409, 'the same report again (replayed)');
   // A restart keeps both the switch and the replay protection.
   await farm.close();
   farm = await startFarmServer({ dir: tree, stateDir: `${tree}.state`, log: (l) => logs.push(l) }, { host: '127.0.0.1', port });
-  assert.equal((await post(form('node01', keys.node01!, String(Number(now) - 60)))).status, 409);
+  assert.equal((await post(once)).status, 409);
   // A rebuilt tree keeps the node on local boot; --reinstall puts the install entries back.
   await run(process.execPath, [cli, 'pxe', '-c', 'loop.yaml', '-o', 'out', '--server', '127.0.0.1:8080', '--kernel-arg', 'console=ttyS0,115200'], { cwd: base });
   assert.match(readFileSync(entry, 'utf8'), /LOCALBOOT 0/);

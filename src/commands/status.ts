@@ -1,0 +1,82 @@
+import { UserError } from '../errors.js';
+import { STAGE_TEXT } from '../status/protocol.js';
+import { ago, type StatusDocument } from '../status/view.js';
+import { readConfig, type Output } from './common.js';
+import { table } from './validate.js';
+
+export interface StatusCommandOptions { config?: string; server?: string; watch?: boolean; failed?: boolean; json?: boolean }
+
+const DEFAULT_SERVER = 'http://127.0.0.1:8080';
+
+async function get(url: string): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(10000) });
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+    throw new UserError(`--server: cannot reach ${url} (${cause}); is k8s-image serve running there, and is this the address it listens on?`);
+  }
+  if (!res.ok) throw new UserError(`--server: ${url} answered ${res.status}; is that k8s-image serve (0.3 or later)?`);
+  return res;
+}
+
+export function statusText(doc: StatusDocument): string {
+  const rows = doc.nodes.map((r) => [
+    r.name,
+    r.role,
+    r.ip,
+    r.mac || '-',
+    r.stage ? STAGE_TEXT[r.stage] : 'no report yet',
+    r.since === null ? '-' : ago(doc.now - r.since),
+    r.lastReport === null ? '-' : `${ago(doc.now - r.lastReport)} ago`,
+  ]);
+  const counts = Object.entries(doc.counts)
+    .map(([k, v]) => `${k === 'none' ? 'no report' : k} ${v}`)
+    .join(', ');
+  return `cluster ${doc.cluster}: ${doc.nodes.length} nodes (${counts})\n${table(['NODE', 'ROLE', 'IP', 'MAC', 'STAGE', 'IN STAGE', 'LAST REPORT'], rows)}`;
+}
+
+/** `k8s-image status`: the table the status page shows, from the server's /status.json. */
+export async function status(opts: StatusCommandOptions, out: Output): Promise<void> {
+  let server = opts.server ?? (opts.config ? readConfig(opts.config).cluster.status?.url : undefined) ?? DEFAULT_SERVER;
+  server = server.replace(/\/+$/, '');
+  if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(server)) throw new UserError(`--server ${server}: expected the URL of k8s-image serve, like http://192.168.108.1:8080`);
+  const show = async () => {
+    const doc = (await (await get(`${server}/status.json`)).json()) as StatusDocument;
+    if (opts.json) return out.result(JSON.stringify(doc, null, 2));
+    let text = statusText(doc);
+    if (opts.failed) {
+      for (const r of doc.nodes.filter((n) => n.stage === 'failed' && n.hasFailureLog)) text += `\n\n${await (await get(`${server}/status/log/${r.name}`)).text()}`;
+    }
+    out.result(out.isTTY && opts.watch ? `\x1b[H\x1b[2J${text}\n(watching ${server}; Ctrl-C stops)` : text);
+  };
+  await show();
+  if (!opts.watch) return;
+  // Redraw at every report (the server's live feed), at most twice a second, and every 10 s for the clock.
+  const res = await get(`${server}/status/events`);
+  let pending: NodeJS.Timeout | undefined;
+  const redraw = () => {
+    pending ??= setTimeout(() => {
+      pending = undefined;
+      show().catch((e: unknown) => out.warn(String(e)));
+    }, 500);
+  };
+  const tick = setInterval(redraw, 10000);
+  const stop = new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  const feed = (async () => {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) throw new UserError(`--server: ${server} closed the live feed (stopped?)`);
+      if (decoder.decode(value, { stream: true }).includes('event: node')) redraw();
+    }
+  })();
+  try {
+    await Promise.race([stop, feed]);
+  } finally {
+    clearInterval(tick);
+    clearTimeout(pending);
+    await reader.cancel().catch(() => undefined);
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * The node-to-server status protocol (node-files/report.py is the sender): which stages exist, the
+ * per-node key, the signature, and parsing a report. A leaf module: the plan, the PXE tree and the
+ * server all use it.
+ */
+import { createHmac } from 'node:crypto';
+
+/** Every stage a node reports, in the order a bootstrap goes through them (failed can come anywhere). */
+export const STAGES = ['installing', 'installed', 'firstboot', 'runtime', 'init', 'join', 'ready', 'done', 'failed'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export const STAGE_TEXT: Record<Stage, string> = {
+  installing: 'installing the OS and packages',
+  installed: 'installed',
+  firstboot: 'first boot started',
+  runtime: 'container runtime ready',
+  init: 'kubeadm init started',
+  join: 'kubeadm join started',
+  ready: 'node Ready',
+  done: 'bootstrap done',
+  failed: 'failed',
+};
+
+/** Where the key and the sender land on a node, and where the sender queues reports. */
+export const REPORT_KEY_PATH = '/etc/k8s-image/report.key';
+export const REPORTER_PATH = '/usr/local/lib/k8s-image/report.py';
+export const REPORT_SPOOL = '/var/lib/k8s-image/reports';
+
+/** Largest report body taken (a failure carries 50 log lines). */
+export const MAX_REPORT_BYTES = 64 * 1024;
+
+/** The key a node signs its reports with: derived from the cluster CA key, so only the secrets holder knows it. */
+export function reportKey(caKey: string, node: string): string {
+  return createHmac('sha256', caKey).update(`k8s-image status report ${node}`).digest('hex');
+}
+
+export function reportSignature(key: string, r: { node: string; stage: string; time: string; nonce: string; log: string }): string {
+  return createHmac('sha256', key).update(`${r.node}|${r.stage}|${r.time}|${r.nonce}|${r.log}`, 'utf8').digest('hex');
+}
+
+export interface Report {
+  node: string;
+  stage: Stage;
+  /** The node's clock, Unix seconds. */
+  time: number;
+  nonce: string;
+  log: string;
+}
+
+/** A form body as the sender makes it (tests and tools that post reports use this). */
+export function signedReportBody(key: string, r: { node: string; stage: string; time: number; nonce: string; log?: string }): string {
+  const fields = { node: r.node, stage: r.stage, time: String(r.time), nonce: r.nonce, log: r.log ?? '' };
+  const form = new URLSearchParams({ node: fields.node, stage: fields.stage, time: fields.time, nonce: fields.nonce, sig: reportSignature(key, fields) });
+  if (fields.log) form.set('log', fields.log);
+  return form.toString();
+}
+
+/** The report in a body, or why it is malformed (signature not checked here). */
+export function parseReport(body: string): { report: Report; sig: string } | { problem: string } {
+  const f = new URLSearchParams(body);
+  const node = f.get('node') ?? '';
+  const stage = f.get('stage') ?? '';
+  const time = f.get('time') ?? '';
+  const nonce = f.get('nonce') ?? '';
+  const sig = f.get('sig') ?? '';
+  const log = f.get('log') ?? '';
+  if (!/^[a-z0-9-]{1,63}$/.test(node)) return { problem: 'node: expected a node name' };
+  if (!(STAGES as readonly string[]).includes(stage)) return { problem: `stage: expected one of ${STAGES.join(', ')}` };
+  if (!/^[0-9]{1,12}$/.test(time)) return { problem: 'time: expected Unix seconds' };
+  if (!/^[0-9a-f]{32}$/.test(nonce)) return { problem: 'nonce: expected 32 hex digits' };
+  if (!/^[0-9a-f]{64}$/.test(sig)) return { problem: 'sig: expected 64 hex digits' };
+  return { report: { node, stage: stage as Stage, time: Number(time), nonce, log }, sig };
+}

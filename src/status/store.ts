@@ -1,0 +1,155 @@
+/**
+ * The farm's status, kept durably: an append-only log of accepted reports (one JSON line each),
+ * fsynced before the server answers, so an acknowledged report survives a restart, a crash or a
+ * power cut. Appends that arrive together share one write and one fsync (1000 nodes booting at
+ * once do not queue behind each other's disk flush). A line torn by a crash mid-write is cut off
+ * at the next open; no other line can be damaged by it.
+ */
+import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Stage } from './protocol.js';
+
+export interface StatusEvent {
+  node: string;
+  stage: Stage;
+  /** The node's clock (Unix seconds): shown, never trusted for order. */
+  time: number;
+  nonce: string;
+  /** When the server accepted it (ms): the order and the "time in stage". */
+  received: number;
+  /** The address it came from. */
+  ip: string;
+  /** A failure's last log lines (masked on the node). */
+  log?: string;
+}
+
+export interface NodeStatus {
+  node: string;
+  stage: Stage;
+  /** When the node entered this stage (ms; a repeated report of the same stage keeps it). */
+  since: number;
+  lastReport: number;
+  lastIp: string;
+  /** The newest failure log, kept after the node moves on (shown as "failed before"). */
+  failureLog?: string;
+  failedAt?: number;
+  history: { stage: Stage; received: number }[];
+}
+
+const LOG_NAME = 'status.log';
+
+export class StatusStore {
+  private fd: number;
+  private readonly nonces = new Set<string>();
+  private readonly nodes = new Map<string, NodeStatus>();
+  private pending: { line: string; event: StatusEvent; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private flushing = false;
+  private readonly listeners = new Set<(s: NodeStatus) => void>();
+  /** What opening found (a torn last line), for the server's log. */
+  readonly notes: string[] = [];
+
+  constructor(dir: string) {
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, LOG_NAME);
+    let text = '';
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    let good = 0;
+    let lineNo = 0;
+    for (let start = 0; start < text.length; ) {
+      const end = text.indexOf('\n', start);
+      lineNo++;
+      if (end < 0) {
+        this.notes.push(`${path}: line ${lineNo} was torn by a crash mid-write (it was never acknowledged); cut off`);
+        break;
+      }
+      const line = text.slice(start, end);
+      try {
+        this.apply(JSON.parse(line) as StatusEvent);
+      } catch {
+        this.notes.push(`${path}: line ${lineNo} is not a report; ignored`);
+      }
+      start = end + 1;
+      good += Buffer.byteLength(line) + 1;
+    }
+    this.fd = openSync(path, 'a+', 0o600);
+    ftruncateSync(this.fd, good);
+  }
+
+  /** Seen before (a replay)? Nonces are kept for the life of the log. */
+  seen(node: string, nonce: string): boolean {
+    return this.nonces.has(`${node}/${nonce}`);
+  }
+
+  /** Durably append an accepted report; resolves once it is on disk. */
+  append(event: StatusEvent): Promise<NodeStatus> {
+    // Taken at once, so a second copy racing this one is a replay even before the disk write.
+    this.nonces.add(`${event.node}/${event.nonce}`);
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ line: `${JSON.stringify(event)}\n`, event, resolve, reject });
+      if (!this.flushing) setImmediate(() => this.flush());
+      this.flushing = true;
+    }).then(() => this.nodes.get(event.node)!);
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      const buf = Buffer.from(batch.map((b) => b.line).join(''));
+      let off = 0;
+      while (off < buf.length) off += writeSync(this.fd, buf, off);
+      fdatasyncSync(this.fd);
+      for (const b of batch) {
+        const s = this.apply(b.event);
+        for (const l of this.listeners) l(s);
+        b.resolve();
+      }
+    } catch (e) {
+      for (const b of batch) b.reject(e);
+    }
+    if (this.pending.length) setImmediate(() => this.flush());
+    else this.flushing = false;
+  }
+
+  private apply(e: StatusEvent): NodeStatus {
+    this.nonces.add(`${e.node}/${e.nonce}`);
+    const prev = this.nodes.get(e.node);
+    const s: NodeStatus = prev ?? { node: e.node, stage: e.stage, since: e.received, lastReport: e.received, lastIp: e.ip, history: [] };
+    if (prev && prev.stage !== e.stage) s.since = e.received;
+    s.stage = e.stage;
+    s.lastReport = e.received;
+    s.lastIp = e.ip;
+    if (e.stage === 'failed') {
+      s.failureLog = e.log ?? '';
+      s.failedAt = e.received;
+    }
+    // A reinstall starts the story again.
+    if (e.stage === 'installing' && prev && prev.stage !== 'installing') s.history = [];
+    s.history.push({ stage: e.stage, received: e.received });
+    if (s.history.length > 50) s.history.splice(0, s.history.length - 50);
+    this.nodes.set(e.node, s);
+    return s;
+  }
+
+  get(node: string): NodeStatus | undefined {
+    return this.nodes.get(node);
+  }
+
+  all(): NodeStatus[] {
+    return [...this.nodes.values()];
+  }
+
+  /** Called after each report is on disk (the live page's events). Returns the unsubscribe. */
+  subscribe(fn: (s: NodeStatus) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
