@@ -16,7 +16,7 @@ async function get(url: string): Promise<Response> {
     const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
     throw new UserError(`--server: cannot reach ${url} (${cause}); is k8s-image serve running there, and is this the address it listens on?`);
   }
-  if (!res.ok) throw new UserError(`--server: ${url} answered ${res.status}; is that k8s-image serve (0.3 or later)?`);
+  if (!res.ok) throw new UserError(`--server: ${url} answered ${res.status}; is that k8s-image serve?`);
   return res;
 }
 

@@ -25,6 +25,7 @@ export const DEBIAN_PACKAGE: Record<string, string> = {
   curl: 'curl',
   'qemu-system-x86_64': 'qemu-system-x86',
   'grub-mkimage': 'grub-common (with grub-efi-amd64-bin)',
+  chromium: 'chromium',
 };
 
 function findOnPath(cmd: string): string | null {

@@ -7,13 +7,14 @@ export const LAB_MACS: Record<string, string> = { master: '00:50:56:3f:00:64', n
 /**
  * RSA key generation is slow: each test file makes the lab's and the HA cluster's secrets once.
  * `lab` is the embedded lab with the MACs set (as its comments suggest); `labAsShipped` names the
- * NIC ens33 and has no MAC; `labNoNic` has neither; `ha` names its NIC eth0 and has no MAC.
+ * NIC ens33 and has no MAC; `labNoNic` has neither; `ha` names its NIC eth0, has no MAC, and its
+ * nodes report their progress to a status server (so every reader also sees what that adds).
  */
 export async function labAndHa(): Promise<{ lab: Cluster; labAsShipped: Cluster; labNoNic: Cluster; labSecrets: Secrets; ha: Cluster; haSecrets: Secrets }> {
   const labAsShipped = loadCluster(undefined).cluster;
   const lab = { ...labAsShipped, nodes: labAsShipped.nodes.map((n) => ({ ...n, mac: LAB_MACS[n.name] })) };
   const labNoNic = { ...labAsShipped, nodes: labAsShipped.nodes.map((n) => ({ ...n, interface: undefined })) };
-  const ha = loadCluster(haClusterYaml(), 'ha.yaml').cluster;
+  const ha = { ...loadCluster(haClusterYaml(), 'ha.yaml').cluster, status: { url: 'http://10.0.1.1:8080' } };
   const [labSecrets, haSecrets] = await Promise.all([
     generateSecrets({ cluster: lab.name, generateRootPassword: true }),
     generateSecrets({ cluster: ha.name, generateRootPassword: false }),
@@ -21,7 +22,6 @@ export async function labAndHa(): Promise<{ lab: Cluster; labAsShipped: Cluster;
   return { lab, labAsShipped, labNoNic, labSecrets, ha, haSecrets };
 }
 
-/** The body lines of every `%post` section of a kickstart, with its header. */
 /** The script sections of a kickstart (%pre and %post), each header with its body. */
 export function postSections(ks: string): { header: string; body: string }[] {
   const out: { header: string; body: string }[] = [];

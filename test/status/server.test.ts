@@ -119,6 +119,18 @@ test('the whole bootstrap of the lab and a failure are kept across a restart', a
   assert.ok(failed.stdout.includes("couldn't validate the identity of the API Server"));
   const json = JSON.parse((await run(process.execPath, [cli, 'status', '--server', url(''), '--json'], { cwd: base })).stdout) as StatusDocument;
   assert.equal(json.nodes.length, 3);
+  // --watch redraws when a report arrives, and Ctrl-C ends it cleanly.
+  const watch = spawn(process.execPath, [cli, 'status', '--server', url(''), '--watch'], { cwd: base, stdio: ['ignore', 'pipe', 'pipe'] });
+  let seen = '';
+  watch.stdout!.setEncoding('utf8').on('data', (d: string) => (seen += d));
+  for (let i = 0; i < 100 && !seen.includes('node02'); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(await post(report('node02', 'join')), 200);
+  for (let i = 0; i < 150 && !/node02 +node +\S+ +- +kubeadm join started/.test(seen); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.match(seen, /node02 +node +\S+ +- +kubeadm join started/);
+  const code = new Promise((r) => watch.once('exit', r));
+  watch.kill('SIGINT');
+  assert.equal(await code, 0);
+  assert.equal(await post(report('node02', 'failed', { log: failureLog })), 200);
 });
 
 test('forged, other-node, stale and replayed reports are refused, before and after a restart', async () => {

@@ -1,0 +1,264 @@
+// Progress reports from the node's side, run for real: report.py (python 3, and python 2.7 where
+// this machine has one, as CentOS 7 does) against loopback servers that take, refuse, ignore or
+// hang; install.sh and firstboot.sh in the sandbox reporting to the real status server, and keeping
+// their timings when it is down or hangs.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { packageRoot } from '../../src/assets.js';
+import { startFarmServer, type FarmServer } from '../../src/serve/server.js';
+import { reportKey, reportSignature, type Stage } from '../../src/status/protocol.js';
+import { tempDir } from '../helpers/tmp.js';
+import { requireTool } from '../helpers/tools.js';
+import { TOKEN, makeSandbox, run, setCounter, until, type Sandbox } from './sandbox.js';
+
+const REPORTER = join(packageRoot, 'node-files/report.py');
+const PY27 = '/root/.pyenv/versions/2.7.18/bin/python2.7';
+const PYTHONS = [requireTool('/usr/bin/python3'), ...(existsSync(PY27) ? [PY27] : [])];
+
+interface Capture {
+  url: string;
+  bodies: URLSearchParams[];
+  /** What to answer next (200 by default). */
+  status: number;
+  close(): Promise<void>;
+}
+
+async function capture(): Promise<Capture> {
+  const c = { bodies: [] as URLSearchParams[], status: 200 } as Capture;
+  const server: Server = createHttpServer(async (req: IncomingMessage, res) => {
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    c.bodies.push(new URLSearchParams(body));
+    res.writeHead(c.status).end('x\n');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  c.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/report`;
+  c.close = () => new Promise((r) => server.close(() => r()));
+  return c;
+}
+
+/** A server that accepts connections and never answers. */
+async function hanging(): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets: Socket[] = [];
+  const server = createTcpServer((s) => sockets.push(s));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/report`,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** A port nothing listens on. */
+async function closedUrl(): Promise<string> {
+  const s = createTcpServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return `http://127.0.0.1:${port}/report`;
+}
+
+function reporter(python: string, dir: string, key: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string; ms: number }> {
+  const keyFile = join(dir, 'report.key');
+  writeFileSync(keyFile, `${key}\n`);
+  const t0 = Date.now();
+  const child = spawn(python, [REPORTER, ...args], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', K8S_IMAGE_REPORT_KEY: keyFile, K8S_IMAGE_REPORT_SPOOL: join(dir, 'spool'), K8S_IMAGE_REPORT_TRIES: '1', K8S_IMAGE_REPORT_PAUSE: '0.1', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr, ms: Date.now() - t0 })));
+}
+
+const queued = (dir: string) => (existsSync(join(dir, 'spool')) ? readdirSync(join(dir, 'spool')).filter((n) => n.endsWith('.report')) : []);
+const KEY = 'ab'.repeat(32);
+
+for (const python of PYTHONS) {
+  describe(`report.py with ${python}`, () => {
+    it('signs what the server checks, and masks the secrets of a failure log on the node', async () => {
+      const dir = tempDir('k8s-image-report-');
+      const c = await capture();
+      const log = join(dir, 'firstboot.log');
+      const lines = Array.from({ length: 60 }, (_, i) => `line ${i}`);
+      lines.push(
+        `kubeadm join 10.0.0.1:6443 --token ${TOKEN} --discovery-token-ca-cert-hash sha256:${'c'.repeat(64)}`,
+        `--certificate-key ${'d'.repeat(64)}`,
+        'proxy http://alice:s3cret@proxy.example.com:3128 refused',
+        'password: hunter2',
+        '-----BEGIN RSA PRIVATE KEY-----',
+        'MIIEowIBAAKCAQEA',
+        '-----END RSA PRIVATE KEY-----',
+        'the last line',
+      );
+      writeFileSync(log, `${lines.join('\n')}\n`);
+      const r = await reporter(python, dir, KEY, ['--log', log, '--sync', '5', c.url, 'node01', 'failed']);
+      await c.close();
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(c.bodies.length, 1);
+      const b = c.bodies[0]!;
+      const sent = b.get('log')!;
+      assert.equal(b.get('sig'), reportSignature(KEY, { node: 'node01', stage: 'failed', time: b.get('time')!, nonce: b.get('nonce')!, log: sent }));
+      assert.ok(sent.startsWith('line 18\n'), 'the last 50 lines (the private key block masked into one)');
+      assert.match(sent, /the last line$/);
+      for (const secret of [TOKEN, 'd'.repeat(64), 's3cret', 'hunter2', 'MIIEowIBAAKCAQEA']) assert.ok(!sent.includes(secret), `${secret} masked`);
+      assert.ok(sent.includes(`sha256:${'c'.repeat(64)}`), 'a public CA hash stays readable');
+      assert.match(sent, /--token <bootstrap-token>/);
+      assert.match(sent, /alice:\*\*\*@proxy/);
+      assert.deepEqual(queued(dir), [], 'nothing left in the queue');
+    });
+
+    it('keeps reports while the server is down and sends them in order later; drops what the server refuses', async () => {
+      const dir = tempDir('k8s-image-report-');
+      const down = await closedUrl();
+      const r1 = await reporter(python, dir, KEY, [down, 'node01', 'firstboot']);
+      assert.equal(r1.code, 1);
+      assert.match(r1.stderr, /unreachable .*kept for the next try/);
+      await reporter(python, dir, KEY, [down, 'node01', 'runtime']);
+      assert.equal(queued(dir).length, 2);
+      const c = await capture();
+      const r3 = await reporter(python, dir, KEY, ['--sync', '5', c.url, 'node01', 'join']);
+      assert.equal(r3.code, 0, r3.stderr);
+      assert.deepEqual(c.bodies.map((b) => b.get('stage')), ['firstboot', 'runtime', 'join'], 'oldest first');
+      assert.deepEqual(queued(dir), []);
+      c.status = 403;
+      const r4 = await reporter(python, dir, KEY, ['--sync', '5', c.url, 'node01', 'done']);
+      await c.close();
+      assert.equal(r4.code, 0);
+      assert.match(r4.stderr, /refused by .*403.*dropped/);
+      assert.deepEqual(queued(dir), [], 'a refused report is not sent again and again');
+    });
+
+    it('gives up on a server that hangs within its bound, keeping the report', async () => {
+      const dir = tempDir('k8s-image-report-');
+      const h = await hanging();
+      const r = await reporter(python, dir, KEY, ['--sync', '1', h.url, 'node01', 'failed']);
+      await h.close();
+      assert.equal(r.code, 1);
+      assert.ok(r.ms < 8000, `bounded by the 5 s request timeout (${r.ms} ms)`);
+      assert.equal(queued(dir).length, 1);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scripts, reporting to the real status server
+// ---------------------------------------------------------------------------------------------
+
+interface Farm {
+  server: FarmServer;
+  url: string;
+  stages: (node: string) => Stage[];
+  logOf: (node: string) => string | undefined;
+}
+
+const CA_KEY = 'test CA key';
+
+async function farm(): Promise<Farm> {
+  const stateDir = tempDir('k8s-image-status-state-');
+  const index = { cluster: 'lab', nodes: [{ name: 'master', role: 'master', ip: '127.0.0.1' }, { name: 'node01', role: 'node', ip: '127.0.0.1' }], keys: { master: reportKey(CA_KEY, 'master'), node01: reportKey(CA_KEY, 'node01') } };
+  const server = await startFarmServer({ index, stateDir, log: () => undefined }, { host: '127.0.0.1', port: 0 });
+  const url = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
+  // The log on disk is the truth, as the server reads it after a restart.
+  const stages = (node: string) => readLog(stateDir).filter((e) => e.node === node).map((e) => e.stage);
+  const logOf = (node: string) => readLog(stateDir).filter((e) => e.node === node && e.stage === 'failed').pop()?.log;
+  return { server, url, stages, logOf };
+}
+
+function readLog(stateDir: string): { node: string; stage: Stage; log?: string }[] {
+  const p = join(stateDir, 'status.log');
+  if (!existsSync(p)) return [];
+  return readFileSync(p, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+/** The sandbox with reporting on: the node's key, its queue and python 3 in place of CentOS 7's python. */
+function reportingSandbox(role: 'init' | 'join', statusUrl: string, vars: Record<string, string> = {}): Sandbox {
+  const sb = makeSandbox(role, { STATUS_URL: statusUrl, REPORTER, REPORT_PYTHON: PYTHONS[0]!, ...vars });
+  const node = role === 'init' ? 'master' : 'node01';
+  writeFileSync(join(sb.p.etc, 'report.key'), `${reportKey(CA_KEY, node)}\n`, { mode: 0o600 });
+  Object.assign(sb.env, { K8S_IMAGE_REPORT_KEY: join(sb.p.etc, 'report.key'), K8S_IMAGE_REPORT_SPOOL: join(sb.p.state, 'reports'), K8S_IMAGE_REPORT_TRIES: '2', K8S_IMAGE_REPORT_PAUSE: '0.2' });
+  return sb;
+}
+
+describe('install.sh and firstboot.sh report to the status server', () => {
+  it('install.sh --live: installing, installed; a failed install: failed with its log', async (t) => {
+    const f = await farm();
+    t.after(() => f.server.close());
+    const sb = reportingSandbox('init', `${f.url}/report`);
+    t.after(() => sb.cleanup());
+    rmSync(sb.p.installMarker);
+    const installLog = join(sb.root, 'var/log/k8s-image/install.log');
+    const env = (packages: string) =>
+      writeFileSync(
+        sb.p.installEnv,
+        [`PACKAGES="${packages}"`, 'FIRSTBOOT_UNIT=k8s-image-firstboot.service', `INSTALL_MARKER=${sb.p.installMarker}`, `INSTALL_LOG=${installLog}`, `FSTAB=${join(sb.root, 'fstab')}`, `SELINUX_CONFIG=${join(sb.root, 'selinux')}`, 'YUM_RETRIES=1', 'YUM_BACKOFF=0', 'NODE_NAME=master', `STATUS_URL=${f.url}/report`, `REPORTER=${REPORTER}`, `REPORT_PYTHON=${PYTHONS[0]}`, ''].join('\n'),
+      );
+    env('chrony');
+    const ok = await run(sb, 'install.sh', {}, 20000, ['--live']);
+    assert.equal(ok.code, 0, ok.stdout);
+    assert.ok(await until(() => f.stages('master').includes('installed'), 10000), f.stages('master').join(' '));
+    assert.deepEqual(f.stages('master'), ['installing', 'installed']);
+    env('chrony no-such-package');
+    const bad = await run(sb, 'install.sh', { FAKE_YUM_SKIP: 'no-such-package' }, 20000, ['--live']);
+    assert.notEqual(bad.code, 0);
+    assert.ok(await until(() => f.stages('master').includes('failed'), 10000));
+    assert.match(f.logOf('master')!, /packages not installed after 1 attempts/);
+  });
+
+  it('first boot reports every stage of an init in order; a failure carries its log, token masked', async (t) => {
+    const f = await farm();
+    t.after(() => f.server.close());
+    const sb = reportingSandbox('init', `${f.url}/report`);
+    t.after(() => sb.cleanup());
+    const r = await run(sb, 'firstboot.sh');
+    assert.equal(r.code, 0, r.stdout);
+    assert.ok(await until(() => f.stages('master').includes('done'), 10000), f.stages('master').join(' '));
+    assert.deepEqual(f.stages('master'), ['firstboot', 'runtime', 'init', 'ready', 'done']);
+
+    const failing = reportingSandbox('join', `${f.url}/report`, { WAIT_FOR: '' });
+    t.after(() => failing.cleanup());
+    setCounter(failing, 'join-fails', 10);
+    const bad = await run(failing, 'firstboot.sh');
+    assert.notEqual(bad.code, 0);
+    // The failure report is waited for (bounded), so it is there when the script has ended.
+    assert.deepEqual(f.stages('node01'), ['firstboot', 'runtime', 'join', 'failed']);
+    const log = f.logOf('node01')!;
+    assert.match(log, /couldn't validate the identity of the API Server/);
+    assert.match(log, /FAILED in stage join/);
+    assert.ok(!log.includes(TOKEN));
+  });
+
+  it('keeps the same timings when the status server is down or hangs, and sends what it missed later', async (t) => {
+    const f = await farm();
+    t.after(() => f.server.close());
+    const h = await hanging();
+    t.after(() => h.close());
+    const timed = async (url: string) => {
+      const sb = reportingSandbox('init', url);
+      t.after(() => sb.cleanup());
+      const r = await run(sb, 'firstboot.sh', {}, 30000);
+      assert.equal(r.code, 0, r.stdout);
+      return { ms: r.ms, sb };
+    };
+    const up = await timed(`${f.url}/report`);
+    const down = await timed(await closedUrl());
+    const hang = await timed(h.url);
+    assert.ok(down.ms < up.ms + 1500, `server down: ${down.ms} ms vs ${up.ms} ms with it up`);
+    assert.ok(hang.ms < up.ms + 1500, `server hanging: ${hang.ms} ms vs ${up.ms} ms with it up`);
+    // What the down server missed is queued on the node; the next boot sends it, in order.
+    const spool = join(down.sb.p.state, 'reports');
+    assert.ok(await until(() => readdirSync(spool).filter((n) => n.endsWith('.report')).length === 5, 15000), 'five reports queued');
+    writeFileSync(down.sb.envFile, readFileSync(down.sb.envFile, 'utf8').replace(/^STATUS_URL=.*$/m, `STATUS_URL=${f.url}/report`));
+    const again = await run(down.sb, 'firstboot.sh');
+    assert.match(again.stdout, /bootstrap already complete/);
+    assert.ok(await until(() => f.stages('master').length === 10, 10000), f.stages('master').join(' '));
+    assert.deepEqual(f.stages('master').slice(5), ['firstboot', 'runtime', 'init', 'ready', 'done']);
+  });
+});
