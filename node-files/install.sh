@@ -169,7 +169,12 @@ if [ -n "${PACKAGES// /}" ]; then
   }
 
   attempt=1
-  while :; do
+  # A golden image (or a rerun) has them all already: nothing to fetch, no mirror needed.
+  if command -v rpm >/dev/null 2>&1 && all_installed; then
+    log "packages already installed (a golden image, or an earlier run): ${packages[*]}"
+    attempt=0
+  fi
+  while [ "$attempt" -gt 0 ]; do
     log "yum ${yum_args[*]} (attempt $attempt of $YUM_RETRIES)"
     rc=0
     yum "${yum_args[@]}" || rc=$?

@@ -17,6 +17,10 @@ const render = async (o: object) => (await import('./commands/render.js')).rende
 const pxe = async (o: object) => (await import('./commands/pxe.js')).pxe(o, await stdio());
 const serve = async (o: object) => (await import('./commands/serve.js')).serve(o, await stdio());
 const status = async (o: object) => (await import('./commands/status.js')).status(o, await stdio());
+const golden = async (o: object) => (await import('./commands/golden.js')).golden(o, await stdio());
+const packer = async (o: object) => (await import('./commands/golden.js')).packer(o, await stdio());
+const guestinfo = async (o: object) => (await import('./commands/golden.js')).guestinfo(o, await stdio());
+const remaster = async (o: object) => (await import('./commands/remaster.js')).remaster(o, await stdio());
 const versions = async (o: object) => (await import('./commands/versions.js')).versions(o, await stdio());
 
 const program = new Command('k8s-image')
@@ -175,6 +179,72 @@ program
   .option('--failed', 'also print the log of every failed node')
   .option('--json', 'the status document, machine-readable')
   .action((o) => status(o));
+
+program
+  .command('golden')
+  .description('the golden image of the cluster: a kickstart (and OEMDRV seed) that installs what every node needs, pulls the images at first boot, seals the VM for cloning and powers it off')
+  .addOption(configOption())
+  .addOption(outOption())
+  .option('--new-ca', 'mint a new CA although artifacts built with the old one exist')
+  .option('--json', 'machine-readable result on stdout')
+  .addHelpText(
+    'after',
+    `
+Writes <out>/<cluster>-golden/: ks.cfg, oemdrv/ and golden-oemdrv.iso. Boot a VM from the CentOS 7
+DVD with golden-oemdrv.iso as a second CD: it installs with no key pressed, and at its first boot
+pulls the control-plane images, seals itself (machine-id, SSH host keys, cloud-init state, NIC
+HWADDR/UUID, logs, histories, yum caches) and powers off. Make it a template; each clone takes its
+name, address and role from its own <node>-cidata.iso (k8s-image build --seed cidata). The image
+holds no secret: no CA key, no token. k8s-image packer builds the same image unattended.`,
+  )
+  .action((o) => golden(o));
+
+program
+  .command('packer')
+  .description('a Packer template (qemu and vsphere-iso builders) that builds the golden image from its kickstart')
+  .addOption(configOption())
+  .addOption(outOption())
+  .option('--new-ca', 'mint a new CA although artifacts built with the old one exist')
+  .option('--json', 'machine-readable result on stdout')
+  .addHelpText(
+    'after',
+    `
+Writes <out>/<cluster>-packer/golden.json and http/ks.cfg (Packer serves it; the boot command types
+inst.ks= at the DVD's menu). Variables: iso_url, iso_checksum (required, sha256:...), and for
+vSphere vcenter_server, vcenter_username, vcenter_password, vcenter_datacenter, vcenter_cluster,
+vcenter_datastore, vcenter_iso_path, vcenter_network, vcenter_folder. Example:
+  cd outputs/k8s-lab-packer && packer build -only=qemu -var iso_checksum=sha256:... golden.json`,
+  )
+  .action((o) => packer(o));
+
+program
+  .command('guestinfo')
+  .description('each node\'s cloud-init seed as VMware guestinfo: .vmx lines and a govc script (cloud-init 21.3+; not CentOS 7\'s stock 19.4)')
+  .addOption(configOption())
+  .addOption(outOption())
+  .option('-n, --node <name>', 'only this node (repeatable)', collect)
+  .option('--new-ca', 'mint a new CA although artifacts built with the old one exist')
+  .option('--json', 'machine-readable result on stdout')
+  .action((o) => guestinfo(o));
+
+program
+  .command('remaster')
+  .description('one bootable installer ISO for a node: the CentOS 7 DVD with its kickstart inside, BIOS and UEFI menus defaulting to it')
+  .addOption(configOption())
+  .option('--iso <dvd>', 'the CentOS 7 DVD image (CentOS-7-x86_64-DVD-2009.iso); read in place, streamed')
+  .option('-n, --node <name>', 'the node it installs')
+  .option('-o, --output <file>', 'the ISO to write, mode 0600 (default: outputs/<cluster>-<node>-install.iso)')
+  .option('--new-ca', 'mint a new CA although artifacts built with the old one exist')
+  .option('--json', 'machine-readable result on stdout')
+  .addHelpText(
+    'after',
+    `
+Needs xorriso (and mtools for the UEFI menu inside images/efiboot.img). The node's secret files
+(its join token; a master's CA keys) travel inside the image, so the ISO is 0600: keep it like the
+secrets file. Example:
+  k8s-image remaster -c cluster.yaml --iso CentOS-7-x86_64-DVD-2009.iso --node node01 -o node01.iso`,
+  )
+  .action((o) => remaster(o));
 
 program
   .command('versions')

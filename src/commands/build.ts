@@ -38,7 +38,8 @@ function selectNodes(cluster: Cluster, opts: BuildOptions): Node[] {
   return chosen;
 }
 
-function nicProblem(cluster: Cluster, node: Node): string {
+/** Why a node cannot have a cidata seed (neither MAC nor interface name), naming the field. */
+export function nicProblem(cluster: Cluster, node: Node): string {
   const i = cluster.nodes.indexOf(node);
   return `${formatPath(['nodes', i, 'mac'])}: node ${node.name} has neither a MAC address nor an interface name, so a cidata seed cannot tell cloud-init which NIC gets ${node.ip}/${node.prefix} (cloud-init matches NICs only by MAC); set nodes[${i}].mac to the VM's MAC address, or nodes[${i}].interface (or network.interface) to the NIC's name (eth0 on CentOS 7 GenericCloud)`;
 }

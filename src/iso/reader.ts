@@ -21,6 +21,8 @@ export interface IsoImage {
   lookup(path: string): IsoEntry | undefined;
   list(path: string): IsoEntry[] | undefined;
   read(entry: IsoEntry, from?: number, length?: number): Buffer;
+  /** The primary volume identifier (the DVD's label, `CentOS 7 x86_64`). */
+  readonly volumeId: string;
   close(): void;
   readonly fd: number;
 }
@@ -127,6 +129,7 @@ export function openIso(path: string): IsoImage {
     };
     return {
       fd,
+      volumeId: primary.toString('latin1', 40, 72).trimEnd(),
       list,
       lookup: (p) => {
         const parts = p.split('/').filter(Boolean);

@@ -43,6 +43,8 @@ export interface KickstartOptions {
   source?: string;
   /** Fetch the secret files from this URL (`<url>/<path under k8s-image/>`) instead of the OEMDRV seed. */
   seedUrl?: string;
+  /** Copy them from this mounted directory (the install DVD itself, remastered) instead of the OEMDRV seed. */
+  seedDir?: string;
 }
 
 /** ks.cfg for the node plus the OEMDRV seed tree (ks.cfg at its root and the secret files). Pure. */
@@ -57,6 +59,7 @@ export function renderKickstart(plan: NodePlan, opts: KickstartOptions = {}): Ar
     timezone: plan.timezone,
     // Anaconda matches --device by MAC or name; with neither known, `link` takes the first NIC with a link.
     device: plan.network.mac ?? plan.network.device ?? 'link',
+    dhcp: plan.network.dhcp === true,
     ip: plan.network.ip,
     netmask: plan.network.netmask,
     gateway: plan.network.gateway,
@@ -70,12 +73,14 @@ export function renderKickstart(plan: NodePlan, opts: KickstartOptions = {}): Ar
     hasSecretFiles: secret.length > 0,
     copySecretFiles: secret.map(copySecretShell).join('\n'),
     seedUrl: opts.seedUrl,
+    seedDir: opts.seedDir,
+    oemdrv: !opts.seedUrl && !opts.seedDir,
     seedFiles: secret.map((f) => `${SEED_FILES_DIR}${f.path}`).join(' '),
     status: plan.status !== undefined,
     reportUrl: plan.status?.reportUrl,
     reporter: plan.status?.reporter,
     key: plan.status?.key,
-    seedDir: SEED_FILES_DIR,
+    seedPrefix: SEED_FILES_DIR,
     writeFiles: plain.map(writeFileShell).join('\n'),
     installScript: plan.installScript,
   });

@@ -293,6 +293,33 @@ function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstr
   );
 }
 
+/**
+ * What every Kubernetes node has whatever its role and address (and so all a golden image holds of
+ * Kubernetes): kernel settings, the runtime's configuration, the pinned packages and their units.
+ */
+export function kubernetesCommon(cluster: Cluster): { files: PlanFile[]; packages: string[]; enableServices: string[]; reloadServices: string[] } {
+  const runtimeService = cluster.runtime.kind === 'docker' ? 'docker' : 'containerd';
+  const files = [
+    file(
+      '/etc/sysctl.d/k8s.conf',
+      '# Bridged pod traffic must pass iptables, and the node must route (seed 000).\nnet.bridge.bridge-nf-call-ip6tables = 1\nnet.bridge.bridge-nf-call-iptables = 1\nnet.ipv4.ip_forward = 1\n',
+    ),
+  ];
+  const modules = ['br_netfilter', ...(cluster.runtime.kind === 'containerd' ? ['overlay'] : []), ...(cluster.kubeProxyMode === 'ipvs' ? IPVS_MODULES : [])];
+  files.push(file('/etc/modules-load.d/k8s.conf', `# Loaded at every boot (the conntrack module is probed by first boot).\n${modules.join('\n')}\n`));
+  files.push(...runtimeFiles(cluster));
+  const proxyUnit = proxyDropIn(cluster);
+  if (proxyUnit) {
+    for (const unit of [runtimeService, 'kubelet', 'k8s-image-firstboot']) files.push(file(`/etc/systemd/system/${unit}.service.d/http-proxy.conf`, proxyUnit));
+  }
+  const reloadServices: string[] = [];
+  if (cluster.cni === 'calico') {
+    files.push(file('/etc/NetworkManager/conf.d/calico.conf', NETWORKMANAGER_CALICO));
+    reloadServices.push('NetworkManager');
+  }
+  return { files, packages: pinnedPackages(cluster), enableServices: [runtimeService, 'kubelet'], reloadServices };
+}
+
 /** The single source of truth of what lands on one node. Pure: same inputs, same plan. */
 export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): NodePlan {
   const node = cluster.nodes.find((n) => n.name === nodeName);
@@ -300,7 +327,6 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
   if (secrets.cluster !== cluster.name) throw new Error(`secrets for cluster ${secrets.cluster} used with cluster ${cluster.name}`);
   const bootstrap = bootstrapOf(cluster, node);
   const isK8s = bootstrap !== 'none';
-  const runtimeService = cluster.runtime.kind === 'docker' ? 'docker' : 'containerd';
   const yumProxy = cluster.proxy?.https ?? cluster.proxy?.http;
   const files: PlanFile[] = [];
 
@@ -331,26 +357,11 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
   // firewalld is in @core but not on every cloud image; enabling a unit that is not there fails the install.
   const basePackages = [...BASE_PACKAGES, ...(firewallOpen ? ['firewalld'] : []), ...(isK8s ? KUBERNETES_NODE_PACKAGES : [])];
   let packages = [...basePackages];
-  const proxyUnit = proxyDropIn(cluster);
-
   if (isK8s) {
-    files.push(
-      file(
-        '/etc/sysctl.d/k8s.conf',
-        '# Bridged pod traffic must pass iptables, and the node must route (seed 000).\nnet.bridge.bridge-nf-call-ip6tables = 1\nnet.bridge.bridge-nf-call-iptables = 1\nnet.ipv4.ip_forward = 1\n',
-      ),
-    );
-    const modules = ['br_netfilter', ...(cluster.runtime.kind === 'containerd' ? ['overlay'] : []), ...(cluster.kubeProxyMode === 'ipvs' ? IPVS_MODULES : [])];
-    files.push(file('/etc/modules-load.d/k8s.conf', `# Loaded at every boot (the conntrack module is probed by first boot).\n${modules.join('\n')}\n`));
-    files.push(...runtimeFiles(cluster));
+    const common = kubernetesCommon(cluster);
+    files.push(...common.files);
     files.push(file('/etc/sysconfig/kubelet', `# The node's own address: VMware VMs often have two NICs.\nKUBELET_EXTRA_ARGS=--node-ip=${node.ip}\n`));
-    if (proxyUnit) {
-      for (const unit of [runtimeService, 'kubelet', 'k8s-image-firstboot']) files.push(file(`/etc/systemd/system/${unit}.service.d/http-proxy.conf`, proxyUnit));
-    }
-    if (cluster.cni === 'calico') {
-      files.push(file('/etc/NetworkManager/conf.d/calico.conf', NETWORKMANAGER_CALICO));
-      reloadServices.push('NetworkManager');
-    }
+    reloadServices.push(...common.reloadServices);
     files.push(file(PATHS.kubeadmConfig, kubeadmConfig(cluster, secrets, node, bootstrap as 'init' | 'join' | 'join-control-plane'), 0o600, true));
     files.push(file(PATHS.caCert, secrets.ca.cert));
     if (node.role === 'master') files.push(...masterPki(secrets));
@@ -361,8 +372,8 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
       files.push(file('/etc/systemd/system/k8s-image-token-keeper.service', readAsset('node-files/k8s-image-token-keeper.service')));
       files.push(file('/etc/systemd/system/k8s-image-token-keeper.timer', readAsset('node-files/k8s-image-token-keeper.timer')));
     }
-    packages = [...packages, ...pinnedPackages(cluster)];
-    enableServices.push(runtimeService, 'kubelet');
+    packages = [...packages, ...common.packages];
+    enableServices.push(...common.enableServices);
   } else {
     files.push(...lbFiles(cluster, node));
     packages = [...packages, ...lbPackages(cluster)];
@@ -440,6 +451,102 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     installScript: PATHS.installScript,
     firstbootUnit: PATHS.firstbootUnit,
     status: reportUrl ? { reportUrl, reporter: REPORTER_PATH, key: REPORT_KEY_PATH } : undefined,
+    files,
+  };
+}
+
+/** What a golden image adds for itself: cloud-init, which gives each clone its identity and role from its own seed. */
+const GOLDEN_PACKAGES = ['cloud-init', 'cloud-utils-growpart'];
+
+/**
+ * The golden image of a cluster: everything every Kubernetes node of it needs (the same files and
+ * packages as planNode, from kubernetesCommon) but no identity, no role and no secret (no CA key, no
+ * token: one image serves every node). Its first boot pulls the control-plane images, seals the
+ * machine (node-files/seal.sh) and powers off; each clone then takes its name, address and role
+ * from its own cidata seed, and its install finds the packages already there.
+ */
+export function planGolden(cluster: Cluster, secrets: Secrets): NodePlan {
+  if (secrets.cluster !== cluster.name) throw new Error(`secrets for cluster ${secrets.cluster} used with cluster ${cluster.name}`);
+  const yumProxy = cluster.proxy?.https ?? cluster.proxy?.http;
+  const firewallOpen = cluster.os.firewall === 'open';
+  const common = kubernetesCommon(cluster);
+  const files: PlanFile[] = [file('/etc/chrony.conf', chronyConf(cluster))];
+  for (const { file: path, repos } of yumRepos(cluster)) files.push(file(path, renderRepoFile(repos, yumProxy)));
+  files.push(...common.files);
+  const basePackages = [...BASE_PACKAGES, ...(firewallOpen ? ['firewalld'] : []), ...KUBERNETES_NODE_PACKAGES, ...GOLDEN_PACKAGES];
+  const packages = [...basePackages, ...common.packages];
+  const enableServices = ['chronyd', ...(firewallOpen ? ['firewalld'] : []), ...common.enableServices];
+  const disableServices = firewallOpen ? ['iptables', 'ip6tables'] : ['firewalld', 'iptables', 'ip6tables'];
+  const runtimeService = cluster.runtime.kind === 'docker' ? 'docker' : 'containerd';
+  // The clones' first boot (their seed's env file enables and starts it); the golden VM has no role.
+  files.push(file(PATHS.firstbootScript, readAsset('node-files/firstboot.sh'), 0o755));
+  files.push(file(`/etc/systemd/system/${PATHS.firstbootUnit}`, readAsset(`node-files/${PATHS.firstbootUnit}`)));
+  files.push(file(PATHS.installScript, readAsset('node-files/install.sh'), 0o755));
+  files.push(file(PATHS.goldenScript, readAsset('node-files/golden.sh'), 0o755));
+  files.push(file(PATHS.sealScript, readAsset('node-files/seal.sh'), 0o755));
+  files.push(file(`/etc/systemd/system/${PATHS.goldenUnit}`, readAsset(`node-files/${PATHS.goldenUnit}`)));
+  // cloud-init has no seed on the golden VM's own boot; the seal removes this, so clones run it.
+  files.push(file(PATHS.cloudInitDisabled, '# k8s-image: off for the golden VM\'s own boot; seal.sh removes this file\n'));
+  files.push(
+    file(
+      PATHS.goldenEnv,
+      envFile('k8s-image golden image settings (see node-files/README.md)', [
+        ['CLUSTER', cluster.name],
+        ['KUBERNETES_VERSION', cluster.kubernetesVersion],
+        ['IMAGE_REPOSITORY', cluster.imageRepository],
+        ['RUNTIME', `${cluster.runtime.kind}-${cluster.runtime.version}`],
+        ['RUNTIME_SERVICE', runtimeService],
+        ['CRI_SOCKET', cluster.runtime.kind === 'containerd' ? criSocket('containerd', cluster.kubernetesVersion) : ''],
+        ['PACKAGES', packages],
+        ['INSTALL_MARKER', PATHS.installMarker],
+        ['SEAL_SCRIPT', PATHS.sealScript],
+        ['GOLDEN_UNIT', PATHS.goldenUnit],
+        ['MARKER', PATHS.goldenMarker],
+      ]),
+    ),
+  );
+  files.push(
+    file(
+      PATHS.installEnv,
+      envFile('k8s-image install settings of the golden image (see node-files/README.md)', [
+        ['PACKAGES', packages],
+        ['DISABLE_EXCLUDES', 'kubernetes,docker-ce-stable'],
+        ['ENABLE_SERVICES', enableServices],
+        ['DISABLE_SERVICES', disableServices],
+        ['START_SERVICES', []],
+        ['RELOAD_SERVICES', []],
+        ['FIRSTBOOT_UNIT', PATHS.goldenUnit],
+        ['INSTALL_MARKER', PATHS.installMarker],
+        ['INSTALL_LOG', PATHS.installLog],
+        ['SELINUX', cluster.os.selinux],
+      ]),
+    ),
+  );
+  const credentials = clusterCredentials(cluster);
+  for (const [i, f] of files.entries()) {
+    if (credentials.some((c) => f.content.includes(c))) files[i] = { ...f, secret: true, mode: 0o600 };
+  }
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const first = cluster.nodes[0]!;
+  return {
+    cluster: cluster.name,
+    instanceId: `${cluster.name}-golden`,
+    role: 'golden',
+    bootstrap: 'none',
+    hostname: `${cluster.name}-golden`.slice(0, 63),
+    // The golden VM's NIC is whatever the hypervisor gives it: the first with a link.
+    network: { dhcp: true, ip: '', prefix: 0, netmask: '', gateway: '', dns: [] },
+    timezone: cluster.os.timezone,
+    selinux: cluster.os.selinux,
+    firewall: cluster.os.firewall,
+    rootPasswordHash: cluster.os.rootPasswordHash ?? secrets.rootPasswordHash,
+    sshAuthorizedKeys: cluster.os.sshAuthorizedKeys,
+    disk: first.disk,
+    basePackages,
+    enableServices,
+    disableServices,
+    installScript: PATHS.installScript,
+    firstbootUnit: PATHS.goldenUnit,
     files,
   };
 }

@@ -14,12 +14,15 @@ export interface NodePlan {
   cluster: string;
   /** `<cluster>-<node>-<generation>`: stable across cluster-wide edits, bumped on purpose to re-seed. */
   instanceId: string;
-  role: 'master' | 'node' | 'lb';
+  /** golden: an image of no node in particular, sealed for cloning (`k8s-image golden`). */
+  role: 'master' | 'node' | 'lb' | 'golden';
   /** What the first-boot script does: init (first master), join-control-plane, join, or nothing (lb). */
   bootstrap: 'init' | 'join-control-plane' | 'join' | 'none';
   hostname: string;
   fqdn?: string;
   network: {
+    /** DHCP instead of the static address below (the golden VM: it has no address of its own). */
+    dhcp?: boolean;
     /** The NIC's kernel name when the config names it; undefined when only the MAC (or nothing) is known. */
     device?: string;
     mac?: string;
@@ -66,4 +69,10 @@ export const PATHS = {
   tokenFile: '/etc/k8s-image/token',
   stateDir: '/var/lib/k8s-image',
   logFile: '/var/log/k8s-image/firstboot.log',
+  goldenScript: '/usr/local/lib/k8s-image/golden.sh',
+  sealScript: '/usr/local/lib/k8s-image/seal.sh',
+  goldenUnit: 'k8s-image-golden.service',
+  goldenEnv: '/etc/k8s-image/golden.env',
+  goldenMarker: '/etc/k8s-image/golden.json',
+  cloudInitDisabled: '/etc/cloud/cloud-init.disabled',
 } as const;

@@ -26,6 +26,10 @@ export const DEBIAN_PACKAGE: Record<string, string> = {
   'qemu-system-x86_64': 'qemu-system-x86',
   'grub-mkimage': 'grub-common (with grub-efi-amd64-bin)',
   chromium: 'chromium',
+  packer: 'packer',
+  mmd: 'mtools',
+  mcopy: 'mtools',
+  mtype: 'mtools',
 };
 
 function findOnPath(cmd: string): string | null {

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { nodeFiles, script } from './sandbox.js';
 
 const exec = promisify(execFile);
-const SCRIPTS = ['firstboot.sh', 'install.sh', 'token-keeper.sh'];
+const SCRIPTS = ['firstboot.sh', 'install.sh', 'token-keeper.sh', 'golden.sh', 'seal.sh'];
 
 async function tool(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
   try {
@@ -149,7 +149,7 @@ describe('node-files/README.md', () => {
       // Every `${NAME:-default}` / `$NAME` in upper case that is not set by the script itself.
       const used = new Set([...text.matchAll(/\$\{?([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]!));
       const assigned = new Set([...text.matchAll(/^\s*(?:local\s+)?([A-Z][A-Z0-9_]+)=(?!\$\{\1:-)/gm)].map((m) => m[1]!));
-      const env = new Set(['K8S_IMAGE_ENV', 'K8S_IMAGE_INSTALL_ENV', 'PATH']);
+      const env = new Set(['K8S_IMAGE_ENV', 'K8S_IMAGE_INSTALL_ENV', 'K8S_IMAGE_GOLDEN_ENV', 'PATH']);
       for (const v of used) {
         if (assigned.has(v) || env.has(v)) continue;
         assert.ok(documented.has(v), `${s} reads ${v}: add it to node-files/README.md`);

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import yaml from 'js-yaml';
 import { loadCluster, defaultClusterYaml } from '../../src/config/index.js';
 import { generateSecrets, type Secrets } from '../../src/secrets/index.js';
-import { planNode, type NodePlan } from '../../src/plan/index.js';
+import { planGolden, planNode, type NodePlan } from '../../src/plan/index.js';
 import { requireTool } from '../helpers/tools.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -55,6 +55,15 @@ test('systemd-analyze verify accepts the first-boot and token-keeper units with 
   assert.deepEqual(units.sort(), ['k8s-image-firstboot.service', 'k8s-image-token-keeper.service', 'k8s-image-token-keeper.timer']);
   assert.ok(plan.files.some((f) => f.path === '/etc/systemd/system/k8s-image-firstboot.service.d/http-proxy.conf'));
   const r = verify(rootWith(plan.files), units);
+  assert.equal(r.out, '', r.out);
+  assert.equal(r.status, 0);
+});
+
+test('systemd-analyze verify accepts the golden image\'s units with their scripts', async () => {
+  const golden = planGolden(loadCluster(undefined).cluster, await generateSecrets({ cluster: 'k8s-lab', generateRootPassword: false }));
+  const units = golden.files.filter((f) => f.path.startsWith('/etc/systemd/system/') && f.path.endsWith('.service')).map((f) => f.path.split('/').pop()!);
+  assert.deepEqual(units.sort(), ['k8s-image-firstboot.service', 'k8s-image-golden.service']);
+  const r = verify(rootWith(golden.files), units);
   assert.equal(r.out, '', r.out);
   assert.equal(r.status, 0);
 });

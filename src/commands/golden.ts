@@ -1,0 +1,85 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Artifact } from '../artifact.js';
+import { renderCloudInit } from '../cloudinit/index.js';
+import { UserError } from '../errors.js';
+import { renderGolden, renderPacker } from '../golden/index.js';
+import { acquireLock, buildEpoch, cleanStale, makeDir, stagingPrefix, swapIntoPlace, writeArtifacts } from '../output/index.js';
+import { planNode } from '../plan/index.js';
+import { renderGuestinfo } from '../vmware/index.js';
+import { loadSecretsFor, readConfig, type Output } from './common.js';
+import { nicProblem } from './build.js';
+import { nicKnown } from './node-artifacts.js';
+import { table } from './validate.js';
+
+export interface GoldenOptions { config?: string; out?: string; node?: string[]; newCa?: boolean; json?: boolean }
+
+/** Write `artifacts` as the tree `<out>/<name>/`, whole or not at all, one writer at a time. */
+async function writeTree(outDir: string, name: string, artifacts: Artifact[], out: Output): Promise<string> {
+  const target = join(outDir, name);
+  await makeDir(outDir);
+  const lock = await acquireLock(outDir, name, { onWait: (h) => out.info(`waiting for another run writing ${target} (${h})`) });
+  try {
+    for (const what of await cleanStale(outDir, name)) out.warn(what);
+    const stage = await mkdtemp(join(outDir, `${stagingPrefix(name)}${process.pid}-`));
+    try {
+      await writeArtifacts(stage, artifacts);
+      await swapIntoPlace([{ staged: stage, target }]);
+    } finally {
+      await rm(stage, { recursive: true, force: true });
+    }
+  } finally {
+    lock.release();
+  }
+  return target;
+}
+
+async function loaded(opts: GoldenOptions, out: Output) {
+  const l = readConfig(opts.config);
+  for (const w of l.warnings) out.warn(w);
+  const { secrets } = await loadSecretsFor(l, opts, out);
+  return { cluster: l.cluster, secrets, outDir: opts.out ?? 'outputs' };
+}
+
+/** `k8s-image golden`: the golden image's kickstart and OEMDRV seed. */
+export async function golden(opts: GoldenOptions, out: Output): Promise<void> {
+  const { cluster, secrets, outDir } = await loaded(opts, out);
+  const tree = await writeTree(outDir, `${cluster.name}-golden`, renderGolden(cluster, secrets, buildEpoch()), out);
+  if (opts.json) return out.result(JSON.stringify({ tree, kickstart: join(tree, 'ks.cfg'), seed: join(tree, 'golden-oemdrv.iso') }, null, 2));
+  out.result(`golden image of cluster ${cluster.name} (Kubernetes ${cluster.kubernetesVersion}, ${cluster.runtime.kind} ${cluster.runtime.version}) in ${tree}/`);
+  out.result(`next: boot a VM from the CentOS 7 DVD with ${join(tree, 'golden-oemdrv.iso')} as a second CD (or k8s-image packer for an unattended build).`);
+  out.result('It installs, pulls the control-plane images at its first boot, seals itself for cloning and powers off: make it a template. Give each clone its own <node>-cidata.iso (k8s-image build --seed cidata).');
+}
+
+/** `k8s-image packer`: a Packer template (qemu and vsphere-iso) that builds the golden image. */
+export async function packer(opts: GoldenOptions, out: Output): Promise<void> {
+  const { cluster, secrets, outDir } = await loaded(opts, out);
+  const tree = await writeTree(outDir, `${cluster.name}-packer`, renderPacker(cluster, secrets), out);
+  if (opts.json) return out.result(JSON.stringify({ tree, template: join(tree, 'golden.json') }, null, 2));
+  out.result(`Packer template of cluster ${cluster.name}'s golden image in ${tree}/ (golden.json, http/ks.cfg)`);
+  out.result(`next: cd ${tree} && packer validate -var iso_checksum=sha256:<the DVD's> golden.json`);
+  out.result('  packer build -only=qemu -var iso_url=CentOS-7-x86_64-DVD-2009.iso -var iso_checksum=sha256:... golden.json');
+  out.result('  packer build -only=vsphere -var vcenter_server=... -var vcenter_username=... -var vcenter_password=... -var vcenter_datacenter=... -var vcenter_cluster=... -var vcenter_datastore=... -var "vcenter_iso_path=[ds] iso/CentOS-7-x86_64-DVD-2009.iso" golden.json');
+}
+
+/** `k8s-image guestinfo`: each node's seed as VMware guestinfo (.vmx lines and a govc script). */
+export async function guestinfo(opts: GoldenOptions, out: Output): Promise<void> {
+  const { cluster, secrets, outDir } = await loaded(opts, out);
+  const names = opts.node ?? [];
+  const unknown = names.filter((n) => !cluster.nodes.some((x) => x.name === n));
+  if (unknown.length) throw new UserError(unknown.map((n) => `--node ${n}: no such node in cluster ${cluster.name} (nodes: ${cluster.nodes.map((x) => x.name).join(', ')})`));
+  const nodes = cluster.nodes.filter((n) => !names.length || names.includes(n.name));
+  const noNic = nodes.filter((n) => !nicKnown(n));
+  if (noNic.length) throw new UserError(noNic.map((n) => nicProblem(cluster, n)));
+  const artifacts: Artifact[] = [];
+  for (const n of nodes) {
+    const seed = renderCloudInit(planNode(cluster, secrets, n.name));
+    const get = (f: string) => seed.find((a) => a.path === `cloud-init/${f}`)!.bytes;
+    artifacts.push(...renderGuestinfo(n.name, { userData: get('user-data'), metaData: get('meta-data'), networkConfig: get('network-config') }));
+  }
+  const tree = await writeTree(outDir, `${cluster.name}-guestinfo`, artifacts, out);
+  if (opts.json) return out.result(JSON.stringify({ tree, nodes: nodes.map((n) => ({ name: n.name, vmx: join(tree, `${n.name}.vmx`), govc: join(tree, `${n.name}.govc.sh`) })) }, null, 2));
+  out.result(`VMware guestinfo of cluster ${cluster.name} in ${tree}/ (mode 0600: the values carry each node's secrets)`);
+  out.result(table(['NODE', '.VMX LINES', 'GOVC'], nodes.map((n) => [n.name, `${n.name}.vmx`, `sh ${n.name}.govc.sh`])));
+  out.result("Needs cloud-init 21.3 or later in the image (its VMware datasource): CentOS 7's own 19.4 does not read guestinfo; attach <node>-cidata.iso there instead.");
+}

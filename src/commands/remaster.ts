@@ -1,0 +1,80 @@
+import { existsSync, statSync } from 'node:fs';
+import { chmod, mkdtemp, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { UserError } from '../errors.js';
+import { openIso } from '../iso/reader.js';
+import { remasterIso } from '../iso/remaster.js';
+import { renderKickstart } from '../kickstart/index.js';
+import { makeDir, removeNow, withSignalCleanup } from '../output/index.js';
+import { planNode } from '../plan/index.js';
+import { loadSecretsFor, readConfig, type Output } from './common.js';
+
+export interface RemasterCommandOptions { config?: string; iso?: string; node?: string; output?: string; newCa?: boolean; json?: boolean }
+
+/** Where anaconda has the install DVD mounted in %pre and %post --nochroot. */
+const DVD_MOUNT = '/run/install/repo';
+
+/** `k8s-image remaster`: the CentOS 7 DVD as one node's installer, booting its kickstart with no key pressed. */
+export async function remaster(opts: RemasterCommandOptions, out: Output): Promise<void> {
+  const loaded = readConfig(opts.config);
+  for (const w of loaded.warnings) out.warn(w);
+  const { cluster } = loaded;
+  const problems: string[] = [];
+  if (!opts.iso) problems.push('--iso: missing: the CentOS 7 DVD image to start from (CentOS-7-x86_64-DVD-2009.iso)');
+  else if (!existsSync(opts.iso) || !statSync(opts.iso).isFile()) problems.push(`--iso ${opts.iso}: no such file (pass the DVD's .iso image, not its extracted tree)`);
+  else {
+    try {
+      openIso(opts.iso).close();
+    } catch (e) {
+      problems.push(`--iso ${opts.iso}: ${(e as Error).message}`);
+    }
+  }
+  if (!opts.node) problems.push(`--node: missing: which node this installer is for (${cluster.nodes.map((n) => n.name).join(', ')})`);
+  else if (!cluster.nodes.some((n) => n.name === opts.node)) problems.push(`--node ${opts.node}: no such node in cluster ${cluster.name} (nodes: ${cluster.nodes.map((n) => n.name).join(', ')})`);
+  if (problems.length) throw new UserError(problems);
+  const output = opts.output ?? join('outputs', `${cluster.name}-${opts.node}-install.iso`);
+  if (existsSync(output) && statSync(output).isDirectory()) throw new UserError(`-o ${output}: is a directory; give the file to write, like ${join(output, `${opts.node}-install.iso`)}`);
+
+  const { secrets } = await loadSecretsFor(loaded, { newCa: opts.newCa }, out);
+  const kickstart = renderKickstart(planNode(cluster, secrets, opts.node!), { seedDir: DVD_MOUNT });
+  await makeDir(dirname(output));
+  const work = await mkdtemp(join(dirname(output), `.k8s-image-remaster-${process.pid}-`));
+  const partial = `${output}.part-${process.pid}`;
+  try {
+    const r = await withSignalCleanup(
+      () => {
+        removeNow(partial);
+        removeNow(work);
+      },
+      async (checkpoint) => {
+        let shown = -10;
+        const result = await remasterIso({
+          dvd: opts.iso!,
+          output: partial,
+          node: opts.node!,
+          kickstart,
+          work,
+          progress: (p) => {
+            if (p - shown >= 1 || p === 100) out.progress(`remastering ${opts.iso}: ${p.toFixed(1)}%`);
+            shown = p;
+          },
+        }).catch((e: unknown) => {
+          checkpoint();
+          throw e;
+        });
+        out.progress('');
+        checkpoint();
+        // The image holds the node's join token (and a master's CA keys): root's only.
+        await chmod(partial, 0o600);
+        await rename(partial, output);
+        return result;
+      },
+    );
+    if (opts.json) return out.result(JSON.stringify({ output, node: opts.node, ...r }, null, 2));
+    out.result(`${output} (mode 0600): the CentOS 7 DVD that installs ${opts.node} of cluster ${cluster.name} with no key pressed`);
+    out.result(`its ${[r.bios ? 'BIOS (isolinux)' : '', r.uefi ? 'UEFI (GRUB)' : ''].filter(Boolean).join(' and ')} menu${r.bios && r.uefi ? 's' : ''} default to ${r.ksArg} after 5 s; the DVD's boot records and hybrid MBR are kept, so it boots from a USB stick too (dd if=${output} of=/dev/sdX bs=4M)`);
+  } finally {
+    await rm(partial, { force: true });
+    await rm(work, { recursive: true, force: true });
+  }
+}

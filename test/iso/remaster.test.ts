@@ -1,0 +1,229 @@
+// k8s-image remaster against a small bootable "CentOS 7 DVD" built here the way the real one is laid
+// out (isolinux with Debian's isolinux.bin and menu.c32, a GRUB EFI image from Debian's
+// grub-efi-amd64-bin in images/efiboot.img, the isohybrid MBR and GPT), with Debian's netboot kernel
+// standing in for CentOS's. xorriso reports the boot records of the result; QEMU boots it with
+// SeaBIOS and with OVMF, and the serial console shows the menus' default entry booted the kernel with
+// the embedded kickstart.
+import assert from 'node:assert/strict';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { packageRoot } from '../../src/assets.js';
+import { openIso } from '../../src/iso/reader.js';
+import { editGrub, editIsolinux } from '../../src/iso/remaster.js';
+import { checkKickstart, shellcheck } from '../helpers/readers.js';
+import { tempDir } from '../helpers/tmp.js';
+import { requireTool } from '../helpers/tools.js';
+import { postSections } from '../render/fixtures.js';
+
+const exec = promisify(execFile);
+const cli = join(packageRoot, 'dist/src/cli.js');
+const KERNEL = '/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64/linux';
+const LABEL = 'CentOS 7 x86_64';
+const base = tempDir('k8s-image-remaster-');
+const dvd = join(base, 'CentOS-7-x86_64-DVD-test.iso');
+const out = join(base, 'node01-install.iso');
+const KS = /Command line: .*inst\.stage2=hd:LABEL=CentOS\\x207\\x20x86_64 console=ttyS0 inst\.ks=hd:LABEL=CentOS\\x207\\x20x86_64:\/ks\.cfg/;
+
+function need(path: string, pkg: string): string {
+  if (!existsSync(path)) throw new Error(`${path} is missing: install the Debian package ${pkg}`);
+  return path;
+}
+
+const ISOLINUX_CFG = `serial 0 115200
+default vesamenu.c32
+ui menu.c32
+timeout 600
+menu title CentOS 7
+
+label linux
+  menu label ^Install CentOS 7
+  kernel vmlinuz
+  append initrd=initrd.img inst.stage2=hd:LABEL=CentOS\\x207\\x20x86_64 console=ttyS0
+
+label check
+  menu label Test this ^media & install CentOS 7
+  menu default
+  kernel vmlinuz
+  append initrd=initrd.img inst.stage2=hd:LABEL=CentOS\\x207\\x20x86_64 rd.live.check console=ttyS0
+
+label rescue
+  menu label ^Rescue a CentOS system
+  kernel vmlinuz
+  append initrd=initrd.img inst.stage2=hd:LABEL=CentOS\\x207\\x20x86_64 rescue console=ttyS0
+`;
+
+// CentOS's GRUB has linuxefi/initrdefi; Debian's has linux/initrd, which remaster edits alike.
+const GRUB_CFG = `set default="1"
+
+serial --unit=0 --speed=115200
+terminal_input serial console
+terminal_output serial console
+set timeout=60
+
+search --no-floppy --set=root -l 'CentOS 7 x86_64'
+
+menuentry 'Install CentOS 7' --class fedora --class gnu-linux --class gnu --class os {
+\tlinux /images/pxeboot/vmlinuz inst.stage2=hd:LABEL=CentOS\\x207\\x20x86_64 console=ttyS0
+\tinitrd /images/pxeboot/initrd.img
+}
+menuentry 'Test this media & install CentOS 7' --class fedora --class gnu-linux --class gnu --class os {
+\tlinux /images/pxeboot/vmlinuz inst.stage2=hd:LABEL=CentOS\\x207\\x20x86_64 rd.live.check console=ttyS0
+\tinitrd /images/pxeboot/initrd.img
+}
+`;
+
+before(() => {
+  const tree = join(base, 'dvd');
+  const put = (p: string, content: string | Buffer) => {
+    mkdirSync(join(tree, p, '..'), { recursive: true });
+    writeFileSync(join(tree, p), content);
+  };
+  const kernel = readFileSync(need(KERNEL, 'debian-installer-12-netboot-amd64'));
+  const bios = '/usr/lib/syslinux/modules/bios';
+  put('isolinux/isolinux.bin', readFileSync(need('/usr/lib/ISOLINUX/isolinux.bin', 'isolinux')));
+  for (const m of ['ldlinux.c32', 'menu.c32', 'libutil.c32', 'libcom32.c32']) put(`isolinux/${m}`, readFileSync(need(join(bios, m), 'syslinux-common')));
+  put('isolinux/isolinux.cfg', ISOLINUX_CFG);
+  put('isolinux/vmlinuz', kernel);
+  put('isolinux/initrd.img', 'not an initrd\n');
+  put('images/pxeboot/vmlinuz', kernel);
+  put('images/pxeboot/initrd.img', 'not an initrd\n');
+  put('EFI/BOOT/grub.cfg', GRUB_CFG);
+  put('Packages/placeholder.rpm', Buffer.alloc(3 * 1024 * 1024, 7));
+  // The EFI loader: finds the DVD by its label and reads its /EFI/BOOT/grub.cfg, as CentOS's does.
+  const early = join(base, 'early.cfg');
+  writeFileSync(early, `search --no-floppy --label --set=root '${LABEL}'\nset prefix=($root)/EFI/BOOT\nconfigfile $prefix/grub.cfg\n`);
+  need('/usr/lib/grub/x86_64-efi/iso9660.mod', 'grub-efi-amd64-bin');
+  const efi = join(base, 'BOOTX64.EFI');
+  execFileSync(requireTool('grub-mkimage'), ['-O', 'x86_64-efi', '-o', efi, '-c', early, '-p', '/EFI/BOOT', 'iso9660', 'fat', 'part_gpt', 'part_msdos', 'normal', 'linux', 'configfile', 'search', 'search_label', 'echo', 'test', 'serial', 'terminal', 'boot']);
+  put('EFI/BOOT/BOOTX64.EFI', readFileSync(efi));
+  // images/efiboot.img: the FAT image the El Torito EFI record (and a USB stick's EFI partition) points at.
+  const img = join(tree, 'images/efiboot.img');
+  execFileSync(need('/usr/sbin/mkfs.vfat', 'dosfstools'), ['-C', '-n', 'ANACONDA', img, '4096'], { stdio: 'pipe' });
+  execFileSync(requireTool('mmd'), ['-i', img, '::/EFI', '::/EFI/BOOT']);
+  execFileSync(requireTool('mcopy'), ['-i', img, efi, '::/EFI/BOOT/BOOTX64.EFI']);
+  writeFileSync(join(base, 'grub.cfg'), GRUB_CFG);
+  execFileSync(requireTool('mcopy'), ['-i', img, join(base, 'grub.cfg'), '::/EFI/BOOT/grub.cfg']);
+  execFileSync(requireTool('xorriso'), [
+    '-as', 'mkisofs', '-quiet', '-o', dvd, '-V', LABEL, '-R', '-J',
+    '-b', 'isolinux/isolinux.bin', '-c', 'isolinux/boot.cat', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
+    '-eltorito-alt-boot', '-e', 'images/efiboot.img', '-no-emul-boot',
+    '-isohybrid-mbr', need('/usr/lib/ISOLINUX/isohdpfx.bin', 'isolinux'), '-isohybrid-gpt-basdat', tree,
+  ], { stdio: 'pipe' });
+  writeFileSync(join(base, 'lab.yaml'), 'not an ISO\n');
+});
+
+function report(iso: string, what: 'el_torito' | 'system_area'): string {
+  return execFileSync(requireTool('xorriso'), ['-indev', iso, `-report_${what}`, 'plain'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+test('the menus: a first entry, the default, that adds inst.ks= to the install entry; a short timeout; nothing else changed', () => {
+  const ks = 'inst.ks=hd:LABEL=CentOS\\x207\\x20x86_64:/ks.cfg';
+  const iso = editIsolinux(ISOLINUX_CFG, 'node01', ks);
+  assert.match(iso, /\ntimeout 50\n/);
+  assert.equal(iso.match(/menu default/g)!.length, 1);
+  assert.match(iso, /label k8s-image\n  menu label \^Install CentOS 7 as node01 \(k8s-image kickstart\)\n  menu default\n  kernel vmlinuz\n  append initrd=initrd\.img inst\.stage2=hd:LABEL=CentOS\\x207\\x20x86_64 console=ttyS0 inst\.ks=hd:LABEL=CentOS\\x207\\x20x86_64:\/ks\.cfg\n\nlabel linux\n/);
+  assert.ok(iso.includes('rd.live.check console=ttyS0\n'), 'the media check entry is still there, unchanged');
+  const grub = editGrub(GRUB_CFG, 'node01', ks);
+  assert.match(grub, /^set default="0"$/m);
+  assert.match(grub, /^set timeout=5$/m);
+  assert.ok(grub.indexOf("menuentry 'Install CentOS 7 as node01 (k8s-image kickstart)'") < grub.indexOf("menuentry 'Install CentOS 7' "));
+  assert.match(grub, /\tlinux \/images\/pxeboot\/vmlinuz inst\.stage2=hd:LABEL=CentOS\\x207\\x20x86_64 console=ttyS0 inst\.ks=hd:LABEL=CentOS\\x207\\x20x86_64:\/ks\.cfg\n/);
+  // A second remaster of a remastered menu does not stack entries' inst.ks=.
+  assert.equal(editGrub(grub, 'node01', ks).match(/inst\.ks=/g)!.length, 2);
+  // The real GRUB parses what we wrote.
+  const f = join(base, 'check.cfg');
+  writeFileSync(f, grub);
+  const r = spawnSync(requireTool('grub-script-check'), [f], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+});
+
+test('remaster keeps the BIOS and UEFI boot records and the hybrid MBR/GPT, and carries the kickstart and secret files (0600)', { timeout: 120000 }, async () => {
+  const r = await exec(process.execPath, [cli, 'remaster', '--iso', dvd, '--node', 'node01', '-o', out, '--json'], { cwd: base });
+  const res = JSON.parse(r.stdout);
+  assert.deepEqual([res.volumeId, res.bios, res.uefi, res.efiboot], [LABEL, true, true, true]);
+  assert.equal(statSync(out).mode & 0o777, 0o600);
+  const before = report(dvd, 'el_torito');
+  const after = report(out, 'el_torito');
+  assert.match(after, /El Torito boot img :\s+1\s+BIOS\s+y/);
+  assert.match(after, /El Torito boot img :\s+2\s+UEFI\s+y/);
+  assert.match(after, /El Torito img path :\s+1\s+\/isolinux\/isolinux\.bin/);
+  assert.match(after, /El Torito img path :\s+2\s+\/images\/efiboot\.img/);
+  assert.equal(before.match(/boot img :/g)!.length, after.match(/boot img :/g)!.length);
+  const summary = (iso: string) => /System area summary: (.*)/.exec(report(iso, 'system_area'))![1];
+  assert.match(summary(out), /MBR isohybrid .*GPT/, 'the isohybrid MBR and GPT are kept: it boots from a USB stick');
+  assert.equal(summary(out), summary(dvd));
+  assert.match(report(out, 'system_area'), /MBR partition path :\s+2\s+\/images\/efiboot\.img/);
+  // What is inside, read with our own reader and with Rock Ridge modes from isoinfo.
+  const iso = openIso(out);
+  try {
+    assert.equal(iso.volumeId, LABEL, 'the label hd:LABEL= relies on is kept');
+    const text = (p: string) => iso.read(iso.lookup(p)!).toString('utf8');
+    const ks = text('ks.cfg');
+    assert.deepEqual(checkKickstart(ks), []);
+    for (const s of postSections(ks)) assert.deepEqual(await shellcheck(`#!/bin/bash\n${s.body}`, `remaster ${s.header}`), [], s.header);
+    assert.match(ks, /^seed=\/run\/install\/repo$/m, 'the secret files come from the DVD itself, no OEMDRV');
+    assert.doesNotMatch(ks, /by-label\/OEMDRV/);
+    assert.match(text('k8s-image/etc/k8s-image/kubeadm.yaml'), /kind: JoinConfiguration/);
+    assert.match(text('isolinux/isolinux.cfg'), /label k8s-image\n  menu label .*\n  menu default\n/);
+    assert.match(text('EFI/BOOT/grub.cfg'), /^set default="0"$/m);
+    assert.equal(iso.read(iso.lookup('Packages/placeholder.rpm')!).length, 3 * 1024 * 1024, 'the rest of the DVD is there');
+  } finally {
+    iso.close();
+  }
+  const modes = execFileSync(requireTool('isoinfo'), ['-R', '-l', '-i', out], { encoding: 'utf8' });
+  assert.match(modes, /-rw------- .* kubeadm\.yaml/);
+  // The UEFI menu inside efiboot.img (a USB stick's) is edited too.
+  const img = join(base, 'efiboot-out.img');
+  execFileSync(requireTool('xorriso'), ['-osirrox', 'on', '-indev', out, '-extract', '/images/efiboot.img', img], { stdio: 'pipe' });
+  assert.match(execFileSync(requireTool('mtype'), ['-i', img, '::/EFI/BOOT/grub.cfg'], { encoding: 'utf8' }), /inst\.ks=hd:LABEL=CentOS\\x207\\x20x86_64:\/ks\.cfg/);
+  // The DVD itself is untouched.
+  assert.doesNotMatch(report(dvd, 'el_torito'), /k8s-image/);
+  assert.ok(!openIso(dvd).lookup('ks.cfg'));
+});
+
+async function boot(firmware: 'bios' | 'uefi', until: RegExp, ms = Number(process.env.BOOT_MS ?? 180000)): Promise<string> {
+  const serial = join(base, `${firmware}.serial`);
+  writeFileSync(serial, '');
+  const fw =
+    firmware === 'bios'
+      ? []
+      : (() => {
+          const vars = join(base, 'OVMF_VARS.fd');
+          copyFileSync(need('/usr/share/OVMF/OVMF_VARS_4M.fd', 'ovmf'), vars);
+          return ['-machine', 'q35', '-drive', `if=pflash,format=raw,readonly=on,file=${need('/usr/share/OVMF/OVMF_CODE_4M.fd', 'ovmf')}`, '-drive', `if=pflash,format=raw,file=${vars}`];
+        })();
+  const q = spawn(requireTool('qemu-system-x86_64'), ['-accel', 'tcg', '-m', '512', '-display', 'none', '-no-reboot', '-net', 'none', '-serial', `file:${serial}`, ...fw, '-cdrom', out, '-boot', 'd'], { stdio: 'ignore' });
+  const t0 = Date.now();
+  const read = () => readFileSync(serial, 'latin1');
+  while (Date.now() - t0 < ms && !until.test(read()) && q.exitCode === null) await new Promise((r) => setTimeout(r, 500));
+  q.kill('SIGKILL');
+  return read();
+}
+
+test('SeaBIOS boots the remastered ISO: isolinux\'s default entry starts the installer kernel with the embedded kickstart', { timeout: 240000 }, async () => {
+  const serial = await boot('bios', KS);
+  assert.match(serial, KS, serial.split('\n').filter((l) => /Command line/.test(l)).join('\n') || serial.slice(-3000));
+  assert.doesNotMatch(serial, /Command line: .*rd\.live\.check/);
+});
+
+test('OVMF (UEFI) boots it from its El Torito EFI image: GRUB\'s default entry does the same', { timeout: 240000 }, async () => {
+  // GRUB's script reads \x20 as x20 in the DVD's own stage2 argument too: the kickstart's label is spelled as the DVD's.
+  const KS_EFI = /Command line: .*inst\.stage2=hd:LABEL=(\S+) console=ttyS0 inst\.ks=hd:LABEL=\1:\/ks\.cfg/;
+  const serial = await boot('uefi', KS_EFI);
+  assert.match(serial, KS_EFI, serial.split('\n').filter((l) => /Command line/.test(l)).join('\n') || serial.slice(-3000));
+  assert.match(serial, /\*Install CentOS 7 as node01 \(k8s-image kickstart\)/, 'the menu showed our entry as the default');
+});
+
+test('remaster without xorriso says which package to install', async () => {
+  const r = await exec(process.execPath, [cli, 'remaster', '--iso', dvd, '--node', 'node01', '-o', join(base, 'x.iso')], { cwd: base, env: { PATH: '/nonexistent' } }).catch((e: { code: number; stderr: string }) => e);
+  assert.equal((r as { code: number }).code, 2);
+  assert.match((r as { stderr: string }).stderr, /xorriso is not installed: .*apt-get install xorriso/);
+  assert.ok(!existsSync(join(base, 'x.iso')));
+  const bad = await exec(process.execPath, [cli, 'remaster', '--iso', join(base, 'lab.yaml'), '--node', 'nodeX'], { cwd: base }).catch((e: { code: number; stderr: string }) => e);
+  assert.equal((bad as { code: number }).code, 2);
+  assert.match((bad as { stderr: string }).stderr, /--iso .*lab\.yaml: .*not an ISO 9660 image/);
+  assert.match((bad as { stderr: string }).stderr, /--node nodeX: no such node/);
+});
