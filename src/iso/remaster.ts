@@ -110,6 +110,11 @@ async function need(tool: string, pkg: string, why: string): Promise<string> {
   throw new UserError(`${tool} is not installed: ${why}. Install it (Debian/Ubuntu: apt-get install ${pkg}; CentOS/RHEL: yum install ${pkg}) and run again`);
 }
 
+/** The percentages in xorriso's pacifier lines (`xorriso : UPDATE : Writing:  13072s  8.9%  fifo 99% ...`). */
+export function xorrisoProgress(text: string): number[] {
+  return [...text.matchAll(/UPDATE : Writing:\s+\d+s\s+([0-9.]+)%/g)].map((m) => Number(m[1]));
+}
+
 export interface RemasterOptions {
   dvd: string;
   output: string;
@@ -190,7 +195,7 @@ export async function remasterIso(opts: RemasterOptions): Promise<RemasterResult
     let err = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       err = (err + d).slice(-20000);
-      for (const m of d.matchAll(/UPDATE :\s+([0-9.]+)% done/g)) opts.progress?.(Number(m[1]));
+      for (const p of xorrisoProgress(d)) opts.progress?.(p);
     });
     child.on('error', reject);
     child.on('close', (code) => {
