@@ -36,6 +36,12 @@ Getting started:
   k8s-image validate -c cluster.yaml   check it: every problem, with the field that has it
   k8s-image build -c cluster.yaml      every node's ks.cfg, cloud-init data and seed ISOs
 
+Farms and images:
+  k8s-image pxe -s 10.0.0.1:8080       a PXE boot tree; k8s-image serve --dir <tree> serves it
+  k8s-image serve -c cluster.yaml      the live status of nodes built with --status (page at /status)
+  k8s-image golden | packer            a golden VM image sealed for cloning (Packer template)
+  k8s-image remaster --iso DVD -n X    the CentOS 7 DVD as node X's unattended installer
+
 Then attach the CentOS 7 DVD and <node>-oemdrv.iso to a VM (or <node>-cidata.iso to a cloud
 image) and power on. Exit codes: 0 ok, 2 a problem you can fix (named on stderr), 1 a bug.`,
   )
@@ -62,6 +68,15 @@ program
 
 const outOption = () => new Option('-o, --out <dir>', 'output directory').default('outputs');
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+/** A command that reads the cluster and its secrets and writes a tree under <out>. */
+const clusterCommand = (name: string, description: string) =>
+  program
+    .command(name)
+    .description(description)
+    .addOption(configOption())
+    .addOption(outOption())
+    .option('--new-ca', 'mint a new CA although artifacts built with the old one exist')
+    .option('--json', 'machine-readable result on stdout');
 
 for (const [name, withIsos] of [['build', true], ['render', false]] as const) {
   const cmd = program
@@ -180,13 +195,7 @@ program
   .option('--json', 'the status document, machine-readable')
   .action((o) => status(o));
 
-program
-  .command('golden')
-  .description('the golden image of the cluster: a kickstart (and OEMDRV seed) that installs what every node needs, pulls the images at first boot, seals the VM for cloning and powers it off')
-  .addOption(configOption())
-  .addOption(outOption())
-  .option('--new-ca', 'mint a new CA although artifacts built with the old one exist')
-  .option('--json', 'machine-readable result on stdout')
+clusterCommand('golden', 'the golden image of the cluster: a kickstart (and OEMDRV seed) that installs what every node needs, pulls the images at first boot, seals the VM for cloning and powers it off')
   .addHelpText(
     'after',
     `
@@ -199,13 +208,7 @@ holds no secret: no CA key, no token. k8s-image packer builds the same image una
   )
   .action((o) => golden(o));
 
-program
-  .command('packer')
-  .description('a Packer template (qemu and vsphere-iso builders) that builds the golden image from its kickstart')
-  .addOption(configOption())
-  .addOption(outOption())
-  .option('--new-ca', 'mint a new CA although artifacts built with the old one exist')
-  .option('--json', 'machine-readable result on stdout')
+clusterCommand('packer', 'a Packer template (qemu and vsphere-iso builders) that builds the golden image from its kickstart')
   .addHelpText(
     'after',
     `
@@ -217,14 +220,8 @@ vcenter_datastore, vcenter_iso_path, vcenter_network, vcenter_folder. Example:
   )
   .action((o) => packer(o));
 
-program
-  .command('guestinfo')
-  .description('each node\'s cloud-init seed as VMware guestinfo: .vmx lines and a govc script (cloud-init 21.3+; not CentOS 7\'s stock 19.4)')
-  .addOption(configOption())
-  .addOption(outOption())
+clusterCommand('guestinfo', 'each node\'s cloud-init seed as VMware guestinfo: .vmx lines and a govc script (cloud-init 21.3+; not CentOS 7\'s stock 19.4)')
   .option('-n, --node <name>', 'only this node (repeatable)', collect)
-  .option('--new-ca', 'mint a new CA although artifacts built with the old one exist')
-  .option('--json', 'machine-readable result on stdout')
   .action((o) => guestinfo(o));
 
 program
