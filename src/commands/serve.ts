@@ -4,7 +4,7 @@ import { openIso } from '../iso/reader.js';
 import { UserError } from '../errors.js';
 import { pxeTreeIndex, startFarmServer, stateDirFor, type FarmIndex } from '../serve/server.js';
 import { reportKey } from '../status/protocol.js';
-import { loadSecretsFor, readConfig, type Output } from './common.js';
+import { loadSecretsFor, readConfig, secretsPathFor, type Output } from './common.js';
 
 export interface ServeCommandOptions { dir?: string; config?: string; out?: string; listen?: string; state?: string; installer?: string }
 
@@ -53,6 +53,9 @@ export async function serve(opts: ServeCommandOptions, out: Output): Promise<voi
   } else {
     const loaded = readConfig(opts.config);
     for (const w of loaded.warnings) out.warn(w);
+    // The nodes' report keys come from the secrets their seeds were built with: never mint new ones here.
+    const path = secretsPathFor(loaded, opts.out ?? 'outputs');
+    if (!existsSync(path)) throw new UserError(`--config ${opts.config}: no secrets file at ${path}, so no node of cluster ${loaded.cluster.name} could have a report key this server knows; build the nodes first (k8s-image build -c ${opts.config} --status URL), or pass the -o their build used`);
     const { secrets } = await loadSecretsFor(loaded, opts, out);
     const { cluster } = loaded;
     index = {

@@ -109,7 +109,11 @@ export class StatusStore {
         b.resolve();
       }
     } catch (e) {
-      for (const b of batch) b.reject(e);
+      // Not on disk, so not taken: the node's sender keeps the report and its resend must not look like a replay.
+      for (const b of batch) {
+        this.nonces.delete(`${b.event.node}/${b.event.nonce}`);
+        b.reject(e);
+      }
     }
     if (this.pending.length) setImmediate(() => this.flush());
     else this.flushing = false;

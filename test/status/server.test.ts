@@ -133,6 +133,13 @@ test('the whole bootstrap of the lab and a failure are kept across a restart', a
   assert.equal(await post(report('node02', 'failed', { log: failureLog })), 200);
 });
 
+test('serve -c refuses a cluster whose secrets file does not exist (it would know no node\'s key)', async () => {
+  writeFileSync(join(base, 'other.yaml'), defaultClusterYaml().replace('name: k8s-lab', 'name: other-lab'));
+  const r = await run(process.execPath, [cli, 'serve', '-c', 'other.yaml', '--listen', '127.0.0.1:0'], { cwd: base }).catch((e: { code: number; stderr: string }) => e);
+  assert.equal((r as { code: number }).code, 2);
+  assert.match((r as { stderr: string }).stderr, /no secrets file at .*other-lab\.secrets\.yaml/);
+});
+
 test('forged, other-node, stale and replayed reports are refused, before and after a restart', async () => {
   const before = readFileSync(join(base, 'out/k8s-lab-status/status.log'), 'utf8');
   assert.equal(await post(report('node01', 'done', { key: 'f'.repeat(64) })), 403, 'forged');
