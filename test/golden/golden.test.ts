@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { packageRoot } from '../../src/assets.js';
-import { loadCluster } from '../../src/config/index.js';
+import { defaultClusterYaml, loadCluster } from '../../src/config/index.js';
 import { renderGolden, renderPacker } from '../../src/golden/index.js';
 import { planGolden, planNode } from '../../src/plan/index.js';
 import { generateSecrets, type Secrets } from '../../src/secrets/index.js';
@@ -246,6 +246,16 @@ describe('the Packer template', () => {
     const bad = spawnSync(packer, ['validate', ...vars, 'golden.json'], { cwd: typo, encoding: 'utf8', env: { ...process.env, CHECKPOINT_DISABLE: '1' } });
     assert.notEqual(bad.status, 0, 'the check can fail');
     assert.match(bad.stdout + bad.stderr, /boot_comand/);
+  });
+
+  it('refuses a golden image whose files carry a proxy password (Packer would serve them to anyone)', () => {
+    const withProxy = loadCluster(`${defaultClusterYaml()}\nproxy:\n  http: http://alice:s3cret@proxy.example.com:3128\n`).cluster;
+    assert.throws(() => renderPacker(withProxy, secrets), /secret files \(.*: a proxy or mirror password\).*Use k8s-image golden and its OEMDRV ISO/);
+    // The OEMDRV path carries them as 0600 seed files, never in ks.cfg.
+    const golden = renderGolden(withProxy, secrets, 0);
+    assert.ok(!text(golden.find((a) => a.path === 'ks.cfg')!).includes('s3cret'));
+    assert.ok(golden.some((a) => a.path.startsWith('oemdrv/k8s-image/') && a.secret && text(a).includes('s3cret')));
+    assert.equal(golden.find((a) => a.path === 'golden-oemdrv.iso')!.mode, 0o600);
   });
 
   it('boots the DVD with the kickstart Packer serves, waits for the sealed VM to power off, and its kickstart is the golden one', () => {
