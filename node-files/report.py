@@ -32,6 +32,9 @@ except ImportError:  # python 2
     from urllib2 import ProxyHandler, build_opener, HTTPError
 
 LOG_LINES = 50
+# The server takes 256 KiB per report, this URL-encoded (up to 3 bytes a character); a log of 50
+# very long lines keeps its end.
+LOG_BYTES = 48 * 1024
 # What must not leave the node in a failure log: bootstrap tokens, certificate keys and other
 # 64-hex secrets (sha256: hashes are public and stay), passwords in URLs, PEM private keys.
 MASKS = [
@@ -59,7 +62,10 @@ def log_tail(path):
             lines = f.read().decode('utf-8', 'replace').splitlines()[-LOG_LINES:]
     except (IOError, OSError) as e:
         return '(cannot read %s: %s)' % (path, e)
-    return mask('\n'.join(lines))
+    text = mask('\n'.join(lines))
+    if len(text.encode('utf-8')) > LOG_BYTES:
+        text = '(cut to its last %d bytes)\n' % LOG_BYTES + text.encode('utf-8')[-LOG_BYTES:].decode('utf-8', 'ignore')
+    return text
 
 
 def warn(msg):

@@ -26,8 +26,8 @@ export const REPORT_KEY_PATH = '/etc/k8s-image/report.key';
 export const REPORTER_PATH = '/usr/local/lib/k8s-image/report.py';
 export const REPORT_SPOOL = '/var/lib/k8s-image/reports';
 
-/** Largest report body taken (a failure carries 50 log lines). */
-export const MAX_REPORT_BYTES = 64 * 1024;
+/** Largest report body taken: a failure's log (at most 48 KiB, report.py cuts it) URL-encoded, up to 3 bytes a character. */
+export const MAX_REPORT_BYTES = 256 * 1024;
 
 /** The key a node signs its reports with: derived from the cluster CA key, so only the secrets holder knows it. */
 export function reportKey(caKey: string, node: string): string {

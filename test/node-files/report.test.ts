@@ -115,6 +115,20 @@ for (const python of PYTHONS) {
       assert.deepEqual(queued(dir), [], 'nothing left in the queue');
     });
 
+    it('cuts a log of very long lines to what the server takes, keeping its end', async () => {
+      const dir = tempDir('k8s-image-report-');
+      const c = await capture();
+      const log = join(dir, 'firstboot.log');
+      writeFileSync(log, `${Array.from({ length: 50 }, (_, i) => `${i} ${'x'.repeat(4000)}`).join('\n')}\nthe end\n`);
+      const r = await reporter(python, dir, KEY, ['--log', log, '--sync', '5', c.url, 'node01', 'failed']);
+      await c.close();
+      assert.equal(r.code, 0, r.stderr);
+      const sent = c.bodies[0]!.get('log')!;
+      assert.ok(Buffer.byteLength(sent) < 49 * 1024);
+      assert.match(sent, /^\(cut to its last 49152 bytes\)\n/);
+      assert.match(sent, /the end$/);
+    });
+
     it('keeps reports while the server is down and sends them in order later; drops what the server refuses', async () => {
       const dir = tempDir('k8s-image-report-');
       const down = await closedUrl();

@@ -155,7 +155,7 @@ test('forged, other-node, stale and replayed reports are refused, before and aft
   tampered.set('log', 'forged');
   assert.equal(await post(tampered.toString()), 403);
   assert.equal(await post('node=node01&stage=bogus'), 400);
-  assert.equal(await post(`node=node01&stage=done&log=${'x'.repeat(70000)}`), 413);
+  assert.equal(await post(`node=node01&stage=done&log=${'x'.repeat(300000)}`), 413);
   await stopServer();
   await startServer();
   assert.equal(await post(body), 409, 'still replayed after a restart');
