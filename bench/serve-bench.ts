@@ -2,7 +2,9 @@
  * Benchmark of `k8s-image serve` (not a test): the CLI as a whole process on loopback, driven by wrk
  * (Debian package wrk) with 500 concurrent connections, fetching (1) a node's kickstart and (2) 1 MiB
  * Range windows of a 64 MiB installer image read in place from a DVD ISO, as hundreds of machines
- * installing at once do. Prints requests/s, latency, throughput and the server's peak RSS.
+ * installing at once do; then (3) signed status reports, 200 in flight, each fsynced before the
+ * answer (the farm's nodes reporting their stages). Prints requests/s, latency, throughput and the
+ * server's peak RSS.
  *   npm run build && node dist/bench/serve-bench.js [seconds]
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -11,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../src/assets.js';
 import { farmYaml } from '../test/helpers/farm.js';
+import { signedReportBody, type Stage } from '../src/status/protocol.js';
 
 const seconds = Number(process.argv[2] ?? 10);
 const cli = join(packageRoot, 'dist', 'src', 'cli.js');
@@ -37,6 +40,33 @@ try {
     const out = wrk([...args]);
     rows.push(`| ${what} | ${pick(out, /Requests\/sec:\s+([\d.]+)/)} | ${pick(out, /^\s+50%\s+(\S+)/m)} | ${pick(out, /^\s+99%\s+(\S+)/m)} | ${pick(out, /Transfer\/sec:\s+(\S+)/)} | ${/Non-2xx/.test(out) ? pick(out, /Non-2xx or 3xx responses: (\d+)/) : '0'} |`);
   }
+  // (3) Status reports: every node's stages, each one a unique signed report, 200 in flight.
+  const keys = JSON.parse(readFileSync(join(work, 'out', 'farm-pxe', 'report-keys.json'), 'utf8')) as Record<string, string>;
+  const names = Object.keys(keys);
+  const stages: Stage[] = ['firstboot', 'runtime', 'join', 'ready', 'done'];
+  const total = 10000;
+  const lat: number[] = [];
+  let sent = 0;
+  let failed = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 200 }, async () => {
+      while (sent < total) {
+        const i = sent++;
+        const node = names[i % names.length]!;
+        const body = signedReportBody(keys[node]!, { node, stage: stages[i % stages.length]!, time: Math.floor(Date.now() / 1000), nonce: i.toString(16).padStart(32, '0') });
+        const s = performance.now();
+        const res = await fetch('http://127.0.0.1:18080/report', { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+        await res.text();
+        if (res.status !== 200) failed++;
+        lat.push(performance.now() - s);
+      }
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  const ms = (q: number) => `${lat[Math.floor(q * (lat.length - 1))]!.toFixed(1)}ms`;
+  rows.push(`| status reports (POST /report, signed, fsynced before the answer; 200 in flight) | ${(total / secs).toFixed(0)} | ${ms(0.5)} | ${ms(0.99)} | - | ${failed} |`);
   const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))?.[1];
   server.kill('SIGTERM');
   process.stdout.write(
