@@ -16,6 +16,19 @@ const octal = (mode: number) => mode.toString(8).padStart(4, '0');
  * with % that anaconda would take for a section header) goes as base64 instead.
  */
 export function writeFileShell(f: PlanFile): string {
+  // The node files shared by a farm (the scripts, tens of KB each) are escaped once per process.
+  if (f.content.length < 4096) return fileShell(f);
+  let byContent = shellCache.get(f.content);
+  if (!byContent) shellCache.set(f.content, (byContent = new Map()));
+  const key = `${f.path}\0${f.mode}`;
+  let text = byContent.get(key);
+  if (text === undefined) byContent.set(key, (text = fileShell(f)));
+  return text;
+}
+
+const shellCache = new Map<string, Map<string, string>>();
+
+function fileShell(f: PlanFile): string {
   const dir = f.path.slice(0, f.path.lastIndexOf('/')) || '/';
   const lines = [`mkdir -p ${dir}`];
   const heredocSafe = f.content.endsWith('\n') && !f.content.split('\n').some((l) => l === DELIMITER || l.startsWith('%') || l.includes('\r'));
@@ -84,9 +97,11 @@ export function renderKickstart(plan: NodePlan, opts: KickstartOptions = {}): Ar
     writeFiles: plain.map(writeFileShell).join('\n'),
     installScript: plan.installScript,
   });
+  // One encoding for both copies (and one hash in the manifest).
+  const ksArtifact = textArtifact('ks.cfg', ks);
   return [
-    textArtifact('ks.cfg', ks),
-    textArtifact('oemdrv/ks.cfg', ks),
+    ksArtifact,
+    { ...ksArtifact, path: 'oemdrv/ks.cfg' },
     ...secret.map((f) => textArtifact(`oemdrv/${SEED_FILES_DIR}${f.path}`, f.content, true, 0o600)),
     // The %pre reports "installing" before the files land: it takes the sender from the seed too.
     ...plain.filter((f) => f.path === plan.status?.reporter).map((f) => textArtifact(`oemdrv/${SEED_FILES_DIR}${f.path}`, f.content, false, 0o755)),

@@ -98,10 +98,18 @@ export function writeArtifactsSync(dir: string, artifacts: Artifact[], manifestP
   });
 }
 
+/** Digests of the byte arrays in hand: a node's two copies of its kickstart are one array. */
+const digests = new WeakMap<Uint8Array, string>();
+const sha256Of = (bytes: Uint8Array): string => {
+  let d = digests.get(bytes);
+  if (d === undefined) digests.set(bytes, (d = createHash('sha256').update(bytes).digest('hex')));
+  return d;
+};
+
 function entryOf(path: string, bytes: Uint8Array, mode: number): ManifestEntry {
   return {
     path,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
+    sha256: sha256Of(bytes),
     size: bytes.length,
     mode: `0${mode.toString(8)}`,
     // Artifacts holding keys or the token are written 0600 and nothing else is.
