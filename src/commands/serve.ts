@@ -34,7 +34,8 @@ function installerProblem(installer: string): string | undefined {
 export async function serve(opts: ServeCommandOptions, out: Output): Promise<void> {
   const dir = opts.dir?.replace(/\/+$/, '');
   const problems: string[] = [];
-  if (!dir && !opts.config) problems.push('--dir or --config: give the PXE tree k8s-image pxe wrote (--dir outputs/<cluster>-pxe), or the cluster whose status to serve (--config cluster.yaml)');
+  if (dir && opts.config) problems.push('--dir and --config: give one; a PXE tree already names its nodes and their report keys (pxe.json, report-keys.json)');
+  else if (!dir && !opts.config) problems.push('--dir or --config: give the PXE tree k8s-image pxe wrote (--dir outputs/<cluster>-pxe), or the cluster whose status to serve (--config cluster.yaml)');
   else if (dir && !existsSync(`${dir}/pxe.json`)) problems.push(`--dir ${dir}: no pxe.json there; run k8s-image pxe --server ... first`);
   const m = /^(.+):([0-9]{1,5})$/.exec(opts.listen ?? '0.0.0.0:8080');
   if (!m || Number(m[2]) > 65535) problems.push(`--listen ${opts.listen}: expected ADDR:PORT, like 0.0.0.0:8080`);
