@@ -20,7 +20,7 @@ async function get(url: string): Promise<Response> {
   return res;
 }
 
-export function statusText(doc: StatusDocument): string {
+function statusText(doc: StatusDocument): string {
   const rows = doc.nodes.map((r) => [
     r.name,
     r.role,

@@ -23,7 +23,7 @@ import { openIso } from './reader.js';
 const exec = promisify(execFile);
 
 /** The label as the kernel's hd:LABEL= takes it: CentOS's own menus write spaces as \x20. */
-export const kernelLabel = (label: string) => label.replace(/[^A-Za-z0-9._-]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+const kernelLabel = (label: string) => label.replace(/[^A-Za-z0-9._-]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
 const ENTRY_TITLE = (node: string) => `Install CentOS 7 as ${node} (k8s-image kickstart)`;
 

@@ -297,7 +297,7 @@ function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstr
  * What every Kubernetes node has whatever its role and address (and so all a golden image holds of
  * Kubernetes): kernel settings, the runtime's configuration, the pinned packages and their units.
  */
-export function kubernetesCommon(cluster: Cluster): { files: PlanFile[]; packages: string[]; enableServices: string[]; reloadServices: string[] } {
+function kubernetesCommon(cluster: Cluster): { files: PlanFile[]; packages: string[]; enableServices: string[]; reloadServices: string[] } {
   const runtimeService = cluster.runtime.kind === 'docker' ? 'docker' : 'containerd';
   const files = [
     file(

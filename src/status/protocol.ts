@@ -21,10 +21,9 @@ export const STAGE_TEXT: Record<Stage, string> = {
   failed: 'failed',
 };
 
-/** Where the key and the sender land on a node, and where the sender queues reports. */
+/** Where the key and the sender land on a node (report.py queues in /var/lib/k8s-image/reports). */
 export const REPORT_KEY_PATH = '/etc/k8s-image/report.key';
 export const REPORTER_PATH = '/usr/local/lib/k8s-image/report.py';
-export const REPORT_SPOOL = '/var/lib/k8s-image/reports';
 
 /** Largest report body taken: a failure's log (at most 48 KiB, report.py cuts it) URL-encoded, up to 3 bytes a character. */
 export const MAX_REPORT_BYTES = 256 * 1024;
