@@ -75,7 +75,9 @@ report() {
   [ -n "$STATUS_URL" ] || return 0
   local stage=$1
   shift
-  "$REPORT_PYTHON" "$REPORTER" "$@" "$STATUS_URL" "$NODE_NAME" "$stage" </dev/null >>"$LOG_FILE" 2>&1 &
+  # Queued here, in this script's order (a local write); sent in the background, oldest first.
+  "$REPORT_PYTHON" "$REPORTER" --queue-only "$@" "$STATUS_URL" "$NODE_NAME" "$stage" </dev/null >>"$LOG_FILE" 2>&1 || return 0
+  "$REPORT_PYTHON" "$REPORTER" --flush "$STATUS_URL" </dev/null >>"$LOG_FILE" 2>&1 &
 }
 
 on_exit() {

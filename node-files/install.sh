@@ -80,7 +80,9 @@ report() {
   if [ -z "$STATUS_URL" ] || [ -z "$NODE_NAME" ]; then return 0; fi
   local stage=$1
   shift
-  "$REPORT_PYTHON" "$REPORTER" "$@" "$STATUS_URL" "$NODE_NAME" "$stage" </dev/null >>"$INSTALL_LOG" 2>&1 &
+  # Queued here, in this script's order (a local write); sent in the background, oldest first.
+  "$REPORT_PYTHON" "$REPORTER" --queue-only "$@" "$STATUS_URL" "$NODE_NAME" "$stage" </dev/null >>"$INSTALL_LOG" 2>&1 || return 0
+  "$REPORT_PYTHON" "$REPORTER" --flush "$STATUS_URL" </dev/null >>"$INSTALL_LOG" 2>&1 &
 }
 
 on_exit() {

@@ -2,6 +2,8 @@
 #
 # Usage: report.py [--log FILE] [--sync SECONDS] URL NODE STAGE
 #        report.py --flush URL     (send what is queued, add nothing)
+#   --queue-only  sign and queue the report, send nothing (the scripts queue in their own order,
+#                 in the foreground, then send with --flush in the background)
 #   URL    the server's report endpoint (http://10.0.0.1:8080/report)
 #   --log  attach the last 50 lines of FILE (failures), secrets masked on this node
 #   --sync wait up to SECONDS for the queue to be sent (the install-once "installed" report);
@@ -131,9 +133,13 @@ def main(argv):
     log_file = None
     sync = None
     flush = False
+    queue_only = False
     while argv and argv[0].startswith('--'):
         if argv[0] == '--flush':
             flush, argv = True, argv[1:]
+            continue
+        if argv[0] == '--queue-only':
+            queue_only, argv = True, argv[1:]
             continue
         if argv[0] == '--log' and len(argv) > 1:
             log_file, argv = argv[1], argv[2:]
@@ -164,6 +170,8 @@ def main(argv):
         except (IOError, OSError) as e:
             warn('cannot queue %s of %s: %s' % (stage, node, e))
             return 1
+        if queue_only:
+            return 0
     opener = build_opener(ProxyHandler({}))
     lock = open(os.path.join(spool, '.lock'), 'a')
     deadline = time.time() + (sync if sync is not None else tries * (pause + 5))
