@@ -50,10 +50,11 @@ export async function status(opts: StatusCommandOptions, out: Output): Promise<v
     }
     out.result(out.isTTY && opts.watch ? `\x1b[H\x1b[2J${text}\n(watching ${server}; Ctrl-C stops)` : text);
   };
-  await show();
-  if (!opts.watch) return;
-  // Redraw at every report (the server's live feed), at most twice a second, and every 10 s for the clock.
+  if (!opts.watch) return show();
+  // The live feed first, so no report falls between the first table and the subscription; then a
+  // redraw at every report, at most twice a second, and every 10 s for the clock.
   const res = await get(`${server}/status/events`);
+  await show();
   let pending: NodeJS.Timeout | undefined;
   const redraw = () => {
     pending ??= setTimeout(() => {
