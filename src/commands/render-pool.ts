@@ -45,6 +45,8 @@ export function renderThreads(nodes: number, isoTool: IsoTool, env: NodeJS.Proce
   return Math.min(availableParallelism(), 8);
 }
 
+const IN_FLIGHT = 4;
+
 /** Build every node; `done` sees each in node order. `checkpoint` throws when a signal asked to stop. */
 export async function buildAll(job: RenderJob, nodes: Node[], threads: number, done: (node: Node, index: number, built: BuiltNode) => void, checkpoint: () => void): Promise<void> {
   if (threads === 0) {
@@ -85,7 +87,9 @@ export async function buildAll(job: RenderJob, nodes: Node[], threads: number, d
           else feed(w);
         });
         w.on('error', fail);
-        feed(w);
+        // A few nodes queued per thread: a thread that waited for the main thread's answer after each
+        // node sat idle a sixth of the build (the round trip through two event loops).
+        for (let i = 0; i < IN_FLIGHT; i++) feed(w);
       }
     });
   } finally {

@@ -4,7 +4,7 @@
  * minted here once, kept in a 0600 secrets file, and read back on every later build.
  */
 export type { KeyPairPem } from './pki.js';
-export { discoveryHash } from './pki.js';
+export { discoveryHash } from './discovery.js';
 export type { Secrets } from './store.js';
 export { generateSecrets, parseSecrets, serializeSecrets, loadOrCreateSecrets } from './store.js';
 export { joinCommand, adminKubeconfig } from './kubeconfig.js';

@@ -1,5 +1,5 @@
 import yaml from 'js-yaml';
-import { signClientCert, discoveryHash } from './pki.js';
+import { discoveryHash } from './discovery.js';
 import type { Secrets } from './store.js';
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
@@ -21,6 +21,7 @@ export async function adminKubeconfig(opts: {
   server: string;
   now?: Date;
 }): Promise<string> {
+  const { signClientCert } = await import('./pki.js');
   const client = await signClientCert({
     ca: opts.secrets.ca,
     subject: [{ O: ['system:masters'] }, { CN: ['kubernetes-admin'] }],

@@ -5,7 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import yaml from 'js-yaml';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
-import { generateCa, generateServiceAccountKey, type KeyPairPem } from './pki.js';
+import type { KeyPairPem } from './pki.js';
 import {
   BOOTSTRAP_TOKEN_RE,
   CERTIFICATE_KEY_RE,
@@ -184,6 +184,9 @@ export async function generateSecrets(opts: {
   now?: Date;
 }): Promise<Secrets> {
   const now = opts.now ?? new Date();
+  // The X.509 library loads only when something is minted: a build that reads the secrets file
+  // would spend a tenth of a second on it before any node is rendered.
+  const { generateCa, generateServiceAccountKey } = await import('./pki.js');
   const [ca, frontProxyCa, etcdCa, serviceAccount] = await Promise.all([
     generateCa('kubernetes', now),
     generateCa('front-proxy-ca', now),
