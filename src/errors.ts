@@ -24,6 +24,7 @@ const FS_CAUSES: Record<string, [string, string]> = {
   EMFILE: ['too many open files', 'raise the limit (ulimit -n) and run again'],
   ENFILE: ['too many open files in the system', 'close other programs and run again'],
   EIO: ['input/output error', 'check the disk (dmesg)'],
+  EFBIG: ['file too large for this file system or for the file-size limit', 'raise the limit (ulimit -f) or choose another file system'],
   ELOOP: ['too many symbolic links', 'check the path for a symlink loop'],
 };
 

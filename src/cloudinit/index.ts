@@ -1,6 +1,6 @@
 import yaml from 'js-yaml';
 import type { Artifact } from '../artifact.js';
-import { textArtifact } from '../artifact.js';
+import { sharedBytes, textArtifact } from '../artifact.js';
 import type { NodePlan } from '../plan/index.js';
 
 /**
@@ -20,26 +20,44 @@ const dump = (doc: object) => yaml.dump(doc, { lineWidth: -1, noRefs: true, sort
  * same on every node of a farm (scripts, units, repo files): each distinct one is dumped once per
  * process. test/cloudinit/userdata.test.ts checks the assembled text equals one dump of the whole.
  */
-const itemCache = new Map<string, string>();
-function writeFilesItem(item: { path: string; owner: string; permissions: string; content: string }): string {
-  const key = `${item.path}\0${item.permissions}\0${item.content}`;
-  let text = itemCache.get(key);
-  if (text === undefined) {
-    text = dump({ write_files: [item] }).slice('write_files:\n'.length);
-    if (itemCache.size > 4096) itemCache.clear();
-    itemCache.set(key, text);
+const itemCache = new Map<string, Map<string, string>>();
+function writeFilesItem(item: WriteFilesItem): string {
+  // Keyed by the content string first: a farm's shared scripts are the same string objects, whose
+  // hash V8 keeps, where a key built by concatenation was a new 40 KB string to hash for every node.
+  let byContent = itemCache.get(item.content);
+  if (byContent === undefined) {
+    if (itemCache.size >= 4096) itemCache.clear();
+    itemCache.set(item.content, (byContent = new Map()));
   }
+  const key = `${item.path}\0${item.owner}\0${item.permissions}`;
+  let text = byContent.get(key);
+  if (text === undefined) byContent.set(key, (text = dump({ write_files: [item] }).slice('write_files:\n'.length)));
   return text;
+}
+
+interface WriteFilesItem {
+  path: string;
+  owner: string;
+  permissions: string;
+  content: string;
+}
+
+/** The user-data document in pieces (one js-yaml dump of it, joined); big shared items come encoded. */
+function userDataPieces(doc: Record<string, unknown>): (string | Uint8Array)[] {
+  const keys = Object.keys(doc);
+  const at = keys.indexOf('write_files');
+  const items = doc.write_files as WriteFilesItem[] | undefined;
+  if (at < 0 || !items || items.length === 0) return [dump(doc)];
+  const part = (ks: string[]) => (ks.length ? dump(Object.fromEntries(ks.map((k) => [k, doc[k]]))) : '');
+  const texts = items.map(writeFilesItem).map((t) => (t.length >= 4096 ? sharedBytes(t) : t));
+  return [part(keys.slice(0, at)), 'write_files:\n', ...texts, part(keys.slice(at + 1))];
 }
 
 /** The user-data document's text: one js-yaml dump, assembled from cached pieces (same bytes). */
 export function dumpUserData(doc: Record<string, unknown>): string {
-  const keys = Object.keys(doc);
-  const at = keys.indexOf('write_files');
-  const items = doc.write_files as Parameters<typeof writeFilesItem>[0][] | undefined;
-  if (at < 0 || !items || items.length === 0) return dump(doc);
-  const part = (ks: string[]) => (ks.length ? dump(Object.fromEntries(ks.map((k) => [k, doc[k]]))) : '');
-  return `${part(keys.slice(0, at))}write_files:\n${items.map(writeFilesItem).join('')}${part(keys.slice(at + 1))}`;
+  return userDataPieces(doc)
+    .map((p) => (typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('utf8')))
+    .join('');
 }
 
 /**
@@ -73,7 +91,7 @@ export function renderCloudInit(plan: NodePlan): Artifact[] {
     // and starts the first-boot unit; any failure is cloud-init's error.
     runcmd: [['bash', plan.installScript, '--live']],
   };
-  const userDataText = `#cloud-config\n# k8s-image: ${plan.hostname} (${plan.role}) of cluster ${plan.cluster}.${hasSecret ? ' Holds secrets: keep this seed private.' : ''}\n${dumpUserData(userData)}`;
+  const userDataText = [`#cloud-config\n# k8s-image: ${plan.hostname} (${plan.role}) of cluster ${plan.cluster}.${hasSecret ? ' Holds secrets: keep this seed private.' : ''}\n`, ...userDataPieces(userData)];
   const metaData = dump({ 'instance-id': plan.instanceId, 'local-hostname': plan.hostname });
   const n = plan.network;
   const subnet: Record<string, unknown> = { type: 'static', address: `${n.ip}/${n.prefix}`, gateway: n.gateway, dns_nameservers: n.dns };

@@ -7,15 +7,27 @@ import { planNode } from '../plan/index.js';
 import type { Secrets } from '../secrets/index.js';
 
 /** A cidata seed needs to know the NIC: its MAC (cloud-init matches by MAC) or a name the user gave. */
-export function nicKnown(node: Node): boolean {
+export function nicKnown(node: Pick<Node, 'mac' | 'interface'>): boolean {
   return Boolean(node.mac || node.interface);
 }
 
+export interface SeedOptions { isos: boolean; seed: 'cidata' | 'oemdrv' | 'both'; isoTool: IsoTool; epoch: number }
+
 /** Everything for one node: the rendered files and, when asked, the seed ISOs. Pure but for external ISO tools. */
-export async function nodeArtifacts(cluster: Cluster, secrets: Secrets, node: Node, opts: { isos: boolean; seed: 'cidata' | 'oemdrv' | 'both'; isoTool: IsoTool; epoch: number }): Promise<Artifact[]> {
+export async function nodeArtifacts(cluster: Cluster, secrets: Secrets, node: Node, opts: SeedOptions): Promise<Artifact[]> {
+  const files = nodeFiles(cluster, secrets, node);
+  return [...files, ...(await seedIsos(node, files, opts))];
+}
+
+/** The node's rendered files (kickstart and OEMDRV tree; cloud-init when its NIC is known). Pure. */
+export function nodeFiles(cluster: Cluster, secrets: Secrets, node: Node): Artifact[] {
   const plan = planNode(cluster, secrets, node.name);
-  const files = [...renderKickstart(plan), ...(nicKnown(node) ? renderCloudInit(plan) : [])];
-  if (!opts.isos) return files;
+  return [...renderKickstart(plan), ...(nicKnown(node) ? renderCloudInit(plan) : [])];
+}
+
+/** The seed ISOs made of the node's files (none unless opts.isos). */
+export async function seedIsos(node: Pick<Node, 'name' | 'mac' | 'interface'>, files: Artifact[], opts: SeedOptions): Promise<Artifact[]> {
+  if (!opts.isos) return [];
   const isos: Artifact[] = [];
   const seeds: ['cidata' | 'oemdrv', string, string][] = [
     ['cidata', 'cloud-init/', 'cidata'],
@@ -33,6 +45,5 @@ export async function nodeArtifacts(cluster: Cluster, secrets: Secrets, node: No
     });
     isos.push({ path: `${node.name}-${kind}.iso`, bytes, mode: secret ? 0o600 : 0o644, secret });
   }
-  return [...files, ...isos];
+  return isos;
 }
-

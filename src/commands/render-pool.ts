@@ -1,8 +1,11 @@
 /**
- * Builds nodes on every core: worker threads each render their share of the nodes with the same pure
- * nodeArtifacts() and write them into the staging tree themselves; the main thread only hands out
- * node names and collects manifest entries. Rendering is pure, so the bytes do not depend on which
- * thread made them (test/commands/perf.test.ts compares with a one-thread build).
+ * Builds a farm on every core. The main thread renders each node's files (planNode, kickstart,
+ * cloud-init: the JavaScript-heavy part), and write threads turn them into the seed ISOs, write and
+ * hash them into the staging tree. One isolate compiles the render code: with a render thread per
+ * core, V8's optimizing compiler took a third of all CPU on two cores, each isolate compiling the
+ * same functions, and the thread that waited for the disk left its core to that compiler. Rendering
+ * and the ISO writer are pure, so the bytes do not depend on which thread made them
+ * (test/commands/perf.test.ts compares with a one-thread build).
  */
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -10,14 +13,15 @@ import { Worker } from 'node:worker_threads';
 import type { Cluster, Node } from '../config/index.js';
 import type { Secrets } from '../secrets/index.js';
 import type { IsoTool } from '../iso/index.js';
+import { isShared, type Artifact } from '../artifact.js';
 import { writeArtifactsSync, type ManifestEntry } from '../output/index.js';
-import { nodeArtifacts } from './node-artifacts.js';
+import { nodeArtifacts, nodeFiles, type SeedOptions } from './node-artifacts.js';
 
 export interface RenderJob {
   cluster: Cluster;
   secrets: Secrets;
   staged: string;
-  opts: { isos: boolean; seed: 'cidata' | 'oemdrv' | 'both'; isoTool: IsoTool; epoch: number };
+  opts: SeedOptions;
 }
 
 /** What a built node reports back: its manifest entries and, for the summary, its files. */
@@ -26,26 +30,51 @@ export interface BuiltNode {
   files: { path: string; secret: boolean }[];
 }
 
-/** Render one node and write it under the staging tree (the work of one thread, or of the main one). */
+/** What the main thread sends a write thread: one node's rendered files and how to make its seeds. */
+export interface WriteJob {
+  index: number;
+  node: Pick<Node, 'name' | 'mac' | 'interface'>;
+  dir: string;
+  files: Artifact[];
+  opts: SeedOptions;
+}
+
+/** Render one node and write it under the staging tree, all on this thread. */
 export async function buildNode(job: RenderJob, node: Node): Promise<BuiltNode> {
   const artifacts = await nodeArtifacts(job.cluster, job.secrets, node, job.opts);
   const entries = writeArtifactsSync(join(job.staged, node.name), artifacts, `${node.name}/`);
   return { entries, files: artifacts.map((a) => ({ path: a.path, secret: a.secret })) };
 }
 
-/** Threads to build with: one per core for big builds with the built-in ISO writer, else none (K8S_IMAGE_THREADS overrides). */
+/**
+ * Write threads to build with: for big builds with the built-in ISO writer, one per core besides the
+ * main thread's (at least one), else none and all is done on the main thread. K8S_IMAGE_THREADS
+ * overrides (0: one thread). On 2 cores, 1000 nodes, seven interleaved runs each: one write thread
+ * 2.39 s median, two 2.56 s (a third thread only competes for the two cores).
+ */
 export function renderThreads(nodes: number, isoTool: IsoTool, env: NodeJS.ProcessEnv = process.env): number {
   const asked = env.K8S_IMAGE_THREADS === undefined || env.K8S_IMAGE_THREADS === '' ? undefined : Number(env.K8S_IMAGE_THREADS);
   if (asked !== undefined && Number.isInteger(asked) && asked >= 0) return Math.min(asked, 16);
   if (isoTool !== 'builtin' || nodes < 48) return 0;
-  // One per core: measured against two per core (1000 nodes, 2 cores, interleaved runs) one was
-  // faster in every round (2.15 s vs 3.28 s in the best): a second thread per core mostly adds its
-  // start-up and contention for the directory locks, more than it gains while the other waits on
-  // the disk.
-  return Math.min(availableParallelism(), 8);
+  return Math.max(1, Math.min(availableParallelism() - 1, 8));
 }
 
-const IN_FLIGHT = 4;
+/**
+ * The node's big buffers move to the write thread instead of being copied (copying them was a fifth
+ * of the main thread's time). Only buffers that are wholly this node's: small ones share Node's
+ * pool, and text every node shares (sharedBytes) is only ever copied into an artifact.
+ */
+function transferable(artifacts: Artifact[]): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  for (const { bytes } of artifacts) {
+    const buf = bytes.buffer;
+    if (buf instanceof ArrayBuffer && bytes.byteLength >= 4096 && bytes.byteOffset === 0 && buf.byteLength === bytes.byteLength && !isShared(bytes)) out.add(buf);
+  }
+  return [...out];
+}
+
+/** Nodes rendered but not yet written, at most: bounds what a slow disk makes the build hold. */
+const IN_FLIGHT = 16;
 
 /** Build every node; `done` sees each in node order. `checkpoint` throws when a signal asked to stop. */
 export async function buildAll(job: RenderJob, nodes: Node[], threads: number, done: (node: Node, index: number, built: BuiltNode) => void, checkpoint: () => void): Promise<void> {
@@ -56,43 +85,42 @@ export async function buildAll(job: RenderJob, nodes: Node[], threads: number, d
     }
     return;
   }
-  const workers = Array.from({ length: threads }, () => new Worker(new URL('./render-worker.js', import.meta.url), { workerData: job }));
+  const writers = Array.from({ length: threads }, () => new Worker(new URL('./write-worker.js', import.meta.url)));
+  const rendered = new Map<number, BuiltNode['files']>();
+  const written = new Map<number, BuiltNode>();
+  let reported = 0;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const event = () => new Promise<void>((resolve) => (wake = resolve));
   try {
-    await new Promise<void>((resolve, reject) => {
-      const results = new Map<number, BuiltNode>();
-      let next = 0;
-      let reported = 0;
-      let failed = false;
-      const fail = (e: unknown) => {
-        if (!failed) (failed = true), reject(e);
-      };
-      const feed = (w: Worker) => {
-        try {
-          checkpoint();
-        } catch (e) {
-          return fail(e);
+    for (const w of writers) {
+      w.on('message', (m: { index: number; entries?: ManifestEntry[]; isos?: BuiltNode['files']; error?: string; built?: object }) => {
+        if (m.error !== undefined) failure ??= Object.assign(new Error(m.error), m.built);
+        else written.set(m.index, { entries: m.entries!, files: [...rendered.get(m.index)!, ...m.isos!] });
+        while (written.has(reported)) {
+          done(nodes[reported]!, reported, written.get(reported)!);
+          written.delete(reported);
+          rendered.delete(reported++);
         }
-        if (next < nodes.length) w.postMessage({ index: next, node: nodes[next++]!.name });
-      };
-      for (const w of workers) {
-        w.on('message', (m: { index: number; built?: BuiltNode; error?: string }) => {
-          if (failed) return;
-          if (m.error !== undefined) return fail(Object.assign(new Error(m.error), m.built));
-          results.set(m.index, m.built!);
-          while (results.has(reported)) {
-            done(nodes[reported]!, reported, results.get(reported)!);
-            results.delete(reported++);
-          }
-          if (reported === nodes.length) resolve();
-          else feed(w);
-        });
-        w.on('error', fail);
-        // A few nodes queued per thread: a thread that waited for the main thread's answer after each
-        // node sat idle a sixth of the build (the round trip through two event loops).
-        for (let i = 0; i < IN_FLIGHT; i++) feed(w);
-      }
-    });
+        wake?.();
+      });
+      w.on('error', (e) => {
+        failure ??= e;
+        wake?.();
+      });
+    }
+    for (const [i, node] of nodes.entries()) {
+      checkpoint();
+      if (failure) throw failure;
+      const files = nodeFiles(job.cluster, job.secrets, node);
+      rendered.set(i, files.map((a) => ({ path: a.path, secret: a.secret })));
+      const message: WriteJob = { index: i, node: { name: node.name, mac: node.mac, interface: node.interface }, dir: join(job.staged, node.name), files, opts: job.opts };
+      writers[i % threads]!.postMessage(message, transferable(files));
+      while (rendered.size >= IN_FLIGHT && !failure) await event();
+    }
+    while (reported < nodes.length && !failure) await event();
+    if (failure) throw failure;
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await Promise.all(writers.map((w) => w.terminate()));
   }
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Artifact } from '../artifact.js';
-import { textArtifact } from '../artifact.js';
+import { sharedBytes, textArtifact } from '../artifact.js';
 import type { NodePlan, PlanFile } from '../plan/index.js';
 import { renderTemplate } from '../template.js';
 
@@ -8,6 +8,8 @@ import { renderTemplate } from '../template.js';
 export const SEED_FILES_DIR = 'k8s-image';
 
 const DELIMITER = 'K8S_IMAGE_EOF';
+/** Stands in for the node files while the template renders; no validated value holds a NUL. */
+const WRITE_FILES_MARK = '\u0000k8s-image:write-files\u0000';
 const octal = (mode: number) => mode.toString(8).padStart(4, '0');
 
 /**
@@ -16,10 +18,13 @@ const octal = (mode: number) => mode.toString(8).padStart(4, '0');
  * with % that anaconda would take for a section header) goes as base64 instead.
  */
 export function writeFileShell(f: PlanFile): string {
-  // The node files shared by a farm (the scripts, tens of KB each) are escaped once per process.
-  if (f.content.length < 4096) return fileShell(f);
+  // The node files a farm shares (scripts, units, repo files) are escaped once per process; keyed by
+  // the content string, whose hash V8 keeps, so a node's own files cost one short lookup each.
   let byContent = shellCache.get(f.content);
-  if (!byContent) shellCache.set(f.content, (byContent = new Map()));
+  if (!byContent) {
+    if (shellCache.size >= 4096) shellCache.clear();
+    shellCache.set(f.content, (byContent = new Map()));
+  }
   const key = `${f.path}\0${f.mode}`;
   let text = byContent.get(key);
   if (text === undefined) byContent.set(key, (text = fileShell(f)));
@@ -94,11 +99,18 @@ export function renderKickstart(plan: NodePlan, opts: KickstartOptions = {}): Ar
     reporter: plan.status?.reporter,
     key: plan.status?.key,
     seedPrefix: SEED_FILES_DIR,
-    writeFiles: plain.map(writeFileShell).join('\n'),
+    writeFiles: WRITE_FILES_MARK,
     installScript: plan.installScript,
   });
+  // The node files go in as bytes: the big ones (the shared scripts) are encoded once per process.
+  const [head, tail, ...extra] = ks.split(WRITE_FILES_MARK);
+  if (tail === undefined || extra.length) throw new Error('ks.cfg template: expected {{{writeFiles}}} exactly once');
+  const files = plain.flatMap((f, i) => {
+    const shell = writeFileShell(f);
+    return [i === 0 ? '' : '\n', shell.length >= 4096 ? sharedBytes(shell) : shell];
+  });
   // One encoding for both copies (and one hash in the manifest).
-  const ksArtifact = textArtifact('ks.cfg', ks);
+  const ksArtifact = textArtifact('ks.cfg', [head!, ...files, tail]);
   return [
     ksArtifact,
     { ...ksArtifact, path: 'oemdrv/ks.cfg' },

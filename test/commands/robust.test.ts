@@ -113,6 +113,26 @@ test('file-system errors are the user\'s: one line with the path, the cause and 
   assert.deepEqual(readdirSync(locked), [], 'nothing half-written');
 });
 
+test('a write thread\'s file-system error is the user\'s too: one line naming the file, exit 2, no staging left', async (t) => {
+  const base = tempDirFor(t, 'k8s-image-fs-threads-');
+  writeFileSync(join(base, 'farm.yaml'), farmYaml(60));
+  await k8sImage(['secrets', '-c', 'farm.yaml'], base);
+  const mnt = join(base, 'mnt');
+  mkdirSync(mnt);
+  const threads = { ...process.env, K8S_IMAGE_THREADS: '2' };
+  // A 2 MiB file system fills up a few nodes in, inside a write thread.
+  const script = 'mount -t tmpfs -o size=2m tmpfs "$1" && shift && exec "$@"';
+  const full = spawnSync('unshare', ['-m', 'sh', '-c', script, 'sh', mnt, process.execPath, cli, 'build', '-c', 'farm.yaml', '-o', join(mnt, 'out')], { cwd: base, env: threads, encoding: 'utf8' });
+  assert.equal(full.status, 2, full.stderr);
+  assert.match(full.stderr, /^error: .*mnt\/out\/.*: no space left on the device \(ENOSPC in write\); free some space/m);
+  assert.doesNotMatch(full.stderr, /internal error|    at /);
+  // A file-size limit (ulimit -f, SIGXFSZ ignored as a batch system does): EFBIG, also the user's.
+  const limited = spawnSync('bash', ['-c', 'trap "" XFSZ; ulimit -f 64; exec "$@"', 'bash', process.execPath, cli, 'build', '-c', 'farm.yaml', '-o', 'out'], { cwd: base, env: threads, encoding: 'utf8' });
+  assert.equal(limited.status, 2, limited.stderr);
+  assert.match(limited.stderr, /^error: out\/\.farm\.staging-[^/]+\/[a-z0-9]+\/[^:]+: file too large .*\(EFBIG in write\); raise the limit \(ulimit -f\)/m);
+  assert.deepEqual(readdirSync(join(base, 'out')), [], 'the staging tree is removed');
+});
+
 test('SIGINT and SIGTERM during a 300-node build: staging removed, exit 130/143, previous outputs intact; after SIGKILL the next build removes the debris and says so', async (t) => {
   const base = tempDirFor(t, 'k8s-image-sig-');
   const config = join(base, 'farm.yaml');
