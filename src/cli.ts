@@ -10,7 +10,8 @@ const stdio = async (): Promise<Output> => (await import('./commands/common.js')
 const validate = async (o: object) => (await import('./commands/validate.js')).validate(o, await stdio());
 const init = async (o: object) => (await import('./commands/init.js')).init(o, await stdio());
 const schema = async (o: object) => (await import('./commands/schema.js')).schema(o, await stdio());
-const build = async (o: object) => (await import('./commands/build.js')).build(o, await stdio());
+const batch = async () => (await import('./batch.js')).tuneForBatch();
+const build = async (o: object) => (await batch(), (await import('./commands/build.js')).build(o, await stdio()));
 const secrets = async (o: object) => (await import('./commands/secrets.js')).secrets(o, await stdio());
 const kubeconfig = async (o: object) => (await import('./commands/kubeconfig.js')).kubeconfig(o, await stdio());
 const render = async (o: object) => (await import('./commands/render.js')).render(o, await stdio());
