@@ -1,7 +1,7 @@
 import { UserError } from '../errors.js';
 import { createHash, type Hash } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { Artifact } from '../artifact.js';
 
@@ -84,10 +84,15 @@ export function writeArtifactsSync(dir: string, artifacts: Artifact[], manifestP
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
   }
+  // A node's two copies of one file (ks.cfg and oemdrv/ks.cfg are one array) are one inode: a link
+  // costs no data to write, and on a busy file system an inode is the dear part of a small file.
+  const firstPath = new Map<Uint8Array, { path: string; mode: number }>();
   return artifacts.map((a) => {
     const path = join(dir, a.path);
     try {
-      writeFileSync(path, a.bytes, { mode: a.mode });
+      const twin = firstPath.get(a.bytes);
+      if (twin === undefined || twin.mode !== a.mode || !linked(twin.path, path)) writeFileSync(path, a.bytes, { mode: a.mode });
+      if (twin === undefined) firstPath.set(a.bytes, { path, mode: a.mode });
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (err && typeof err === 'object' && err.code && !err.path) err.path = path;
@@ -96,6 +101,18 @@ export function writeArtifactsSync(dir: string, artifacts: Artifact[], manifestP
     if ((a.mode & currentUmask()) !== 0) chmodSync(path, a.mode);
     return entryOf(`${manifestPrefix}${a.path}`, a.bytes, a.mode);
   });
+}
+
+/** Hard-link `to` to `from`; false where the file system has no hard links (the caller writes a copy). */
+function linked(from: string, to: string): boolean {
+  try {
+    linkSync(from, to);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EPERM' || code === 'EXDEV' || code === 'EMLINK' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') return false;
+    throw e;
+  }
 }
 
 /** Digests of the byte arrays in hand: a node's two copies of its kickstart are one array. */

@@ -27,6 +27,12 @@ test('a build on four threads is byte-identical to a one-thread build (files, mo
   const par = treeHashes(join(base, 'par'), true);
   assert.ok(Object.keys(seq).length > 60 * 8);
   assert.deepEqual(par, seq);
+  // The kickstart next to the seed tree's copy is one file (a hard link), in either build.
+  for (const out of ['seq', 'par']) {
+    const a = statSync(join(base, out, 'farm', 'node0001', 'ks.cfg'));
+    const b = statSync(join(base, out, 'farm', 'node0001', 'oemdrv', 'ks.cfg'));
+    assert.equal(a.ino, b.ino, `${out}: ks.cfg and oemdrv/ks.cfg are one inode`);
+  }
 });
 
 test("a worker's files do not grow with the farm: /etc/hosts and the first-boot env hold no node list", async () => {
