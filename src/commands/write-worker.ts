@@ -1,7 +1,7 @@
 /** A write thread (see render-pool.ts): makes a rendered node's seed ISOs, writes and hashes its files. */
 import { parentPort } from 'node:worker_threads';
 import { writeArtifactsSync } from '../output/index.js';
-import { seedIsos } from './node-artifacts.js';
+import { seedIsos } from './seeds.js';
 import type { WriteJob } from './render-pool.js';
 
 parentPort!.on('message', (m: WriteJob) => {
