@@ -108,6 +108,11 @@ export async function buildAll(job: RenderJob, nodes: Node[], threads: number, d
         failure ??= e;
         wake?.();
       });
+      // A thread that ends without an error event (killed, out of memory) must not leave the build waiting.
+      w.on('exit', (code) => {
+        if (reported < nodes.length) failure ??= new Error(`a write thread stopped before the build was done (exit code ${code})`);
+        wake?.();
+      });
     }
     for (const [i, node] of nodes.entries()) {
       checkpoint();
