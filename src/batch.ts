@@ -6,7 +6,7 @@ import { setFlagsFromString } from 'node:v8';
  * node with the same functions, so optimizing compiles were a third of its CPU (perf, two cores).
  * Optimizing later and inlining less cut the 1000-node build's CPU by a sixth (3.65 -> 3.02
  * CPU-seconds, median wall 2.24 -> 1.89 s, six interleaved runs). Heuristics only: the bytes are
- * the same. Set before the command's modules load; `serve` keeps V8's defaults.
+ * the same. Set by build, render and pxe before their modules load; `serve` keeps V8's defaults.
  */
 export function tuneForBatch(): void {
   setFlagsFromString('--interrupt-budget=600000');

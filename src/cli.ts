@@ -12,15 +12,16 @@ const { Command, CommanderError, Option } = createRequire(import.meta.url)('comm
 // Each command's module is loaded when it runs: `--help` and `versions` need no X.509, YAML or
 // schema library, and start about as fast as node itself.
 const stdio = async (): Promise<Output> => (await import('./commands/common.js')).stdio;
+// The commands that render whole farms: see src/batch.ts.
+const batch = async () => (await import('./batch.js')).tuneForBatch();
 const validate = async (o: object) => (await import('./commands/validate.js')).validate(o, await stdio());
 const init = async (o: object) => (await import('./commands/init.js')).init(o, await stdio());
 const schema = async (o: object) => (await import('./commands/schema.js')).schema(o, await stdio());
-const batch = async () => (await import('./batch.js')).tuneForBatch();
 const build = async (o: object) => (await batch(), (await import('./commands/build.js')).build(o, await stdio()));
 const secrets = async (o: object) => (await import('./commands/secrets.js')).secrets(o, await stdio());
 const kubeconfig = async (o: object) => (await import('./commands/kubeconfig.js')).kubeconfig(o, await stdio());
-const render = async (o: object) => (await import('./commands/render.js')).render(o, await stdio());
-const pxe = async (o: object) => (await import('./commands/pxe.js')).pxe(o, await stdio());
+const render = async (o: object) => (await batch(), (await import('./commands/render.js')).render(o, await stdio()));
+const pxe = async (o: object) => (await batch(), (await import('./commands/pxe.js')).pxe(o, await stdio()));
 const serve = async (o: object) => (await import('./commands/serve.js')).serve(o, await stdio());
 const status = async (o: object) => (await import('./commands/status.js')).status(o, await stdio());
 const golden = async (o: object) => (await import('./commands/golden.js')).golden(o, await stdio());
