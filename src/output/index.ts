@@ -67,8 +67,8 @@ export async function writeArtifacts(dir: string, artifacts: Artifact[], manifes
 }
 
 /**
- * writeArtifacts for a render thread: synchronous, since each thread writes its own nodes and a
- * thread has nothing else to do meanwhile (fewer round trips through libuv's pool than async writes).
+ * writeArtifacts for a build thread: synchronous, since a write thread has nothing else to do
+ * meanwhile (fewer round trips through libuv's pool than async writes).
  */
 export function writeArtifactsSync(dir: string, artifacts: Artifact[], manifestPrefix = ''): ManifestEntry[] {
   // Every directory once, parents first, without recursive mkdir's failed attempts on the way down.

@@ -1,5 +1,5 @@
 import type { Cluster, Node } from '../config/index.js';
-// Leaf modules, not config's index: the render threads need no YAML parser or schema library.
+// Leaf modules, not config's index: the plan needs no YAML parser or schema library loaded.
 import * as net from '../config/net.js';
 import { URL_USERINFO } from '../config/patterns.js';
 import { UserError } from '../errors.js';

@@ -1,7 +1,7 @@
 import yaml from 'js-yaml';
 import type { Cluster, Node } from '../config/index.js';
 import type { Secrets } from '../secrets/index.js';
-// The leaf module, not the stage's index: the render threads need no X.509 library.
+// The leaf module, not the stage's index: the plan needs no X.509 library loaded.
 import { discoveryHash } from '../secrets/discovery.js';
 import { FAIL_CGROUP_V1_MINOR, KERNEL_PREFLIGHT_ERROR_MINOR, criSocket, minorFacts } from '../versions/index.js';
 
