@@ -75,6 +75,9 @@ export function renderKickstart(plan: NodePlan, opts: KickstartOptions = {}): Ar
     hostname: plan.hostname,
     source: opts.source ?? 'cdrom',
     timezone: plan.timezone,
+    // Validated host names and IPv4 addresses: safe in the kickstart and in shell words.
+    ntpServers: plan.ntpServers.join(','),
+    ntpServerList: plan.ntpServers,
     // Anaconda matches --device by MAC or name; with neither known, `link` takes the first NIC with a link.
     device: plan.network.mac ?? plan.network.device ?? 'link',
     dhcp: plan.network.dhcp === true,
