@@ -8,8 +8,8 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Cluster } from '../../src/config/index.js';
 import type { Secrets } from '../../src/secrets/index.js';
 import { planNode } from '../../src/plan/index.js';
@@ -220,5 +220,38 @@ describe('%post on a netbooted node: the network boot entry first in BootOrder (
     assert.deepEqual(failing.setOrder, ['0004,0001,0000']);
     assert.equal(failing.order, '0001,0004,0000');
     assert.match(failing.out, /WARNING: efibootmgr -o 0004,0001,0000 failed: BootOrder stays 0001,0004,0000/);
+  });
+});
+
+describe('%post --nochroot runs with the tools the install image keeps', () => {
+  it('copies and checks the secret files without /usr/bin/install (lorax removes it from the install image)', () => {
+    const artifacts = renderKickstart(planNode(f.lab, f.labSecrets, 'master'));
+    const text = Buffer.from(artifacts.find((a) => a.path === 'ks.cfg')!.bytes).toString('utf8');
+    const body = section(text, /^%post --nochroot --erroronfail/)!;
+    const seed = tempDir('k8s-image-oemdrv-');
+    for (const a of artifacts.filter((x) => x.path.startsWith('oemdrv/'))) {
+      const p = join(seed, a.path.slice('oemdrv/'.length));
+      mkdirSync(dirname(p), { recursive: true });
+      writeFileSync(p, a.bytes);
+    }
+    const root = tempDir('k8s-image-sysimage-');
+    const script = body
+      .split('\n')
+      .filter((l) => !/^(mount|umount) /.test(l))
+      .join('\n')
+      .replace(/^seed=.*$/m, `seed=${seed}`)
+      .replaceAll('/mnt/sysimage/', `${root}/`);
+    // What lorax's runtime-cleanup.tmpl (lorax-19.7.28-1) leaves of coreutils: no install, no base64.
+    const path = minimalPath(['/usr/bin/sha256sum']);
+    assert.ok(!existsSync(join(path, 'install')));
+    const r = spawnSync('bash', ['-c', script], { env: { PATH: path }, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const plan = planNode(f.lab, f.labSecrets, 'master');
+    const secret = plan.files.filter((x) => x.secret);
+    assert.ok(secret.length > 0);
+    for (const file of secret) {
+      assert.equal(readFileSync(join(root, file.path), 'utf8'), file.content, file.path);
+      assert.equal(statSync(join(root, file.path)).mode & 0o777, file.mode, file.path);
+    }
   });
 });
