@@ -57,6 +57,7 @@ NODE_NAME=${NODE_NAME:-}
 STATUS_URL=${STATUS_URL:-}
 REPORTER=${REPORTER:-/usr/local/lib/k8s-image/report.py}
 REPORT_PYTHON=${REPORT_PYTHON:-python}
+REPORT_WAIT=${REPORT_WAIT:-30}
 
 mkdir -p "$(dirname "$INSTALL_LOG")"
 # 0600: yum may print a mirror's or proxy's URL, password included, when it fails.
@@ -101,6 +102,7 @@ case $SELINUX in
 esac
 [[ $YUM_RETRIES =~ ^[1-9][0-9]*$ ]] || die "$ENV_FILE: YUM_RETRIES=$YUM_RETRIES is not a positive whole number"
 [[ $YUM_BACKOFF =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "$ENV_FILE: YUM_BACKOFF=$YUM_BACKOFF is not a number of seconds"
+[[ $REPORT_WAIT =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "$ENV_FILE: REPORT_WAIT=$REPORT_WAIT is not a number of seconds"
 
 log "start ($([ "$LIVE" = 1 ] && echo 'running system' || echo 'installer chroot'), settings from $ENV_FILE)"
 report installing
@@ -252,11 +254,18 @@ if [ "$LIVE" = 1 ]; then
   report installed
 elif [ -n "$STATUS_URL" ] && [ -n "$NODE_NAME" ]; then
   # In the installer: a PXE node whose "installed" never arrives installs again at its next boot.
-  if "$REPORT_PYTHON" "$REPORTER" --sync 30 "$STATUS_URL" "$NODE_NAME" installed </dev/null >>"$INSTALL_LOG" 2>&1; then
-    log "reported 'installed' to $STATUS_URL"
-  else
-    log "WARNING: could not report 'installed' to $STATUS_URL (it stays queued and goes at first boot); a PXE node boots the installer again until the server has it"
-  fi
+  # The sender's own lines (the server's answer) go to the log through this script's output.
+  rc=0
+  sender=$("$REPORT_PYTHON" "$REPORTER" --sync "$REPORT_WAIT" "$STATUS_URL" "$NODE_NAME" installed </dev/null 2>&1) || rc=$?
+  if [ -n "$sender" ]; then printf '%s\n' "$sender"; fi
+  case $rc in
+    0) log "reported 'installed' to $STATUS_URL (the server took it)" ;;
+    3)
+      reason=$(sed -n "s/.*report 'installed' .* REFUSED by [^ ]*: \(.*\); dropped.*/\1/p" <<<"$sender" | tail -n 1)
+      log "WARNING: 'installed' REFUSED by $STATUS_URL (${reason:-see the line above}); it is dropped, not retried, and a PXE node boots the installer again until the server has it. Check this machine's clock ($(date -u +%Y-%m-%dT%H:%M:%SZ)) and the server's log"
+      ;;
+    *) log "WARNING: could not report 'installed' to $STATUS_URL (not taken in ${REPORT_WAIT} s: it stays queued and goes at first boot); a PXE node boots the installer again until the server has it" ;;
+  esac
 fi
 
 if [ "$LIVE" = 1 ] && [ -n "$FIRSTBOOT_UNIT" ]; then

@@ -9,11 +9,16 @@
 #   --sync wait up to SECONDS for the queue to be sent (the install-once "installed" report);
 #          without it, a few tries in the caller's background, then the queue waits for the next report
 #
+# Exit status: 0 sent; 1 not sent yet (server down, slow, or answering 408, 429 or 5xx: kept in the
+# queue for the next try); 3 refused for good (any other 4xx: a bad signature, a report time too far
+# off the server's clock, a replay), logged with the server's reason and dropped. Status 3 is about
+# the report this run made (with --flush: about any report sent).
+#
 # Each report is signed when it is made (HMAC-SHA256 with this node's key over
 # "node|stage|time|nonce|log"; the server refuses other keys, old times and seen nonces) and queued
 # in $K8S_IMAGE_REPORT_SPOOL (/var/lib/k8s-image/reports): one sender at a time sends the queue
 # oldest first, so reports arrive in the order they were made, and a server that is down loses
-# nothing. Never fails its caller's work: callers run it in the background or ignore its status.
+# nothing. Never fails its caller's work: callers run it in the background or log its status.
 # Written for CentOS 7's python 2.7 (and python 3); talks to the server directly, never through a proxy.
 import binascii
 import errno
@@ -101,32 +106,67 @@ def enqueue(spool, body):
     os.fsync(fd)
     os.close(fd)
     os.rename(path + '.tmp', path)
+    return os.path.basename(path)
 
 
 def queued(spool):
     return sorted(n for n in os.listdir(spool) if n.endswith('.report'))
 
 
+# What the server answers when it may take the report later: a request timeout, "too many requests"
+# (admission of install waves) and its own errors. Any other 4xx is a refusal for good (signature,
+# a report time too far off its clock, a replayed nonce): sending the same bytes again cannot help.
+RETRY_CODES = (408, 429)
+
+# send_queue's outcomes
+SENT, KEPT = 'sent', 'kept'
+
+
+def stage_of(body):
+    m = re.search(r'(?:^|&)stage=([^&]*)', body.decode('ascii', 'replace'))
+    return m.group(1) if m else '?'
+
+
+def reason_of(e):
+    """The server's reason for an HTTP error: its body's first line, else the status text; never raises."""
+    text = ''
+    try:
+        text = e.read(2048).decode('utf-8', 'replace').strip().splitlines()[0]
+    except Exception:  # no body, a reset connection, a body that times out: the status line is enough
+        text = ''
+    if not text:
+        try:
+            text = str(e.reason or e.msg or '')
+        except Exception:
+            text = ''
+    return text.strip() or 'no reason given'
+
+
 def send_queue(spool, url, opener):
-    """Send the queue oldest first; True when it is empty, False when the server did not take one."""
+    """Send the queue oldest first. Returns (outcome, refused): outcome is SENT when the queue is
+    empty, KEPT when the server did not take one (it stays queued, with those after it); refused
+    lists (name, stage, reason) of the reports the server refused for good (dropped)."""
+    refused = []
     for name in queued(spool):
         path = os.path.join(spool, name)
         with open(path, 'rb') as f:
             body = f.read()
+        stage = stage_of(body)
         try:
             opener.open(url, body, 5).read()
         except HTTPError as e:
-            if 400 <= e.code < 500:
-                # Refused for good (signature, time, replay): sending it again cannot help.
-                warn('%s refused by %s (%d %s); dropped' % (name, url, e.code, e.read().decode('utf-8', 'replace').strip()))
+            reason = reason_of(e)
+            if 400 <= e.code < 500 and e.code not in RETRY_CODES:
+                warn("report '%s' (%s) REFUSED by %s: %d %s; dropped (sending it again cannot help)" % (stage, name, url, e.code, reason))
+                refused.append((name, stage, '%d %s' % (e.code, reason)))
             else:
-                warn('%s: %s answered %d; kept for the next try' % (name, url, e.code))
-                return False
-        except Exception as e:  # down, slow, unreachable: keep it for later
-            warn('%s: %s unreachable (%s); kept for the next try' % (name, url, e))
-            return False
+                warn("report '%s' (%s): %s answered %d %s; kept for the next try" % (stage, name, url, e.code, reason))
+                return KEPT, refused
+        except Exception as e:  # down, slow, unreachable, timed out: keep it for later
+            warn("report '%s' (%s): %s unreachable (%s); kept for the next try" % (stage, name, url, e))
+            return KEPT, refused
         os.remove(path)
-    return True
+    return SENT, refused
 
 
 def main(argv):
@@ -156,6 +196,7 @@ def main(argv):
     spool = os.environ.get('K8S_IMAGE_REPORT_SPOOL', '/var/lib/k8s-image/reports')
     tries = int(os.environ.get('K8S_IMAGE_REPORT_TRIES', '5'))
     pause = float(os.environ.get('K8S_IMAGE_REPORT_PAUSE', '3'))
+    mine = None  # the report this run made: its fate is the exit status
     if flush:
         if not os.path.isdir(spool) or not queued(spool):
             return 0
@@ -166,7 +207,7 @@ def main(argv):
                 key = f.read().strip().encode('ascii')
             if not os.path.isdir(spool):
                 os.makedirs(spool, 0o700)
-            enqueue(spool, make_report(key, node, stage, log_tail(log_file) if log_file else ''))
+            mine = enqueue(spool, make_report(key, node, stage, log_tail(log_file) if log_file else ''))
         except (IOError, OSError) as e:
             warn('cannot queue %s of %s: %s' % (stage, node, e))
             return 1
@@ -176,6 +217,14 @@ def main(argv):
     lock = open(os.path.join(spool, '.lock'), 'a')
     deadline = time.time() + (sync if sync is not None else tries * (pause + 5))
     attempt = 0
+    refused = []
+
+    def status(kept):
+        # 3: refused for good (ours, or with --flush any); 1: kept for a later try; 0: sent.
+        if any(name == mine or mine is None for name, _, _ in refused):
+            return 3
+        return 1 if kept else 0
+
     while True:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -187,15 +236,16 @@ def main(argv):
             time.sleep(0.2)
             continue
         try:
-            empty = send_queue(spool, url, opener)
+            outcome, dropped = send_queue(spool, url, opener)
+            refused.extend(dropped)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
         attempt += 1
-        if empty and not queued(spool):
-            return 0
-        if not empty and (attempt >= tries and sync is None or time.time() + pause >= deadline):
-            return 1
-        if not empty:
+        if outcome == SENT and not queued(spool):
+            return status(False)
+        if outcome == KEPT and (attempt >= tries and sync is None or time.time() + pause >= deadline):
+            return status(True)
+        if outcome == KEPT:
             time.sleep(pause)
 
 

@@ -60,12 +60,43 @@ export function dumpUserData(doc: Record<string, unknown>): string {
     .join('');
 }
 
+export interface CloudInitOptions {
+  /**
+   * How the seed reaches cloud-init. `cidata` (default): a local seed (ISO, seed dir), whose
+   * network-config cloud-init reads. `nocloud-net`: fetched from a URL (`ds=nocloud-net;s=URL/`),
+   * where CentOS 7's cloud-init 19.4 fetches only meta-data and user-data (util.read_seeded), never
+   * network-config: the static address then also travels in meta-data's `network-interfaces`
+   * (ENI text, which DataSourceNoCloud converts with eni.convert_eni_data). See
+   * test/reference/cloud-init-centos7.md, section 3.
+   */
+  seed?: 'cidata' | 'nocloud-net';
+}
+
+/**
+ * The node's static network as ENI (interfaces(5)) text, as 19.4's eni parser reads it: one option
+ * per line, single spaces (it splits on ' '), `auto` (else the subnet is `control: manual`: ONBOOT=no),
+ * `hwaddress ether` (cloud-init matches and renames the NIC by it). 19.4's conversion keeps address,
+ * netmask, gateway, broadcast, dns-nameservers, dns-search and hwaddress only (no mtu, routes, bonds,
+ * bridges or vlans: every interface becomes a physical one), which is all a node's plan has.
+ */
+export function eniText(plan: Pick<NodePlan, 'network'>): string {
+  const n = plan.network;
+  const name = n.device ?? 'eth0';
+  const lines = [`auto ${name}`, `iface ${name} inet static`];
+  if (n.mac) lines.push(`    hwaddress ether ${n.mac}`);
+  lines.push(`    address ${n.ip}`, `    netmask ${n.netmask}`, `    gateway ${n.gateway}`);
+  if (n.dns.length) lines.push(`    dns-nameservers ${n.dns.join(' ')}`);
+  if (n.search) lines.push(`    dns-search ${n.search}`);
+  return `${lines.join('\n')}\n`;
+}
+
 /**
  * NoCloud seed files for the node: user-data (#cloud-config), meta-data, network-config (v1).
  * Only modules and keys CentOS 7's cloud-init 19.4 runs: no ntp module (chrony is a file), no
  * write_files defer, no packages: (it cannot pin versions or pass yum options; install.sh does).
+ * A `nocloud-net` seed also carries the network in meta-data (see CloudInitOptions).
  */
-export function renderCloudInit(plan: NodePlan): Artifact[] {
+export function renderCloudInit(plan: NodePlan, opts: CloudInitOptions = {}): Artifact[] {
   const hasSecret = plan.files.some((f) => f.secret);
   const root: Record<string, unknown> = { name: 'root', lock_passwd: !plan.rootPasswordHash };
   if (plan.rootPasswordHash) root.hashed_passwd = plan.rootPasswordHash;
@@ -92,7 +123,6 @@ export function renderCloudInit(plan: NodePlan): Artifact[] {
     runcmd: [['bash', plan.installScript, '--live']],
   };
   const userDataText = [`#cloud-config\n# k8s-image: ${plan.hostname} (${plan.role}) of cluster ${plan.cluster}.${hasSecret ? ' Holds secrets: keep this seed private.' : ''}\n`, ...userDataPieces(userData)];
-  const metaData = dump({ 'instance-id': plan.instanceId, 'local-hostname': plan.hostname });
   const n = plan.network;
   const subnet: Record<string, unknown> = { type: 'static', address: `${n.ip}/${n.prefix}`, gateway: n.gateway, dns_nameservers: n.dns };
   if (n.search) subnet.dns_search = [n.search];
@@ -103,6 +133,12 @@ export function renderCloudInit(plan: NodePlan): Artifact[] {
   if (n.mac) physical.mac_address = n.mac;
   physical.subnets = [subnet];
   const networkConfig = dump({ version: 1, config: [physical] });
+  const metaData = dump({
+    'instance-id': plan.instanceId,
+    'local-hostname': plan.hostname,
+    // Used by 19.4 only when no network-config was read (a URL seed); the same network as network-config.
+    ...(opts.seed === 'nocloud-net' ? { 'network-interfaces': eniText(plan) } : {}),
+  });
   return [
     textArtifact('cloud-init/user-data', userDataText, hasSecret),
     textArtifact('cloud-init/meta-data', metaData),

@@ -47,11 +47,19 @@ function fileShell(f: PlanFile): string {
   return lines.join('\n');
 }
 
+/**
+ * Shell (run in the installer, %post --nochroot) that copies one secret file into the new system and
+ * checks it. Not `install -D`: lorax removes /usr/bin/install from CentOS 7's install image
+ * (share/runtime-cleanup.tmpl, `removefrom coreutils ... /usr/bin/install`); mkdir, cp, chmod and
+ * sha256sum stay. The copy is made under umask 077, so it is never readable by others.
+ */
 function copySecretShell(f: PlanFile): string {
   const sha = createHash('sha256').update(f.content).digest('hex');
   const target = `/mnt/sysimage${f.path}`;
   return [
-    `install -D -m ${octal(f.mode)} "$seed/${SEED_FILES_DIR}${f.path}" ${target}`,
+    `mkdir -p ${target.slice(0, target.lastIndexOf('/'))}`,
+    `(umask 077 && cp "$seed/${SEED_FILES_DIR}${f.path}" ${target})`,
+    `chmod ${octal(f.mode)} ${target}`,
     `echo "${sha}  ${target}" | sha256sum -c --quiet`,
   ].join('\n');
 }
@@ -75,6 +83,9 @@ export function renderKickstart(plan: NodePlan, opts: KickstartOptions = {}): Ar
     hostname: plan.hostname,
     source: opts.source ?? 'cdrom',
     timezone: plan.timezone,
+    // Validated host names and IPv4 addresses: safe in the kickstart and in shell words.
+    ntpServers: plan.ntpServers.join(','),
+    ntpServerList: plan.ntpServers,
     // Anaconda matches --device by MAC or name; with neither known, `link` takes the first NIC with a link.
     device: plan.network.mac ?? plan.network.device ?? 'link',
     dhcp: plan.network.dhcp === true,

@@ -440,6 +440,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
       search: cluster.searchDomain,
     },
     timezone: cluster.os.timezone,
+    ntpServers: cluster.os.ntpServers,
     selinux: cluster.os.selinux,
     firewall: cluster.os.firewall,
     rootPasswordHash: cluster.os.rootPasswordHash ?? secrets.rootPasswordHash,
@@ -537,6 +538,7 @@ export function planGolden(cluster: Cluster, secrets: Secrets): NodePlan {
     // The golden VM's NIC is whatever the hypervisor gives it: the first with a link.
     network: { dhcp: true, ip: '', prefix: 0, netmask: '', gateway: '', dns: [] },
     timezone: cluster.os.timezone,
+    ntpServers: cluster.os.ntpServers,
     selinux: cluster.os.selinux,
     firewall: cluster.os.firewall,
     rootPasswordHash: cluster.os.rootPasswordHash ?? secrets.rootPasswordHash,

@@ -34,6 +34,8 @@ export interface NodePlan {
     search?: string;
   };
   timezone: string;
+  /** os.ntpServers: chrony's servers on the node, and the installer's clock source (kickstart %pre and `timezone --ntpservers`). */
+  ntpServers: string[];
   selinux: 'disabled' | 'permissive';
   firewall: 'disabled' | 'open';
   rootPasswordHash?: string;

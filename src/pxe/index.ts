@@ -192,7 +192,7 @@ export function renderPxe(cluster: Cluster, secrets: Secrets, opts: PxeOptions, 
     const ks = renderKickstart(plan, { source, seedUrl: `${url}/seed/${node.name}` });
     out.push({ ...ks.find((a) => a.path === 'ks.cfg')!, path: `http/ks/${node.name}.cfg` });
     for (const a of ks.filter((x) => x.path.startsWith(`oemdrv/${SEED_FILES_DIR}/`))) out.push({ ...a, path: `http/seed/${node.name}/${a.path.slice('oemdrv/'.length)}` });
-    for (const a of renderCloudInit(plan)) out.push({ ...a, path: `http/nocloud/${node.name}/${a.path.slice('cloud-init/'.length)}` });
+    for (const a of renderCloudInit(plan, { seed: 'nocloud-net' })) out.push({ ...a, path: `http/nocloud/${node.name}/${a.path.slice('cloud-init/'.length)}` });
     const e = installed.has(node.name) ? localEntries(cluster.name, node) : installEntries(cluster, node, opts);
     const p = entryPaths(node);
     out.push(textArtifact(p.pxelinux, e.pxelinux), textArtifact(p.grub, e.grub), textArtifact(p.ipxe, e.ipxe));

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Fake system commands for the node-files sandbox: linked under every name (kubeadm, kubectl, systemctl,
-# chronyc, modprobe, sysctl, swapoff, setenforce, getenforce, yum, rpm, ip); logs its argv (tab-separated)
+# chronyc, chronyd, efibootmgr, modprobe, sysctl, swapoff, setenforce, getenforce, yum, rpm, ip); logs its argv (tab-separated)
 # to $FAKE_CALLS and behaves by env knobs and counter files in $FAKE_DIR (see sandbox.ts).
 set -u
 name=$(basename "$0")
@@ -96,6 +96,34 @@ case $name in
       exit 0
     fi
     exit "$rc"
+    ;;
+  chronyd)
+    # chronyd -q (-t N) 'server ...': FAKE_CHRONYD_RC=0 sets the clock (as chrony 3.4 prints it), else
+    # no server answers and -t ends it with status 1.
+    echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) chronyd version 3.4 starting (+CMDMON +NTP +REFCLOCK +RTC +PRIVDROP +SCFILTER +SIGND +ASYNCDNS +SECHASH +IPV6 +DEBUG)"
+    if [ "${FAKE_CHRONYD_RC:-0}" = 0 ]; then
+      echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) System clock wrong by 172800.004533 seconds (step)"
+      echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) chronyd exiting"
+      exit 0
+    fi
+    echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) No suitable source for synchronisation"
+    echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) chronyd exiting"
+    exit "$FAKE_CHRONYD_RC"
+    ;;
+  efibootmgr)
+    # No argument: print $FAKE_DIR/efibootmgr.out (real efibootmgr 17 output, see the tests). -o LIST:
+    # set BootOrder in that file (as the firmware variable would change); FAKE_EFIBOOTMGR_RC fails it.
+    out=$FAKE_DIR/efibootmgr.out
+    if [ ! -r "$out" ]; then echo "EFI variables are not supported on this system." >&2; exit 2; fi
+    if [ "$#" -eq 0 ]; then cat "$out"; exit 0; fi
+    if [ "$1" = -o ] && [ "$#" -ge 2 ]; then
+      if [ "${FAKE_EFIBOOTMGR_RC:-0}" != 0 ]; then echo "Could not set BootOrder: Input/output error" >&2; exit "$FAKE_EFIBOOTMGR_RC"; fi
+      sed -i "s/^BootOrder: .*/BootOrder: $2/" "$out"
+      cat "$out"
+      exit 0
+    fi
+    echo "fake efibootmgr: unexpected arguments $*" >&2
+    exit 1
     ;;
   modprobe)
     for m in ${FAKE_MODPROBE_MISSING:-}; do

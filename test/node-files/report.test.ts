@@ -25,16 +25,20 @@ interface Capture {
   bodies: URLSearchParams[];
   /** What to answer next (200 by default). */
   status: number;
+  /** The answer's body (the server's reason). */
+  reason: string;
+  /** Answers to give first, one per request, before `status`. */
+  script: number[];
   close(): Promise<void>;
 }
 
 async function capture(): Promise<Capture> {
-  const c = { bodies: [] as URLSearchParams[], status: 200 } as Capture;
+  const c = { bodies: [] as URLSearchParams[], status: 200, reason: 'x', script: [] as number[] } as Capture;
   const server: Server = createHttpServer(async (req: IncomingMessage, res) => {
     let body = '';
     for await (const chunk of req) body += chunk;
     c.bodies.push(new URLSearchParams(body));
-    res.writeHead(c.status).end('x\n');
+    res.writeHead(c.script.shift() ?? c.status).end(`${c.reason}\n`);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   c.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/report`;
@@ -53,6 +57,38 @@ async function hanging(): Promise<{ url: string; close(): Promise<void> }> {
       for (const s of sockets) s.destroy();
       return new Promise((r) => server.close(() => r()));
     },
+  };
+}
+
+/**
+ * A server that answers every request with `status` and a Content-Length its body never reaches:
+ * the connection closes after a few bytes, or is reset after the headers, so reading the error's
+ * body fails (IncompleteRead, ECONNRESET).
+ */
+async function truncating(status: number, reset: boolean): Promise<{ url: string; hits: number; close(): Promise<void> }> {
+  const state = { hits: 0 };
+  const server = createTcpServer((s) => {
+    let got = '';
+    s.on('data', (d) => {
+      got += d.toString('latin1');
+      const head = got.indexOf('\r\n\r\n');
+      const len = /content-length: *(\d+)/i.exec(got);
+      if (head < 0 || !len || got.length - head - 4 < Number(len[1])) return;
+      state.hits++;
+      const head2 = `HTTP/1.1 ${status} Whatever\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n`;
+      // Either a body cut short (FIN), or headers and then a connection reset (RST): reading fails.
+      if (!reset) s.end(`${head2}only this`);
+      else s.write(head2, () => setTimeout(() => s.resetAndDestroy(), 50));
+    });
+    s.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/report`,
+    get hits() {
+      return state.hits;
+    },
+    close: () => new Promise((r) => server.close(() => r())),
   };
 }
 
@@ -145,9 +181,69 @@ for (const python of PYTHONS) {
       c.status = 403;
       const r4 = await reporter(python, dir, KEY, ['--sync', '5', c.url, 'node01', 'done']);
       await c.close();
-      assert.equal(r4.code, 0);
-      assert.match(r4.stderr, /refused by .*403.*dropped/);
+      assert.equal(r4.code, 3, 'refused: its own status, not "sent"');
+      assert.match(r4.stderr, /report 'done' .*REFUSED by .*403.*dropped/);
       assert.deepEqual(queued(dir), [], 'a refused report is not sent again and again');
+    });
+
+    it("a refused 'installed' is logged as refused with the server's reason, and --sync exits 3", async () => {
+      const dir = tempDir('k8s-image-report-');
+      const c = await capture();
+      c.status = 403;
+      c.reason = "report time 2026-12-04T16:00:00.000Z is more than 43200s off this server's clock";
+      const r = await reporter(python, dir, KEY, ['--sync', '5', c.url, 'node01', 'installed']);
+      await c.close();
+      assert.equal(r.code, 3, r.stderr);
+      assert.equal(c.bodies.length, 1, 'sent once: a refusal is final');
+      assert.match(r.stderr, /report 'installed' \(\d+\.report\) REFUSED by http:\/\/127\.0\.0\.1:\d+\/report: 403 report time 2026-12-04T16:00:00\.000Z is more than 43200s off this server's clock; dropped/);
+      assert.doesNotMatch(r.stderr, /Traceback/);
+      assert.deepEqual(queued(dir), []);
+    });
+
+    for (const status of [408, 429, 500, 503]) {
+      it(`${status} is not final: the report is kept, logged as kept, and retried until the server takes it`, async () => {
+        const dir = tempDir('k8s-image-report-');
+        const c = await capture();
+        c.status = status;
+        c.reason = `busy (${status})`;
+        const r1 = await reporter(python, dir, KEY, [c.url, 'node01', 'installing']);
+        assert.equal(r1.code, 1, r1.stderr);
+        assert.match(r1.stderr, new RegExp(`report 'installing' \\(\\d+\\.report\\): \\S+ answered ${status} busy \\(${status}\\); kept for the next try`));
+        assert.equal(queued(dir).length, 1, 'kept');
+        // Retried within one run (3 tries), taken at the third.
+        c.script = [status];
+        c.status = 200;
+        const before = c.bodies.length;
+        const r2 = await reporter(python, dir, KEY, [c.url, 'node01', 'installed'], { K8S_IMAGE_REPORT_TRIES: '3' });
+        assert.equal(r2.code, 0, r2.stderr);
+        assert.deepEqual(c.bodies.slice(before).map((b) => b.get('stage')), ['installing', 'installing', 'installed'], 'the kept one again, then in order');
+        assert.deepEqual(queued(dir), []);
+        // --sync retries too, within its bound.
+        c.script = [status, status];
+        const r3 = await reporter(python, dir, KEY, ['--sync', '5', c.url, 'node01', 'firstboot']);
+        await c.close();
+        assert.equal(r3.code, 0, r3.stderr);
+        assert.equal((r3.stderr.match(/kept for the next try/g) ?? []).length, 2);
+      });
+    }
+
+    it('an HTTP error whose body cannot be read is kept, logged, never a traceback', async () => {
+      for (const [status, reset] of [[408, false], [408, true], [503, true], [403, false], [403, true]] as const) {
+        const dir = tempDir('k8s-image-report-');
+        const t = await truncating(status, reset);
+        const r = await reporter(python, dir, KEY, ['--sync', '1', t.url, 'node01', 'installed']);
+        await t.close();
+        assert.doesNotMatch(r.stderr, /Traceback/, r.stderr);
+        assert.ok(t.hits >= 1);
+        if (status === 403) {
+          assert.equal(r.code, 3, r.stderr);
+          assert.match(r.stderr, /REFUSED by \S+: 403 (only this|Whatever); dropped/);
+        } else {
+          assert.equal(r.code, 1, r.stderr);
+          assert.match(r.stderr, new RegExp(`answered ${status} ${reset ? 'Whatever' : '(only this|Whatever)'}; kept for the next try`));
+          assert.equal(queued(dir).length, 1);
+        }
+      }
     });
 
     it('gives up on a server that hangs within its bound, keeping the report', async () => {
@@ -158,6 +254,14 @@ for (const python of PYTHONS) {
       assert.equal(r.code, 1);
       assert.ok(r.ms < 8000, `bounded by the 5 s request timeout (${r.ms} ms)`);
       assert.equal(queued(dir).length, 1);
+      assert.match(r.stderr, /report 'failed' \(\d+\.report\): \S+ unreachable \(.*timed out.*\); kept for the next try/);
+      // Retried: the next report to a server that answers sends the timed-out one first.
+      const c = await capture();
+      const again = await reporter(python, dir, KEY, ['--sync', '5', c.url, 'node01', 'done']);
+      await c.close();
+      assert.equal(again.code, 0, again.stderr);
+      assert.deepEqual(c.bodies.map((b) => b.get('stage')), ['failed', 'done']);
+      assert.deepEqual(queued(dir), []);
     });
   });
 }
@@ -175,10 +279,11 @@ interface Farm {
 
 const CA_KEY = 'test CA key';
 
-async function farm(): Promise<Farm> {
+/** The real status server; `now` moves its clock (a node whose clock is two days off). */
+async function farm(now?: () => number): Promise<Farm> {
   const stateDir = tempDir('k8s-image-status-state-');
   const index = { cluster: 'lab', nodes: [{ name: 'master', role: 'master', ip: '127.0.0.1' }, { name: 'node01', role: 'node', ip: '127.0.0.1' }], keys: { master: reportKey(CA_KEY, 'master'), node01: reportKey(CA_KEY, 'node01') } };
-  const server = await startFarmServer({ index, stateDir, log: () => undefined }, { host: '127.0.0.1', port: 0 });
+  const server = await startFarmServer({ index, stateDir, log: () => undefined, ...(now ? { now } : {}) }, { host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
   // The log on disk is the truth, as the server reads it after a restart.
   const stages = (node: string) => readLog(stateDir).filter((e) => e.node === node).map((e) => e.stage);
@@ -224,6 +329,47 @@ describe('install.sh and firstboot.sh report to the status server', () => {
     assert.notEqual(bad.code, 0);
     assert.ok(await until(() => f.stages('master').includes('failed'), 10000));
     assert.match(f.logOf('master')!, /packages not installed after 1 attempts/);
+  });
+
+  it("install.sh in the installer: its log says whether 'installed' was taken, refused (with the server's reason) or kept", async (t) => {
+    const installLog = (sb: Sandbox) => join(sb.root, 'var/log/k8s-image/install.log');
+    const install = async (url: string, python: string) => {
+      const sb = reportingSandbox('init', url);
+      t.after(() => sb.cleanup());
+      writeFileSync(
+        sb.p.installEnv,
+        ['PACKAGES="chrony"', 'FIRSTBOOT_UNIT=k8s-image-firstboot.service', `INSTALL_MARKER=${sb.p.installMarker}`, `INSTALL_LOG=${installLog(sb)}`, `FSTAB=${join(sb.root, 'fstab')}`, `SELINUX_CONFIG=${join(sb.root, 'selinux')}`, 'YUM_RETRIES=1', 'YUM_BACKOFF=0', 'NODE_NAME=master', `STATUS_URL=${url}`, `REPORTER=${REPORTER}`, `REPORT_PYTHON=${python}`, 'REPORT_WAIT=2', ''].join('\n'),
+      );
+      // The installer's chroot: no --live, "installed" waited for (bounded).
+      const r = await run(sb, 'install.sh', {}, 60000);
+      assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
+      return readFileSync(installLog(sb), 'utf8');
+    };
+    // The installer's clock two days behind the server's: the real server refuses the report.
+    const skewed = await farm(() => Math.floor(Date.now() / 1000) + 2 * 86400);
+    t.after(() => skewed.server.close());
+    const c = await capture();
+    t.after(() => c.close());
+    c.status = 503;
+    c.reason = 'overloaded';
+    const f = await farm();
+    t.after(() => f.server.close());
+    // CentOS 7's python 2.7 sends them in the installer; python 3 elsewhere.
+    for (const python of PYTHONS) {
+      const refused = await install(`${skewed.url}/report`, python);
+      assert.match(refused, /k8s-image install: WARNING: 'installed' REFUSED by http:\S+ \(403 report time \S+ is more than 43200s off this server's clock\); it is dropped, not retried/);
+      assert.doesNotMatch(refused, /reported 'installed'/);
+      assert.ok(!skewed.stages('master').includes('installed'));
+
+      const kept = await install(c.url, python);
+      assert.match(kept, /report 'install(ing|ed)' \(\d+\.report\): \S+ answered 503 overloaded; kept for the next try/);
+      assert.match(kept, /WARNING: could not report 'installed' to \S+ \(not taken in 2 s: it stays queued and goes at first boot\)/);
+      assert.doesNotMatch(kept, /reported 'installed'|REFUSED/);
+
+      const taken = await install(`${f.url}/report`, python);
+      assert.match(taken, /reported 'installed' to \S+ \(the server took it\)/);
+      assert.ok(f.stages('master').includes('installed'));
+    }
   });
 
   it('first boot reports every stage of an init in order; a failure carries its log, token masked', async (t) => {

@@ -25,6 +25,8 @@ export const FAKE_COMMANDS = [
   'kubectl',
   'systemctl',
   'chronyc',
+  'chronyd',
+  'efibootmgr',
   'modprobe',
   'sysctl',
   'swapoff',
