@@ -147,6 +147,9 @@ function dnsmasqConf(cluster: Cluster, nodes: Node[], opts: PxeOptions, tftpRoot
   // A proxy shares its segment with machines that are not the farm's: it answers only the farm's
   // MACs (dhcp-host set:k8s-image), whatever boot file each line names.
   const onlyFarm = (l: string) => (proxy ? l.replace(/^(pxe-service|pxe-prompt|dhcp-boot)=/, '$1=tag:k8s-image,') : l);
+  // Without it dnsmasq still sends any other PXE client an offer with an empty menu (BIOS) or this
+  // server as next-server (UEFI), which holds up or misleads machines that are not the farm's.
+  if (proxy) lines.push('# Any other MAC: no answer at all ("proxy-ignored" in the log).', 'dhcp-ignore=tag:!k8s-image');
   return `${lines.map(onlyFarm).join('\n')}\n`;
 }
 
