@@ -8,7 +8,7 @@
  *   npm run bench:pxe            (npm run bench:pxe -- --nodes 1000 --runs 1 for a quick look)
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -85,7 +85,8 @@ try {
   // A warm-up run makes the secrets (once per farm) and warms the page cache; not counted.
   await once();
   for (let i = 0; i < runs; i++) {
-    rmSync(tree, { recursive: true, force: true });
+    // Moved aside, not removed: removing 5,000 nodes' files takes longer than writing them.
+    renameSync(tree, join(work, `old-${i}`));
     fresh.push(await once());
     // The user's loaders and kernel, as the README tells them to copy in: a re-run keeps them.
     mkdirSync(join(tree, 'tftp', 'centos7'), { recursive: true });

@@ -162,7 +162,7 @@ program
     `
 Examples:
   k8s-image pxe -c farm.yaml --server 10.0.0.1:8080 --installer /srv/centos7-dvd --kernel-arg console=ttyS0,115200
-  dnsmasq -d -C outputs/farm-pxe/dnsmasq.conf          (dnsmasq-proxy.conf beside an office DHCP server: BIOS and iPXE clients only)
+  dnsmasq -k -C outputs/farm-pxe/dnsmasq.conf          (dnsmasq-proxy.conf beside an office DHCP server: BIOS and iPXE clients only)
   k8s-image serve --dir outputs/farm-pxe --listen 0.0.0.0:8080 --installer /srv/centos7-dvd
   k8s-image serve --dir outputs/farm-pxe --listen 127.0.0.1:8081 --trust-proxy   (behind nginx: nginx-k8s-image.conf)
   k8s-image pxe -c farm.yaml --server 10.0.0.1:8080 --reinstall node07

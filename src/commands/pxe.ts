@@ -325,7 +325,7 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
     if (kernel.some((k) => !k.present)) out.result(`missing the installer kernel: pass --installer <CentOS 7 DVD> (the ISO image or its extracted tree), or copy its images/pxeboot/vmlinuz and initrd.img to ${tree}/tftp/centos7/ (and serve the DVD with serve --installer for iPXE)`);
     if (kept.length) out.result(`kept from the previous tree (not rendered by k8s-image): ${kept.length > 12 ? `${kept.slice(0, 12).join(', ')} and ${kept.length - 12} more` : kept.join(', ')}`);
     out.result(`note: ${PROXY_UEFI_LIMIT}.`);
-    out.result(`next: dnsmasq -d -C ${join(tree, 'dnsmasq.conf')}   and   k8s-image serve --dir ${tree} --listen 0.0.0.0:${opts.server!.split(':')[1] ?? '80'}`);
+    out.result(`next: dnsmasq -k -C ${join(tree, 'dnsmasq.conf')}   and   k8s-image serve --dir ${tree} --listen 0.0.0.0:${opts.server!.split(':')[1] ?? '80'}`);
     out.result(`  or, with nginx serving the bulk (${join(tree, 'nginx-k8s-image.conf')}): k8s-image serve --dir ${tree} --listen ${back} --trust-proxy`);
     out.result(`  the daemons read the tree as their own users (dnsmasq, www-data): keep it where they can traverse (not under /root)`);
   } finally {

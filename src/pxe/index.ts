@@ -106,7 +106,8 @@ function dnsmasqConf(cluster: Cluster, nodes: Node[], opts: PxeOptions, tftpRoot
   const subnets = [...new Set(nodes.map((n) => `${net.formatCidr({ network: net.networkOf(net.ipToInt(n.ip), n.prefix), prefix: n.prefix })}`))];
   const lines = [
     `# k8s-image PXE for cluster ${cluster.name}: ${proxy ? 'proxy DHCP (an office DHCP server hands out the addresses; this one only adds the boot files)' : 'DHCP with one reserved address per node'} and TFTP.`,
-    '# Check: dnsmasq --test -C <this file>. Run: dnsmasq -d -C <this file> (set interface= to the farm NIC).',
+    '# Check: dnsmasq --test -C <this file>. Run: dnsmasq -k -C <this file> (set interface= to the farm NIC; -k drops root,',
+    '# as the Debian service does with -u dnsmasq; -d, for debugging, stays root and would hide a tree its user cannot read).',
     '# dnsmasq reads tftp-root as its own user (dnsmasq or nobody): every directory above it must be searchable by others (not under /root).',
     ...(proxy ? PROXY_NOTES : []),
     'port=0',
