@@ -130,7 +130,7 @@ const RENDERED = [
   /^http\/ks\/[a-z0-9-]+\.cfg$/,
   /^http\/(seed|nocloud)\//,
 ];
-const rendered = (rel: string) => RENDERED.some((r) => r.test(rel));
+const isRendered = (rel: string) => RENDERED.some((r) => r.test(rel));
 
 /**
  * Carry the old tree's files the tool does not render (loaders, the installer's kernel and initrd,
@@ -153,10 +153,10 @@ async function carryOver(oldTree: string, stage: string): Promise<string[]> {
       const from = join(oldTree, r);
       const to = join(stage, r);
       if (e.isDirectory()) {
-        if (!rendered(`${r}/`)) await walk(r);
+        if (!isRendered(`${r}/`)) await walk(r);
         continue;
       }
-      if (rendered(r) || existsSync(to) || (await lstat(to).catch(() => undefined))) continue;
+      if (isRendered(r) || existsSync(to) || (await lstat(to).catch(() => undefined))) continue;
       await mkdirs(stage, r);
       if (e.isSymbolicLink()) await symlink(await readlink(from), to);
       else if (e.isFile()) {
