@@ -149,7 +149,7 @@ program
   .description('write a PXE boot tree: per-MAC pxelinux/GRUB/iPXE entries, dnsmasq and nginx configs, per-node kickstarts (url source) and nocloud-net data')
   .addOption(configOption())
   .addOption(outOption())
-  .option('-s, --server <host:port>', 'the farm HTTP server (k8s-image serve) as the nodes reach it')
+  .option('-s, --server <host:port>', 'the farm HTTP server (k8s-image serve, or nginx) as the nodes reach it: an address on their network (not loopback), port 1-65535')
   .option('--repo <url>', 'install repository (default: the server\'s centos7/, i.e. serve --installer)')
   .option('--kernel-arg <arg>', 'extra kernel argument for every install entry, e.g. console=ttyS0,115200 (repeatable)', collect)
   .option('--installer <dvd>', 'a CentOS 7 DVD (the ISO image, read in place, or its extracted tree): copies images/pxeboot/{vmlinuz,initrd.img} and EFI/BOOT\'s GRUB into the tree')
