@@ -93,7 +93,7 @@ async function mkdirs(root: string, rel: string): Promise<void> {
  */
 const LOADERS: { name: string; aliases: string[]; host: string[]; get: string }[] = [
   { name: 'pxelinux.0', aliases: [], host: ['/usr/lib/PXELINUX', '/usr/share/syslinux', '/usr/lib/syslinux'], get: 'apt-get install pxelinux (Debian) or yum install syslinux (CentOS), or --loaders DIR' },
-  { name: 'ldlinux.c32', aliases: [], host: ['/usr/lib/syslinux/modules/bios', '/usr/share/syslinux'], get: 'apt-get install syslinux-common (Debian) or yum install syslinux (CentOS), or --loaders DIR' },
+  { name: 'ldlinux.c32', aliases: [], host: ['/usr/lib/syslinux/modules/bios', '/usr/share/syslinux'], get: 'pxelinux.0 6.x needs it (CentOS 7\'s syslinux 4 pxelinux.0 does not): apt-get install syslinux-common (Debian), or --loaders DIR' },
   { name: 'shimx64.efi', aliases: ['BOOTX64.EFI'], host: [], get: '--installer <CentOS 7 DVD> (its EFI/BOOT/BOOTX64.EFI) or --loaders DIR' },
   { name: 'grubx64.efi', aliases: [], host: [], get: '--installer <CentOS 7 DVD> (its EFI/BOOT/grubx64.efi) or --loaders DIR' },
 ];
@@ -306,7 +306,7 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
             server: opts.server,
             nodes: nodes.map((n) => ({ name: n.name, mac: n.mac, ip: n.ip, installed: installed.has(n.name) })),
             skipped: rendered.skipped.map((s) => ({ name: s.node.name, reason: s.reason })),
-            loaders: loaders.map((l) => ({ file: l.file, present: l.present, ...(l.from ? { from: l.from } : {}) })),
+            loaders: loaders.map((l) => ({ file: l.file, present: l.present, ...(l.from ? { from: l.from } : {}), ...(l.present ? {} : { get: l.get }) })),
             kernel: kernel.map((k) => ({ file: k.file, present: k.present })),
             kept,
             proxyDhcp: PROXY_UEFI_LIMIT,
