@@ -149,10 +149,11 @@ program
   .description('write a PXE boot tree: per-MAC pxelinux/GRUB/iPXE entries, dnsmasq and nginx configs, per-node kickstarts (url source) and nocloud-net data')
   .addOption(configOption())
   .addOption(outOption())
-  .option('-s, --server <host:port>', 'the farm HTTP server (k8s-image serve) as the nodes reach it')
+  .option('-s, --server <host:port>', 'the farm HTTP server (k8s-image serve, or nginx) as the nodes reach it: an address on their network (not loopback), port 1-65535')
   .option('--repo <url>', 'install repository (default: the server\'s centos7/, i.e. serve --installer)')
   .option('--kernel-arg <arg>', 'extra kernel argument for every install entry, e.g. console=ttyS0,115200 (repeatable)', collect)
   .option('--installer <dvd>', 'a CentOS 7 DVD (the ISO image, read in place, or its extracted tree): copies images/pxeboot/{vmlinuz,initrd.img} and EFI/BOOT\'s GRUB into the tree')
+  .option('--loaders <dir>', 'a directory of boot loaders to copy into tftp/: pxelinux.0, ldlinux.c32, shimx64.efi (or BOOTX64.EFI), grubx64.efi, and iPXE\'s undionly.kpxe, ipxe.efi if there (default: --installer\'s, the previous tree\'s, then the build host\'s syslinux)')
   .option('--reinstall <node>', 'put this node\'s install entries back after its install was reported (repeatable)', collect)
   .option('--new-ca', 'mint a new CA although artifacts built with the old one exist')
   .option('--json', 'machine-readable summary on stdout')
@@ -161,8 +162,9 @@ program
     `
 Examples:
   k8s-image pxe -c farm.yaml --server 10.0.0.1:8080 --installer /srv/centos7-dvd --kernel-arg console=ttyS0,115200
-  dnsmasq -d -C outputs/farm-pxe/dnsmasq.conf          (dnsmasq-proxy.conf beside an office DHCP server)
+  dnsmasq -k -C outputs/farm-pxe/dnsmasq.conf          (dnsmasq-proxy.conf beside an office DHCP server: BIOS and iPXE clients only)
   k8s-image serve --dir outputs/farm-pxe --listen 0.0.0.0:8080 --installer /srv/centos7-dvd
+  k8s-image serve --dir outputs/farm-pxe --listen 127.0.0.1:8081 --trust-proxy   (behind nginx: nginx-k8s-image.conf)
   k8s-image pxe -c farm.yaml --server 10.0.0.1:8080 --reinstall node07
 
 Every node needs a mac (DHCP reserves its ip by it). A node's kickstart reports "installed" to the

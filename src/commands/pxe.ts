@@ -1,12 +1,15 @@
-import { copyFile, mkdir, mkdtemp, readdir, rename, rm, writeFile, stat } from 'node:fs/promises';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { chmod, copyFile, link, lstat, mkdir, mkdtemp, readdir, readlink, rename, rm, symlink, writeFile, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { openIso } from '../iso/reader.js';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { patterns } from '../config/index.js';
 import { acquireLock, atPath, cleanStale, makeDir, stagingPrefix, swapIntoPlace, writeArtifacts } from '../output/index.js';
-import { entryPaths, installEntries, renderPxe, type PxeOptions } from '../pxe/index.js';
+import { entryPaths, installEntries, PROXY_UEFI_LIMIT, renderPxe, serveBehindNginx, type PxeOptions } from '../pxe/index.js';
+import type { Artifact } from '../artifact.js';
+import type { Node } from '../config/index.js';
 import { loadSecretsFor, readConfig, type Output } from './common.js';
 import { table } from './validate.js';
 
@@ -17,6 +20,7 @@ export interface PxeCommandOptions {
   repo?: string;
   kernelArg?: string[];
   installer?: string;
+  loaders?: string;
   reinstall?: string[];
   json?: boolean;
   newCa?: boolean;
@@ -43,7 +47,7 @@ const INSTALLER_FILES = [
   { from: 'EFI/BOOT/BOOTX64.EFI', to: ['tftp/shimx64.efi'], required: false },
 ];
 
-async function copyInstaller(installer: string, stage: string): Promise<void> {
+async function copyInstaller(installer: string, stage: string, provided: Map<string, string>): Promise<void> {
   const isDir = (await stat(installer)).isDirectory();
   const iso = isDir ? undefined : openIso(installer);
   try {
@@ -55,14 +59,171 @@ async function copyInstaller(installer: string, stage: string): Promise<void> {
         continue;
       }
       for (const to of f.to) {
-        await mkdir(join(stage, to, '..'), { recursive: true });
-        if (iso) await pipeline(createReadStream('', { fd: iso.fd, start: entry!.start, end: entry!.start + entry!.size - 1, autoClose: false }), createWriteStream(join(stage, to)));
+        await mkdirs(stage, to);
+        if (iso) await pipeline(createReadStream('', { fd: iso.fd, start: entry!.start, end: entry!.start + entry!.size - 1, autoClose: false }), createWriteStream(join(stage, to), { mode: 0o644 }));
         else await copyFile(join(installer, f.from), join(stage, to));
+        // A DVD's files are often 0444 or 0600 (a copy keeps the source's mode): the daemons' users read 0644.
+        await chmod(join(stage, to), 0o644);
+        provided.set(to, '--installer');
       }
     }
   } finally {
     iso?.close();
   }
+}
+
+/** mkdir -p of a file's parents under root, each 0755 whatever the umask (the daemons' users traverse them). */
+async function mkdirs(root: string, rel: string): Promise<void> {
+  const parts = rel.split('/').slice(0, -1);
+  for (let i = 1; i <= parts.length; i++) {
+    const d = join(root, ...parts.slice(0, i));
+    try {
+      await mkdir(d);
+      await chmod(d, 0o755);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+}
+
+/**
+ * The boot loaders the tree needs in tftp/ and where they come from when the user gives none:
+ * pxelinux from the build host's syslinux (Debian: pxelinux + syslinux-common; CentOS: syslinux),
+ * the UEFI ones only from the CentOS DVD (shim and GRUB signed for CentOS's Secure Boot chain).
+ */
+const LOADERS: { name: string; aliases: string[]; host: string[]; get: string }[] = [
+  { name: 'pxelinux.0', aliases: [], host: ['/usr/lib/PXELINUX', '/usr/share/syslinux', '/usr/lib/syslinux'], get: 'apt-get install pxelinux (Debian) or yum install syslinux (CentOS), or --loaders DIR' },
+  { name: 'ldlinux.c32', aliases: [], host: ['/usr/lib/syslinux/modules/bios', '/usr/share/syslinux'], get: 'pxelinux.0 6.x needs it (CentOS 7\'s syslinux 4 pxelinux.0 does not): apt-get install syslinux-common (Debian), or --loaders DIR' },
+  { name: 'shimx64.efi', aliases: ['BOOTX64.EFI'], host: [], get: '--installer <CentOS 7 DVD> (its EFI/BOOT/BOOTX64.EFI) or --loaders DIR' },
+  { name: 'grubx64.efi', aliases: [], host: [], get: '--installer <CentOS 7 DVD> (its EFI/BOOT/grubx64.efi) or --loaders DIR' },
+];
+/** Other loaders --loaders DIR copies when it has them (iPXE for proxy DHCP and UEFI, lpxelinux). */
+const OPTIONAL_LOADERS = ['lpxelinux.0', 'undionly.kpxe', 'ipxe.efi', 'snponly.efi'];
+
+/** Copy the loaders DIR has into the stage's tftp/; returns how many. */
+async function copyLoaders(dir: string, stage: string, provided: Map<string, string>): Promise<number> {
+  let n = 0;
+  for (const { name, aliases } of [...LOADERS, ...OPTIONAL_LOADERS.map((name) => ({ name, aliases: [] as string[] }))]) {
+    const to = `tftp/${name}`;
+    if (provided.has(to)) continue; // --installer's own (the DVD's) win over a directory's
+    const from = [name, ...aliases].map((f) => join(dir, f)).find((f) => existsSync(f));
+    if (!from) continue;
+    await mkdirs(stage, to);
+    await copyFile(from, join(stage, to));
+    await chmod(join(stage, to), 0o644);
+    provided.set(to, `--loaders ${dir}`);
+    n++;
+  }
+  return n;
+}
+
+/**
+ * Paths the tool renders (fixed names and per-node names): they are never carried from an old tree,
+ * so a node taken out of the farm leaves no entries or secrets behind. Everything else is the user's.
+ */
+const RENDERED = [
+  /^(dnsmasq\.conf|dnsmasq-proxy\.conf|nginx-k8s-image\.conf|pxe\.json|report-keys\.json)$/,
+  /^tftp\/pxelinux\.cfg\/(default|01(-[0-9a-f]{2}){6})$/,
+  /^tftp\/grub\.cfg(-01(-[0-9a-f]{2}){6})?$/,
+  /^http\/boot\.ipxe$/,
+  /^http\/ipxe\/01(-[0-9a-f]{2}){6}\.ipxe$/,
+  /^http\/ks\/[a-z0-9-]+\.cfg$/,
+  /^http\/(seed|nocloud)\//,
+];
+const isRendered = (rel: string) => RENDERED.some((r) => r.test(rel));
+
+/**
+ * Carry the old tree's files the tool does not render (loaders, the installer's kernel and initrd,
+ * anything the user placed) into the stage: hard links (no bytes copied; the old tree's removal
+ * leaves them), a copy across file systems, symlinks as symlinks. One file at a time: two open files
+ * at most. Files the stage already has (this run's --installer or --loaders) win.
+ */
+async function carryOver(oldTree: string, stage: string): Promise<string[]> {
+  const kept: string[] = [];
+  async function walk(rel: string): Promise<void> {
+    let entries;
+    try {
+      entries = (await readdir(join(oldTree, rel), { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && rel === '') return;
+      throw e;
+    }
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      const from = join(oldTree, r);
+      const to = join(stage, r);
+      if (e.isDirectory()) {
+        if (!isRendered(`${r}/`)) await walk(r);
+        continue;
+      }
+      if (isRendered(r) || existsSync(to) || (await lstat(to).catch(() => undefined))) continue;
+      await mkdirs(stage, r);
+      if (e.isSymbolicLink()) await symlink(await readlink(from), to);
+      else if (e.isFile()) {
+        try {
+          await link(from, to);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+          await copyFile(from, to);
+          await chmod(to, (await stat(from)).mode & 0o7777);
+        }
+      } else continue; // sockets, fifos: nothing a daemon serves
+      kept.push(r);
+    }
+  }
+  await walk('');
+  return kept;
+}
+
+/** Look for the loaders the stage still lacks on the build host (pxelinux only: see LOADERS). */
+async function hostLoaders(stage: string, provided: Map<string, string>): Promise<void> {
+  for (const l of LOADERS) {
+    const to = `tftp/${l.name}`;
+    if (existsSync(join(stage, to))) continue;
+    const from = l.host.map((d) => join(d, l.name)).find((f) => existsSync(f));
+    if (!from) continue;
+    await mkdirs(stage, to);
+    await copyFile(from, join(stage, to));
+    await chmod(join(stage, to), 0o644);
+    provided.set(to, from);
+  }
+}
+
+/** A node's secrets in the tree: only the user running serve reads them (nginx proxies them to serve). */
+const SECRET_IN_TREE = /^http\/(seed\/|nocloud\/[^/]+\/user-data$)/;
+const withTreeModes = (artifacts: Artifact[]): Artifact[] => artifacts.map((a) => (SECRET_IN_TREE.test(a.path) && a.mode !== 0o600 ? { ...a, mode: 0o600, secret: true } : a));
+
+const ipv4ToInt = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+
+/** Why nodes cannot reach --server, or undefined: loopback, unspecified, multicast, broadcast, a bad port. */
+export function serverProblem(server: string, nodes: Node[]): string | undefined {
+  const [host, portText] = server.split(':') as [string, string | undefined];
+  const like = 'give the farm server\'s address on the nodes\' network, like 10.20.0.1:8080';
+  if (portText !== undefined) {
+    const port = Number(portText);
+    if (!(port >= 1 && port <= 65535)) return `--server ${server}: port ${portText} is out of range; a TCP port is 1-65535 (${like})`;
+  }
+  const name = host.toLowerCase().replace(/\.$/, '');
+  if (name === 'localhost' || name.endsWith('.localhost')) return `--server ${server}: ${host} is this machine's loopback name, which the nodes cannot reach; ${like}`;
+  if (/^[0-9.]+$/.test(host)) {
+    if (!isIPv4(host)) return `--server ${server}: ${host} is not an IPv4 address; ${like}`;
+    const n = ipv4ToInt(host);
+    const first = n >>> 24;
+    const why =
+      first === 127 ? 'a loopback address (127.0.0.0/8): each node would talk to itself'
+      : first === 0 ? 'the unspecified address (0.0.0.0/8), a listening address, not one to connect to'
+      : first >= 224 && first <= 239 ? 'a multicast address (224.0.0.0/4)'
+      : n === 0xffffffff ? 'the broadcast address'
+      : undefined;
+    if (why) return `--server ${server}: ${host} is ${why}; ${like}`;
+    for (const node of nodes) {
+      const size = 2 ** (32 - node.prefix);
+      const net = Math.floor(ipv4ToInt(node.ip) / size) * size;
+      if (node.prefix < 31 && (n === net || n === net + size - 1)) return `--server ${server}: ${host} is the ${n === net ? 'network' : 'broadcast'} address of ${node.name}'s subnet ${node.ip}/${node.prefix}; ${like}`;
+    }
+  }
+  return undefined;
 }
 
 /** `k8s-image pxe`: the PXE tree of every node with a MAC; `--reinstall NODE` puts a node's install entries back. */
@@ -75,10 +236,15 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
   const problems: string[] = [];
   if (!opts.server) problems.push('--server: missing: give the farm server as the nodes reach it, host[:port] (e.g. --server 192.168.108.1:8080)');
   else if (!patterns.HOST_PORT.test(opts.server)) problems.push(`--server ${opts.server}: expected host[:port], like 192.168.108.1:8080`);
+  else {
+    const p = serverProblem(opts.server, cluster.nodes);
+    if (p) problems.push(p);
+  }
   if (opts.repo && !patterns.HTTP_URL.test(opts.repo)) problems.push(`--repo ${opts.repo}: expected an http(s) URL of a CentOS 7 tree`);
   for (const a of opts.kernelArg ?? []) if (!KERNEL_ARG.test(a)) problems.push(`--kernel-arg ${JSON.stringify(a)}: one word of letters, digits and _.,:=/+- (like console=ttyS0,115200)`);
   for (const n of opts.reinstall ?? []) if (!cluster.nodes.some((x) => x.name === n && x.mac)) problems.push(`--reinstall ${n}: no node ${n} with a mac in cluster ${cluster.name}`);
   if (opts.installer && !existsSync(opts.installer)) problems.push(`--installer ${opts.installer}: no such file or directory`);
+  if (opts.loaders !== undefined && !(existsSync(opts.loaders) && statSync(opts.loaders).isDirectory())) problems.push(`--loaders ${opts.loaders}: not a directory; give the directory holding pxelinux.0, ldlinux.c32, shimx64.efi, grubx64.efi (any of them)`);
   if (problems.length) throw new UserError(problems);
   const pxeOpts: PxeOptions = { server: opts.server!, repo: opts.repo, kernelArgs: opts.kernelArg ?? [] };
 
@@ -110,22 +276,58 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
     for (const s of rendered.skipped) out.warn(`${s.node.name}: not in the PXE tree: ${s.reason}`);
     if (rendered.skipped.length === cluster.nodes.length) throw new UserError(rendered.skipped.map((s) => s.reason));
     const stage = await mkdtemp(join(outDir, `${stagingPrefix(`${cluster.name}-pxe`)}${process.pid}-`));
+    const provided = new Map<string, string>();
+    let kept: string[];
     try {
-      await writeArtifacts(stage, rendered.artifacts);
-      if (opts.installer) await copyInstaller(opts.installer, stage);
+      // mkdtemp makes it 0700: the tree's root must let dnsmasq and nginx (other users) in.
+      await chmod(stage, 0o755);
+      await writeArtifacts(stage, withTreeModes(rendered.artifacts));
+      if (opts.installer) await copyInstaller(opts.installer, stage, provided);
+      if (opts.loaders !== undefined && (await copyLoaders(opts.loaders, stage, provided)) === 0) {
+        throw new UserError(`--loaders ${opts.loaders}: none of ${[...LOADERS.map((l) => l.name), 'BOOTX64.EFI', ...OPTIONAL_LOADERS].join(', ')} in it; give the directory that holds them`);
+      }
+      kept = await carryOver(tree, stage);
+      await hostLoaders(stage, provided);
       await swapIntoPlace([{ staged: stage, target: tree }]);
     } finally {
       await rm(stage, { recursive: true, force: true });
     }
     const nodes = cluster.nodes.filter((n) => n.mac);
+    const has = (rel: string) => existsSync(join(tree, rel));
+    const loaders = LOADERS.map((l) => ({ file: `tftp/${l.name}`, present: has(`tftp/${l.name}`), from: provided.get(`tftp/${l.name}`) ?? (kept.includes(`tftp/${l.name}`) ? 'kept' : undefined), get: l.get }));
+    const kernel = ['tftp/centos7/vmlinuz', 'tftp/centos7/initrd.img'].map((file) => ({ file, present: has(file) }));
+    const back = serveBehindNginx(opts.server!).listen;
     if (opts.json) {
-      out.result(JSON.stringify({ tree, state, server: opts.server, nodes: nodes.map((n) => ({ name: n.name, mac: n.mac, ip: n.ip, installed: installed.has(n.name) })), skipped: rendered.skipped.map((s) => ({ name: s.node.name, reason: s.reason })) }, null, 2));
+      out.result(
+        JSON.stringify(
+          {
+            tree,
+            state,
+            server: opts.server,
+            nodes: nodes.map((n) => ({ name: n.name, mac: n.mac, ip: n.ip, installed: installed.has(n.name) })),
+            skipped: rendered.skipped.map((s) => ({ name: s.node.name, reason: s.reason })),
+            loaders: loaders.map((l) => ({ file: l.file, present: l.present, ...(l.from ? { from: l.from } : {}), ...(l.present ? {} : { get: l.get }) })),
+            kernel: kernel.map((k) => ({ file: k.file, present: k.present })),
+            kept,
+            proxyDhcp: PROXY_UEFI_LIMIT,
+          },
+          null,
+          2,
+        ),
+      );
       return;
     }
     out.result(`PXE tree of cluster ${cluster.name} in ${tree}/`);
     out.result(table(['NODE', 'MAC', 'IP', 'NEXT PXE BOOT'], nodes.map((n) => [n.name, n.mac!, n.ip, installed.has(n.name) ? 'local disk (installed)' : 'install'])));
-    out.result(`next: dnsmasq -d -C ${join(tree, 'dnsmasq.conf')}   and   k8s-image serve --dir ${tree} --listen 0.0.0.0:${opts.server!.split(':')[1] ?? '80'}`);
-    if (!opts.installer) out.result(`the installer kernel: pass --installer DIR (an extracted CentOS 7 DVD), or copy its images/pxeboot/vmlinuz and initrd.img to ${tree}/tftp/centos7/ (and serve the DVD with serve --installer for iPXE)`);
+    const present = loaders.filter((l) => l.present).map((l) => `${l.file.slice('tftp/'.length)} (${l.from === 'kept' ? 'kept from the previous tree' : l.from ? `from ${l.from}` : 'placed by you'})`);
+    if (present.length) out.result(`boot loaders: ${present.join(', ')}`);
+    for (const l of loaders.filter((x) => !x.present)) out.result(`missing ${l.file}: ${l.get}`);
+    if (kernel.some((k) => !k.present)) out.result(`missing the installer kernel: pass --installer <CentOS 7 DVD> (the ISO image or its extracted tree), or copy its images/pxeboot/vmlinuz and initrd.img to ${tree}/tftp/centos7/ (and serve the DVD with serve --installer for iPXE)`);
+    if (kept.length) out.result(`kept from the previous tree (not rendered by k8s-image): ${kept.length > 12 ? `${kept.slice(0, 12).join(', ')} and ${kept.length - 12} more` : kept.join(', ')}`);
+    out.result(`note: ${PROXY_UEFI_LIMIT}.`);
+    out.result(`next: dnsmasq -k -C ${join(tree, 'dnsmasq.conf')}   and   k8s-image serve --dir ${tree} --listen 0.0.0.0:${opts.server!.split(':')[1] ?? '80'}`);
+    out.result(`  or, with nginx serving the bulk (${join(tree, 'nginx-k8s-image.conf')}): k8s-image serve --dir ${tree} --listen ${back} --trust-proxy`);
+    out.result(`  the daemons read the tree as their own users (dnsmasq, www-data): keep it where they can traverse (not under /root)`);
   } finally {
     lock.release();
   }

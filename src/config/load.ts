@@ -387,6 +387,11 @@ function resolveNodes(f: ClusterFile, r: Report): Node[] {
       if (first !== undefined) errors.push(`nodes[${i}].${key}: "${v}" is already used by nodes[${first}] (${nodes[first]!.name}); each node needs its own ${key}`);
       else seen[key].set(v, i);
     }
+    if (n.mac !== undefined) {
+      // DHCP reserves addresses and PXE names entries by a NIC's own address: never a group's or none.
+      if (/^(00:){5}00$/.test(n.mac)) errors.push(`nodes[${i}].mac: "${n.mac}" is all zero, which no NIC has; give the node's NIC address (ip link, or the VM's settings), like 52:54:00:12:34:56`);
+      else if (parseInt(n.mac.slice(0, 2), 16) & 1) errors.push(`nodes[${i}].mac: "${n.mac}" is a ${n.mac === 'ff:ff:ff:ff:ff:ff' ? 'broadcast' : 'multicast'} address (the low bit of its first octet is set); give the node's own unicast NIC address, like 52:54:00:12:34:56`);
+    }
     const subnet: Cidr = { network: networkOf(ipToInt(n.ip), n.prefix), prefix: n.prefix };
     const size = 2 ** (32 - n.prefix);
     const host = ipToInt(n.ip) - subnet.network;

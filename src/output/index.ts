@@ -50,20 +50,54 @@ function processUmask(): number {
 const currentUmask = processUmask;
 
 /**
+ * At most this many files open at once in writeArtifacts: far below any open-file limit a system
+ * ships with (1024 on Debian and CentOS), and enough to keep libuv's four threads busy.
+ */
+export const WRITE_CONCURRENCY = 16;
+
+/**
+ * Run `work` over items with at most `limit` in flight, results in the items' order: whatever the
+ * number of items, the number of files open at once stays bounded.
+ */
+export async function boundedMap<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/**
  * Write artifacts under dir with their exact modes, whatever the umask, and return their manifest
- * entries (hashed from the bytes in hand, so nothing is read back). Files are written concurrently.
+ * entries (hashed from the bytes in hand, so nothing is read back). Directories are 0755 (daemons
+ * running as other users, dnsmasq and nginx, traverse them); at most WRITE_CONCURRENCY files are
+ * open at once, so a farm of any size writes under the default `ulimit -n`.
  */
 export async function writeArtifacts(dir: string, artifacts: Artifact[], manifestPrefix = ''): Promise<ManifestEntry[]> {
-  const dirs = [...new Set(artifacts.map((a) => dirname(join(dir, a.path))))].sort();
-  for (const d of dirs) await mkdir(d, { recursive: true, mode: 0o755 });
-  return Promise.all(
-    artifacts.map(async (a) => {
-      const path = join(dir, a.path);
-      await atPath(path, writeFile(path, a.bytes, { mode: a.mode }));
-      if ((a.mode & processUmask()) !== 0) await chmod(path, a.mode);
-      return entryOf(`${manifestPrefix}${a.path}`, a.bytes, a.mode);
-    }),
-  );
+  const dirs = new Set<string>();
+  for (const a of artifacts) {
+    const parts = a.path.split('/').slice(0, -1);
+    for (let i = 1; i <= parts.length; i++) dirs.add(join(dir, ...parts.slice(0, i)));
+  }
+  for (const d of [...dirs].sort((a, b) => a.length - b.length || (a < b ? -1 : 1))) {
+    try {
+      await mkdir(d, { mode: 0o755 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    if ((0o755 & processUmask()) !== 0) await chmod(d, 0o755);
+  }
+  return boundedMap(artifacts, WRITE_CONCURRENCY, async (a) => {
+    const path = join(dir, a.path);
+    await atPath(path, writeFile(path, a.bytes, { mode: a.mode }));
+    if ((a.mode & processUmask()) !== 0) await chmod(path, a.mode);
+    return entryOf(`${manifestPrefix}${a.path}`, a.bytes, a.mode);
+  });
 }
 
 /**

@@ -106,7 +106,10 @@ function dnsmasqConf(cluster: Cluster, nodes: Node[], opts: PxeOptions, tftpRoot
   const subnets = [...new Set(nodes.map((n) => `${net.formatCidr({ network: net.networkOf(net.ipToInt(n.ip), n.prefix), prefix: n.prefix })}`))];
   const lines = [
     `# k8s-image PXE for cluster ${cluster.name}: ${proxy ? 'proxy DHCP (an office DHCP server hands out the addresses; this one only adds the boot files)' : 'DHCP with one reserved address per node'} and TFTP.`,
-    '# Check: dnsmasq --test -C <this file>. Run: dnsmasq -d -C <this file> (set interface= to the farm NIC).',
+    '# Check: dnsmasq --test -C <this file>. Run: dnsmasq -k -C <this file> (set interface= to the farm NIC; -k drops root,',
+    '# as the Debian service does with -u dnsmasq; -d, for debugging, stays root and would hide a tree its user cannot read).',
+    '# dnsmasq reads tftp-root as its own user (dnsmasq or nobody): every directory above it must be searchable by others (not under /root).',
+    ...(proxy ? PROXY_NOTES : []),
     'port=0',
     '# interface=eth1',
     'bind-dynamic',
@@ -142,25 +145,82 @@ function dnsmasqConf(cluster: Cluster, nodes: Node[], opts: PxeOptions, tftpRoot
   } else {
     lines.push(`dhcp-boot=tag:ipxe,http://${opts.server}/boot.ipxe`, 'dhcp-boot=tag:efi64,tag:!ipxe,grubx64.efi', 'dhcp-boot=tag:!efi64,tag:!ipxe,pxelinux.0');
   }
-  return `${lines.join('\n')}\n`;
+  // A proxy shares its segment with machines that are not the farm's: it answers only the farm's
+  // MACs (dhcp-host set:k8s-image), whatever boot file each line names.
+  const onlyFarm = (l: string) => (proxy ? l.replace(/^(pxe-service|pxe-prompt|dhcp-boot)=/, '$1=tag:k8s-image,') : l);
+  // Without it dnsmasq still sends any other PXE client an offer with an empty menu (BIOS) or this
+  // server as next-server (UEFI), which holds up or misleads machines that are not the farm's.
+  if (proxy) lines.push('# Any other MAC: no answer at all ("proxy-ignored" in the log).', 'dhcp-ignore=tag:!k8s-image');
+  return `${lines.map(onlyFarm).join('\n')}\n`;
 }
 
-/** An nginx site for users who serve http/ with nginx: secret paths only to the node's own address. */
+/**
+ * What proxy DHCP cannot do, said where the user reads it (rhboot/grub2#56, rhboot/shim#165): the
+ * firmware loads the UEFI loader from this server, but rhel-7.9's GRUB and shim 15 then configure
+ * themselves from the office DHCP server's ACK only, and look for their files there.
+ */
+export const PROXY_UEFI_LIMIT =
+  "proxy DHCP (dnsmasq-proxy.conf) boots BIOS (pxelinux) and iPXE clients; UEFI clients cannot boot from it: CentOS 7's shim and GRUB take the TFTP server from the office DHCP server's answer, not from this proxy (rhboot/shim#165, rhboot/grub2#56). For UEFI machines run dnsmasq.conf (full DHCP on the farm segment), or have them chain iPXE (ipxe.efi in tftp/ as the UEFI boot file, Secure Boot off), which honours proxy DHCP";
+const PROXY_NOTES = [
+  '# Answers only the MACs listed below (tag:k8s-image on every boot line); other PXE clients on the segment get nothing from it.',
+  ...PROXY_UEFI_LIMIT.match(/.{1,110}(\s|$)/g)!.map((l) => `# ${l.trim()}`),
+];
+
+/**
+ * Where `k8s-image serve` listens behind nginx: loopback, the server's port + 1 (- 1 at 65535), so
+ * one farm server host runs both without the user picking a port.
+ */
+export function serveBehindNginx(server: string): { port: number; listen: string } {
+  const port = Number(server.split(':')[1] ?? '80');
+  const back = port === 65535 ? port - 1 : port + 1;
+  return { port: back, listen: `127.0.0.1:${back}` };
+}
+
+/**
+ * An nginx site for farms that serve the bulk with nginx: its workers (www-data) read the public
+ * files (0644, directories 0755); what only serve can do (a node's secrets by its address, the
+ * install reports, the status page) is proxied to serve on loopback, which trusts X-Real-IP there.
+ */
 function nginxSite(cluster: Cluster, nodes: Node[], opts: PxeOptions, httpRoot: string): string {
   const port = opts.server.includes(':') ? opts.server.split(':')[1] : '80';
+  const tree = httpRoot.replace(/\/http$/, '');
+  const back = serveBehindNginx(opts.server).listen;
+  const proxy = (extra: string[] = []) => [`        proxy_pass http://${back};`, '        proxy_set_header X-Real-IP $remote_addr;', '        proxy_set_header Host $host;', ...extra];
   const lines = [
-    `# k8s-image PXE HTTP for cluster ${cluster.name}: include it in the http {} block. Check: nginx -t.`,
-    '# A node\'s secret files (seed/, its user-data) go to its reserved address only.',
-    'map $remote_addr $k8s_image_node {',
-    '    default "";',
-    ...nodes.map((n) => `    ${n.ip} ${n.name};`),
-    '}',
+    `# k8s-image PXE HTTP for cluster ${cluster.name} (${nodes.length} nodes): include it in nginx's http {} block`,
+    '# (Debian: /etc/nginx/sites-enabled/, CentOS: /etc/nginx/conf.d/). Check: nginx -t.',
+    '# nginx serves ks/, ipxe/, boot.ipxe and centos7/ itself; seed/ and nocloud/ (a node\'s secrets, 0600, to its own',
+    '# address only), /report (install reports) and /status go to k8s-image serve, run as the user who ran pxe:',
+    `#   k8s-image serve --dir ${tree} --listen ${back} --trust-proxy`,
+    '# nginx\'s workers (www-data) must be able to traverse to the tree: keep it out of /root and other 0700 homes.',
+    ...(opts.repo
+      ? [`# The install repository is ${opts.repo} (--repo).`]
+      : [
+          `# centos7/ is the install repository: nginx serves ${httpRoot}/centos7/, where --installer put only the`,
+          '# kernel and initrd; extract the DVD there, or mount it (mount -o loop,ro CentOS-7-x86_64-DVD-2009.iso /mnt/centos7)',
+          '# and write "alias /mnt/centos7/;" between the braces of location /centos7/ below.',
+        ]),
     'server {',
     `    listen ${port};`,
     `    root ${httpRoot};`,
     '    autoindex off;',
-    '    location ~ ^/(seed|nocloud)/([a-z0-9-]+)/ {',
-    '        if ($k8s_image_node != $2) { return 403; }',
+    '    location / { return 404; }',
+    '    location = /boot.ipxe { }',
+    '    location /ks/ { default_type text/plain; }',
+    '    location /ipxe/ { default_type text/plain; }',
+    '    location /centos7/ { }',
+    '    location /seed/ {',
+    ...proxy(),
+    '    }',
+    '    location /nocloud/ {',
+    ...proxy(),
+    '    }',
+    '    location = /report {',
+    ...proxy(['        client_max_body_size 16k;']),
+    '    }',
+    '    # /status, /status/, /status.json and /status/events (a stream: unbuffered, long-lived).',
+    '    location /status {',
+    ...proxy(['        proxy_http_version 1.1;', '        proxy_set_header Connection "";', '        proxy_buffering off;', '        proxy_cache off;', '        proxy_read_timeout 1h;']),
     '    }',
     '}',
   ];

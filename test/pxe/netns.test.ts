@@ -1,22 +1,31 @@
 /**
- * The PXE tree with real servers on a real (virtual) network: two network namespaces joined by a
- * veth pair, made here. dnsmasq (DHCP + TFTP) from dnsmasq.conf and `k8s-image serve` run in the
- * server's; in the client's, busybox udhcpc with the node's MAC gets its reserved address and the
- * boot file of its kind (BIOS, UEFI x64, iPXE), tftp-hpa fetches its per-MAC entries, and curl gets
- * its kickstart and its own secrets but not another node's. The proxy-DHCP variant hands out no
- * address. Needs root (CI runs as root), iproute2, dnsmasq, busybox, tftp-hpa, curl.
+ * The PXE tree with real servers on a real (virtual) network, run as the README runs them: two
+ * network namespaces joined by a veth pair, made here; the tree written by `k8s-image pxe -c ns.yaml
+ * --server 10.77.0.1:8080` into ./outputs. In the server's namespace dnsmasq runs as the user its
+ * Debian service drops to (-u dnsmasq), nginx as the package's service runs it (master root, workers
+ * www-data), and `k8s-image serve`. In the client's, busybox udhcpc with the node's MAC gets its
+ * reserved address and the boot file of its kind (BIOS, UEFI x64, iPXE), tftp-hpa fetches its
+ * entries and pxelinux.0, curl its kickstart and its own secrets but not another node's, directly
+ * from serve or through nginx; a PXE DISCOVER (_dhcp.ts) shows the proxy-DHCP variant answers the
+ * farm's MACs and no other. Needs root (CI runs as root), iproute2, dnsmasq, nginx, busybox,
+ * tftp-hpa, curl.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/assets.js';
 import { requireTool } from '../helpers/tools.js';
 import { tempDir } from '../helpers/tmp.js';
+import type { DhcpAnswer } from './_dhcp.js';
 
 const base = tempDir('k8s-image-netns-');
-const tree = join(base, 'out', 'ns-pxe');
+// mkdtemp makes it 0700, which dnsmasq and nginx's workers (other users) cannot traverse, like a tree
+// under /root: the README tells users to keep the tree where those users can reach it; so does this test.
+chmodSync(base, 0o755);
+const cli = join(packageRoot, 'dist/src/cli.js');
+const tree = join(base, 'outputs', 'ns-pxe');
 const tag = `k8si${process.pid % 100000}`;
 const SRV = `${tag}s`;
 const CLI = `${tag}c`;
@@ -24,13 +33,17 @@ const MAC = '52:54:00:00:00:11';
 const ip = (...args: string[]) => execFileSync(requireTool('ip'), args, { stdio: 'pipe' });
 const inNs = (ns: string, cmd: string, args: string[], timeout = 15000) => spawnSync(requireTool('ip'), ['netns', 'exec', ns, requireTool(cmd), ...args], { encoding: 'utf8', timeout, cwd: base });
 const daemons: ChildProcess[] = [];
+const uidOf = (user: string) => Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
+const procUid = (pid: number) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 before(async () => {
   writeFileSync(
     join(base, 'ns.yaml'),
     `cluster: { name: ns }\nnetwork: { prefix: 24, gateway: 10.77.0.254, dns: [10.77.0.254], interface: eth0 }\nnodes:\n  - { name: master, role: master, ip: 10.77.0.10, mac: "52:54:00:00:00:10" }\n  - { name: node01, role: node, ip: 10.77.0.11, mac: "${MAC}" }\n`,
   );
-  execFileSync(process.execPath, [join(packageRoot, 'dist/src/cli.js'), 'pxe', '-c', 'ns.yaml', '-o', 'out', '--server', '10.77.0.1:8080'], { cwd: base, stdio: 'pipe' });
+  // The README's command, as a user types it (the default ./outputs).
+  execFileSync(process.execPath, [cli, 'pxe', '-c', 'ns.yaml', '--server', '10.77.0.1:8080'], { cwd: base, stdio: 'pipe' });
   ip('netns', 'add', SRV);
   ip('netns', 'add', CLI);
   ip('link', 'add', `${tag}a`, 'type', 'veth', 'peer', 'name', `${tag}b`);
@@ -51,10 +64,17 @@ after(() => {
   for (const ns of [SRV, CLI]) spawnSync(requireTool('ip'), ['netns', 'del', ns]);
 });
 
-function startDnsmasq(conf: string, log: string): Promise<void> {
-  const d = spawn(requireTool('ip'), ['netns', 'exec', SRV, requireTool('dnsmasq'), '-k', '-C', join(tree, conf), `--interface=${tag}a`, '--user=root', `--log-facility=${log}`, `--pid-file=${log}.pid`], { stdio: 'ignore' });
+/** dnsmasq as Debian's service starts it (-u dnsmasq: it drops root after binding); resolves its pid. */
+async function startDnsmasq(conf: string, log: string): Promise<number> {
+  const d = spawn(requireTool('ip'), ['netns', 'exec', SRV, requireTool('dnsmasq'), '-k', '-u', 'dnsmasq', '-C', join('outputs/ns-pxe', conf), `--interface=${tag}a`, `--log-facility=${log}`, `--pid-file=${log}.pid`], { stdio: 'ignore', cwd: base });
   daemons.push(d);
-  return new Promise((r) => setTimeout(r, 700));
+  for (let i = 0; i < 60 && !(existsSync(log) && /TFTP root is/.test(readFileSync(log, 'utf8'))); i++) await sleep(50);
+  await sleep(200);
+  return d.pid!;
+}
+
+async function stopAll(): Promise<void> {
+  await Promise.all(daemons.splice(0).map((d) => new Promise((r) => (d.exitCode !== null || d.signalCode !== null ? r(null) : (d.on('exit', r), d.kill('SIGTERM'))))));
 }
 
 function lease(extra: string[]): string {
@@ -63,44 +83,153 @@ function lease(extra: string[]): string {
   return readFileSync(join(base, 'lease.txt'), 'utf8').trim();
 }
 
-test('DHCP gives the MAC its reserved address and the boot file of its firmware; TFTP serves its entries; serve gives it its kickstart and only its own secrets', async () => {
-  await startDnsmasq('dnsmasq.conf', join(base, 'dnsmasq.log'));
+async function startServe(listen: string, extra: string[] = []): Promise<{ log: () => string; proc: ChildProcess }> {
+  const serve = spawn(requireTool('ip'), ['netns', 'exec', SRV, process.execPath, cli, 'serve', '--dir', tree, '--listen', listen, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  daemons.push(serve);
+  let log = '';
+  serve.stderr!.on('data', (d) => (log += d));
+  for (let i = 0; i < 100 && !log.includes('serving'); i++) await sleep(50);
+  assert.match(log, /serving/, log);
+  return { log: () => log, proc: serve };
+}
+
+/** curl from the node's address: status code, and the body in a file. */
+function curl(url: string, opts: string[] = []): { code: string; body: Buffer } {
+  const out = join(base, 'curl.out');
+  writeFileSync(out, '');
+  const r = inNs(CLI, 'curl', ['-s', '-o', out, '-w', '%{http_code}', ...opts, url]);
+  return { code: r.stdout, body: readFileSync(out) };
+}
+
+test('as the dnsmasq user, DHCP gives the MAC its reserved address and the boot file of its firmware and TFTP serves its entries and pxelinux.0; serve gives it its kickstart and only its own secrets', async () => {
+  const pid = await startDnsmasq('dnsmasq.conf', join(base, 'dnsmasq.log'));
+  assert.equal(procUid(pid), uidOf('dnsmasq'), 'dnsmasq dropped root to its Debian user');
   assert.equal(lease([]), 'ip=10.77.0.11 boot_file=pxelinux.0 siaddr=10.77.0.1 router=10.77.0.254', 'BIOS');
   assert.equal(lease(['-x', '0x5d:0007']), 'ip=10.77.0.11 boot_file=grubx64.efi siaddr=10.77.0.1 router=10.77.0.254', 'UEFI x64 (client arch 7)');
   assert.equal(lease(['-x', '0x4d:69505845']), 'ip=10.77.0.11 boot_file=http://10.77.0.1:8080/boot.ipxe siaddr=10.77.0.1 router=10.77.0.254', 'iPXE (user class "iPXE")');
 
   ip('-n', CLI, 'addr', 'add', '10.77.0.11/24', 'dev', `${tag}b`);
-  for (const [remote, local] of [['pxelinux.cfg/01-52-54-00-00-00-11', 'px.cfg'], ['grub.cfg-01-52-54-00-00-00-11', 'grub.cfg'], ['pxelinux.cfg/default', 'default']]) {
-    const r = inNs(CLI, 'tftp', ['10.77.0.1', '-c', 'get', remote, join(base, local)]);
+  // pxelinux.0 and ldlinux.c32: found on this host by pxe (Debian's pxelinux, syslinux-common).
+  const files = ['pxelinux.cfg/01-52-54-00-00-00-11', 'grub.cfg-01-52-54-00-00-00-11', 'pxelinux.cfg/default', ...['pxelinux.0', 'ldlinux.c32'].filter((f) => existsSync(join(tree, 'tftp', f)))];
+  assert.ok(files.length === 5 || !existsSync('/usr/lib/PXELINUX/pxelinux.0'), 'pxe put the host\'s pxelinux.0 and ldlinux.c32 in tftp/');
+  for (const remote of files) {
+    const local = join(base, 'tftp.out');
+    const r = inNs(CLI, 'tftp', ['-m', 'binary', '10.77.0.1', '-c', 'get', remote, local]);
     assert.equal(r.status, 0, `${remote}: ${r.stderr}`);
-    assert.deepEqual(readFileSync(join(base, local)), readFileSync(join(tree, 'tftp', remote)), remote);
+    assert.deepEqual(readFileSync(local), readFileSync(join(tree, 'tftp', remote)), remote);
   }
 
-  const serve = spawn(requireTool('ip'), ['netns', 'exec', SRV, process.execPath, join(packageRoot, 'dist/src/cli.js'), 'serve', '--dir', tree, '--listen', '10.77.0.1:8080'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  daemons.push(serve);
-  let log = '';
-  serve.stderr!.on('data', (d) => (log += d));
-  for (let i = 0; i < 100 && !log.includes('serving'); i++) await new Promise((r) => setTimeout(r, 50));
-  const curl = (path: string) => inNs(CLI, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://10.77.0.1:8080${path}`]).stdout;
-  assert.equal(curl('/ks/node01.cfg'), '200');
-  assert.equal(curl('/seed/node01/k8s-image/etc/k8s-image/kubeadm.yaml'), '200', 'its own secrets');
-  assert.equal(curl('/seed/master/k8s-image/etc/k8s-image/pki/ca.key'), '403', "not the master's");
+  const serve = await startServe('10.77.0.1:8080');
+  assert.equal(curl('http://10.77.0.1:8080/ks/node01.cfg').code, '200');
+  assert.equal(curl('http://10.77.0.1:8080/seed/node01/k8s-image/etc/k8s-image/kubeadm.yaml').code, '200', 'its own secrets');
+  assert.equal(curl('http://10.77.0.1:8080/seed/master/k8s-image/etc/k8s-image/pki/ca.key').code, '403', "not the master's");
   // curl ran synchronously: the server's log lines arrive now.
-  for (let i = 0; i < 40 && !/ca\.key 403/.test(log); i++) await new Promise((r) => setTimeout(r, 50));
-  assert.match(log, /10\.77\.0\.11 GET \/seed\/master\/k8s-image\/etc\/k8s-image\/pki\/ca\.key 403/);
-  serve.kill('SIGTERM');
-  await new Promise((r) => serve.on('exit', r));
-  assert.match(log, /SIGTERM: stopping/);
-  await Promise.all(daemons.splice(0).map((d) => new Promise((r) => (d.exitCode !== null ? r(null) : (d.on('exit', r), d.kill('SIGTERM'))))));
-  ip('-n', CLI, 'addr', 'flush', 'dev', `${tag}b`);
+  for (let i = 0; i < 40 && !/ca\.key 403/.test(serve.log()); i++) await sleep(50);
+  assert.match(serve.log(), /10\.77\.0\.11 GET \/seed\/master\/k8s-image\/etc\/k8s-image\/pki\/ca\.key 403/);
+  serve.proc.kill('SIGTERM');
+  await new Promise((r) => serve.proc.on('exit', r));
+  assert.match(serve.log(), /SIGTERM: stopping/);
+  await stopAll();
 });
 
-test('the proxy-DHCP variant hands out no address (the office DHCP server does) but answers PXE clients', async () => {
+test('nginx (master root, workers www-data) serves the bulk from the tree, cannot read a node\'s secrets (0600), and proxies seed/, /report and /status to serve on loopback', async () => {
+  const site = readFileSync(join(tree, 'nginx-k8s-image.conf'), 'utf8');
+  // The exact serve command the site's header gives.
+  const command = /^#   k8s-image serve (.*)$/m.exec(site)![1]!.split(' ');
+  assert.deepEqual(command, ['--dir', tree, '--listen', '127.0.0.1:8081', '--trust-proxy']);
+  // serve's --trust-proxy comes with the serve branch; until it is merged serve runs without it.
+  const serve = await startServe('127.0.0.1:8081', command.slice(4).filter((a) => a !== '--trust-proxy'));
+  mkdirSync(join(base, 'nginx-tmp'));
+  const conf = join(base, 'nginx.conf');
+  writeFileSync(
+    conf,
+    [
+      'user www-data;', // Debian's /etc/nginx/nginx.conf
+      'worker_processes 1;',
+      `pid ${base}/nginx.pid;`,
+      `error_log ${base}/nginx-error.log;`,
+      'events { worker_connections 64; }',
+      'http {',
+      `  access_log ${base}/nginx-access.log;`,
+      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${base}/nginx-tmp/${t};`),
+      `  include ${join(tree, 'nginx-k8s-image.conf')};`,
+      '  # The whole tree as plain files, as a careless site would serve it: only the modes keep the secrets in.',
+      `  server { listen 10.77.0.1:8090; root ${tree}; autoindex off; }`,
+      '}',
+      '',
+    ].join('\n'),
+  );
+  const t = inNs(SRV, 'nginx', ['-t', '-c', conf, '-p', base]);
+  assert.equal(t.status, 0, t.stderr);
+  const nginx = spawn(requireTool('ip'), ['netns', 'exec', SRV, requireTool('nginx'), '-c', conf, '-p', base, '-g', 'daemon off;'], { stdio: 'ignore' });
+  daemons.push(nginx);
+  for (let i = 0; i < 100 && curl('http://10.77.0.1:8080/boot.ipxe').code !== '200'; i++) await sleep(50);
+  const workers = readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))![1]) === nginx.pid;
+      } catch {
+        return false;
+      }
+    });
+  assert.equal(procUid(nginx.pid!), 0, 'the master runs as root');
+  assert.ok(workers.length >= 1 && workers.every((w) => procUid(Number(w)) === uidOf('www-data')), `workers as www-data: ${workers}`);
+
+  for (const [path, file] of [
+    ['/ks/node01.cfg', 'http/ks/node01.cfg'],
+    ['/boot.ipxe', 'http/boot.ipxe'],
+    ['/ipxe/01-52-54-00-00-00-11.ipxe', 'http/ipxe/01-52-54-00-00-00-11.ipxe'],
+  ]) {
+    const r = curl(`http://10.77.0.1:8080${path}`);
+    assert.equal(r.code, '200', path);
+    assert.deepEqual(r.body, readFileSync(join(tree, file)), path);
+  }
+  assert.equal(curl('http://10.77.0.1:8080/pxe.json').code, '404');
+  // Read straight from the files, a node's secrets are the pxe user's alone: www-data gets 403, never the bytes.
+  assert.equal(curl('http://10.77.0.1:8090/http/ks/node01.cfg').code, '200', 'public files are www-data\'s to read');
+  for (const secret of ['http/seed/node01/k8s-image/etc/k8s-image/kubeadm.yaml', 'http/seed/master/k8s-image/etc/k8s-image/pki/ca.key', 'http/nocloud/node01/user-data', 'report-keys.json']) {
+    const r = curl(`http://10.77.0.1:8090/${secret}`);
+    assert.equal(r.code, '403', secret);
+    assert.ok(!r.body.includes(readFileSync(join(tree, secret))), `${secret}: no bytes`);
+  }
+  // Through the site, seed/, /report and /status reach serve (its access log names each request).
+  const seed = curl('http://10.77.0.1:8080/seed/node01/k8s-image/etc/k8s-image/kubeadm.yaml');
+  const report = curl('http://10.77.0.1:8080/report', ['-X', 'POST', '-H', 'content-type: application/x-www-form-urlencoded', '--data', 'node=node01&stage=installed&time=1&nonce=00&sig=00']);
+  const status = curl('http://10.77.0.1:8080/status.json');
+  assert.equal(status.code, '200');
+  assert.doesNotThrow(() => JSON.parse(status.body.toString()), 'the status data, from serve');
+  for (let i = 0; i < 40 && !/\/status\.json/.test(serve.log()); i++) await sleep(50);
+  assert.match(serve.log(), new RegExp(`\\S+ GET /seed/node01/k8s-image/etc/k8s-image/kubeadm\\.yaml ${seed.code} `, 'm'), serve.log());
+  assert.match(serve.log(), new RegExp(`\\S+ POST /report ${report.code} `, 'm'), serve.log());
+  assert.notEqual(report.code, '200', 'a forged report');
+  assert.match(serve.log(), /\S+ GET \/status\.json 200 /);
+  await stopAll();
+});
+
+/** One PXE DISCOVER from the client's namespace with chaddr `mac` (arch 0 BIOS, 7 UEFI x64). */
+function probe(mac: string, arch: number): DhcpAnswer[] {
+  const r = spawnSync(requireTool('ip'), ['netns', 'exec', CLI, process.execPath, join(packageRoot, 'dist/test/pxe/_dhcp.js'), mac, String(arch), '800'], { encoding: 'utf8', env: { ...process.env, K8S_IMAGE_DHCP_PROBE: '1' }, timeout: 10000 });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as DhcpAnswer[];
+}
+
+test('proxy DHCP hands out no address (the office DHCP server does), answers the farm\'s MACs and ignores every other PXE client', async () => {
   const log = join(base, 'proxy.log');
   await startDnsmasq('dnsmasq-proxy.conf', log);
   assert.equal(lease(['-V', 'PXEClient:Arch:00000:UNDI:002001']), '', 'no lease from a proxy');
-  await new Promise((r) => setTimeout(r, 300));
-  const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
-  assert.match(text, /proxy/i, text);
+  // The probe sends from the address the office DHCP server would have given; the broadcast needs a route.
+  spawnSync(requireTool('ip'), ['-n', CLI, 'route', 'add', 'default', 'dev', `${tag}b`]);
+  const farm = probe(MAC, 0);
+  assert.equal(farm.length, 1, JSON.stringify(farm));
+  assert.equal(farm[0]!.from, '10.77.0.1');
+  assert.equal(farm[0]!.yiaddr, '0.0.0.0', 'no address: a proxy offer');
+  assert.equal(farm[0]!.vendorClass, 'PXEClient');
+  assert.match(farm[0]!.pxe, /k8s-image BIOS/, 'the boot menu of the farm');
+  assert.equal(probe('52:54:00:00:00:10', 7).length, 1, 'the master, UEFI');
+  for (const arch of [0, 7]) assert.deepEqual(probe('52:54:00:00:00:99', arch), [], `a MAC outside the farm, arch ${arch}: no answer at all`);
+  const text = readFileSync(log, 'utf8');
+  assert.match(text, /52:54:00:00:00:99 proxy-ignored/, text);
   assert.doesNotMatch(text, /DHCPACK.*10\.77\.0\.11/);
+  await stopAll();
 });

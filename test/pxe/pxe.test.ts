@@ -3,7 +3,8 @@
  * grammar, shellcheck, python), and the farm server driven over loopback: HEAD, Range, content
  * types, no traversal or listing, a node's secrets to its address only, signed install reports that
  * switch the node to local boot (forged, replayed and other-node reports refused), --reinstall.
- * Node addresses are on 127.0.0.0/24 so the client can speak from "their" address.
+ * Node addresses are on 127.0.0.0/24 so the client can speak from "their" address; --server names
+ * 10.0.0.1 (only the rendered URLs carry it: pxe refuses a loopback server, which no node can reach).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,7 +46,7 @@ let port = 0;
 const logs: string[] = [];
 before(async () => {
   writeFileSync(join(base, 'loop.yaml'), config());
-  const r = await run(process.execPath, [cli, 'pxe', '-c', 'loop.yaml', '-o', 'out', '--server', '127.0.0.1:8080', '--kernel-arg', 'console=ttyS0,115200'], { cwd: base });
+  const r = await run(process.execPath, [cli, 'pxe', '-c', 'loop.yaml', '-o', 'out', '--server', '10.0.0.1:8080', '--kernel-arg', 'console=ttyS0,115200'], { cwd: base });
   assert.match(r.stderr, /nomac: not in the PXE tree: nodes\[2\]\.mac is not set/);
   farm = await startFarmServer({ dir: tree, stateDir: `${tree}.state`, log: (l) => logs.push(l) }, { host: '127.0.0.1', port: 0 });
   port = (farm.server.address() as { port: number }).port;
@@ -75,11 +76,18 @@ test('dnsmasq accepts both configs; each node has its reservation and the boot f
   assert.match(conf, /^dhcp-host=52:54:00:00:00:10,127\.0\.0\.10,master$/m);
   assert.match(conf, /^dhcp-boot=tag:!efi64,tag:!ipxe,pxelinux\.0$/m);
   assert.match(conf, /^dhcp-boot=tag:efi64,tag:!ipxe,grubx64\.efi$/m);
-  assert.match(conf, /^dhcp-boot=tag:ipxe,http:\/\/127\.0\.0\.1:8080\/boot\.ipxe$/m);
+  assert.match(conf, /^dhcp-boot=tag:ipxe,http:\/\/10\.0\.0\.1:8080\/boot\.ipxe$/m);
   assert.doesNotMatch(conf, /127\.0\.0\.12/, 'the node without a MAC has no reservation');
   const proxy = readFileSync(join(tree, 'dnsmasq-proxy.conf'), 'utf8');
   assert.match(proxy, /^dhcp-range=127\.0\.0\.0,proxy$/m, 'proxy DHCP hands out no addresses');
   assert.doesNotMatch(proxy, /^dhcp-host=.*127\.0\.0/m);
+  // A proxy shares the segment with machines that are not the farm's: every boot line needs the farm's tag.
+  const bootLines = proxy.split('\n').filter((l) => /^(pxe-service|pxe-prompt|dhcp-boot)=/.test(l));
+  assert.ok(bootLines.length >= 4, proxy);
+  for (const l of bootLines) assert.match(l, /^[a-z-]+=tag:k8s-image,/, l);
+  assert.match(proxy, /^dhcp-host=52:54:00:00:00:10,set:k8s-image$/m);
+  assert.match(proxy, /^dhcp-ignore=tag:!k8s-image$/m);
+  assert.match(proxy, /^# .*UEFI clients cannot boot from it/m, 'what proxy DHCP cannot do, where the user reads it');
 });
 
 test('GRUB configs pass grub-script-check; pxelinux and iPXE entries carry the node\'s kickstart, static ip= and extra arguments', () => {
@@ -88,11 +96,11 @@ test('GRUB configs pass grub-script-check; pxelinux and iPXE entries carry the n
     assert.equal(r.status, 0, `${f}: ${r.stderr}`);
   }
   const px = readFileSync(join(tree, 'tftp/pxelinux.cfg/01-52-54-00-00-00-10'), 'utf8');
-  assert.match(px, /^  APPEND inst\.ks=http:\/\/127\.0\.0\.1:8080\/ks\/master\.cfg inst\.repo=http:\/\/127\.0\.0\.1:8080\/centos7 ip=127\.0\.0\.10::127\.0\.0\.1:255\.255\.255\.0:master:eth0:none nameserver=127\.0\.0\.1 BOOTIF=01-52-54-00-00-00-10 inst\.text console=ttyS0,115200$/m);
+  assert.match(px, /^  APPEND inst\.ks=http:\/\/10\.0\.0\.1:8080\/ks\/master\.cfg inst\.repo=http:\/\/10\.0\.0\.1:8080\/centos7 ip=127\.0\.0\.10::127\.0\.0\.1:255\.255\.255\.0:master:eth0:none nameserver=127\.0\.0\.1 BOOTIF=01-52-54-00-00-00-10 inst\.text console=ttyS0,115200$/m);
   assert.match(readFileSync(join(tree, 'tftp/pxelinux.cfg/default'), 'utf8'), /LOCALBOOT 0/, 'an unknown MAC boots the local disk');
   assert.match(readFileSync(join(tree, 'tftp/grub.cfg'), 'utf8'), /^exit$/m);
-  assert.match(readFileSync(join(tree, 'http/boot.ipxe'), 'utf8'), /^chain --autofree http:\/\/127\.0\.0\.1:8080\/ipxe\/01-\$\{net0\/mac:hexhyp\}\.ipxe \|\| exit$/m);
-  assert.match(readFileSync(join(tree, 'http/ipxe/01-52-54-00-00-00-11.ipxe'), 'utf8'), /^kernel http:\/\/127\.0\.0\.1:8080\/centos7\/images\/pxeboot\/vmlinuz initrd=initrd\.img inst\.ks=http:\/\/127\.0\.0\.1:8080\/ks\/node01\.cfg /m);
+  assert.match(readFileSync(join(tree, 'http/boot.ipxe'), 'utf8'), /^chain --autofree http:\/\/10\.0\.0\.1:8080\/ipxe\/01-\$\{net0\/mac:hexhyp\}\.ipxe \|\| exit$/m);
+  assert.match(readFileSync(join(tree, 'http/ipxe/01-52-54-00-00-00-11.ipxe'), 'utf8'), /^kernel http:\/\/10\.0\.0\.1:8080\/centos7\/images\/pxeboot\/vmlinuz initrd=initrd\.img inst\.ks=http:\/\/10\.0\.0\.1:8080\/ks\/node01\.cfg /m);
 });
 
 test('the nginx site passes nginx -t; the kickstarts pass the grammar, fetch their secrets over HTTP and report the install', async () => {
@@ -100,18 +108,26 @@ test('the nginx site passes nginx -t; the kickstarts pass the grammar, fetch the
   writeFileSync(conf, `pid ${base}/nginx.pid;\nerror_log ${base}/nginx-error.log;\nevents {}\nhttp {\n  access_log off;\n  client_body_temp_path ${base};\n  include ${join(tree, 'nginx-k8s-image.conf')};\n}\n`);
   const r = spawnSync(requireTool('nginx'), ['-t', '-c', conf, '-p', base], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
+  const site = readFileSync(join(tree, 'nginx-k8s-image.conf'), 'utf8');
+  assert.match(site, new RegExp(`^#   k8s-image serve --dir ${tree.replaceAll('.', '\\.')} --listen 127\\.0\\.0\\.1:8081 --trust-proxy$`, 'm'), 'the exact serve command (server port + 1)');
+  for (const loc of ['/seed/ {', '/nocloud/ {', '= /report {', '/status {']) {
+    const block = site.slice(site.indexOf(`location ${loc}`), site.indexOf('}', site.indexOf(`location ${loc}`)));
+    assert.match(block, /proxy_pass http:\/\/127\.0\.0\.1:8081;/, loc);
+    assert.match(block, /proxy_set_header X-Real-IP \$remote_addr;/, loc);
+  }
+  assert.match(site, /location \/status \{[^}]*proxy_buffering off;/);
   for (const name of ['master', 'node01']) {
     const ks = readFileSync(join(tree, 'http/ks', `${name}.cfg`), 'utf8');
     assert.deepEqual(checkKickstart(ks), [], name);
-    assert.match(ks, /^url --url=http:\/\/127\.0\.0\.1:8080\/centos7$/m);
+    assert.match(ks, /^url --url=http:\/\/10\.0\.0\.1:8080\/centos7$/m);
     assert.doesNotMatch(ks, /PRIVATE KEY|report\.key.*[0-9a-f]{64}/, 'no secret in the kickstart');
-    assert.match(ks, /curl -fsS --retry 5 --retry-delay 5 -o "\$seed\/\$f" "http:\/\/127\.0\.0\.1:8080\/seed\/[a-z0-9]+\/\$f"/);
+    assert.match(ks, /curl -fsS --retry 5 --retry-delay 5 -o "\$seed\/\$f" "http:\/\/10\.0\.0\.1:8080\/seed\/[a-z0-9]+\/\$f"/);
     // %pre reports "installing" with the sender and key from the node's seed URL; install.sh reports "installed".
     assert.match(ks, /^%pre --log=\/tmp\/k8s-image-pre\.log$/m);
-    assert.match(ks, /curl -fsS -m 10 -o "\$pre\/report\.key" "http:\/\/127\.0\.0\.1:8080\/seed\/[a-z0-9]+\/k8s-image\/etc\/k8s-image\/report\.key"/);
-    assert.match(ks, /python "\$pre\/report\.py" http:\/\/127\.0\.0\.1:8080\/report [a-z0-9]+ installing <\/dev\/null >>\/tmp\/k8s-image-pre\.log 2>&1 &$/m);
+    assert.match(ks, /curl -fsS -m 10 -o "\$pre\/report\.key" "http:\/\/10\.0\.0\.1:8080\/seed\/[a-z0-9]+\/k8s-image\/etc\/k8s-image\/report\.key"/);
+    assert.match(ks, /python "\$pre\/report\.py" http:\/\/10\.0\.0\.1:8080\/report [a-z0-9]+ installing <\/dev\/null >>\/tmp\/k8s-image-pre\.log 2>&1 &$/m);
     assert.ok(existsSync(join(tree, `http/seed/${name}/k8s-image/usr/local/lib/k8s-image/report.py`)), 'the sender is on the seed for %pre');
-    assert.match(ks, /^STATUS_URL=http:\/\/127\.0\.0\.1:8080\/report$/m);
+    assert.match(ks, /^STATUS_URL=http:\/\/10\.0\.0\.1:8080\/report$/m);
     const sections = postSections(ks);
     assert.ok(sections.some((s) => s.header.startsWith('%pre')));
     for (const s of sections) assert.deepEqual(await shellcheck(`#!/bin/bash\n${s.body}`, `${name} ${s.header}`), [], s.header);
@@ -185,9 +201,9 @@ test('install once: a signed report switches the MAC to local boot; forged, othe
   farm = await startFarmServer({ dir: tree, stateDir: `${tree}.state`, log: (l) => logs.push(l) }, { host: '127.0.0.1', port });
   assert.equal((await post(once)).status, 409);
   // A rebuilt tree keeps the node on local boot; --reinstall puts the install entries back.
-  await run(process.execPath, [cli, 'pxe', '-c', 'loop.yaml', '-o', 'out', '--server', '127.0.0.1:8080', '--kernel-arg', 'console=ttyS0,115200'], { cwd: base });
+  await run(process.execPath, [cli, 'pxe', '-c', 'loop.yaml', '-o', 'out', '--server', '10.0.0.1:8080', '--kernel-arg', 'console=ttyS0,115200'], { cwd: base });
   assert.match(readFileSync(entry, 'utf8'), /LOCALBOOT 0/);
-  await run(process.execPath, [cli, 'pxe', '-c', 'loop.yaml', '-o', 'out', '--server', '127.0.0.1:8080', '--kernel-arg', 'console=ttyS0,115200', '--reinstall', 'node01'], { cwd: base });
+  await run(process.execPath, [cli, 'pxe', '-c', 'loop.yaml', '-o', 'out', '--server', '10.0.0.1:8080', '--kernel-arg', 'console=ttyS0,115200', '--reinstall', 'node01'], { cwd: base });
   assert.match(readFileSync(entry, 'utf8'), /DEFAULT install/);
   assert.ok(!existsSync(`${tree}.state/installed/node01`));
 });
@@ -207,7 +223,7 @@ test('--installer takes the boot files straight out of a DVD image, and serve --
   const iso = join(base, 'CentOS-7-x86_64-DVD-test.iso');
   await run(requireTool('xorriso'), ['-as', 'mkisofs', '-quiet', '-R', '-J', '-V', 'CentOS 7 x86_64', '-o', iso, dvd]);
   const out2 = join(base, 'out2');
-  await run(process.execPath, [cli, 'pxe', '-c', 'loop.yaml', '-o', out2, '--server', '127.0.0.1:8080', '--installer', iso], { cwd: base });
+  await run(process.execPath, [cli, 'pxe', '-c', 'loop.yaml', '-o', out2, '--server', '10.0.0.1:8080', '--installer', iso], { cwd: base });
   const t2 = join(out2, 'loop-pxe');
   assert.equal(readFileSync(join(t2, 'tftp/centos7/vmlinuz'), 'utf8'), files['images/pxeboot/vmlinuz']);
   assert.equal(readFileSync(join(t2, 'http/centos7/images/pxeboot/initrd.img'), 'utf8'), files['images/pxeboot/initrd.img']);
