@@ -143,6 +143,8 @@ interface BootOpts {
   ipxeRom?: boolean;
   /** A disk after the NIC in the boot order. */
   disk?: boolean;
+  /** A second NIC (no cable) ahead of the booting one on the PCI bus: iPXE's net0, while the boot NIC is net1. */
+  otherNicFirst?: boolean;
   ms?: number;
 }
 
@@ -174,9 +176,10 @@ async function boot(firmware: Firmware, conf: string, until: RegExp, o: BootOpts
   const ipxeRom = o.ipxeRom ?? firmware === 'bios';
   if (ipxeRom) need('/usr/lib/ipxe/qemu/efi-virtio.rom', 'ipxe-qemu');
   const rom = ipxeRom ? '' : ',romfile=';
+  const other = o.otherNicFirst ? ['-device', 'virtio-net-pci,mac=52:54:00:00:00:99,addr=0x4,romfile='] : [];
   const disk = o.disk ? ['-drive', `if=none,id=d0,format=raw,readonly=on,file=${DISK}`, '-device', 'virtio-blk-pci,drive=d0,bootindex=2'] : [];
   const t0 = Date.now();
-  const q = daemon([requireTool('qemu-system-x86_64'), '-accel', 'tcg', '-m', '512', '-display', 'none', '-no-reboot', '-serial', `file:${serial}`, ...fw, '-netdev', `tap,id=n0,ifname=${TAP},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${MAC},bootindex=1${rom}`, ...disk]);
+  const q = daemon([requireTool('qemu-system-x86_64'), '-accel', 'tcg', '-m', '512', '-display', 'none', '-no-reboot', '-serial', `file:${serial}`, ...fw, '-netdev', `tap,id=n0,ifname=${TAP},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${MAC},bootindex=1${o.otherNicFirst ? ',addr=0x5' : ''}${rom}`, ...other, ...disk]);
   const read = (f: string) => (existsSync(f) ? readFileSync(f, 'latin1') : '');
   const ms = o.ms ?? 120000;
   while (Date.now() - t0 < ms && !until.test(read(serial)) && !until.test(read(bios)) && q.exitCode === null) await new Promise((r) => setTimeout(r, 500));
@@ -226,9 +229,13 @@ test('iPXE over HTTP from k8s-image serve; then the signed install report sends 
   let log = '';
   serve.stderr!.on('data', (d) => (log += d));
   for (let i = 0; i < 100 && !log.includes('serving'); i++) await new Promise((r) => setTimeout(r, 50));
-  const r = await boot('bios', 'dnsmasq.conf', CMDLINE);
+  // Two NICs, the booting one second on the bus: iPXE's net0 is the other one (with `${net0/mac}`
+  // this machine asked for 01-52-54-00-00-00-99.ipxe, got 404 and never installed); boot.ipxe asks
+  // for the entry of the NIC that booted (netX).
+  const r = await boot('bios', 'dnsmasq.conf', CMDLINE, { otherNicFirst: true });
   assert.match(r.serial, CMDLINE, log);
   assert.match(log, /10\.78\.0\.11 GET \/ipxe\/01-52-54-00-00-00-11\.ipxe 200/);
+  assert.doesNotMatch(log, /01-52-54-00-00-00-99/);
   assert.match(log, /10\.78\.0\.11 GET \/centos7\/images\/pxeboot\/vmlinuz 200/);
 
   // The kickstart's last step, as the node sends it.
