@@ -165,7 +165,7 @@ function dnsmasqConf(cluster: Cluster, nodes: Node[], opts: PxeOptions, tftpRoot
     if (dns.length) lines.push(`dhcp-option=option:dns-server,${dns.join(',')}`);
   }
   lines.push(
-    '# Boot file by client: iPXE (over HTTP), UEFI x64 (shim, which loads grubx64.efi beside it: the only way under Secure Boot), BIOS (pxelinux).',
+    '# Boot file by client: iPXE (over HTTP), UEFI x64 (shim, which loads grubx64.efi), BIOS (pxelinux).',
     'dhcp-userclass=set:ipxe,iPXE',
     'dhcp-match=set:efi64,option:client-arch,7',
     'dhcp-match=set:efi64,option:client-arch,9',
