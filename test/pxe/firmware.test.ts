@@ -44,6 +44,7 @@ const SHIM_SIGNED = '/usr/lib/shim/shimx64.efi.signed';
 const GRUB_SIGNED = '/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed';
 const GRUB_MKIMAGE = join(base, 'grubx64-mkimage.efi');
 const DISK = join(base, 'disk.img');
+const DISK_NO_CENTOS = join(base, 'disk-removable-path-only.img');
 const ip = (...args: string[]) => execFileSync(requireTool('ip'), args, { stdio: 'pipe' });
 const running: ChildProcess[] = [];
 
@@ -62,8 +63,8 @@ function openUp(dir: string): void {
   }
 }
 
-/** A GPT disk with a FAT ESP holding \EFI\centos\shimx64.efi and \EFI\BOOT\BOOTX64.EFI: GRUB images that print a marker and power off. */
-function makeDisk(): void {
+/** A GPT disk with a FAT ESP holding \EFI\centos\shimx64.efi (unless !centos) and \EFI\BOOT\BOOTX64.EFI: GRUB images that print a marker and power off. */
+function makeDisk(disk: string, centos: boolean): void {
   const mk = (who: string) => {
     const cfg = join(base, `disk-${who}.cfg`);
     writeFileSync(cfg, `echo K8SI-DISK-LOADER-${who}\nhalt\n`);
@@ -71,13 +72,13 @@ function makeDisk(): void {
     execFileSync(requireTool('grub-mkimage'), ['-O', 'x86_64-efi', '-o', out, '-p', '/', '-c', cfg, 'echo', 'halt']);
     return out;
   };
-  writeFileSync(DISK, '');
-  truncateSync(DISK, 34 << 20);
-  execFileSync(need('/usr/sbin/sgdisk', 'gdisk'), ['-n', '1:2048:69598', '-t', '1:ef00', DISK], { stdio: 'pipe' });
-  execFileSync(need('/usr/sbin/mkfs.vfat', 'dosfstools'), ['-F', '16', '--offset', '2048', DISK, String((69598 - 2048 + 1) >> 1)], { stdio: 'pipe' });
-  const img = `${DISK}@@1M`;
-  execFileSync(requireTool('mmd'), ['-i', img, '::/EFI', '::/EFI/BOOT', '::/EFI/centos']);
-  execFileSync(requireTool('mcopy'), ['-i', img, mk('centos'), '::/EFI/centos/shimx64.efi']);
+  writeFileSync(disk, '');
+  truncateSync(disk, 34 << 20);
+  execFileSync(need('/usr/sbin/sgdisk', 'gdisk'), ['-n', '1:2048:69598', '-t', '1:ef00', disk], { stdio: 'pipe' });
+  execFileSync(need('/usr/sbin/mkfs.vfat', 'dosfstools'), ['-F', '16', '--offset', '2048', disk, String((69598 - 2048 + 1) >> 1)], { stdio: 'pipe' });
+  const img = `${disk}@@1M`;
+  execFileSync(requireTool('mmd'), ['-i', img, '::/EFI', '::/EFI/BOOT', ...(centos ? ['::/EFI/centos'] : [])]);
+  if (centos) execFileSync(requireTool('mcopy'), ['-i', img, mk('centos'), '::/EFI/centos/shimx64.efi']);
   execFileSync(requireTool('mcopy'), ['-i', img, mk('BOOT'), '::/EFI/BOOT/BOOTX64.EFI']);
 }
 
@@ -105,7 +106,8 @@ before(() => {
   writeFileSync(join(tree, 'dnsmasq-plain.conf'), readFileSync(join(tree, 'dnsmasq.conf'), 'utf8').replace(/^dhcp-userclass=.*\n/m, ''));
   for (let d = base; d !== '/' && d !== '/tmp'; d = join(d, '..')) chmodSync(d, statSync(d).mode | 0o755);
   openUp(tree);
-  makeDisk();
+  makeDisk(DISK, true);
+  makeDisk(DISK_NO_CENTOS, false);
   ip('netns', 'add', NS);
   ip('-n', NS, 'link', 'set', 'lo', 'up');
   ip('-n', NS, 'tuntap', 'add', 'dev', TAP, 'mode', 'tap');
@@ -141,8 +143,8 @@ type Firmware = 'bios' | 'uefi' | 'uefi-secureboot';
 interface BootOpts {
   /** The NIC's option ROM: iPXE (QEMU's default, a PXE ROM for SeaBIOS and an EFI driver for OVMF) or none (OVMF's own UEFI PXE). */
   ipxeRom?: boolean;
-  /** A disk after the NIC in the boot order. */
-  disk?: boolean;
+  /** A disk image, after the NIC in the boot order. */
+  disk?: string;
   /** A second NIC (no cable) ahead of the booting one on the PCI bus: iPXE's net0, while the boot NIC is net1. */
   otherNicFirst?: boolean;
   ms?: number;
@@ -177,7 +179,7 @@ async function boot(firmware: Firmware, conf: string, until: RegExp, o: BootOpts
   if (ipxeRom) need('/usr/lib/ipxe/qemu/efi-virtio.rom', 'ipxe-qemu');
   const rom = ipxeRom ? '' : ',romfile=';
   const other = o.otherNicFirst ? ['-device', 'virtio-net-pci,mac=52:54:00:00:00:99,addr=0x4,romfile='] : [];
-  const disk = o.disk ? ['-drive', `if=none,id=d0,format=raw,readonly=on,file=${DISK}`, '-device', 'virtio-blk-pci,drive=d0,bootindex=2'] : [];
+  const disk = o.disk ? ['-drive', `if=none,id=d0,format=raw,readonly=on,file=${o.disk}`, '-device', 'virtio-blk-pci,drive=d0,bootindex=2'] : [];
   const t0 = Date.now();
   const q = daemon([requireTool('qemu-system-x86_64'), '-accel', 'tcg', '-m', '512', '-display', 'none', '-no-reboot', '-serial', `file:${serial}`, ...fw, '-netdev', `tap,id=n0,ifname=${TAP},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${MAC},bootindex=1${o.otherNicFirst ? ',addr=0x5' : ''}${rom}`, ...other, ...disk]);
   const read = (f: string) => (existsSync(f) ? readFileSync(f, 'latin1') : '');
@@ -253,16 +255,19 @@ test('iPXE over HTTP from k8s-image serve; then the signed install report sends 
   // UEFI: what serve wrote is an entry CentOS 7's GRUB runs; it chainloads the disk's own loader.
   assertCentosGrub(join(tree, `tftp/grub.cfg-${MACFILE}`));
   const MARK = /K8SI-DISK-LOADER-\w+/;
-  const grub = await boot('uefi', 'dnsmasq-plain.conf', MARK, { disk: true });
+  const grub = await boot('uefi', 'dnsmasq-plain.conf', MARK, { disk: DISK });
   assert.match(grub.serial, /k8s-image: booting the local disk: \(hd0,gpt1\)\/EFI\/centos\/shimx64\.efi/, grub.serial.slice(-3000));
   assert.match(grub.serial, /K8SI-DISK-LOADER-centos/, 'GRUB started the installed system\'s \\EFI\\centos\\shimx64.efi');
   assert.doesNotMatch(grub.serial, /Command line|UiApp/);
   assert.doesNotMatch(grub.dnsmasq, /vmlinuz/);
+  // A disk with only the removable-media path: the entry's second choice.
+  const removable = await boot('uefi', 'dnsmasq-plain.conf', MARK, { disk: DISK_NO_CENTOS });
+  assert.match(removable.serial, /k8s-image: booting the local disk: \(hd0,gpt1\)\/EFI\/BOOT\/BOOTX64\.EFI[\s\S]*K8SI-DISK-LOADER-BOOT/, removable.serial.slice(-3000));
 
   // iPXE's UEFI ROM: its local entry exits with an error, so BDS goes on to the next boot option
   // (here OVMF's own UEFI PXE, whose GRUB entry chainloads the disk; a bare `exit`, status 0, would
   // make iPXE's LoadFile return EFI_SUCCESS and BDS open its boot manager menu).
-  const ipxe = await boot('uefi', 'dnsmasq.conf', MARK, { disk: true, ipxeRom: true, ms: 180000 });
+  const ipxe = await boot('uefi', 'dnsmasq.conf', MARK, { disk: DISK, ipxeRom: true, ms: 180000 });
   assert.match(log, /10\.78\.0\.11 GET \/boot\.ipxe 200[\s\S]*10\.78\.0\.11 GET \/ipxe\/01-52-54-00-00-00-11\.ipxe 200[\s\S]*10\.78\.0\.11 GET \/boot\.ipxe 200[\s\S]*10\.78\.0\.11 GET \/ipxe\/01-52-54-00-00-00-11\.ipxe 200/, log);
   assert.match(ipxe.serial, /Could not boot: Error 0x00000001/, 'iPXE ran the local entry: exit 1');
   // The NIC's iPXE boot option failed (an EFI_SUCCESS would have opened the firmware's menu); BDS went on.
