@@ -220,7 +220,7 @@ test('OVMF with Secure Boot enforced: Microsoft-signed shim -> Debian-signed GRU
     assert.match(r.serial, CMDLINE, r.dnsmasq);
     assert.match(r.serial, /secureboot: Secure boot enabled/);
     assert.match(r.serial, /Kernel is locked down from EFI Secure Boot/);
-    for (const f of ['shimx64.efi', 'grubx64.efi', `grub.cfg-${MACFILE}`, 'centos7/vmlinuz']) assert.match(r.dnsmasq, sent(f), f);
+    for (const f of ['shimx64.efi', 'grubx64.efi', 'grub/grub.cfg', `grub.cfg-${MACFILE}`, 'centos7/vmlinuz']) assert.match(r.dnsmasq, sent(f), f);
   } finally {
     copyFileSync(GRUB_MKIMAGE, join(tree, 'tftp/grubx64.efi'));
   }
