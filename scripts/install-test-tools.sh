@@ -11,13 +11,16 @@ SUDO=""
 # cloud-localds baseline of the benchmark; tzdata: timezone names; firewalld: its offline config check;
 # dnsmasq (--test, and DHCP/TFTP in network namespaces), grub-common (grub-script-check), iproute2
 # (ip netns), busybox (udhcpc), tftp-hpa and curl: the PXE tree, driven for real; QEMU with iPXE,
-# OVMF, pxelinux, GRUB EFI modules and a small Debian kernel: real firmware PXE-boots it. chromium
+# OVMF (with the Secure Boot build and Microsoft keys), pxelinux, GRUB EFI modules, Microsoft-signed shim
+# and Debian-signed netboot GRUB (Secure Boot chain), a small Debian kernel (Debian-signed), gdisk
+# (sgdisk: the GPT test disk): real firmware PXE-boots it. chromium
 # (driven by playwright-core from npm) and a font: the status page, with screenshots. packer: its
 # own validate of the golden image template. isolinux, mtools, dosfstools: a small bootable DVD
 # for the remaster test (isolinux.bin and the isohybrid MBR, the FAT EFI boot image).
 PACKAGES=(cloud-init xorriso genisoimage shellcheck p7zip-full python3-pycdlib python3-yaml python3-toml
   openssl util-linux systemd nginx libnginx-mod-stream haproxy keepalived cloud-image-utils ca-certificates tzdata firewalld dnsmasq grub-common
   iproute2 busybox tftp-hpa curl qemu-system-x86 ipxe-qemu ovmf pxelinux syslinux-common grub-efi-amd64-bin
+  shim-signed grub-efi-amd64-signed gdisk
   debian-installer-12-netboot-amd64 chromium fonts-dejavu-core packer
   isolinux mtools dosfstools)
 missing=()

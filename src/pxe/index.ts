@@ -38,14 +38,22 @@ function repoOf(cluster: Cluster, opts: PxeOptions): string {
   return opts.repo ?? `http://${opts.server}/centos7`;
 }
 
-/** The kernel command line of a node's install entry (the loader adds nothing of its own). */
+/**
+ * The kernel command line of a node's install entry (the loader adds nothing of its own).
+ *
+ * ip= names no device: the installer's kernel names the NIC ensN or enoN, not what the node's
+ * config calls it (eth0), and dracut 033 (CentOS 7's; modules.d/40network) skips a static ip= for another
+ * device. parse-ip-opts.sh puts BOOTIF's MAC first in IFACES; net-genrules.sh writes a udev rule
+ * matching that MAC (ATTR{address}) that runs ifup for whatever the kernel named the NIC; ifup.sh
+ * then applies every ip= whose device is empty or that interface (`[ -n "$dev" ] && [ "$dev" !=
+ * "$netif" ] && continue`), and an interface left without one falls back to do_dhcp. So
+ * `ip=<ip>::<gw>:<netmask>:<host>::none` + `BOOTIF=01-<mac>` configures exactly the NIC that booted.
+ */
 export function kernelCommandLine(cluster: Cluster, node: Node, opts: PxeOptions): string {
-  const iface = node.interface ?? '';
   return [
     `inst.ks=http://${opts.server}/ks/${node.name}.cfg`,
     `inst.repo=${repoOf(cluster, opts)}`,
-    // dracut's static ip=: with no interface name, BOOTIF (the MAC the firmware booted from) picks it.
-    `ip=${node.ip}::${node.gateway}:${net.prefixToNetmask(node.prefix)}:${node.name}:${iface}:none`,
+    `ip=${node.ip}::${node.gateway}:${net.prefixToNetmask(node.prefix)}:${node.name}::none`,
     ...node.dns.map((d) => `nameserver=${d}`),
     `BOOTIF=${macFileName(node.mac!)}`,
     'inst.text',
@@ -59,15 +67,44 @@ export interface BootEntries {
   ipxe: string;
 }
 
+/**
+ * The installed system's own UEFI loaders, tried in this order by the GRUB local entry: CentOS 7's
+ * shim (which loads grubx64.efi beside it), then the removable-media path. The DVD has only
+ * \\EFI\\BOOT, so a DVD left in the drive does not win over the installed disk.
+ */
+export const LOCAL_EFI_LOADERS = ['/EFI/centos/shimx64.efi', '/EFI/BOOT/BOOTX64.EFI'] as const;
+
 /** The local-disk entries: for a MAC k8s-image does not know, and for a node whose install was reported. */
 export function localEntries(clusterName: string, node?: { name: string; mac?: string }): BootEntries {
   const who = node ? `${node.name} (${node.mac}) of cluster ${clusterName}` : `machines k8s-image does not know (cluster ${clusterName})`;
   const why = node ? `installed: boot the local disk (\`k8s-image pxe --reinstall ${node.name}\` to install again)` : 'unknown MAC: boot the local disk';
   return {
     pxelinux: [`# k8s-image: ${who}`, `# ${why}`, 'DEFAULT local', 'PROMPT 0', 'TIMEOUT 1', 'LABEL local', '  LOCALBOOT 0', ''].join('\n'),
-    // exit hands the machine back to the firmware, which tries the next boot option (the disk).
-    grub: [`# k8s-image: ${who}`, `# ${why}`, 'set timeout=0', 'exit', ''].join('\n'),
-    ipxe: ['#!ipxe', `# k8s-image: ${who}`, `# ${why}`, 'exit', ''].join('\n'),
+    // GRUB chainloads the disk's own loader itself rather than handing back to the firmware: an
+    // image that returns EFI_SUCCESS makes edk2's BDS (BootBootOptions) open its boot manager menu
+    // instead of trying the next boot option, and upstream GRUB before 2.12 (Debian 12's too)
+    // exits with EFI_SUCCESS. Only commands CentOS 7's signed grubx64.efi registers
+    // (test/reference/grub2-rhel7.9.json). `exit 1` last: on rhel-7.9 exit returns
+    // EFI_LOAD_ERROR (plain exit too), so BDS goes on to the next boot option.
+    grub: [
+      `# k8s-image: ${who}`,
+      `# ${why}`,
+      'set timeout=0',
+      ...LOCAL_EFI_LOADERS.flatMap((l) => [
+        `if search --no-floppy --file --set=k8s_esp ${l}; then`,
+        `  echo "k8s-image: booting the local disk: ($k8s_esp)${l}"`,
+        `  chainloader ($k8s_esp)${l}`,
+        '  boot',
+        'fi',
+      ]),
+      "echo 'k8s-image: no EFI loader on a local disk; back to the firmware'",
+      'exit 1',
+      '',
+    ].join('\n'),
+    // iPXE: BIOS: exit goes back to the BIOS, which boots the next device (the disk). UEFI (iPXE's
+    // EFI ROM): the NIC's boot option then ends with an error status (not EFI_SUCCESS), so BDS
+    // tries the next boot option (the disk); the exit status 1 keeps it an error in any iPXE.
+    ipxe: ['#!ipxe', `# k8s-image: ${who}`, `# ${why}`, 'exit 1', ''].join('\n'),
   };
 }
 
@@ -78,7 +115,9 @@ export function installEntries(cluster: Cluster, node: Node, opts: PxeOptions): 
   const http = `http://${opts.server}`;
   return {
     pxelinux: [who, 'DEFAULT install', 'PROMPT 0', 'TIMEOUT 1', 'LABEL install', `  KERNEL ${PXE_KERNEL}`, `  INITRD ${PXE_INITRD}`, `  APPEND ${cmdline}`, ''].join('\n'),
-    grub: [who, 'set timeout=1', 'set default=0', `menuentry 'Install ${node.name} (k8s-image)' {`, `  linux /${PXE_KERNEL} ${cmdline}`, `  initrd /${PXE_INITRD}`, '}', ''].join('\n'),
+    // linuxefi/initrdefi: CentOS 7's signed grubx64.efi has no `linux` module (and rhel-7.9 does not
+    // register `linux` under Secure Boot); linuxefi verifies the kernel through shim.
+    grub: [who, 'set timeout=1', 'set default=0', `menuentry 'Install ${node.name} (k8s-image)' {`, `  linuxefi /${PXE_KERNEL} ${cmdline}`, `  initrdefi /${PXE_INITRD}`, '}', ''].join('\n'),
     // Over HTTP, far faster than TFTP when many machines boot at once; initrd= for iPXE on UEFI.
     // The DVD's own paths: the same URL works with `serve --installer DVD` and with the copied files.
     ipxe: ['#!ipxe', who, `kernel ${http}/centos7/images/pxeboot/vmlinuz initrd=initrd.img ${cmdline}`, `initrd ${http}/centos7/images/pxeboot/initrd.img`, 'boot', ''].join('\n'),
@@ -129,7 +168,7 @@ function dnsmasqConf(cluster: Cluster, nodes: Node[], opts: PxeOptions, tftpRoot
     if (dns.length) lines.push(`dhcp-option=option:dns-server,${dns.join(',')}`);
   }
   lines.push(
-    '# Boot file by client: iPXE (over HTTP), UEFI x64 (GRUB), BIOS (pxelinux).',
+    '# Boot file by client: iPXE (over HTTP), UEFI x64 (shim, which loads grubx64.efi), BIOS (pxelinux).',
     'dhcp-userclass=set:ipxe,iPXE',
     'dhcp-match=set:efi64,option:client-arch,7',
     'dhcp-match=set:efi64,option:client-arch,9',
@@ -139,11 +178,11 @@ function dnsmasqConf(cluster: Cluster, nodes: Node[], opts: PxeOptions, tftpRoot
       'pxe-prompt="k8s-image",0',
       'pxe-service=tag:ipxe,x86PC,"k8s-image iPXE",' + `http://${opts.server}/boot.ipxe`,
       'pxe-service=tag:!ipxe,x86PC,"k8s-image BIOS",pxelinux',
-      'pxe-service=tag:!ipxe,X86-64_EFI,"k8s-image UEFI",grubx64.efi',
+      'pxe-service=tag:!ipxe,X86-64_EFI,"k8s-image UEFI",shimx64.efi',
       'dhcp-boot=tag:ipxe,' + `http://${opts.server}/boot.ipxe`,
     );
   } else {
-    lines.push(`dhcp-boot=tag:ipxe,http://${opts.server}/boot.ipxe`, 'dhcp-boot=tag:efi64,tag:!ipxe,grubx64.efi', 'dhcp-boot=tag:!efi64,tag:!ipxe,pxelinux.0');
+    lines.push(`dhcp-boot=tag:ipxe,http://${opts.server}/boot.ipxe`, 'dhcp-boot=tag:efi64,tag:!ipxe,shimx64.efi', 'dhcp-boot=tag:!efi64,tag:!ipxe,pxelinux.0');
   }
   // A proxy shares its segment with machines that are not the farm's: it answers only the farm's
   // MACs (dhcp-host set:k8s-image), whatever boot file each line names.
@@ -261,7 +300,8 @@ export function renderPxe(cluster: Cluster, secrets: Secrets, opts: PxeOptions, 
   out.push(textArtifact('tftp/pxelinux.cfg/default', fallback.pxelinux));
   // GRUB reads grub.cfg-01-<mac> by itself when it exists (CentOS 7's and upstream's netboot GRUB); this is the rest.
   out.push(textArtifact('tftp/grub.cfg', fallback.grub));
-  out.push(textArtifact('http/boot.ipxe', ['#!ipxe', `# k8s-image: the entry of this machine's MAC, or the local disk (cluster ${cluster.name})`, `chain --autofree ${url}/ipxe/01-\${net0/mac:hexhyp}.ipxe || exit`, ''].join('\n')));
+  // netX: the NIC iPXE opened last, i.e. the one that booted (net0 is merely the first NIC found).
+  out.push(textArtifact('http/boot.ipxe', ['#!ipxe', `# k8s-image: the entry of this machine's MAC, or the local disk (cluster ${cluster.name})`, `chain --autofree ${url}/ipxe/01-\${netX/mac:hexhyp}.ipxe || exit 1`, ''].join('\n')));
   out.push(textArtifact('dnsmasq.conf', dnsmasqConf(cluster, nodes, opts, `${absRoot}/tftp`, false)));
   out.push(textArtifact('dnsmasq-proxy.conf', dnsmasqConf(cluster, nodes, opts, `${absRoot}/tftp`, true)));
   out.push(textArtifact('nginx-k8s-image.conf', nginxSite(cluster, nodes, opts, `${absRoot}/http`)));
