@@ -32,7 +32,8 @@ before(async () => {
     join(base, 'g.yaml'),
     `cluster: { name: g }\nnetwork: { prefix: 24, gateway: 127.0.0.1, dns: [127.0.0.1], interface: eth0 }\nnodes:\n  - { name: master, role: master, ip: 127.0.0.10, mac: "${MACS[0]}" }\n  - { name: node01, role: node, ip: 127.0.0.11, mac: "${MACS[1]}" }\n`,
   );
-  execFileSync(process.execPath, [cli, 'pxe', '-c', 'g.yaml', '-o', 'out', '--server', '127.0.0.1:8080', '--kernel-arg', 'console=ttyS0,115200'], { cwd: base, stdio: 'pipe' });
+  // --server is only written into the entries (loopback is refused: nodes could not reach it); the test posts to the loopback server directly.
+  execFileSync(process.execPath, [cli, 'pxe', '-c', 'g.yaml', '-o', 'out', '--server', '10.20.0.1:8080', '--kernel-arg', 'console=ttyS0,115200'], { cwd: base, stdio: 'pipe' });
   farm = await startFarmServer({ dir: tree, stateDir: `${tree}.state`, log: () => {} }, { host: '127.0.0.1', port: 0 });
   port = (farm.server.address() as { port: number }).port;
 });
@@ -74,7 +75,7 @@ test('every GRUB file pxe writes passes grub-script-check and uses only commands
   assert.deepEqual(files.sort(), ['grub.cfg', 'grub.cfg-01-52-54-00-00-00-10', 'grub.cfg-01-52-54-00-00-00-11']);
   for (const f of files) check(f, readFileSync(join(tree, 'tftp', f), 'utf8'));
   const install = readFileSync(join(tree, 'tftp/grub.cfg-01-52-54-00-00-00-11'), 'utf8');
-  assert.match(install, /^ {2}linuxefi \/centos7\/vmlinuz inst\.ks=http:\/\/127\.0\.0\.1:8080\/ks\/node01\.cfg .*ip=127\.0\.0\.11::127\.0\.0\.1:255\.255\.255\.0:node01::none .*BOOTIF=01-52-54-00-00-00-11 /m);
+  assert.match(install, /^ {2}linuxefi \/centos7\/vmlinuz inst\.ks=http:\/\/10\.20\.0\.1:8080\/ks\/node01\.cfg .*ip=127\.0\.0\.11::127\.0\.0\.1:255\.255\.255\.0:node01::none .*BOOTIF=01-52-54-00-00-00-11 /m);
   assert.match(install, /^ {2}initrdefi \/centos7\/initrd\.img$/m);
   assert.deepEqual(grubCommands(readFileSync(join(tree, 'tftp/grub.cfg'), 'utf8')), ['set', 'search', 'echo', 'chainloader', 'boot', 'search', 'echo', 'chainloader', 'boot', 'echo', 'exit']);
 });

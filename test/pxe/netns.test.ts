@@ -105,7 +105,7 @@ test('as the dnsmasq user, DHCP gives the MAC its reserved address and the boot 
   const pid = await startDnsmasq('dnsmasq.conf', join(base, 'dnsmasq.log'));
   assert.equal(procUid(pid), uidOf('dnsmasq'), 'dnsmasq dropped root to its Debian user');
   assert.equal(lease([]), 'ip=10.77.0.11 boot_file=pxelinux.0 siaddr=10.77.0.1 router=10.77.0.254', 'BIOS');
-  assert.equal(lease(['-x', '0x5d:0007']), 'ip=10.77.0.11 boot_file=grubx64.efi siaddr=10.77.0.1 router=10.77.0.254', 'UEFI x64 (client arch 7)');
+  assert.equal(lease(['-x', '0x5d:0007']), 'ip=10.77.0.11 boot_file=shimx64.efi siaddr=10.77.0.1 router=10.77.0.254', 'UEFI x64 (client arch 7)');
   assert.equal(lease(['-x', '0x4d:69505845']), 'ip=10.77.0.11 boot_file=http://10.77.0.1:8080/boot.ipxe siaddr=10.77.0.1 router=10.77.0.254', 'iPXE (user class "iPXE")');
 
   ip('-n', CLI, 'addr', 'add', '10.77.0.11/24', 'dev', `${tag}b`);

@@ -75,7 +75,7 @@ test('dnsmasq accepts both configs; each node has its reservation and the boot f
   const conf = readFileSync(join(tree, 'dnsmasq.conf'), 'utf8');
   assert.match(conf, /^dhcp-host=52:54:00:00:00:10,127\.0\.0\.10,master$/m);
   assert.match(conf, /^dhcp-boot=tag:!efi64,tag:!ipxe,pxelinux\.0$/m);
-  assert.match(conf, /^dhcp-boot=tag:efi64,tag:!ipxe,grubx64\.efi$/m);
+  assert.match(conf, /^dhcp-boot=tag:efi64,tag:!ipxe,shimx64\.efi$/m);
   assert.match(conf, /^dhcp-boot=tag:ipxe,http:\/\/10\.0\.0\.1:8080\/boot\.ipxe$/m);
   assert.doesNotMatch(conf, /127\.0\.0\.12/, 'the node without a MAC has no reservation');
   const proxy = readFileSync(join(tree, 'dnsmasq-proxy.conf'), 'utf8');
@@ -96,10 +96,12 @@ test('GRUB configs pass grub-script-check; pxelinux and iPXE entries carry the n
     assert.equal(r.status, 0, `${f}: ${r.stderr}`);
   }
   const px = readFileSync(join(tree, 'tftp/pxelinux.cfg/01-52-54-00-00-00-10'), 'utf8');
-  assert.match(px, /^  APPEND inst\.ks=http:\/\/10\.0\.0\.1:8080\/ks\/master\.cfg inst\.repo=http:\/\/10\.0\.0\.1:8080\/centos7 ip=127\.0\.0\.10::127\.0\.0\.1:255\.255\.255\.0:master:eth0:none nameserver=127\.0\.0\.1 BOOTIF=01-52-54-00-00-00-10 inst\.text console=ttyS0,115200$/m);
+  assert.match(px, /^  APPEND inst\.ks=http:\/\/10\.0\.0\.1:8080\/ks\/master\.cfg inst\.repo=http:\/\/10\.0\.0\.1:8080\/centos7 ip=127\.0\.0\.10::127\.0\.0\.1:255\.255\.255\.0:master::none nameserver=127\.0\.0\.1 BOOTIF=01-52-54-00-00-00-10 inst\.text console=ttyS0,115200$/m);
   assert.match(readFileSync(join(tree, 'tftp/pxelinux.cfg/default'), 'utf8'), /LOCALBOOT 0/, 'an unknown MAC boots the local disk');
-  assert.match(readFileSync(join(tree, 'tftp/grub.cfg'), 'utf8'), /^exit$/m);
-  assert.match(readFileSync(join(tree, 'http/boot.ipxe'), 'utf8'), /^chain --autofree http:\/\/10\.0\.0\.1:8080\/ipxe\/01-\$\{net0\/mac:hexhyp\}\.ipxe \|\| exit$/m);
+  const localGrub = readFileSync(join(tree, 'tftp/grub.cfg'), 'utf8');
+  assert.match(localGrub, /^ {2}chainloader \(\$k8s_esp\)\/EFI\/centos\/shimx64\.efi$/m, 'an unknown UEFI machine chainloads its disk loader');
+  assert.match(localGrub, /^exit 1$/m, 'and with no loader goes back to the firmware with an error status');
+  assert.match(readFileSync(join(tree, 'http/boot.ipxe'), 'utf8'), /^chain --autofree http:\/\/10\.0\.0\.1:8080\/ipxe\/01-\$\{netX\/mac:hexhyp\}\.ipxe \|\| exit 1$/m);
   assert.match(readFileSync(join(tree, 'http/ipxe/01-52-54-00-00-00-11.ipxe'), 'utf8'), /^kernel http:\/\/10\.0\.0\.1:8080\/centos7\/images\/pxeboot\/vmlinuz initrd=initrd\.img inst\.ks=http:\/\/10\.0\.0\.1:8080\/ks\/node01\.cfg /m);
 });
 
