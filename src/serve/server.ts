@@ -111,6 +111,8 @@ function send(res: ServerResponse, status: number, text: string, headers: Record
 /** Per connection: requests not yet answered, and whether it may be closed to make room. */
 interface Conn {
   pending: number;
+  /** Answered 429 for pipelining too deep: the rest of its requests are dropped with it. */
+  closing?: boolean;
   /** Streaming a file, a live feed, or a report being stored: not idle, never evicted. */
   working: number;
 }
@@ -415,9 +417,12 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
     const sent = () => (res.writableFinished ? bytes || Number(res.getHeader('content-length') ?? 0) : 0);
     res.once('finish', () => done(res.statusCode, sent()));
     res.once('close', () => done(res.statusCode, sent()));
+    // Nothing real pipelines this deep: what is queued is answered, then 429 and the connection
+    // closes; requests parsed after that are never answered (their connection is going).
+    if (conn.closing) return;
     if (conn.pending > MAX_PIPELINED) {
-      // Nothing real pipelines this deep: the connection goes, the server stays.
-      socket.destroy();
+      conn.closing = true;
+      bytes = send(res, 429, `more than ${MAX_PIPELINED} requests pipelined on one connection\n`, { connection: 'close' });
       return;
     }
     // A body where none belongs (anything but a report): answer, then close instead of reading it.
