@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import yaml from 'js-yaml';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -201,4 +202,40 @@ test('SIGKILL in the middle of a burst of reports loses no acknowledged one; a t
   assert.equal(await post(report('node01', 'done')), 200);
   for (const l of readFileSync(logPath, 'utf8').trim().split('\n')) JSON.parse(l);
   assert.equal((await statusJson()).nodes[1]!.stage, 'done');
+});
+
+/** Every readable private mapping of a process (its heaps), read through /proc/<pid>/mem (we are its parent). */
+function memoryOf(pid: number): Buffer[] {
+  const out: Buffer[] = [];
+  const fd = openSync(`/proc/${pid}/mem`, 'r');
+  try {
+    for (const line of readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')) {
+      const m = /^([0-9a-f]+)-([0-9a-f]+) r..p \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (!m || m[3]!.startsWith('/') || m[3] === '[vvar]' || m[3] === '[vsyscall]') continue;
+      const start = parseInt(m[1]!, 16);
+      const len = parseInt(m[2]!, 16) - start;
+      if (len > 512 << 20) continue;
+      const buf = Buffer.alloc(len);
+      try {
+        readSync(fd, buf, 0, len, start);
+        out.push(buf);
+      } catch {
+        /* a guard page */
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return out;
+}
+
+test('serve -c never holds the CA key: the report keys come from a child process, and its memory has no line of the key', async () => {
+  const secrets = yaml.load(readFileSync(join(base, 'k8s-lab.secrets.yaml'), 'utf8')) as { ca: { key: string } };
+  const lines = secrets.ca.key.split('\n').filter((l) => /^[A-Za-z0-9+/]{64}$/.test(l));
+  assert.ok(lines.length > 10);
+  // Something it must hold, to show the search works: the node's report key.
+  const mem = memoryOf(server!.pid!);
+  const has = (text: string) => mem.some((b) => b.includes(text, 0, 'latin1') || b.includes(text, 0, 'utf16le'));
+  assert.ok(has(keys.node01!), 'the search finds what serve does hold');
+  for (const l of lines.slice(1, -1)) assert.ok(!has(l), `a line of the CA key is in serve's memory: ${l.slice(0, 8)}...`);
 });
