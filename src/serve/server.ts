@@ -235,7 +235,8 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
     if (path === '/status' || path === '/status/') return reply('text/html; charset=utf-8', statusPage(doc()));
     if (path === '/status.json') return reply('application/json', `${JSON.stringify(doc(), null, 1)}\n`);
     if (path === '/status/events') {
-      if (events.size >= budget.subscribers) return send(res, 503, `too many live-page subscribers (${budget.subscribers}); /status.json has the same data\n`, { 'retry-after': '10' });
+      // 429, not 503: the server is fine, there are just enough watchers already.
+      if (events.size >= budget.subscribers) return send(res, 429, `too many live-page subscribers (${budget.subscribers}); /status.json has the same data\n`, { 'retry-after': '10' });
       if (head) return reply('text/event-stream', '');
       // Held only once this response is the one on the wire (not queued behind a pipelined one).
       attached(res, () => {

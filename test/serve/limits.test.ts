@@ -214,6 +214,28 @@ test('thousands of idle connections under ulimit -n 1024: serve stays under its 
   process.stderr.write(`# 3000 idle connections: peak ${peak} open files (limit 1024), ${refused} refused at connect, a fresh client answered in ${fresh} ms\n`);
 });
 
+test('live-page subscribers are capped (56 under ulimit -n 1024): the next one gets 429, a freed place is taken again', async () => {
+  const subs: Socket[] = [];
+  const heads: Promise<string>[] = [];
+  for (let i = 0; i < 56; i++) {
+    const s = await open();
+    subs.push(s);
+    heads.push(new Promise((resolve) => s.once('data', (d) => resolve(d.toString('latin1')))));
+    s.write('GET /status/events HTTP/1.1\r\nhost: x\r\n\r\n');
+  }
+  for (const h of await Promise.all(heads)) assert.match(h, /^HTTP\/1\.1 200 .*text\/event-stream/s);
+  const over = await get(serve.port, '/status/events');
+  assert.equal(over.status, 429);
+  assert.match(over.head, /retry-after: 10/i);
+  subs.pop()!.destroy();
+  await sleep(200);
+  const again = await raw(serve.port, 'GET /status/events HTTP/1.1\r\nhost: x\r\n\r\n', { ms: 500 });
+  assert.match(again.data.toString('latin1'), /^HTTP\/1\.1 200 /);
+  for (const s of subs) s.destroy();
+  assert.ok((await settled()) <= baseline + 4);
+  await healthy();
+});
+
 test('too few file descriptors: 503 or a closed connection, never a crash', { timeout: 60000 }, async () => {
   const port = await freePort();
   const tight = await startServe(tree, port, { ulimit: 34 });
