@@ -181,16 +181,20 @@ program
   .option('-l, --listen <addr:port>', 'where to listen', '0.0.0.0:8080')
   .option('--state <dir>', 'where the status log and reported installs are kept (default: <dir>.state, or <out>/<cluster>-status with --config)')
   .option('--installer <dvd>', 'a CentOS 7 DVD (ISO image or extracted tree), served as the install repository /centos7/')
+  .option('--trust-proxy', 'behind a proxy on this host (nginx): a request from a loopback address may name the real client in X-Real-IP, which decides whose secrets it may read')
   .addHelpText(
     'after',
     `
 Examples:
   k8s-image serve --dir outputs/farm-pxe --installer CentOS-7-x86_64-DVD-2009.iso
+  k8s-image serve --dir outputs/farm-pxe --listen 127.0.0.1:8081 --trust-proxy    behind nginx
   k8s-image serve -c cluster.yaml --listen 0.0.0.0:8080      status only (VMware/cloud-init nodes)
 
 Open http://<server>/status for the live page (one row per node, its stage and the failure log);
 k8s-image status --server http://<server> prints it in a terminal. Every report is signed with the
-node's own key and kept in <state>/status.log (fsynced before it is acknowledged).`,
+node's own key and kept in <state>/status.log (fsynced before it is acknowledged). A node's secrets
+(seed/<node>/, nocloud/<node>/) go to its own address only, and only until its install is reported
+(k8s-image pxe --reinstall <node> hands them out again).`,
   )
   .action((o) => serve(o));
 

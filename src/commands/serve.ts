@@ -2,11 +2,31 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { openIso } from '../iso/reader.js';
 import { UserError } from '../errors.js';
-import { pxeTreeIndex, startFarmServer, stateDirFor, type FarmIndex } from '../serve/server.js';
-import { reportKey } from '../status/protocol.js';
-import { loadSecretsFor, readConfig, secretsPathFor, type Output } from './common.js';
+import { pxeTreeIndex, startFarmServer, stateDirFor, type FarmIndex, type FarmServer } from '../serve/server.js';
+import { deriveReportKeys } from '../serve/report-keys.js';
+import { readConfig, secretsPathFor, type Output } from './common.js';
 
-export interface ServeCommandOptions { dir?: string; config?: string; out?: string; listen?: string; state?: string; installer?: string }
+export interface ServeCommandOptions { dir?: string; config?: string; out?: string; listen?: string; state?: string; installer?: string; trustProxy?: boolean }
+
+/** Why the socket could not be opened, as the one line that says what to do instead. */
+function listenProblem(e: unknown, listen: string, host: string, port: number): string | undefined {
+  switch ((e as NodeJS.ErrnoException).code) {
+    case 'EADDRINUSE':
+      return `--listen ${listen}: port ${port} is already in use on ${host} (another k8s-image serve or web server?); stop it, or choose another port`;
+    case 'EADDRNOTAVAIL':
+      return `--listen ${listen}: this host has no address ${host}; use one of its addresses (ip -br addr) or 0.0.0.0 for all`;
+    case 'EACCES':
+    case 'EPERM':
+      return `--listen ${listen}: not allowed to listen on port ${port} (ports below 1024 need root or CAP_NET_BIND_SERVICE); choose a port from 1024 up, e.g. 8080`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `--listen ${listen}: ${host} is not an address of this host; give an IP address, like 0.0.0.0:8080`;
+    case 'EAFNOSUPPORT':
+      return `--listen ${listen}: this host has no ${host.includes(':') ? 'IPv6' : 'IPv4'}; listen on an address it has`;
+    default:
+      return undefined;
+  }
+}
 
 function installerProblem(installer: string): string | undefined {
   const ok = !existsSync(installer)
@@ -57,20 +77,31 @@ export async function serve(opts: ServeCommandOptions, out: Output): Promise<voi
     // The nodes' report keys come from the secrets their seeds were built with: never mint new ones here.
     const path = secretsPathFor(loaded, opts.out ?? 'outputs');
     if (!existsSync(path)) throw new UserError(`--config ${opts.config}: no secrets file at ${path}, so no node of cluster ${loaded.cluster.name} could have a report key this server knows; build the nodes first (k8s-image build -c ${opts.config} --status URL), or pass the -o their build used`);
-    const { secrets } = await loadSecretsFor(loaded, opts, out);
+    // Derived in a short-lived child that reads the secrets and prints only the keys: the CA key
+    // never enters this process, which faces the network.
+    const keys = await deriveReportKeys(opts.config, opts.out ?? 'outputs');
     const { cluster } = loaded;
     index = {
       cluster: cluster.name,
       nodes: cluster.nodes.map((n) => ({ name: n.name, role: n.role, ip: n.ip, ...(n.mac ? { mac: n.mac } : {}) })),
-      keys: Object.fromEntries(cluster.nodes.map((n) => [n.name, reportKey(secrets.ca.key, n.name)])),
+      keys,
     };
     stateDir = opts.state ?? join(opts.out ?? 'outputs', `${cluster.name}-status`);
   }
-  const s = await startFarmServer({ dir, index, stateDir, installer: opts.installer, log: (l) => out.info(l) }, { host: m![1]!.replace(/^\[|\]$/g, ''), port: Number(m![2]) });
+  const host = m![1]!.replace(/^\[|\]$/g, '');
+  const port = Number(m![2]);
+  let s: FarmServer;
+  try {
+    s = await startFarmServer({ dir, index, stateDir, installer: opts.installer, trustProxy: opts.trustProxy, log: (l) => out.info(l) }, { host, port });
+  } catch (e) {
+    const p = listenProblem(e, opts.listen ?? '0.0.0.0:8080', host, port);
+    if (p) throw new UserError(p);
+    throw e;
+  }
   const addr = s.server.address();
   const where = typeof addr === 'object' && addr ? `${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}` : opts.listen;
   out.info(
-    `serving ${dir ? `${dir}/http${opts.installer ? ` and ${opts.installer} as /centos7/` : ''}` : `the status of cluster ${index.cluster} (${index.nodes.length} nodes)`} on ${where}; live status at http://${where}/status; reports kept in ${stateDir}/ (Ctrl-C stops)`,
+    `serving ${dir ? `${dir}/http${opts.installer ? ` and ${opts.installer} as /centos7/` : ''}` : `the status of cluster ${index.cluster} (${index.nodes.length} nodes)`} on ${where}; live status at http://${where}/status; reports kept in ${stateDir}/; at most ${s.budget.connections} connections (open-file limit ${s.budget.fileLimit})${opts.trustProxy ? '; X-Real-IP trusted from loopback peers (--trust-proxy)' : ''} (Ctrl-C stops)`,
   );
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {

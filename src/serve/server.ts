@@ -2,53 +2,77 @@
  * The farm's HTTP server. Two jobs, either or both:
  *  - the PXE tree's http/ (and the DVD as centos7/), with HEAD, Range, content types and an access
  *    log, streaming every file (memory does not grow with the file or the number of clients). A
- *    node's secret files (seed/<node>/, nocloud/<node>/) go to that node's reserved address only;
- *    nothing is ever listed.
+ *    node's secret files (seed/<node>/, nocloud/<node>/) go to that node's reserved address only,
+ *    decided on the resolved file (after decoding and realpath), and only until its install is
+ *    reported; nothing is ever listed.
  *  - the farm's status: POST /report takes a node's signed stage report (kept durably, see
  *    status/store.ts); /status is the live page, /status.json the data, /status/events the live
  *    feed, /status/log/<node> a failure's log. "installed" switches a PXE node to the local disk.
+ * No request, body, header or connection pattern may crash it or make it answer 5xx (other than
+ * 503 when out of file descriptors): bounded bodies and headers, timeouts at every stage, a
+ * connection cap sized from `ulimit -n`, and every file closed when its client goes away.
  */
-import { createReadStream, readFileSync, realpathSync, statSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { createReadStream, existsSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { mkdir, open, rename, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { join, normalize, sep } from 'node:path';
+import { isIP, type Socket } from 'node:net';
+import { join, relative, sep, isAbsolute } from 'node:path';
+import { pipeline } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
 import { entryPaths, localEntries } from '../pxe/index.js';
 import { openIso, type IsoImage } from '../iso/reader.js';
 import { MAX_REPORT_BYTES, parseReport, reportSignature } from '../status/protocol.js';
 import { StatusStore } from '../status/store.js';
-import { rowOf, statusDocument, type FarmNode } from '../status/view.js';
+import { clockOffsetText, rowOf, statusDocument, type FarmNode } from '../status/view.js';
 import { statusPage } from '../status/page.js';
+import { parseTarget } from './target.js';
+import { budgetFor, softFileLimit, type Budget } from './limits.js';
 
-const TYPES: Record<string, string> = {
-  cfg: 'text/plain; charset=utf-8',
-  ipxe: 'text/plain; charset=utf-8',
-  json: 'application/json',
-  yaml: 'text/yaml; charset=utf-8',
-  txt: 'text/plain; charset=utf-8',
-  img: 'application/octet-stream',
-  iso: 'application/octet-stream',
-  rpm: 'application/x-rpm',
-  xml: 'application/xml',
-  gz: 'application/gzip',
-  bz2: 'application/x-bzip2',
-  xz: 'application/x-xz',
-  sqlite: 'application/octet-stream',
-  efi: 'application/efi',
+const TYPES = new Map<string, string>([
+  ['cfg', 'text/plain; charset=utf-8'],
+  ['ipxe', 'text/plain; charset=utf-8'],
+  ['json', 'application/json'],
+  ['yaml', 'text/yaml; charset=utf-8'],
+  ['txt', 'text/plain; charset=utf-8'],
+  ['img', 'application/octet-stream'],
+  ['iso', 'application/octet-stream'],
+  ['rpm', 'application/x-rpm'],
+  ['xml', 'application/xml'],
+  ['gz', 'application/gzip'],
+  ['bz2', 'application/x-bzip2'],
+  ['xz', 'application/x-xz'],
+  ['sqlite', 'application/octet-stream'],
+  ['efi', 'application/efi'],
+]);
+
+/** Timeouts (ms). Reports are at most 256 KiB; every other request is a bodiless GET/HEAD. */
+export const TIMEOUTS = {
+  /** The request line and headers must arrive within this (slow-header clients). */
+  headers: 10000,
+  /** The whole request, body included (slow-body clients). */
+  request: 15000,
+  /** A kept-alive connection with no new request. */
+  keepAlive: 5000,
+  /** No byte either way for this long: the connection is closed (a stalled download too). */
+  idle: 30000,
 };
+/** Requests a client may have pipelined ahead of the one being answered; no real client pipelines. */
+const MAX_PIPELINED = 32;
+/** A live-page subscriber that stops reading is dropped once this much is queued for it. */
+const MAX_EVENT_BACKLOG = 1 << 20;
 
 /** The nodes the server knows and the key each signs its reports with. */
 export interface FarmIndex {
   cluster: string;
   nodes: FarmNode[];
-  keys: Record<string, string>;
+  keys: Record<string, string> | ReadonlyMap<string, string>;
 }
 
 /** The index of a PXE tree: its pxe.json and report-keys.json. */
 export function pxeTreeIndex(dir: string): FarmIndex {
   const index = JSON.parse(readFileSync(join(dir, 'pxe.json'), 'utf8')) as { cluster: string; nodes: FarmNode[] };
   const keys = JSON.parse(readFileSync(join(dir, 'report-keys.json'), 'utf8')) as Record<string, string>;
-  return { cluster: index.cluster, nodes: index.nodes, keys };
+  return { cluster: index.cluster, nodes: index.nodes, keys: new Map(Object.entries(keys)) };
 }
 
 export interface ServeOptions {
@@ -61,101 +85,142 @@ export interface ServeOptions {
   /** A CentOS 7 DVD, its ISO image (read in place) or extracted tree, served as /centos7/. */
   installer?: string;
   log: (line: string) => void;
-  /** Seconds a report's time may be off (clocks in installers drift). */
-  clockSkew?: number;
+  /** A request whose TCP peer is loopback may name the real client in X-Real-IP (a proxy in front). */
+  trustProxy?: boolean;
+  /** Connection and subscriber caps; default: sized from this process's open-file limit. */
+  budget?: Budget;
   now?: () => number;
 }
 
 export interface FarmServer {
   server: Server;
+  budget: Budget;
   close(): Promise<void>;
 }
 
-/** The real path of `rel` under `root`, or undefined when it leaves root (.., symlinks) or is not a file. */
-function safeFile(root: string, rel: string): string | undefined {
-  const joined = normalize(join(root, rel));
-  if (joined !== root && !joined.startsWith(root + sep)) return undefined;
-  try {
-    const real = realpathSync(joined);
-    if (real !== root && !real.startsWith(root + sep)) return undefined;
-    return statSync(real).isFile() ? real : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const bare = (a: string) => (a.startsWith('::ffff:') ? a.slice(7) : a);
+const isLoopback = (a: string) => a === '::1' || /^127\.\d+\.\d+\.\d+$/.test(a);
 
-function send(res: ServerResponse, status: number, text: string): number {
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+function send(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): number {
+  if (res.headersSent || res.destroyed) return 0;
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
   return Buffer.byteLength(text);
 }
 
-function clientIp(req: IncomingMessage): string {
-  const a = req.socket.remoteAddress ?? '';
-  return a.startsWith('::ffff:') ? a.slice(7) : a;
+/** Per connection: requests not yet answered, and whether it may be closed to make room. */
+interface Conn {
+  pending: number;
+  /** Answered 429 for pipelining too deep: the rest of its requests are dropped with it. */
+  closing?: boolean;
+  /** Streaming a file, a live feed, or a report being stored: not idle, never evicted. */
+  working: number;
 }
 
-export function startFarmServer(opts: ServeOptions, listen: { host: string; port: number }): Promise<FarmServer> {
+export async function startFarmServer(opts: ServeOptions, listen: { host: string; port: number }): Promise<FarmServer> {
   const httpRoot = opts.dir ? realpathSync(join(opts.dir, 'http')) : undefined;
-  const installerIso: IsoImage | undefined = opts.installer && statSync(opts.installer).isFile() ? openIso(opts.installer) : undefined;
-  const installerRoot = opts.installer && !installerIso ? realpathSync(opts.installer) : undefined;
   if (!opts.dir && !opts.index) throw new Error('startFarmServer: neither a PXE tree nor an index');
   const index = opts.index ?? pxeTreeIndex(opts.dir!);
+  // Maps, never plain objects: a node named "constructor" or "__proto__" is just an unknown name.
+  const keys: ReadonlyMap<string, string> = index.keys instanceof Map ? index.keys : new Map(Object.entries(index.keys));
   const byName = new Map(index.nodes.map((n) => [n.name, n]));
+  const budget = opts.budget ?? budgetFor(softFileLimit());
+  const now = opts.now ?? (() => Math.floor(Date.now() / 1000));
+  const installedDir = join(opts.stateDir, 'installed');
+  const installerIso: IsoImage | undefined = opts.installer && statSync(opts.installer).isFile() ? openIso(opts.installer) : undefined;
+  const installerRoot = opts.installer && !installerIso ? realpathSync(opts.installer) : undefined;
   const store = new StatusStore(opts.stateDir);
   for (const note of store.notes) opts.log(note);
-  const skew = opts.clockSkew ?? 12 * 3600;
-  const now = opts.now ?? (() => Math.floor(Date.now() / 1000));
   const events = new Set<ServerResponse>();
+  const conns = new Map<Socket, Conn>();
   const doc = () => statusDocument(index.cluster, index.nodes, (n) => store.get(n), Date.now());
   store.subscribe((s) => {
     const n = byName.get(s.node);
     if (!n || !events.size) return;
     const d = doc();
     const data = `event: node\ndata: ${JSON.stringify({ row: rowOf(n, s), counts: d.counts })}\n\n`;
-    for (const res of events) res.write(data);
+    for (const res of events) feed(res, data);
   });
 
-  async function report(req: IncomingMessage, res: ServerResponse): Promise<number> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_REPORT_BYTES) return send(res, 413, `report too large (at most ${MAX_REPORT_BYTES} bytes)\n`);
-      chunks.push(chunk);
-    }
-    const parsed = parseReport(Buffer.concat(chunks).toString('utf8'));
+  /** A write to a live-page subscriber; one that stopped reading is dropped, not buffered for. */
+  function feed(res: ServerResponse, data: string): void {
+    if (res.writableLength > MAX_EVENT_BACKLOG) res.destroy();
+    else res.write(data);
+  }
+
+  /** The client, as the TCP peer says, or (--trust-proxy, peer on loopback) as the proxy's X-Real-IP says. */
+  function clientOf(req: IncomingMessage, peer: string): string | undefined {
+    if (!opts.trustProxy || !isLoopback(peer)) return peer;
+    const h = req.headers['x-real-ip'];
+    if (h === undefined) return peer;
+    return typeof h === 'string' && isIP(h) ? bare(h) : undefined;
+  }
+
+  /** While its install is reported done, a node's secrets are not handed out (`<state>/installed/<node>`). */
+  const installed = (node: string) => existsSync(join(installedDir, node));
+
+  async function report(req: IncomingMessage, res: ServerResponse, ip: string, conn: Conn): Promise<number> {
+    const tooLarge = () => {
+      // Not read further: answered, then the connection closes (see lingerClose).
+      lingerClose(req, res);
+      return send(res, 413, `report too large (at most ${MAX_REPORT_BYTES} bytes)\n`, { connection: 'close' });
+    };
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > MAX_REPORT_BYTES) return tooLarge();
+    const body = await new Promise<Buffer | undefined>((resolve) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const onData = (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_REPORT_BYTES) {
+          req.off('data', onData);
+          resolve(undefined);
+        } else chunks.push(chunk);
+      };
+      req.on('data', onData);
+      req.once('end', () => resolve(Buffer.concat(chunks)));
+      // Aborted or timed out (requestTimeout): nobody to answer.
+      req.once('close', () => resolve(Buffer.alloc(0)));
+    });
+    if (body === undefined) return tooLarge();
+    if (res.destroyed || !req.complete) return 0;
+    const parsed = parseReport(body.toString('utf8'));
     if ('problem' in parsed) return send(res, 400, `bad report: ${parsed.problem}\n`);
     const { report: r, sig } = parsed;
-    const key = index.keys[r.node];
-    if (!key) return send(res, 403, `no node ${r.node} in cluster ${index.cluster}\n`);
+    const key = keys.get(r.node);
+    if (key === undefined) return send(res, 403, `no node ${r.node} in cluster ${index.cluster}\n`);
     const want = Buffer.from(reportSignature(key, { ...r, time: String(r.time) }), 'hex');
     if (!timingSafeEqual(want, Buffer.from(sig, 'hex'))) return send(res, 403, 'signature does not match this node\n');
-    if (Math.abs(now() - r.time) > skew) return send(res, 403, `report time ${new Date(r.time * 1000).toISOString()} is more than ${skew}s off this server's clock\n`);
-    // Replay protection: a nonce is taken once, and only within the time window above.
+    // Replay protection is the nonce alone, kept for the life of status.log: the node's clock is
+    // shown, never trusted (a board with a dead RTC must still get its "installed" accepted).
     if (store.seen(r.node, r.nonce)) return send(res, 409, 'replayed report (this nonce was taken already)\n');
-    const ip = clientIp(req);
-    await store.append({ node: r.node, stage: r.stage, time: r.time, nonce: r.nonce, received: Date.now(), ip, ...(r.stage === 'failed' ? { log: r.log } : {}) });
-    opts.log(`report: ${r.node} ${r.stage} (node clock ${new Date(r.time * 1000).toISOString()}) from ${ip}`);
-    const n = byName.get(r.node)!;
-    if (r.stage === 'installed' && opts.dir && n.mac) {
-      await mkdir(join(opts.stateDir, 'installed'), { recursive: true });
-      await writeFile(join(opts.stateDir, 'installed', r.node), `${new Date(r.time * 1000).toISOString()} ${ip}\n`);
-      // The next PXE boot of this MAC goes to the local disk: a machine left on PXE-first does not reinstall in a loop.
-      const e = localEntries(index.cluster, n);
-      const p = entryPaths(n);
-      for (const [path, text] of [[p.pxelinux, e.pxelinux], [p.grub, e.grub], [p.ipxe, e.ipxe]] as const) {
-        const target = join(opts.dir, path);
-        await writeFile(`${target}.tmp`, text);
-        await rename(`${target}.tmp`, target);
+    const offset = r.time - now();
+    conn.working++;
+    try {
+      await store.append({ node: r.node, stage: r.stage, time: r.time, offset, nonce: r.nonce, received: Date.now(), ip, ...(r.stage === 'failed' ? { log: r.log } : {}) });
+      opts.log(`report: ${r.node} ${r.stage} (node clock ${new Date(r.time * 1000).toISOString()}, ${clockOffsetText(offset)}) from ${ip}`);
+      const n = byName.get(r.node)!;
+      if (r.stage === 'installed' && opts.dir && n.mac) {
+        await mkdir(installedDir, { recursive: true });
+        await writeFile(join(installedDir, r.node), `${new Date().toISOString()} ${ip} node clock ${new Date(r.time * 1000).toISOString()}\n`);
+        // The next PXE boot of this MAC goes to the local disk: a machine left on PXE-first does not reinstall in a loop.
+        const e = localEntries(index.cluster, n);
+        const p = entryPaths(n);
+        for (const [path, text] of [[p.pxelinux, e.pxelinux], [p.grub, e.grub], [p.ipxe, e.ipxe]] as const) {
+          const target = join(opts.dir, path);
+          await writeFile(`${target}.tmp`, text);
+          await rename(`${target}.tmp`, target);
+        }
+        opts.log(`${r.node} (${n.mac}): installed; its PXE entries now boot the local disk and its secrets are no longer served`);
       }
-      opts.log(`${r.node} (${n.mac}): installed; its PXE entries now boot the local disk`);
+    } finally {
+      conn.working--;
     }
     return send(res, 200, 'ok\n');
   }
 
   /** /status, /status.json, /status/events, /status/log/<node>; undefined when the path is none of them. */
-  function status(req: IncomingMessage, res: ServerResponse, path: string): number | undefined {
+  function status(req: IncomingMessage, res: ServerResponse, path: string, conn: Conn): number | undefined {
     const head = req.method === 'HEAD';
     const reply = (type: string, text: string) => {
       res.writeHead(200, { 'content-type': type, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
@@ -163,26 +228,34 @@ export function startFarmServer(opts: ServeOptions, listen: { host: string; port
       return Buffer.byteLength(text);
     };
     if (path === '/' && !opts.dir) {
-      res.writeHead(302, { location: '/status' });
+      res.writeHead(302, { location: '/status', 'content-length': 0 });
       res.end();
       return 0;
     }
     if (path === '/status' || path === '/status/') return reply('text/html; charset=utf-8', statusPage(doc()));
     if (path === '/status.json') return reply('application/json', `${JSON.stringify(doc(), null, 1)}\n`);
     if (path === '/status/events') {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
-      res.write(`retry: 2000\n: k8s-image status of cluster ${index.cluster}\n\n`);
-      events.add(res);
-      const beat = setInterval(() => res.write(': keep-alive\n\n'), 15000);
-      res.on('close', () => {
-        clearInterval(beat);
-        events.delete(res);
+      // 429, not 503: the server is fine, there are just enough watchers already.
+      if (events.size >= budget.subscribers) return send(res, 429, `too many live-page subscribers (${budget.subscribers}); /status.json has the same data\n`, { 'retry-after': '10' });
+      if (head) return reply('text/event-stream', '');
+      // Held only once this response is the one on the wire (not queued behind a pipelined one).
+      attached(res, () => {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+        res.write(`retry: 2000\n: k8s-image status of cluster ${index.cluster}\n\n`);
+        events.add(res);
+        conn.working++;
+        const beat = setInterval(() => feed(res, ': keep-alive\n\n'), 15000);
+        res.once('close', () => {
+          clearInterval(beat);
+          events.delete(res);
+          conn.working--;
+        });
       });
       return 0;
     }
     const m = /^\/status\/log\/([a-z0-9-]{1,63})$/.exec(path);
     if (m) {
-      const s = store.get(m[1]!);
+      const s = byName.has(m[1]!) ? store.get(m[1]!) : undefined;
       if (s?.failureLog === undefined) return send(res, 404, `no failure reported by ${m[1]}\n`);
       const when = new Date(s.failedAt!).toISOString();
       return reply('text/plain; charset=utf-8', `# ${s.node}: failed at ${when} (server clock), from ${s.lastIp}; its last log lines, secrets masked on the node\n${s.failureLog}\n`);
@@ -190,114 +263,267 @@ export function startFarmServer(opts: ServeOptions, listen: { host: string; port
     return undefined;
   }
 
-  function file(req: IncomingMessage, res: ServerResponse, path: string): number {
-    const ip = clientIp(req);
+  /** The real path of `rel` under `root` and its stat, or undefined when it leaves root (symlinks) or is not a file. */
+  function resolveFile(root: string, rel: string): { real: string; st: Stats } | undefined {
+    try {
+      const real = realpathSync(join(root, rel));
+      if (real !== root && !real.startsWith(root + sep)) return undefined;
+      const st = statSync(real);
+      return st.isFile() ? { real, st } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Who may read a resolved file: undefined (anyone), or why not. Decided on the real path, so no
+   * spelling of the request (encodings, symlinks, another node's prefix) reaches a node's secrets.
+   */
+  function refusal(real: string, st: Stats, ip: string): string | undefined {
+    if (!httpRoot) return undefined;
+    const rel = relative(httpRoot, real);
+    if (rel.startsWith('..') || isAbsolute(rel)) return undefined;
+    const segs = rel.split(sep);
+    if (segs[0] === 'seed' || segs[0] === 'nocloud') {
+      const node = segs.length >= 3 ? byName.get(segs[1]!) : undefined;
+      if (!node || node.ip !== ip) return 'these files belong to another machine';
+      if (installed(node.name)) return `${node.name} is installed (its install was reported), so its secrets are no longer served; run \`k8s-image pxe --reinstall ${node.name}\` to install it again`;
+      return undefined;
+    }
+    // Defence in depth: a private (0600) file anywhere else in the tree is somebody's secret.
+    if ((st.mode & 0o044) === 0) return 'a private file (mode 0600): not served';
+    return undefined;
+  }
+
+  function file(req: IncomingMessage, res: ServerResponse, path: string, ip: string, conn: Conn): number {
     if (!httpRoot) return send(res, 404, 'not found (this server has no PXE tree: only /status and /report)\n');
-    let root = httpRoot;
-    let rel = path;
     if (installerIso && path.startsWith('/centos7/')) {
       const e = installerIso.lookup(path.slice('/centos7/'.length));
       if (!e || e.isDir) return send(res, 404, 'not found\n');
-      return window(req, res, e.size, e.name, (start, end) => createReadStream('', { fd: installerIso.fd, start: e.start + start, end: e.start + end, autoClose: false }));
+      return window(req, res, conn, e.size, e.name, async (start, end) => ({ stream: createReadStream('', { fd: installerIso.fd, start: e.start + start, end: e.start + end, autoClose: false }) }));
     }
+    let root = httpRoot;
+    let rel = path;
     if (installerRoot && (path === '/centos7' || path.startsWith('/centos7/'))) {
       root = installerRoot;
       rel = path.slice('/centos7'.length) || '/';
     }
-    // A node's secrets: its seed files and its cloud-init data, to its own address only.
-    const m = /^\/(seed|nocloud)\/([^/]+)\//.exec(path);
-    if (m && root === httpRoot) {
-      const owner = byName.get(m[2]!);
-      if (!owner || owner.ip !== ip) return send(res, 403, 'these files belong to another machine\n');
-    }
-    const real = safeFile(root, rel);
-    if (!real) return send(res, 404, 'not found\n');
-    return window(req, res, statSync(real).size, real, (start, end) => createReadStream(real, { start, end }));
+    const found = resolveFile(root, rel);
+    if (!found) return send(res, 404, 'not found\n');
+    const why = refusal(found.real, found.st, ip);
+    if (why) return send(res, 403, `${why}\n`);
+    const { real } = found;
+    return window(req, res, conn, found.st.size, real, async (start, end) => {
+      const h = await open(real, 'r');
+      return { stream: h.createReadStream({ start, end }) };
+    });
   }
 
-  /** A file's bytes, whole or the asked range, streamed (never held in memory). */
-  function window(req: IncomingMessage, res: ServerResponse, size: number, name: string, open: (start: number, end: number) => NodeJS.ReadableStream): number {
+  /**
+   * A file's bytes, whole or the asked range, streamed (never held in memory). The file is opened
+   * only when this response is the one on the wire, and closed whenever the client goes away.
+   */
+  function window(req: IncomingMessage, res: ServerResponse, conn: Conn, size: number, name: string, openAt: (start: number, end: number) => Promise<{ stream: NodeJS.ReadableStream }>): number {
     const ext = name.split('.').pop()!.toLowerCase();
-    const headers: Record<string, string | number> = { 'content-type': TYPES[ext] ?? 'application/octet-stream', 'accept-ranges': 'bytes' };
+    const headers: Record<string, string | number> = { 'content-type': TYPES.get(ext) ?? 'application/octet-stream', 'accept-ranges': 'bytes' };
     let start = 0;
     let end = size - 1;
     let status = 200;
     const range = req.headers.range;
     if (range) {
-      const r = /^bytes=(\d*)-(\d*)$/.exec(range);
-      if (!r || (r[1] === '' && r[2] === '')) {
-        res.writeHead(416, { 'content-range': `bytes */${size}` });
+      const r = /^bytes=(\d{0,15})-(\d{0,15})$/.exec(range);
+      const unsatisfiable = () => {
+        res.writeHead(416, { 'content-range': `bytes */${size}`, 'content-length': 0 });
         res.end();
         return 0;
-      }
+      };
+      if (!r || (r[1] === '' && r[2] === '')) return unsatisfiable();
       if (r[1] === '') start = Math.max(0, size - Number(r[2]));
       else {
         start = Number(r[1]);
         end = r[2] === '' ? size - 1 : Math.min(Number(r[2]), size - 1);
       }
-      if (start > end || start >= size) {
-        res.writeHead(416, { 'content-range': `bytes */${size}` });
-        res.end();
-        return 0;
-      }
+      if (start > end || start >= size) return unsatisfiable();
       status = 206;
       headers['content-range'] = `bytes ${start}-${end}/${size}`;
     }
     headers['content-length'] = size === 0 ? 0 : end - start + 1;
-    res.writeHead(status, headers);
     if (req.method === 'HEAD' || size === 0) {
+      res.writeHead(status, headers);
       res.end();
       return 0;
     }
-    open(start, end).pipe(res);
+    attached(res, () => {
+      conn.working++;
+      let released = false;
+      const release = () => {
+        if (!released) (released = true), conn.working--;
+      };
+      res.once('close', release);
+      openAt(start, end).then(
+        ({ stream }) => {
+          if (res.destroyed) {
+            (stream as unknown as { destroy(): void }).destroy();
+            return;
+          }
+          res.writeHead(status, headers);
+          // pipeline: an aborted client destroys the file stream, which closes the file.
+          pipeline(stream, res, () => release());
+        },
+        (e: NodeJS.ErrnoException) => {
+          release();
+          if (e.code === 'EMFILE' || e.code === 'ENFILE') send(res, 503, 'out of file descriptors; try again shortly\n', { 'retry-after': '2' });
+          else send(res, 404, 'not found\n');
+        },
+      );
+    });
     return end - start + 1;
   }
 
-  const server = createServer((req, res) => {
+  /** Run `fn` once `res` is the response on the wire (a pipelined one waits its turn); never if the client left. */
+  function attached(res: ServerResponse, fn: () => void): void {
+    if (res.socket) return fn();
+    res.once('socket', () => {
+      if (!res.destroyed && res.socket && !res.socket.destroyed) fn();
+    });
+  }
+
+  /** After a refused body: answer, stop reading, close once the answer is out (briefly draining so it is not reset away). */
+  function lingerClose(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket;
+    res.once('finish', () => {
+      socket.end();
+      req.resume();
+      setTimeout(() => socket.destroy(), 1000).unref();
+    });
+  }
+
+  const server = createServer({ maxHeaderSize: 8192, requestTimeout: TIMEOUTS.request, headersTimeout: TIMEOUTS.headers, keepAliveTimeout: TIMEOUTS.keepAlive, connectionsCheckingInterval: 1000 }, (req, res) => {
     const t0 = Date.now();
-    const done = (status: number, bytes: number) => opts.log(`${clientIp(req)} ${req.method} ${req.url} ${status} ${bytes} ${Date.now() - t0}ms`);
-    let path: string;
-    try {
-      path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    } catch {
-      return done(400, send(res, 400, 'bad path\n'));
+    const socket = req.socket;
+    const conn = conns.get(socket) ?? { pending: 0, working: 0 };
+    const peer = bare(socket.remoteAddress ?? '');
+    // Node resets the idle timer to none once a kept-alive connection starts a new request.
+    socket.setTimeout(TIMEOUTS.idle);
+    conn.pending++;
+    let logged = false;
+    const ipFor = clientOf(req, peer);
+    const done = (status: number, bytes: number) => {
+      if (logged) return;
+      logged = true;
+      conn.pending--;
+      opts.log(`${ipFor ?? peer} ${req.method} ${JSON.stringify(req.url).slice(1, -1).slice(0, 300)} ${status} ${bytes} ${Date.now() - t0}ms`);
+    };
+    let bytes = 0;
+    const sent = () => (res.writableFinished ? bytes || Number(res.getHeader('content-length') ?? 0) : 0);
+    res.once('finish', () => done(res.statusCode, sent()));
+    res.once('close', () => done(res.statusCode, sent()));
+    // Nothing real pipelines this deep: what is queued is answered, then 429 and the connection
+    // closes; requests parsed after that are never answered (their connection is going).
+    if (conn.closing) return;
+    if (conn.pending > MAX_PIPELINED) {
+      conn.closing = true;
+      bytes = send(res, 429, `more than ${MAX_PIPELINED} requests pipelined on one connection\n`, { connection: 'close' });
+      return;
     }
-    if (path.includes('\0')) return done(400, send(res, 400, 'bad path\n'));
+    // A body where none belongs (anything but a report): answer, then close instead of reading it.
+    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+    const target = parseTarget(req.url ?? '');
+    if ('problem' in target) {
+      res.setHeader('connection', 'close');
+      bytes = send(res, 400, `bad request target: ${target.problem}\n`);
+      return;
+    }
+    if (ipFor === undefined) {
+      res.setHeader('connection', 'close');
+      bytes = send(res, 400, 'X-Real-IP: expected one IP address (the proxy in front sets it: proxy_set_header X-Real-IP $remote_addr)\n');
+      return;
+    }
+    const { path } = target;
     if (req.method === 'POST' && path === '/report') {
-      report(req, res).then(
-        (bytes) => done(res.statusCode, bytes),
-        (e: unknown) => done(500, send(res, 500, `${String(e)}\n`)),
+      report(req, res, ipFor, conn).then(
+        (n) => (bytes = n),
+        (e: unknown) => {
+          // The status log could not be written (disk full, I/O error): not taken, the node resends.
+          opts.log(`report not stored: ${String(e)}`);
+          bytes = send(res, 503, 'the report could not be stored; send it again later\n', { 'retry-after': '30' });
+        },
       );
       return;
     }
+    if (hasBody) res.setHeader('connection', 'close');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('allow', 'GET, HEAD, POST');
-      return done(405, send(res, 405, 'method not allowed\n'));
+      bytes = send(res, 405, 'method not allowed\n', { allow: 'GET, HEAD, POST' });
+      return;
     }
-    const bytes = status(req, res, path) ?? file(req, res, path);
-    res.on('finish', () => done(res.statusCode, bytes));
+    bytes = status(req, res, path, conn) ?? file(req, res, path, ipFor, conn);
   });
-  server.keepAliveTimeout = 5000;
-  server.headersTimeout = 10000;
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
+  server.timeout = TIMEOUTS.idle;
+  server.maxHeadersCount = 100;
+  // The hard cap; below it, idle connections make room for new ones (see 'connection').
+  server.maxConnections = budget.connections;
+  const softCap = Math.max(1, budget.connections - Math.max(2, Math.floor(budget.connections / 32)));
+  server.on('connection', (socket: Socket) => {
+    if (conns.size >= softCap) {
+      // Full: the longest-idle connection (no answer in progress) makes room, so a flood of idle or
+      // slow-header connections cannot lock out a node that asks for its kickstart.
+      for (const [s, c] of conns) {
+        if (c.working === 0 && c.pending === 0) {
+          s.destroy();
+          conns.delete(s);
+          break;
+        }
+      }
+    }
+    conns.set(socket, { pending: 0, working: 0 });
+    socket.setTimeout(TIMEOUTS.headers);
+    socket.once('close', () => conns.delete(socket));
+    socket.on('error', () => undefined);
+  });
+  server.on('request', (req: IncomingMessage) => {
+    // Most recently used last: the connection map doubles as the eviction order.
+    const c = conns.get(req.socket);
+    if (c) {
+      conns.delete(req.socket);
+      conns.set(req.socket, c);
+    }
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    const code = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    const busy = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+    if (err.code !== 'ECONNRESET' && socket.writable && !busy?.headersSent) {
+      socket.end(`HTTP/1.1 ${code}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      setTimeout(() => socket.destroy(), 1000).unref();
+    } else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    const fail = (e: Error) => {
+      installerIso?.close();
+      store.close();
+      reject(e);
+    };
+    server.once('error', fail);
     server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
-      resolve({
-        server,
-        close: () =>
-          new Promise<void>((r) => {
-            for (const res of events) res.end();
-            server.closeAllConnections();
-            server.close(() => {
-              installerIso?.close();
-              store.close();
-              r();
-            });
-          }),
-      });
+      server.off('error', fail);
+      resolve();
     });
   });
+  // After listening, an error (accept failing at the file limit) is logged; the server goes on.
+  server.on('error', (e: NodeJS.ErrnoException) => opts.log(`server: ${e.code ?? ''} ${e.message}`));
+  return {
+    server,
+    budget,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const res of events) res.end();
+        server.closeAllConnections();
+        server.close(() => {
+          installerIso?.close();
+          store.close();
+          r();
+        });
+      }),
+  };
 }
 
 /** Reported installs live beside the tree (`<tree>.state`), so rewriting the tree keeps them. */

@@ -12,8 +12,10 @@ import type { Stage } from './protocol.js';
 export interface StatusEvent {
   node: string;
   stage: Stage;
-  /** The node's clock (Unix seconds): shown, never trusted for order. */
+  /** The node's clock (Unix seconds): shown, never trusted for order or freshness. */
   time: number;
+  /** The node's clock minus the server's when it arrived (seconds); absent in older logs. */
+  offset?: number;
   nonce: string;
   /** When the server accepted it (ms): the order and the "time in stage". */
   received: number;
@@ -30,6 +32,8 @@ export interface NodeStatus {
   since: number;
   lastReport: number;
   lastIp: string;
+  /** The node's clock minus the server's at its last report (seconds), when known. */
+  clockOffset?: number;
   /** The newest failure log, kept after the node moves on (shown as "failed before"). */
   failureLog?: string;
   failedAt?: number;
@@ -79,7 +83,10 @@ export class StatusStore {
     ftruncateSync(this.fd, good);
   }
 
-  /** Seen before (a replay)? Nonces are kept for the life of the log. */
+  /**
+   * Seen before (a replay)? Every accepted nonce is in status.log and read back at every open, so
+   * this holds forever, across restarts, with no time window: the node's clock is not needed.
+   */
   seen(node: string, nonce: string): boolean {
     return this.nonces.has(`${node}/${nonce}`);
   }
@@ -127,6 +134,7 @@ export class StatusStore {
     s.stage = e.stage;
     s.lastReport = e.received;
     s.lastIp = e.ip;
+    if (typeof e.offset === 'number') s.clockOffset = e.offset;
     if (e.stage === 'failed') {
       s.failureLog = e.log ?? '';
       s.failedAt = e.received;

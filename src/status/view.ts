@@ -24,6 +24,8 @@ export interface StatusRow {
   lastIp: string | null;
   failedAt: number | null;
   hasFailureLog: boolean;
+  /** The node's clock minus the server's at its last report (seconds); null: unknown. */
+  clockOffset: number | null;
 }
 
 export interface StatusDocument {
@@ -46,6 +48,7 @@ export function rowOf(n: FarmNode, s: NodeStatus | undefined): StatusRow {
     lastIp: s?.lastIp ?? null,
     failedAt: s?.failedAt ?? null,
     hasFailureLog: s?.failureLog !== undefined,
+    clockOffset: s?.clockOffset ?? null,
   };
 }
 
@@ -65,4 +68,14 @@ export function ago(ms: number): string {
   const h = Math.floor(m / 60);
   if (h < 48) return `${h}h${String(m % 60).padStart(2, '0')}m`;
   return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, '0')}h`;
+}
+
+/** A node's clock against the server's, for people: "in step", "3h04m behind", "2d05h ahead". */
+export function clockOffsetText(seconds: number): string {
+  const a = Math.abs(seconds);
+  if (a < 120) return 'in step';
+  const h = Math.floor(a / 3600);
+  const m = Math.floor((a % 3600) / 60);
+  const t = h >= 48 ? `${Math.floor(h / 24)}d${String(h % 24).padStart(2, '0')}h` : h ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m`;
+  return `${t} ${seconds < 0 ? 'behind' : 'ahead'}`;
 }
