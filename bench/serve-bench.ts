@@ -28,7 +28,7 @@ try {
   writeFileSync(join(dvd, 'images/pxeboot/vmlinuz'), Buffer.alloc(8 << 20, 1));
   writeFileSync(join(dvd, 'images/pxeboot/initrd.img'), Buffer.alloc(64 << 20, 2));
   execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-R', '-J', '-o', join(work, 'dvd.iso'), dvd]);
-  execFileSync(process.execPath, [cli, 'pxe', '-c', 'farm.yaml', '-o', 'out', '--server', '127.0.0.1:18080'], { cwd: work, stdio: 'ignore' });
+  execFileSync(process.execPath, [cli, 'pxe', '-c', 'farm.yaml', '-o', 'out', '--server', '10.20.0.1:18080'], { cwd: work, stdio: 'ignore' });
   const server = spawn(process.execPath, [cli, 'serve', '--dir', join(work, 'out', 'farm-pxe'), '--listen', '127.0.0.1:18080', '--installer', join(work, 'dvd.iso')], { stdio: ['ignore', 'ignore', 'ignore'] });
   await new Promise((r) => setTimeout(r, 800));
   const lua = join(work, 'range.lua');

@@ -137,8 +137,7 @@ test('nginx (master root, workers www-data) serves the bulk from the tree, canno
   // The exact serve command the site's header gives.
   const command = /^#   k8s-image serve (.*)$/m.exec(site)![1]!.split(' ');
   assert.deepEqual(command, ['--dir', tree, '--listen', '127.0.0.1:8081', '--trust-proxy']);
-  // serve's --trust-proxy comes with the serve branch; until it is merged serve runs without it.
-  const serve = await startServe('127.0.0.1:8081', command.slice(4).filter((a) => a !== '--trust-proxy'));
+  const serve = await startServe('127.0.0.1:8081', command.slice(4));
   mkdirSync(join(base, 'nginx-tmp'));
   const conf = join(base, 'nginx.conf');
   writeFileSync(
@@ -196,11 +195,16 @@ test('nginx (master root, workers www-data) serves the bulk from the tree, canno
   // Through the site, seed/, /report and /status reach serve (its access log names each request).
   const seed = curl('http://10.77.0.1:8080/seed/node01/k8s-image/etc/k8s-image/kubeadm.yaml');
   const report = curl('http://10.77.0.1:8080/report', ['-X', 'POST', '-H', 'content-type: application/x-www-form-urlencoded', '--data', 'node=node01&stage=installed&time=1&nonce=00&sig=00']);
+  assert.equal(seed.code, '200', 'its own secrets through nginx: serve trusts X-Real-IP from loopback');
+  assert.deepEqual(seed.body, readFileSync(join(tree, 'http/seed/node01/k8s-image/etc/k8s-image/kubeadm.yaml')));
+  const other = curl('http://10.77.0.1:8080/seed/master/k8s-image/etc/k8s-image/pki/ca.key');
+  assert.equal(other.code, '403', "not the master's");
+  assert.ok(!other.body.includes(readFileSync(join(tree, 'http/seed/master/k8s-image/etc/k8s-image/pki/ca.key'))));
   const status = curl('http://10.77.0.1:8080/status.json');
   assert.equal(status.code, '200');
   assert.doesNotThrow(() => JSON.parse(status.body.toString()), 'the status data, from serve');
   for (let i = 0; i < 40 && !/\/status\.json/.test(serve.log()); i++) await sleep(50);
-  assert.match(serve.log(), new RegExp(`\\S+ GET /seed/node01/k8s-image/etc/k8s-image/kubeadm\\.yaml ${seed.code} `, 'm'), serve.log());
+  assert.match(serve.log(), /10\.77\.0\.11 GET \/seed\/node01\/k8s-image\/etc\/k8s-image\/kubeadm\.yaml 200 /, `serve logs the node's own address, from X-Real-IP: ${serve.log()}`);
   assert.match(serve.log(), new RegExp(`\\S+ POST /report ${report.code} `, 'm'), serve.log());
   assert.notEqual(report.code, '200', 'a forged report');
   assert.match(serve.log(), /\S+ GET \/status\.json 200 /);
