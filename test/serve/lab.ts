@@ -43,7 +43,8 @@ export async function freePort(): Promise<number> {
 /** `k8s-image pxe` of the lab into base/out; returns the tree. */
 export async function labTree(base: string, port: number, ips?: string[]): Promise<string> {
   writeFileSync(join(base, 'lab.yaml'), labYaml(ips));
-  await run(process.execPath, [cli, 'pxe', '-c', 'lab.yaml', '-o', 'out', '--server', `127.0.0.1:${port}`], { cwd: base });
+  // --server is only written into the tree (pxe refuses loopback, which no node could reach); the tests talk to the loopback server directly.
+  await run(process.execPath, [cli, 'pxe', '-c', 'lab.yaml', '-o', 'out', '--server', `10.20.0.1:${port}`], { cwd: base });
   return join(base, 'out', 'k8s-lab-pxe');
 }
 

@@ -175,7 +175,7 @@ test('installed: a node with its clock days off is accepted; then its own secret
   assert.equal((await post()).status, 409, 'replayed after a restart');
   assert.equal((await get(serve.port, seed, { from: node01.ip })).status, 403, 'still installed after a restart');
   // The reinstall (another process) removes <state>/installed/node01: served again, no restart.
-  await run(process.execPath, [cli, 'pxe', '-c', 'lab.yaml', '-o', 'out', '--server', `127.0.0.1:${port}`, '--reinstall', 'node01'], { cwd: base });
+  await run(process.execPath, [cli, 'pxe', '-c', 'lab.yaml', '-o', 'out', '--server', `10.20.0.1:${port}`, '--reinstall', 'node01'], { cwd: base });
   const again = await get(serve.port, seed, { from: node01.ip });
   assert.equal(again.status, 200);
   assert.deepEqual(again.body, secrets.files.get(seed.slice(1)));
