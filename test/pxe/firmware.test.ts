@@ -216,7 +216,10 @@ test('OVMF with Secure Boot enforced: Microsoft-signed shim -> Debian-signed GRU
   copyFileSync(need(GRUB_SIGNED, 'grub-efi-amd64-signed'), join(tree, 'tftp/grubx64.efi'));
   chmodSync(join(tree, 'tftp/grubx64.efi'), 0o644);
   try {
-    const r = await boot('uefi-secureboot', 'dnsmasq-plain.conf', CMDLINE);
+    // Wait for all three lines: the kernel prints the Secure Boot ones after its command line, and
+    // stopping at the first one raced them (seen when the machine was busy).
+    const all = new RegExp(`^(?=[\\s\\S]*${CMDLINE.source})(?=[\\s\\S]*secureboot: Secure boot enabled)(?=[\\s\\S]*Kernel is locked down from EFI Secure Boot)`);
+    const r = await boot('uefi-secureboot', 'dnsmasq-plain.conf', all);
     assert.match(r.serial, CMDLINE, r.dnsmasq);
     assert.match(r.serial, /secureboot: Secure boot enabled/);
     assert.match(r.serial, /Kernel is locked down from EFI Secure Boot/);
