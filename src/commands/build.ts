@@ -5,7 +5,7 @@ import type { Cluster, Node } from '../config/index.js';
 import { formatPath } from '../config/index.js';
 import { UserError } from '../errors.js';
 import { type IsoTool, ISO_TOOLS } from '../iso/index.js';
-import { acquireLock, atPath, makeDir, buildEpoch, cleanStale, manifestText, readManifest, removeNow, scanTree, sortEntries, stagingPrefix, swapIntoPlace, withSignalCleanup, type Manifest, type ManifestEntry } from '../output/index.js';
+import { acquireLock, atPath, kindOf, makeDir, buildEpoch, cleanStale, manifestText, readManifest, removeNow, scanTree, sortEntries, stagingPrefix, swapIntoPlace, withSignalCleanup, type Manifest, type ManifestEntry } from '../output/index.js';
 import { discoveryHash } from '../secrets/index.js';
 import { loadSecretsFor, readConfig, withStatusUrl, type Output } from './common.js';
 import { nicKnown } from './node-artifacts.js';
@@ -149,6 +149,15 @@ export async function build(opts: BuildOptions, out: Output, withIsos = true): P
   const whole = nodes.length === cluster.nodes.length;
   const epoch = buildEpoch();
 
+  // The tree is replaced by renames: what stands at its name must be the tree itself, a directory.
+  // A file there would be deleted, a symlink replaced by a folder (the build landing beside its target).
+  const there = await lstat(clusterDir).catch(() => undefined);
+  if (there && !there.isDirectory()) {
+    const why = there.isSymbolicLink()
+      ? `is a symbolic link; builds replace ${clusterDir} by renames, which would replace the link, not the folder it points at: pass -o with the directory that folder is in`
+      : `is ${kindOf(there)}, not the folder of a previous build; move it away or choose another --out`;
+    throw new UserError(`--out ${outDir}: ${clusterDir} ${why}`);
+  }
   // Refuses /proc, /sys and a path that is a file before anything is made.
   await makeDir(outDir, '--out');
   // One build at a time per output tree; a second one waits (or takes over the lock of a dead one).

@@ -249,3 +249,21 @@ test('status -s takes the page URL people paste (/status, /status.json) and refu
   const html = await server(t, '<html>hello</html>');
   refused(await k8sImage(['status', '-s', html], base), /answered something that is not JSON \("<html>hello<\/html>"\), not the status of k8s-image serve/, 'not JSON');
 });
+
+test('build and render refuse a <out>/<cluster> that is a file or a symlink (a full build used to delete the file, or swap the link for a folder)', async (t) => {
+  const base = dir(t, 'k8s-image-sw-tree-');
+  const out = join(base, 'out');
+  mkdirSync(out);
+  const elsewhere = join(base, 'elsewhere');
+  mkdirSync(elsewhere);
+  const tree = join(out, 'k8s-lab');
+  symlinkSync(elsewhere, tree);
+  refused(await k8sImage(['build', '-o', out], base), /^error: --out .*out: .*out\/k8s-lab is a symbolic link; builds replace .* by renames/, 'build, tree a symlink');
+  assert.equal(snapshot(tree), `link ${elsewhere}`);
+  assert.deepEqual(readdirSync(elsewhere), []);
+  rmSync(tree);
+  writeFileSync(tree, 'notes the user keeps\n');
+  refused(await k8sImage(['render', '-o', out], base), /^error: --out .*out: .*out\/k8s-lab is a regular file, not the folder of a previous build/, 'render, tree a file');
+  assert.equal(readFileSync(tree, 'utf8'), 'notes the user keeps\n');
+  assert.deepEqual(readdirSync(out), ['k8s-lab'], 'no lock, no secrets file');
+});
