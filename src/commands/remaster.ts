@@ -5,7 +5,7 @@ import { UserError } from '../errors.js';
 import { openIso } from '../iso/reader.js';
 import { remasterIso } from '../iso/remaster.js';
 import { renderKickstart } from '../kickstart/index.js';
-import { checkOutputFile, commitFile, makeDir, removeNow, withSignalCleanup, type OutputFile } from '../output/index.js';
+import { checkOutputFile, commitFile, kindOf, makeDir, removeNow, withSignalCleanup, type OutputFile } from '../output/index.js';
 import { planNode } from '../plan/index.js';
 import { loadSecretsFor, readConfig, secretsPathFor, type Output } from './common.js';
 
@@ -21,7 +21,8 @@ export async function remaster(opts: RemasterCommandOptions, out: Output): Promi
   const { cluster } = loaded;
   const problems: string[] = [];
   if (!opts.iso) problems.push('--iso: missing: the CentOS 7 DVD image to start from (CentOS-7-x86_64-DVD-2009.iso)');
-  else if (!existsSync(opts.iso) || !statSync(opts.iso).isFile()) problems.push(`--iso ${opts.iso}: no such file (pass the DVD's .iso image, not its extracted tree)`);
+  else if (!existsSync(opts.iso)) problems.push(`--iso ${opts.iso}: no such file (pass the DVD's .iso image, not its extracted tree)`);
+  else if (!statSync(opts.iso).isFile()) problems.push(`--iso ${opts.iso}: is ${kindOf(statSync(opts.iso))}, not an image file; pass the DVD's .iso image (not its extracted tree; a drive's disc becomes one with dd if=/dev/sr0 of=dvd.iso)`);
   else {
     try {
       openIso(opts.iso).close();
