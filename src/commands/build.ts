@@ -1,11 +1,11 @@
-import { chmod, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, link, lstat, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toolVersion } from '../assets.js';
 import type { Cluster, Node } from '../config/index.js';
 import { formatPath } from '../config/index.js';
 import { UserError } from '../errors.js';
 import { type IsoTool, ISO_TOOLS } from '../iso/index.js';
-import { acquireLock, atPath, makeDir, buildEpoch, cleanStale, manifestText, readManifest, removeNow, scanTree, sortEntries, stagingPrefix, swapIntoPlace, withSignalCleanup, type Manifest, type ManifestEntry } from '../output/index.js';
+import { acquireLock, atPath, kindOf, makeDir, buildEpoch, cleanStale, manifestText, readManifest, removeNow, scanTree, sortEntries, stagingPrefix, swapIntoPlace, withSignalCleanup, type Manifest, type ManifestEntry } from '../output/index.js';
 import { discoveryHash } from '../secrets/index.js';
 import { loadSecretsFor, readConfig, withStatusUrl, type Output } from './common.js';
 import { nicKnown } from './node-artifacts.js';
@@ -80,6 +80,57 @@ async function partialManifest(clusterDir: string, rebuilt: Node[], entries: Man
   return sortEntries([...kept, ...entries]);
 }
 
+/** A list of names for one line: the first few and how many more. */
+const someOf = (names: string[]) => (names.length <= 5 ? names.join(', ') : `${names.slice(0, 5).join(', ')} and ${names.length - 5} more`);
+
+/**
+ * `render` after `build`: render rewrites only what it renders. A node's seed ISOs from the previous
+ * build still hold exactly the files render just wrote (same hashes, same build epoch) are kept: linked
+ * into the staging tree and carried in the manifest. ISOs of a node whose files changed would install
+ * the old ones, so they go, and the caller says so. Returns the nodes of each kind.
+ */
+async function carrySeedIsos(clusterDir: string, staged: string, nodes: Node[], entries: ManifestEntry[], epoch: number): Promise<{ kept: string[]; removed: string[]; files: Map<string, { path: string; secret: boolean }[]> }> {
+  const kept: string[] = [];
+  const removed: string[] = [];
+  const files = new Map<string, { path: string; secret: boolean }[]>();
+  const prev = await readManifest(join(clusterDir, 'manifest.json'));
+  if (!Array.isArray(prev?.artifacts)) return { kept, removed, files };
+  const key = (e: ManifestEntry) => `${e.path} ${e.sha256} ${e.mode}`;
+  for (const node of nodes) {
+    const mine = (list: ManifestEntry[]) => list.filter((e) => e.path.startsWith(`${node.name}/`));
+    const isIso = (e: ManifestEntry) => e.path.endsWith('.iso') && e.path.split('/').length === 2;
+    const before = mine(prev.artifacts);
+    const isos = before.filter(isIso);
+    // Only ISOs still on disk as the manifest says (a regular file of that size) count.
+    const present: ManifestEntry[] = [];
+    for (const iso of isos) {
+      const st = await lstat(join(clusterDir, iso.path)).catch(() => undefined);
+      if (st?.isFile() && st.size === iso.size) present.push(iso);
+    }
+    if (present.length === 0) continue;
+    const was = before.filter((e) => !isIso(e)).map(key).sort();
+    const now = mine(entries).map(key).sort();
+    if (prev.buildEpoch !== epoch || was.length !== now.length || was.some((k, i) => k !== now[i])) {
+      removed.push(node.name);
+      continue;
+    }
+    for (const iso of present) {
+      const from = join(clusterDir, iso.path);
+      const to = join(staged, iso.path);
+      // A link costs nothing; another file system (a symlinked tree) gets a copy.
+      await link(from, to).catch(async (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EXDEV' && e.code !== 'EPERM' && e.code !== 'EMLINK' && e.code !== 'ENOTSUP') throw e;
+        await copyFile(from, to);
+        await chmod(to, parseInt(iso.mode, 8));
+      });
+      entries.push(iso);
+    }
+    kept.push(node.name);
+    files.set(node.name, present.map((e) => ({ path: e.path.slice(node.name.length + 1), secret: e.secret })));
+  }
+  return { kept, removed, files };
+}
+
 /** `k8s-image render` (files only) and `k8s-image build` (files and seed ISOs). */
 export async function build(opts: BuildOptions, out: Output, withIsos = true): Promise<void> {
   if (opts.isoTool && !ISO_TOOLS.includes(opts.isoTool)) throw new UserError(`--iso-tool ${opts.isoTool}: use one of ${ISO_TOOLS.join(', ')}`);
@@ -98,7 +149,17 @@ export async function build(opts: BuildOptions, out: Output, withIsos = true): P
   const whole = nodes.length === cluster.nodes.length;
   const epoch = buildEpoch();
 
-  await makeDir(outDir);
+  // The tree is replaced by renames: what stands at its name must be the tree itself, a directory.
+  // A file there would be deleted, a symlink replaced by a folder (the build landing beside its target).
+  const there = await lstat(clusterDir).catch(() => undefined);
+  if (there && !there.isDirectory()) {
+    const why = there.isSymbolicLink()
+      ? `is a symbolic link; builds replace ${clusterDir} by renames, which would replace the link, not the folder it points at: pass -o with the directory that folder is in`
+      : `is ${kindOf(there)}, not the folder of a previous build; move it away or choose another --out`;
+    throw new UserError(`--out ${outDir}: ${clusterDir} ${why}`);
+  }
+  // Refuses /proc, /sys and a path that is a file before anything is made.
+  await makeDir(outDir, '--out');
   // One build at a time per output tree; a second one waits (or takes over the lock of a dead one).
   const lock = await acquireLock(outDir, cluster.name, {
     onWait: (holder) => out.info(`waiting for another build of ${clusterDir} to finish (${holder})`),
@@ -108,6 +169,7 @@ export async function build(opts: BuildOptions, out: Output, withIsos = true): P
   const summary: { node: Node; artifacts: { path: string; secret: boolean }[] }[] = [];
   let secretsPath = '';
   let manifestPath = '';
+  let carried: Awaited<ReturnType<typeof carrySeedIsos>> | undefined;
   try {
     for (const what of await cleanStale(outDir, cluster.name)) out.warn(what);
     const loadedSecrets = await loadSecretsFor(loaded, opts, out);
@@ -141,6 +203,10 @@ export async function build(opts: BuildOptions, out: Output, withIsos = true): P
           checkpoint,
         );
         if (out.isTTY && !opts.json && nodes.length > 1) out.progress('');
+        if (!withIsos) {
+          carried = await carrySeedIsos(clusterDir, staged, nodes, entries, epoch);
+          for (const s of summary) s.artifacts.push(...(carried.files.get(s.node.name) ?? []));
+        }
         // The last point to stop: the swap and the manifest are quick and leave a whole tree.
         checkpoint();
         if (whole) await swapIntoPlace([{ staged, target: clusterDir }]);
@@ -174,11 +240,18 @@ export async function build(opts: BuildOptions, out: Output, withIsos = true): P
     lock.release();
   }
 
+  if (carried?.kept.length) out.info(`kept the seed ISOs that build made for ${someOf(carried.kept)}: their files are unchanged`);
+  if (carried?.removed.length) {
+    // The same selection render had: build makes every ISO of it again.
+    const again = `k8s-image build${opts.config ? ` -c ${opts.config}` : ''}${opts.out ? ` -o ${opts.out}` : ''}${opts.role && opts.role !== 'all' ? ` -r ${opts.role}` : ''}${(opts.node ?? []).map((n) => ` -n ${n}`).join('')}`;
+    out.warn(`removed the seed ISOs of ${someOf(carried.removed)}: build made them from files this render changed, so they would install the old ones; make them again with: ${again}`);
+  }
   if (opts.json) {
     out.result(
       JSON.stringify(
         {
           cluster: cluster.name,
+          ...(carried ? { keptIsos: carried.kept, removedIsos: carried.removed } : {}),
           outputDir: clusterDir,
           secretsFile: secretsPath,
           manifest: manifestPath,

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
+import { MAX_CONFIG_BYTES } from '../config/load.js';
+import { readBoundedSync } from '../output/index.js';
 import { loadCluster, needsGeneratedRootPassword, patterns, type LoadedCluster } from '../config/index.js';
 import { loadOrCreateSecrets, type Secrets } from '../secrets/index.js';
 
@@ -25,16 +26,31 @@ export const stdio: Output = {
   isTTY: Boolean(process.stderr.isTTY),
 };
 
+/** A vendor CNI manifest is a few hundred KB (Calico's operator bundle about 2 MB). */
+const MAX_CNI_MANIFEST_BYTES = 16 * 1024 * 1024;
+
 export function readConfig(path: string | undefined): LoadedCluster {
   if (path === undefined) return loadCluster(undefined);
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    // Bounded by a read loop, not by the size the file claims: /dev/zero, a FIFO or a growing file never hangs.
+    text = readBoundedSync({ path, flag: '--config', limit: MAX_CONFIG_BYTES, what: 'a cluster description' }).toString('utf8');
   } catch (e) {
+    if (e instanceof UserError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new UserError(`--config ${path}: cannot read it (${code ?? String(e)}); run \`k8s-image init --out ${path}\` for a starting file`);
   }
-  return loadCluster(text, path, { readFile: (rel) => readFileSync(resolve(dirname(path), rel), 'utf8') });
+  return loadCluster(text, path, {
+    readFile: (rel) => {
+      try {
+        return readBoundedSync({ path: resolve(dirname(path), rel), limit: MAX_CNI_MANIFEST_BYTES, what: 'a CNI manifest' }).toString('utf8');
+      } catch (e) {
+        // load.ts reports the code: give it the refusal's words in its place.
+        if (e instanceof UserError) throw Object.assign(new Error(e.message), { code: e.message.replace(/^[^:]*: /, '') });
+        throw e;
+      }
+    },
+  });
 }
 
 export function secretsPathFor(loaded: LoadedCluster, outDir: string): string {

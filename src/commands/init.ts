@@ -1,6 +1,5 @@
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
-import { UserError } from '../errors.js';
 import { defaultClusterYaml, haClusterYaml } from '../config/index.js';
+import { writeFileSafely } from '../output/index.js';
 import type { Output } from './common.js';
 
 export interface InitOptions { ha?: boolean; out?: string; force?: boolean }
@@ -12,9 +11,8 @@ export async function init(opts: InitOptions, out: Output): Promise<void> {
     out.result(text);
     return;
   }
-  if (existsSync(opts.out) && !opts.force) throw new UserError(`--out ${opts.out}: the file exists; pass --force to overwrite it`);
-  // Through a temporary file: an interrupted write never leaves half a cluster.yaml behind.
-  writeFileSync(`${opts.out}.tmp`, text, { mode: 0o644 });
-  renameSync(`${opts.out}.tmp`, opts.out);
+  // A regular file only, replaced only with --force (never a link, FIFO or device), and atomically:
+  // an interrupted write never leaves half a cluster.yaml behind.
+  await writeFileSafely({ path: opts.out, flag: '--out', force: opts.force, directoryHint: 'name the file to write, like cluster.yaml inside it' }, text, 0o644);
   out.info(`wrote ${opts.out} (${opts.ha ? 'HA: 3 masters, 2 workers, 1 load balancer' : 'lab: 1 master, 2 workers'}); check it with: k8s-image validate --config ${opts.out}`);
 }

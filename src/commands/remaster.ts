@@ -1,15 +1,15 @@
 import { existsSync, statSync } from 'node:fs';
-import { chmod, mkdtemp, rename, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { openIso } from '../iso/reader.js';
 import { remasterIso } from '../iso/remaster.js';
 import { renderKickstart } from '../kickstart/index.js';
-import { makeDir, removeNow, withSignalCleanup } from '../output/index.js';
+import { checkOutputFile, commitFile, kindOf, makeDir, removeNow, withSignalCleanup, type OutputFile } from '../output/index.js';
 import { planNode } from '../plan/index.js';
-import { loadSecretsFor, readConfig, type Output } from './common.js';
+import { loadSecretsFor, readConfig, secretsPathFor, type Output } from './common.js';
 
-export interface RemasterCommandOptions { config?: string; iso?: string; node?: string; output?: string; newCa?: boolean; json?: boolean }
+export interface RemasterCommandOptions { config?: string; iso?: string; node?: string; output?: string; force?: boolean; newCa?: boolean; json?: boolean }
 
 /** Where anaconda has the install DVD mounted in %pre and %post --nochroot. */
 const DVD_MOUNT = '/run/install/repo';
@@ -21,7 +21,8 @@ export async function remaster(opts: RemasterCommandOptions, out: Output): Promi
   const { cluster } = loaded;
   const problems: string[] = [];
   if (!opts.iso) problems.push('--iso: missing: the CentOS 7 DVD image to start from (CentOS-7-x86_64-DVD-2009.iso)');
-  else if (!existsSync(opts.iso) || !statSync(opts.iso).isFile()) problems.push(`--iso ${opts.iso}: no such file (pass the DVD's .iso image, not its extracted tree)`);
+  else if (!existsSync(opts.iso)) problems.push(`--iso ${opts.iso}: no such file (pass the DVD's .iso image, not its extracted tree)`);
+  else if (!statSync(opts.iso).isFile()) problems.push(`--iso ${opts.iso}: is ${kindOf(statSync(opts.iso))}, not an image file; pass the DVD's .iso image (not its extracted tree; a drive's disc becomes one with dd if=/dev/sr0 of=dvd.iso)`);
   else {
     try {
       openIso(opts.iso).close();
@@ -31,15 +32,36 @@ export async function remaster(opts: RemasterCommandOptions, out: Output): Promi
   }
   if (!opts.node) problems.push(`--node: missing: which node this installer is for (${cluster.nodes.map((n) => n.name).join(', ')})`);
   else if (!cluster.nodes.some((n) => n.name === opts.node)) problems.push(`--node ${opts.node}: no such node in cluster ${cluster.name} (nodes: ${cluster.nodes.map((n) => n.name).join(', ')})`);
+  const output = opts.output ?? join('outputs', `${cluster.name}-${opts.node ?? 'NODE'}-install.iso`);
+  // Never over the DVD, the config or the secrets file; a block device is refused (the image is a
+  // file: dd puts it on a stick), and an existing file is replaced only with --force.
+  const target: OutputFile = {
+    path: output,
+    flag: '-o',
+    force: opts.force,
+    inputs: [
+      { flag: '--iso', path: opts.iso },
+      { flag: '--config', path: opts.config },
+      { flag: 'the secrets file', path: secretsPathFor(loaded, 'outputs') },
+    ],
+    directoryHint: `give the file to write, like ${join(output, `${opts.node ?? 'NODE'}-install.iso`)}`,
+    deviceHint: `remaster writes an image file; write it to a file, then copy that to the stick: dd if=${opts.node ?? 'NODE'}-install.iso of=${output} bs=4M conv=fsync`,
+  };
+  try {
+    checkOutputFile(target);
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    problems.push(...e.problems);
+  }
   if (problems.length) throw new UserError(problems);
-  const output = opts.output ?? join('outputs', `${cluster.name}-${opts.node}-install.iso`);
-  if (existsSync(output) && statSync(output).isDirectory()) throw new UserError(`-o ${output}: is a directory; give the file to write, like ${join(output, `${opts.node}-install.iso`)}`);
 
   const { secrets } = await loadSecretsFor(loaded, { newCa: opts.newCa }, out);
   const kickstart = renderKickstart(planNode(cluster, secrets, opts.node!), { seedDir: DVD_MOUNT });
-  await makeDir(dirname(output));
+  await makeDir(dirname(output), '-o');
+  // The image is made inside a 0700 folder beside the output (its secrets are nobody else's while
+  // it is written) and renamed into place whole: nothing half-written is left under the output's name.
   const work = await mkdtemp(join(dirname(output), `.k8s-image-remaster-${process.pid}-`));
-  const partial = `${output}.part-${process.pid}`;
+  const partial = join(work, 'install.iso');
   try {
     const r = await withSignalCleanup(
       () => {
@@ -66,7 +88,7 @@ export async function remaster(opts: RemasterCommandOptions, out: Output): Promi
         checkpoint();
         // The image holds the node's join token (and a master's CA keys): root's only.
         await chmod(partial, 0o600);
-        await rename(partial, output);
+        await commitFile(target, partial);
         return result;
       },
     );

@@ -20,6 +20,71 @@ async function get(url: string): Promise<Response> {
   return res;
 }
 
+/** More than any farm's status (1000 nodes are about 300 KB): a server streaming without end is cut off. */
+const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
+
+/** The body, read up to the bound whatever the server sends. */
+async function boundedText(res: Response, url: string): Promise<string> {
+  const reader = res.body?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read().catch((e: unknown) => {
+      throw new UserError(`--server: ${url} stopped in the middle of its answer (${(e as Error).name ?? String(e)}); is k8s-image serve still running there?`);
+    });
+    if (done) break;
+    total += value.length;
+    if (total > MAX_ANSWER_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      throw new UserError(`--server: ${url} sent more than ${MAX_ANSWER_BYTES} bytes; is that k8s-image serve?`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** What a value looks like, shortly, for a message. */
+const glimpse = (text: string) => JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}...` : text);
+
+/** serve's status document, or a UserError saying what came instead. */
+async function statusDocumentFrom(res: Response, url: string): Promise<StatusDocument> {
+  const text = await boundedText(res, url);
+  const notStatus = (what: string) => new UserError(`--server: ${url} answered ${what}, not the status of k8s-image serve; give the URL serve prints (http://<server>:<port>, or its /status page)`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw notStatus(`something that is not JSON (${glimpse(text.trim())})`);
+  }
+  const d = doc as Partial<StatusDocument> | null;
+  const rowOk = (r: unknown) => {
+    const x = r as Record<string, unknown> | null;
+    return x !== null && typeof x === 'object' && typeof x.name === 'string' && typeof x.role === 'string' && typeof x.ip === 'string';
+  };
+  if (
+    d === null ||
+    typeof d !== 'object' ||
+    typeof d.cluster !== 'string' ||
+    typeof d.now !== 'number' ||
+    d.counts === null ||
+    typeof d.counts !== 'object' ||
+    !Array.isArray(d.nodes) ||
+    !d.nodes.every(rowOk)
+  ) {
+    throw notStatus(`JSON of another kind (${glimpse(text.trim())})`);
+  }
+  return d as StatusDocument;
+}
+
+/**
+ * The server's base URL from what people paste: the page's URL (/status), the data's
+ * (/status.json), with or without a trailing slash.
+ */
+export function serverBase(url: string): string {
+  return url.replace(/\/+$/, '').replace(/\/status(\.json)?$/, '').replace(/\/+$/, '');
+}
+
 function statusText(doc: StatusDocument): string {
   const rows = doc.nodes.map((r) => [
     r.name,
@@ -39,14 +104,14 @@ function statusText(doc: StatusDocument): string {
 /** `k8s-image status`: the table the status page shows, from the server's /status.json. */
 export async function status(opts: StatusCommandOptions, out: Output): Promise<void> {
   let server = opts.server ?? (opts.config ? readConfig(opts.config).cluster.status?.url : undefined) ?? DEFAULT_SERVER;
-  server = server.replace(/\/+$/, '');
+  server = serverBase(server);
   if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(server)) throw new UserError(`--server ${server}: expected the URL of k8s-image serve, like http://192.168.108.1:8080`);
   const show = async () => {
-    const doc = (await (await get(`${server}/status.json`)).json()) as StatusDocument;
+    const doc = await statusDocumentFrom(await get(`${server}/status.json`), `${server}/status.json`);
     if (opts.json) return out.result(JSON.stringify(doc, null, 2));
     let text = statusText(doc);
     if (opts.failed) {
-      for (const r of doc.nodes.filter((n) => n.stage === 'failed' && n.hasFailureLog)) text += `\n\n${await (await get(`${server}/status/log/${r.name}`)).text()}`;
+      for (const r of doc.nodes.filter((n) => n.stage === 'failed' && n.hasFailureLog)) text += `\n\n${await boundedText(await get(`${server}/status/log/${r.name}`), `${server}/status/log/${r.name}`)}`;
     }
     out.result(out.isTTY && opts.watch ? `\x1b[H\x1b[2J${text}\n(watching ${server}; Ctrl-C stops)` : text);
   };

@@ -125,7 +125,7 @@ export interface LoadOptions {
 }
 
 /** Bounds that keep a hostile file from taking minutes and gigabytes (a 1000-node farm is ~100 KB, ~15k values). */
-const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 const MAX_EXPANDED_VALUES = 1_000_000;
 
 /**

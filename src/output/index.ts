@@ -4,6 +4,7 @@ import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'no
 import { chmodSync, linkSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { Artifact } from '../artifact.js';
+import { makeDirSync } from './safe-write.js';
 
 /** A fixed build epoch when SOURCE_DATE_EPOCH is unset: 2020-11-12, the CentOS 7.9.2009 release. */
 export const DEFAULT_EPOCH = 1605139200;
@@ -16,16 +17,13 @@ export function buildEpoch(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 /**
- * mkdir -p that reports the real cause: Node's recursive mkdir says ENOENT where a read-only
- * parent refuses (EROFS), so the last step is retried plainly for its own error.
+ * mkdir -p that refuses kernel pseudo file systems (Node's recursive mkdir spins forever under
+ * /proc) and a path that is a file, and reports the real cause of a failure: each missing directory
+ * is made on its own, so a read-only parent says EROFS, not ENOENT. `flag` names the option in
+ * refusals ('--out').
  */
-export async function makeDir(path: string): Promise<void> {
-  try {
-    await mkdir(path, { recursive: true });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    await mkdir(path);
-  }
+export async function makeDir(path: string, flag?: string): Promise<void> {
+  makeDirSync(path, flag);
 }
 
 /** Errors of write(2) carry no path: name the file, so the user learns where the disk filled up. */
@@ -194,7 +192,7 @@ export function sortEntries(entries: ManifestEntry[]): ManifestEntry[] {
 export async function swapIntoPlace(pairs: { staged: string; target: string }[]): Promise<void> {
   const retired: string[] = [];
   for (const { staged, target } of pairs) {
-    await mkdir(dirname(target), { recursive: true });
+    makeDirSync(dirname(target));
     const old = `${target}.old-${process.pid}`;
     let hadOld = false;
     try {
@@ -261,4 +259,5 @@ export function manifestText(m: Manifest): string {
   return `${JSON.stringify(m, null, 2)}\n`;
 }
 
+export { checkOutputFile, commitFile, kindOf, makeDirSync, pseudoFsOf, readBoundedSync, refusePseudoFs, tempPathBeside, writeFileSafely, type InputFile, type OutputFile } from './safe-write.js';
 export { acquireLock, cleanStale, stagingPrefix, withSignalCleanup, removeNow, Interrupted, type Lock } from './guard.js';
