@@ -244,6 +244,7 @@ program
   .option('--iso <dvd>', 'the CentOS 7 DVD image (CentOS-7-x86_64-DVD-2009.iso); read in place, streamed')
   .option('-n, --node <name>', 'the node it installs')
   .option('-o, --output <file>', 'the ISO to write, mode 0600 (default: outputs/<cluster>-<node>-install.iso)')
+  .option('--force', 'replace an existing image file (never a device, a link or the --iso input)')
   .option('--new-ca', 'mint a new CA although artifacts built with the old one exist')
   .option('--json', 'machine-readable result on stdout')
   .addHelpText(
