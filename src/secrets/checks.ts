@@ -27,7 +27,7 @@ export function gitWarning(path: string): string | undefined {
   const tracked = spawnSync('git', ['-C', dir, 'ls-files', '--error-unmatch', '--', basename(path)], { timeout: 10000, stdio: 'ignore' }).status === 0;
   const rel = relative(root, resolve(path));
   return tracked
-    ? `${path} is committed to the git repository at ${root}: whoever can read that repository has the cluster CA's private key; remove it (git rm --cached ${rel}, add it to .gitignore) and, if it was ever pushed, treat the CA as leaked (README: "The secrets file and the CA")`
+    ? `${path} is tracked by git (the repository at ${root}): a commit of it gives whoever reads the repository the cluster CA's private key; untrack it (git rm --cached ${rel}) and add it to .gitignore; if it was ever pushed, treat the CA as leaked (README: "The secrets file and the CA")`
     : `${path} is inside the git work tree at ${root} and not ignored: a \`git add -A\` would commit the cluster CA's private key; add it to ${join(root, '.gitignore')} (echo '${rel}' >> ${join(root, '.gitignore')}), or keep it outside with --secrets or K8S_IMAGE_SECRETS`;
 }
 
