@@ -74,34 +74,42 @@ test('build -n node01 --new-ca with the secrets file gone: refused before mintin
   assert.doesNotMatch(next.stderr, /different CA/);
 });
 
-test('refused commands mint no secrets and create nothing: guestinfo -n unknown, kubeconfig -f no/dir/x, remaster of a non-DVD, pxe --installer /etc', async () => {
-  const { base, config } = await project('refused');
-  const out = join(base, 'out');
-  const before = listing(base);
-  const cases: Array<[string[], RegExp]> = [
-    [['guestinfo', '-c', config, '-o', out, '-n', 'nosuch'], /^error: --node nosuch: no such node in cluster k8s-lab/],
-    [['kubeconfig', '-c', config, '-f', join(base, 'no', 'dir', 'admin.conf')], /no such file or directory/],
-  ];
-  for (const [args, re] of cases) {
-    const r = await k8sImage(args, base);
-    assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
+for (const [what, args, re] of [
+  ['guestinfo -n <unknown node>', (c: string, b: string) => ['guestinfo', '-c', c, '-o', join(b, 'out'), '-n', 'nosuch'], /^error: --node nosuch: no such node in cluster k8s-lab/],
+  ['kubeconfig -f no/dir/x', (c: string, b: string) => ['kubeconfig', '-c', c, '-f', join(b, 'no', 'dir', 'admin.conf')], /no such file or directory/],
+] as const) {
+  test(`a refused ${what} mints no secrets and creates nothing`, async () => {
+    const { base, config } = await project('refused');
+    const before = listing(base);
+    const r = await k8sImage([...args(config, base)], base);
+    assert.equal(r.code, 2, r.stderr);
     oneLineError(r.stderr, re);
-    assert.deepEqual(listing(base), before, `${args[0]} created or changed something`);
-  }
+    assert.deepEqual(listing(base), before, 'nothing created or changed');
+  });
+}
+
+test('a refused remaster of an ISO that is not the CentOS DVD mints no secrets and creates nothing', async () => {
+  const { base, config } = await project('refused-remaster');
+  const before = listing(base);
   // An ISO 9660 image that is not the CentOS DVD: refused when its boot menus are looked for.
   const isoDir = tempDir('k8s-image-notdvd-');
   mkdirSync(join(isoDir, 'x'));
   writeFileSync(join(isoDir, 'x', 'hello'), 'not a DVD\n');
   const mk = spawnSync('xorriso', ['-as', 'mkisofs', '-quiet', '-o', join(isoDir, 'small.iso'), join(isoDir, 'x')]);
   assert.equal(mk.status, 0, `xorriso (Debian package xorriso) is needed: ${mk.error ?? mk.stderr}`);
-  const rm = await k8sImage(['remaster', '-c', config, '--iso', join(isoDir, 'small.iso'), '-n', 'node01', '-o', join(base, 'node01.iso')], base);
-  assert.equal(rm.code, 2, rm.stderr);
-  oneLineError(rm.stderr, /^error: --iso .*small\.iso: .*CentOS 7 DVD/);
-  assert.deepEqual(listing(base), before, 'remaster created or changed something');
-  const px = await k8sImage(['pxe', '-c', config, '-o', out, '-s', '192.168.108.1:8080', '--installer', '/etc'], base);
-  assert.equal(px.code, 2, px.stderr);
-  oneLineError(px.stderr, /^error: --installer \/etc: /);
-  assert.ok(!existsSync(join(base, 'k8s-lab.secrets.yaml')), 'pxe minted no secrets file');
+  const r = await k8sImage(['remaster', '-c', config, '--iso', join(isoDir, 'small.iso'), '-n', 'node01', '-o', join(base, 'node01.iso')], base);
+  assert.equal(r.code, 2, r.stderr);
+  oneLineError(r.stderr, /^error: --iso .*small\.iso: .*CentOS 7 DVD/);
+  assert.deepEqual(listing(base), before, 'nothing created or changed');
+});
+
+test('a refused pxe --installer /etc mints no secrets', async () => {
+  const { base, config } = await project('refused-pxe');
+  const out = join(base, 'out');
+  const r = await k8sImage(['pxe', '-c', config, '-o', out, '-s', '192.168.108.1:8080', '--installer', '/etc'], base);
+  assert.equal(r.code, 2, r.stderr);
+  oneLineError(r.stderr, /^error: --installer \/etc: /);
+  assert.ok(!existsSync(join(base, 'k8s-lab.secrets.yaml')), 'no secrets file minted');
   assert.ok(!existsSync(out) || readdirSync(out).length === 0, `pxe left ${existsSync(out) ? readdirSync(out).join(', ') : ''} in ${out}`);
 });
 
@@ -112,12 +120,12 @@ test('the embedded lab: a refused kubeconfig leaves no outputs/ and no secrets f
   assert.deepEqual(readdirSync(cwd), [], 'nothing created');
 });
 
-test('an empty or directory secrets file: one clear error, the file kept as it is, nothing created', async () => {
+test('an empty secrets file: one clear error, the file kept as it is, nothing created', async () => {
   const { base, config } = await project('badfile');
   const secrets = join(base, 'k8s-lab.secrets.yaml');
   const out = join(base, 'out');
   writeFileSync(secrets, '', { mode: 0o600 });
-  let before = listing(base);
+  const before = listing(base);
   for (const args of [['secrets', '-c', config], ['golden', '-c', config, '-o', out], ['kubeconfig', '-c', config], ['render', '-c', config, '-o', out]]) {
     const r = await k8sImage(args, base);
     assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
@@ -126,9 +134,14 @@ test('an empty or directory secrets file: one clear error, the file kept as it i
     assert.deepEqual(listing(base).filter((l) => !l.startsWith('out/')), before.filter((l) => !l.startsWith('out/')), `${args[0]} changed something`);
     rmSync(out, { recursive: true, force: true });
   }
-  rmSync(secrets);
+});
+
+test('a directory where the secrets file should be: one clear error, nothing created', async () => {
+  const { base, config } = await project('dirfile');
+  const secrets = join(base, 'k8s-lab.secrets.yaml');
+  const out = join(base, 'out');
   mkdirSync(secrets);
-  before = listing(base);
+  const before = listing(base);
   for (const args of [['secrets', '-c', config], ['golden', '-c', config, '-o', out]]) {
     const r = await k8sImage(args, base);
     assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
@@ -195,7 +208,7 @@ test('--secrets PATH and K8S_IMAGE_SECRETS: the file lives there, every summary 
   assert.deepEqual(listing(base), before);
 });
 
-test('warnings: a group/world readable secrets file, one not ignored (or tracked) in a git work tree, a renamed cluster', async () => {
+test('warnings: a group or world readable secrets file', async () => {
   const { base, config } = await project('warnings');
   const secrets = join(base, 'k8s-lab.secrets.yaml');
   assert.equal((await k8sImage(['secrets', '-c', config], base)).code, 0);
@@ -207,7 +220,11 @@ test('warnings: a group/world readable secrets file, one not ignored (or tracked
   assert.match((await k8sImage(['secrets', '-c', config], base)).stderr, /^warning: .*is mode 0640: readable by its group/m);
   chmodSync(secrets, 0o600);
   assert.doesNotMatch((await k8sImage(['secrets', '-c', config], base)).stderr, /^warning:/m);
+});
 
+test('warnings: a secrets file not ignored, or tracked, in a git work tree', async () => {
+  const { base, config } = await project('warnings-git');
+  assert.equal((await k8sImage(['secrets', '-c', config], base)).code, 0);
   const git = (...args: string[]) => assert.equal(spawnSync('git', ['-C', base, ...args]).status, 0, `git ${args.join(' ')} (Debian package git)`);
   git('init', '-q', '.');
   const unignored = await k8sImage(['secrets', '-c', config], base);
@@ -216,8 +233,11 @@ test('warnings: a group/world readable secrets file, one not ignored (or tracked
   assert.doesNotMatch((await k8sImage(['secrets', '-c', config], base)).stderr, /^warning:/m);
   git('add', '-f', 'k8s-lab.secrets.yaml');
   assert.match((await k8sImage(['secrets', '-c', config], base)).stderr, /^warning: .*k8s-lab\.secrets\.yaml is tracked by git/m);
-  rmSync(join(base, '.git'), { recursive: true, force: true });
+});
 
+test('warnings: cluster.name changed while the old name\'s secrets file, made for this config, sits beside it', async () => {
+  const { base, config } = await project('warnings-rename');
+  assert.equal((await k8sImage(['secrets', '-c', config], base)).code, 0);
   // cluster.name changed in the same config: the old name's secrets file sits beside it.
   writeFileSync(config, readFileSync(config, 'utf8').replace(/^  name: k8s-lab\b/m, '  name: k8s-renamed'));
   const renamed = await k8sImage(['secrets', '-c', config], base);
