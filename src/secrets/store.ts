@@ -311,10 +311,11 @@ function createFileExclusiveSync(path: string, text: string): boolean {
 const MAX_SECRETS_BYTES = 1 << 20;
 
 /**
- * The text of the secrets file at `path`, or undefined when there is none. Anything there that is
- * not a non-empty regular file is the user's to sort out: k8s-image never replaces it with new secrets.
+ * What is at `path`: undefined when nothing, its mode when a usable secrets file, and a UserError
+ * for anything that is not a non-empty regular file, which k8s-image never replaces with new secrets.
+ * Reads no byte of it (serve checks the file without holding the CA key).
  */
-export function readSecretsFile(path: string): { text: string; mode: number } | undefined {
+export function checkSecretsFile(path: string): { mode: number } | undefined {
   let st;
   try {
     st = statSync(path);
@@ -329,8 +330,15 @@ export function readSecretsFile(path: string): { text: string; mode: number } | 
   // An empty file is a lost CA (a failed copy, a truncation), not a request for a new one.
   if (st.size === 0) throw new UserError(`secrets file ${path}: is empty; restore it from your backup (every node was built with the CA it held), or delete it to start over with a new CA (a full build with --new-ca; every node must then be reinstalled)`);
   if (st.size > MAX_SECRETS_BYTES) throw new UserError(`secrets file ${path}: ${st.size} bytes, far larger than a secrets file (a few KiB); name the right file (--secrets or K8S_IMAGE_SECRETS)`);
+  return { mode: st.mode & 0o777 };
+}
+
+/** The text of the secrets file at `path`, or undefined when there is none (see checkSecretsFile). */
+export function readSecretsFile(path: string): { text: string; mode: number } | undefined {
+  const found = checkSecretsFile(path);
+  if (!found) return undefined;
   try {
-    return { text: readFileSync(path, 'utf8'), mode: st.mode & 0o777 };
+    return { text: readFileSync(path, 'utf8'), mode: found.mode };
   } catch (e) {
     throw new UserError(`secrets file ${path}: cannot read it (${errCode(e) ?? String(e)}); check its permissions, or name another file (--secrets or K8S_IMAGE_SECRETS)`);
   }
