@@ -248,3 +248,19 @@ test('warnings: cluster.name changed while the old name\'s secrets file, made fo
   writeFileSync(other, readFileSync(config, 'utf8').replace(/^  name: k8s-renamed\b/m, '  name: other'));
   assert.doesNotMatch((await k8sImage(['secrets', '-c', other], base)).stderr, /^warning:/m);
 });
+
+test('serve -c looks for the secrets file where --secrets or K8S_IMAGE_SECRETS says, and never mints one', async () => {
+  const { base, config } = await project('serve-secrets');
+  const before = listing(base);
+  const missing = join(base, 'elsewhere.secrets.yaml');
+  const r = await k8sImage(['serve', '-c', config, '--secrets', missing, '--listen', '127.0.0.1:0'], base);
+  assert.equal(r.code, 2, r.stderr);
+  oneLineError(r.stderr, new RegExp(`no secrets file at ${missing.replace(/[.]/g, '\\.')}, so no node of cluster k8s-lab`));
+  const empty = join(base, 'empty.secrets.yaml');
+  writeFileSync(empty, '', { mode: 0o600 });
+  const e = await k8sImage(['serve', '-c', config, '--listen', '127.0.0.1:0'], base, { K8S_IMAGE_SECRETS: empty });
+  assert.equal(e.code, 2, e.stderr);
+  oneLineError(e.stderr, /^error: secrets file .*empty\.secrets\.yaml: is empty/);
+  rmSync(empty);
+  assert.deepEqual(listing(base), before);
+});
