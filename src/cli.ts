@@ -74,6 +74,15 @@ program
   .action((o) => validate(o));
 
 const outOption = () => new Option('-o, --out <dir>', 'output directory').default('outputs');
+// --secrets sets K8S_IMAGE_SECRETS for the run: every part of it (and serve's key child) finds the same file.
+const secretsOption = () => new Option('--secrets <file>', 'the secrets file: the cluster CA, join token and keys, mode 0600 (default: $K8S_IMAGE_SECRETS, else <cluster>.secrets.yaml beside the config, or in <out>/ for the embedded lab)').argParser((v: string) => {
+  if (!v) throw new UserError('--secrets: empty; name the secrets file, like --secrets ~/k8s-secrets/prod.secrets.yaml');
+  return (process.env.K8S_IMAGE_SECRETS = v);
+});
+// Commands that take the CA from the secrets file and never make one: --new-ca is refused, saying why.
+const noNewCa = (why: string) => new Option('--new-ca').hideHelp().preset(true).argParser((): boolean => {
+  throw new UserError(`--new-ca: ${why}; a new CA is made only by a full build (k8s-image build --new-ca), and every node must then be reinstalled (README: "The secrets file and the CA")`);
+});
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 /** A command that reads the cluster and its secrets and writes a tree under <out>. */
 const clusterCommand = (name: string, description: string) =>
@@ -82,7 +91,8 @@ const clusterCommand = (name: string, description: string) =>
     .description(description)
     .addOption(configOption())
     .addOption(outOption())
-    .option('--new-ca', 'mint a new CA although artifacts built with the old one exist')
+    .addOption(secretsOption())
+    .addOption(noNewCa('a golden image holds no CA, and guestinfo seeds carry the CA of the secrets file'))
     .option('--json', 'machine-readable result on stdout');
 
 for (const [name, withIsos] of [['build', true], ['render', false]] as const) {
@@ -97,7 +107,8 @@ for (const [name, withIsos] of [['build', true], ['render', false]] as const) {
     .addOption(new Option('-r, --role <role>', 'only nodes with this role').choices(['master', 'node', 'lb', 'all']).default('all'))
     .option('-n, --node <name>', 'only this node (repeatable)', collect)
     .addOption(outOption())
-    .option('--new-ca', 'mint a new CA although artifacts built with the old one exist (breaks nodes already seeded)')
+    .addOption(secretsOption())
+    .option('--new-ca', 'full builds only: a new CA when the secrets file is gone although <out>/<cluster> holds artifacts, or the secrets file\'s CA when it differs from theirs; every node must be reinstalled (never replaces the CA in an existing secrets file)')
     .option('--status <url>', 'nodes report each bootstrap stage to k8s-image serve at this URL, e.g. http://192.168.108.1:8080 (overrides status.url)')
     .option('--json', 'machine-readable summary on stdout');
   if (withIsos) {
@@ -131,7 +142,8 @@ program
   .addOption(configOption())
   .addOption(outOption())
   .option('--show', 'print the join command (token, CA hash) and a generated root password')
-  .option('--new-ca', 'mint a new CA although artifacts built with the old one exist')
+  .addOption(secretsOption())
+  .option('--new-ca', 'mint the secrets file although <out>/<cluster> holds artifacts of a lost CA (never replaces an existing secrets file)')
   .option('--json', 'machine-readable result on stdout')
   .action((o) => secrets(o));
 
@@ -141,6 +153,7 @@ program
   .addOption(configOption())
   .addOption(outOption())
   .option('-f, --file <file>', 'where to write it, mode 0600 (default: stdout)')
+  .addOption(secretsOption())
   .option('--force', 'overwrite an existing file')
   .action((o) => kubeconfig(o));
 
@@ -155,7 +168,8 @@ program
   .option('--installer <dvd>', 'a CentOS 7 DVD (the ISO image, read in place, or its extracted tree): copies images/pxeboot/{vmlinuz,initrd.img} and EFI/BOOT\'s GRUB into the tree')
   .option('--loaders <dir>', 'a directory of boot loaders to copy into tftp/: pxelinux.0, ldlinux.c32, shimx64.efi (or BOOTX64.EFI), grubx64.efi, and iPXE\'s undionly.kpxe, ipxe.efi if there (default: --installer\'s, the previous tree\'s, then the build host\'s syslinux)')
   .option('--reinstall <node>', 'put this node\'s install entries back after its install was reported (repeatable)', collect)
-  .option('--new-ca', 'mint a new CA although artifacts built with the old one exist')
+  .addOption(secretsOption())
+  .option('--new-ca', 'a new CA when the secrets file is gone although <out>/<cluster> holds artifacts, or the secrets file\'s CA when it differs from theirs (never replaces the CA in an existing secrets file)')
   .option('--json', 'machine-readable summary on stdout')
   .addHelpText(
     'after',
@@ -181,6 +195,7 @@ program
   .option('-l, --listen <addr:port>', 'where to listen', '0.0.0.0:8080')
   .option('--state <dir>', 'where the status log and reported installs are kept (default: <dir>.state, or <out>/<cluster>-status with --config)')
   .option('--installer <dvd>', 'a CentOS 7 DVD (ISO image or extracted tree), served as the install repository /centos7/')
+  .addOption(secretsOption())
   .option('--trust-proxy', 'behind a proxy on this host (nginx): a request from a loopback address may name the real client in X-Real-IP, which decides whose secrets it may read')
   .addHelpText(
     'after',
@@ -245,7 +260,8 @@ program
   .option('-n, --node <name>', 'the node it installs')
   .option('-o, --output <file>', 'the ISO to write, mode 0600 (default: outputs/<cluster>-<node>-install.iso)')
   .option('--force', 'replace an existing image file (never a device, a link or the --iso input)')
-  .option('--new-ca', 'mint a new CA although artifacts built with the old one exist')
+  .addOption(secretsOption())
+  .addOption(noNewCa('remaster makes one node\'s installer, which would leave every other node with the old CA'))
   .option('--json', 'machine-readable result on stdout')
   .addHelpText(
     'after',

@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
-import { dirname, join, resolve } from 'node:path';
-import { UserError } from '../errors.js';
+import { existsSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { UserError, fileSystemProblem } from '../errors.js';
 import { MAX_CONFIG_BYTES } from '../config/load.js';
 import { readBoundedSync } from '../output/index.js';
 import { loadCluster, needsGeneratedRootPassword, patterns, type LoadedCluster } from '../config/index.js';
-import { loadOrCreateSecrets, type Secrets } from '../secrets/index.js';
+import { readManifest } from '../output/index.js';
+import { gitWarning, modeWarning, renamedFrom } from '../secrets/checks.js';
+import { discoveryHash, planSecrets, type Secrets } from '../secrets/index.js';
 
 /** Where commands write: results to stdout, logs and warnings to stderr. Tests pass their own. */
 export interface Output {
@@ -53,9 +56,29 @@ export function readConfig(path: string | undefined): LoadedCluster {
   });
 }
 
-export function secretsPathFor(loaded: LoadedCluster, outDir: string): string {
+/** The environment variable that names the secrets file, like --secrets (which sets it for the run, so children see it too). */
+export const SECRETS_ENV = 'K8S_IMAGE_SECRETS';
+
+/** Where the secrets file is, and why there: --secrets, then K8S_IMAGE_SECRETS, then beside the config (or in <out>/ for the embedded lab). */
+export function secretsLocation(loaded: LoadedCluster, outDir: string, explicit?: string): { path: string; source: 'option' | 'env' | 'config' | 'out'; why: string } {
+  if (explicit !== undefined) {
+    if (explicit === '') throw new UserError('--secrets: empty; name the secrets file, like --secrets ~/.k8s-image/prod.secrets.yaml');
+    return { path: explicit, source: 'option', why: '--secrets' };
+  }
+  // An empty variable counts as unset, as shells make it easy to set one to nothing.
+  const env = process.env[SECRETS_ENV];
+  if (env) return { path: env, source: 'env', why: SECRETS_ENV };
   const name = `${loaded.cluster.name}.secrets.yaml`;
-  return loaded.source ? join(dirname(loaded.source), name) : join(outDir, name);
+  if (loaded.source) return { path: join(dirname(loaded.source), name), source: 'config', why: 'beside the config; --secrets or K8S_IMAGE_SECRETS keeps it elsewhere' };
+  return {
+    path: join(outDir, name),
+    source: 'out',
+    why: `the embedded lab's, inside ${outDir}/: rm -rf ${outDir} deletes the CA; --secrets or K8S_IMAGE_SECRETS keeps it elsewhere`,
+  };
+}
+
+export function secretsPathFor(loaded: LoadedCluster, outDir: string, explicit?: string): string {
+  return secretsLocation(loaded, outDir, explicit).path;
 }
 
 /** The config with `--status URL` in place of its status.url (the manifest's digest says so too). */
@@ -67,27 +90,115 @@ export function withStatusUrl(loaded: LoadedCluster, url: string | undefined): L
   return { ...loaded, digest, cluster: { ...loaded.cluster, status: { url: clean } } };
 }
 
+/** What a command tells loadSecretsFor: where outputs go, --secrets, --new-ca, and which nodes it builds. */
+export interface SecretsFor {
+  out?: string;
+  newCa?: boolean;
+  secrets?: string;
+  node?: string[] | string;
+  role?: string;
+}
+
+export interface LoadedSecrets {
+  loaded: LoadedCluster;
+  secrets: Secrets;
+  secretsPath: string;
+  outDir: string;
+  /** Why the file is where it is (--secrets, K8S_IMAGE_SECRETS, beside the config, the lab's default). */
+  secretsWhy: string;
+  /** True when the secrets were minted by this run (not yet on disk until persist()). */
+  minted: boolean;
+  /**
+   * Writes new (or updated) secrets; a no-op when there is nothing to write. Call it right before
+   * the command's outputs land. A command that never calls it has them written when the process
+   * exits with status 0, and never otherwise.
+   */
+  persist(): void;
+}
+
 /** Config + secrets, shared by every command that needs both. */
-export async function loadClusterAndSecrets(opts: { config?: string; out?: string; newCa?: boolean }, out: Output): Promise<{ loaded: LoadedCluster; secrets: Secrets; secretsPath: string; outDir: string }> {
+export async function loadClusterAndSecrets(opts: { config?: string } & SecretsFor, out: Output): Promise<LoadedSecrets> {
   const loaded = readConfig(opts.config);
   for (const w of loaded.warnings) out.warn(w);
   return loadSecretsFor(loaded, opts, out);
 }
 
-/** The secrets of an already loaded config (created if missing): the first step of a command with side effects. */
-export async function loadSecretsFor(loaded: LoadedCluster, opts: { out?: string; newCa?: boolean }, out: Output): Promise<{ loaded: LoadedCluster; secrets: Secrets; secretsPath: string; outDir: string }> {
+/**
+ * The secrets of an already loaded config. Every check comes first; secrets the file lacks are
+ * minted in memory only, and written by persist() (or at a successful exit): a refused or failed
+ * command leaves no secrets file and no directory behind.
+ *
+ * --new-ca: refused with --node/--role (the other nodes would keep the old CA). With no secrets file
+ * it lets a new CA be minted although <out>/<cluster> holds artifacts of another; with a secrets
+ * file it is accepted only when <out>/<cluster> was built with a different CA (the build then moves
+ * every node to the file's CA), and otherwise refused: k8s-image never replaces a CA in a file.
+ */
+export async function loadSecretsFor(loaded: LoadedCluster, opts: SecretsFor, out: Output): Promise<LoadedSecrets> {
   const outDir = opts.out ?? 'outputs';
-  const secretsPath = secretsPathFor(loaded, outDir);
-  const { secrets, created } = await loadOrCreateSecrets({
+  const { name } = loaded.cluster;
+  const where = secretsLocation(loaded, outDir, opts.secrets);
+  const secretsPath = where.path;
+  const artifactsDir = join(outDir, name);
+  const partial = (Array.isArray(opts.node) ? opts.node.length > 0 : opts.node !== undefined) || (opts.role !== undefined && opts.role !== 'all');
+  if (opts.newCa && partial) {
+    throw new UserError(`--new-ca with --node/--role: the other nodes of cluster ${name} would keep the old CA, and could not join nodes built with the new one; run a full build (no --node/--role) with --new-ca`);
+  }
+  if (where.source === 'option' || where.source === 'env') {
+    const dir = dirname(resolve(secretsPath));
+    if (!existsSync(dir)) throw new UserError(`${where.why} ${secretsPath}: its directory ${dirname(secretsPath)} does not exist; create it (mkdir -m 700 ${dirname(secretsPath)}) or name a file in an existing directory`);
+  }
+  const builtCa = (await readManifest(join(artifactsDir, 'manifest.json')))?.caFingerprint;
+  const planned = await planSecrets({
     path: secretsPath,
-    cluster: loaded.cluster.name,
+    cluster: name,
     generateRootPassword: needsGeneratedRootPassword(loaded.cluster),
-    artifactsDir: join(outDir, loaded.cluster.name),
+    artifactsDir,
     allowNewCa: opts.newCa,
+    config: loaded.source ? relative(dirname(resolve(secretsPath)), resolve(loaded.source)) : undefined,
   });
-  if (created) out.info(`created ${secretsPath} (mode 0600): the cluster CA, join token and keys; keep it, every rebuild reuses it`);
+  const fileCa = discoveryHash(planned.secrets.ca.cert);
+  if (opts.newCa && planned.state !== 'minted') {
+    if (!builtCa || builtCa === fileCa) {
+      throw new UserError(
+        `--new-ca: ${secretsPath} exists and holds the cluster CA (${fileCa})${builtCa ? ` that ${artifactsDir} was built with` : ''}; k8s-image never replaces the CA in a secrets file. To rotate the CA: move the file aside (mv ${secretsPath} ${secretsPath}.old), run a full build with --new-ca, and reinstall every node (README: "The secrets file and the CA")`,
+      );
+    }
+    out.warn(`--new-ca: ${artifactsDir} was built with the CA ${builtCa}; this full build moves every node to the CA of ${secretsPath} (${fileCa}): nodes installed from the old artifacts must be reinstalled`);
+  }
+  if (planned.state === 'minted') {
+    if (builtCa && builtCa !== fileCa) {
+      out.warn(`--new-ca: a NEW cluster CA (${fileCa}) replaces the one ${artifactsDir} was built with (${builtCa}), whose secrets file is gone: every node installed from the old artifacts must be reinstalled`);
+    }
+    for (const r of renamedFrom(secretsPath, loaded.source, name)) {
+      out.warn(`cluster.name is "${name}", but ${r.file} beside it was made for this config as cluster "${r.cluster}": this run mints a second CA for cluster "${name}", which nodes installed as "${r.cluster}" do not trust. If you renamed the cluster, set cluster.name back to "${r.cluster}" (a kubeadm cluster keeps its name); if this is a new cluster, ignore this`);
+    }
+  }
+  const modeW = modeWarning(secretsPath, planned.mode);
+  if (modeW) out.warn(modeW);
+  const gitW = gitWarning(secretsPath);
+  if (gitW) out.warn(gitW);
+  if (planned.state !== 'minted') out.info(`secrets file: ${secretsPath} (${where.why})`);
   if (needsGeneratedRootPassword(loaded.cluster)) {
     out.info(`root login: os.rootPasswordHash and os.sshAuthorizedKeys are both empty, so the nodes get a generated root password (see it with \`k8s-image secrets --show${loaded.source ? ` -c ${loaded.source}` : ''}\`)`);
   }
-  return { loaded, secrets, secretsPath, outDir };
+
+  const persist = () => {
+    if (!planned.pending()) return;
+    planned.persist();
+    if (planned.state === 'minted') out.info(`created ${secretsPath} (mode 0600; ${where.why}): the cluster CA, join token and keys; back it up and keep it out of git: every rebuild reuses it`);
+  };
+  if (planned.pending()) {
+    // For commands that do not call persist() themselves: written only if the command succeeded.
+    process.once('exit', (code) => {
+      if (code !== 0 || !planned.pending()) return;
+      try {
+        persist();
+      } catch (e) {
+        const msg = e instanceof UserError ? e.message : (fileSystemProblem(e)?.message ?? String(e));
+        process.stderr.write(`error: ${msg}\nerror: the outputs of this run were built with secrets that could not be saved; fix the cause and run a full build again with --new-ca\n`);
+        process.exitCode = 2;
+      }
+    });
+  }
+  return { loaded, secrets: planned.secrets, secretsPath, outDir, secretsWhy: where.why, minted: planned.state === 'minted', persist };
 }

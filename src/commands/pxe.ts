@@ -24,6 +24,7 @@ export interface PxeCommandOptions {
   reinstall?: string[];
   json?: boolean;
   newCa?: boolean;
+  secrets?: string;
 }
 
 /** Where a cluster's PXE tree lives, and beside it the state `serve` keeps (reported installs). */
@@ -247,17 +248,19 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
   if (opts.loaders !== undefined && !(existsSync(opts.loaders) && statSync(opts.loaders).isDirectory())) problems.push(`--loaders ${opts.loaders}: not a directory; give the directory holding pxelinux.0, ldlinux.c32, shimx64.efi, grubx64.efi (any of them)`);
   if (problems.length) throw new UserError(problems);
   const pxeOpts: PxeOptions = { server: opts.server!, repo: opts.repo, kernelArgs: opts.kernelArg ?? [] };
+  // Before anything is created; new secrets reach the disk only with the tree (persist below).
+  // --reinstall changes entries only: it needs no secrets, and must never mint any.
+  const sec = opts.reinstall?.length ? undefined : await loadSecretsFor(loaded, { out: opts.out, newCa: opts.newCa, secrets: opts.secrets }, out);
 
   await makeDir(outDir);
   const lock = await acquireLock(outDir, `${cluster.name}-pxe`, { onWait: (h) => out.info(`waiting for another pxe run (${h})`) });
   try {
     // An interrupted earlier run's staging folder holds secrets: remove it (the lock says it is not in use).
     for (const what of await cleanStale(outDir, `${cluster.name}-pxe`)) out.warn(what);
-    const { secrets } = await loadSecretsFor(loaded, opts, out);
-    if (opts.reinstall?.length) {
+    if (!sec) {
       // Only the entries change: the rest of the tree (and the farm's other nodes) stay as they are.
       if (!existsSync(join(tree, 'pxe.json'))) throw new UserError(`${tree}: no PXE tree; run k8s-image pxe --server ... first`);
-      for (const name of opts.reinstall) {
+      for (const name of opts.reinstall ?? []) {
         const node = cluster.nodes.find((n) => n.name === name)!;
         await rm(join(state, 'installed', name), { force: true });
         const e = installEntries(cluster, node, pxeOpts);
@@ -272,7 +275,7 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
       return;
     }
     const installed = await installedNodes(state);
-    const rendered = renderPxe(cluster, secrets, pxeOpts, resolve(tree), installed);
+    const rendered = renderPxe(cluster, sec.secrets, pxeOpts, resolve(tree), installed);
     for (const s of rendered.skipped) out.warn(`${s.node.name}: not in the PXE tree: ${s.reason}`);
     if (rendered.skipped.length === cluster.nodes.length) throw new UserError(rendered.skipped.map((s) => s.reason));
     const stage = await mkdtemp(join(outDir, `${stagingPrefix(`${cluster.name}-pxe`)}${process.pid}-`));
@@ -288,6 +291,7 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
       }
       kept = await carryOver(tree, stage);
       await hostLoaders(stage, provided);
+      sec.persist();
       await swapIntoPlace([{ staged: stage, target: tree }]);
     } finally {
       await rm(stage, { recursive: true, force: true });
@@ -309,6 +313,7 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
             loaders: loaders.map((l) => ({ file: l.file, present: l.present, ...(l.from ? { from: l.from } : {}), ...(l.present ? {} : { get: l.get }) })),
             kernel: kernel.map((k) => ({ file: k.file, present: k.present })),
             kept,
+            secretsFile: sec.secretsPath,
             proxyDhcp: PROXY_UEFI_LIMIT,
           },
           null,
@@ -324,6 +329,7 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
     for (const l of loaders.filter((x) => !x.present)) out.result(`missing ${l.file}: ${l.get}`);
     if (kernel.some((k) => !k.present)) out.result(`missing the installer kernel: pass --installer <CentOS 7 DVD> (the ISO image or its extracted tree), or copy its images/pxeboot/vmlinuz and initrd.img to ${tree}/tftp/centos7/ (and serve the DVD with serve --installer for iPXE)`);
     if (kept.length) out.result(`kept from the previous tree (not rendered by k8s-image): ${kept.length > 12 ? `${kept.slice(0, 12).join(', ')} and ${kept.length - 12} more` : kept.join(', ')}`);
+    out.result(`secrets: ${sec.secretsPath} (the tree's seed/ and nocloud/ hold copies: serve hands them only to their node)`);
     out.result(`note: ${PROXY_UEFI_LIMIT}.`);
     out.result(`next: dnsmasq -k -C ${join(tree, 'dnsmasq.conf')}   and   k8s-image serve --dir ${tree} --listen 0.0.0.0:${opts.server!.split(':')[1] ?? '80'}`);
     out.result(`  or, with nginx serving the bulk (${join(tree, 'nginx-k8s-image.conf')}): k8s-image serve --dir ${tree} --listen ${back} --trust-proxy`);

@@ -4,9 +4,10 @@ import { openIso } from '../iso/reader.js';
 import { UserError } from '../errors.js';
 import { pxeTreeIndex, startFarmServer, stateDirFor, type FarmIndex, type FarmServer } from '../serve/server.js';
 import { deriveReportKeys } from '../serve/report-keys.js';
-import { readConfig, secretsPathFor, type Output } from './common.js';
+import { checkSecretsFile } from '../secrets/index.js';
+import { readConfig, SECRETS_ENV, secretsPathFor, type Output } from './common.js';
 
-export interface ServeCommandOptions { dir?: string; config?: string; out?: string; listen?: string; state?: string; installer?: string; trustProxy?: boolean }
+export interface ServeCommandOptions { dir?: string; config?: string; out?: string; listen?: string; state?: string; installer?: string; trustProxy?: boolean; secrets?: string }
 
 /** Why the socket could not be opened, as the one line that says what to do instead. */
 function listenProblem(e: unknown, listen: string, host: string, port: number): string | undefined {
@@ -75,8 +76,10 @@ export async function serve(opts: ServeCommandOptions, out: Output): Promise<voi
     const loaded = readConfig(opts.config);
     for (const w of loaded.warnings) out.warn(w);
     // The nodes' report keys come from the secrets their seeds were built with: never mint new ones here.
-    const path = secretsPathFor(loaded, opts.out ?? 'outputs');
-    if (!existsSync(path)) throw new UserError(`--config ${opts.config}: no secrets file at ${path}, so no node of cluster ${loaded.cluster.name} could have a report key this server knows; build the nodes first (k8s-image build -c ${opts.config} --status URL), or pass the -o their build used`);
+    const path = secretsPathFor(loaded, opts.out ?? 'outputs', opts.secrets);
+    // The child finds the file as this process does: --secrets reaches it as K8S_IMAGE_SECRETS.
+    if (opts.secrets !== undefined) process.env[SECRETS_ENV] = opts.secrets;
+    if (!checkSecretsFile(path)) throw new UserError(`--config ${opts.config}: no secrets file at ${path}, so no node of cluster ${loaded.cluster.name} could have a report key this server knows; build the nodes first (k8s-image build -c ${opts.config} --status URL), or pass the -o (or --secrets) their build used`);
     // Derived in a short-lived child that reads the secrets and prints only the keys: the CA key
     // never enters this process, which faces the network.
     const keys = await deriveReportKeys(opts.config, opts.out ?? 'outputs');

@@ -5,7 +5,7 @@
  */
 export type { KeyPairPem } from './pki.js';
 export { discoveryHash } from './discovery.js';
-export type { Secrets } from './store.js';
-export { generateSecrets, parseSecrets, serializeSecrets, loadOrCreateSecrets } from './store.js';
+export type { PlannedSecrets, Secrets } from './store.js';
+export { generateSecrets, parseSecrets, serializeSecrets, loadOrCreateSecrets, planSecrets, readSecretsFile, checkSecretsFile } from './store.js';
 export { joinCommand, adminKubeconfig } from './kubeconfig.js';
 export { sha512Crypt } from './sha512crypt.js';

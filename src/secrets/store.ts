@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { constants as fsc } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { closeSync, constants as fsc, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import yaml from 'js-yaml';
 import { z } from 'zod';
@@ -20,6 +20,11 @@ export interface Secrets {
   version: 1;
   /** Name of the cluster these secrets belong to. */
   cluster: string;
+  /**
+   * The cluster description this file was minted for, relative to the file's directory: a later
+   * run from the same config under another cluster.name can then say the name changed.
+   */
+  config?: string;
   /** kubeadm bootstrap token, [a-z0-9]{6}.[a-z0-9]{16}. */
   bootstrapToken: string;
   /** kubeadm --certificate-key: 32 random bytes, 64 hex characters. */
@@ -54,6 +59,7 @@ const schema = z
   .object({
     version: z.literal(1),
     cluster: z.string().min(1),
+    config: z.string().min(1).regex(/^[^\n]*$/, 'must be one line').optional(),
     bootstrapToken: z.string().regex(BOOTSTRAP_TOKEN_RE, 'must look like abcdef.0123456789abcdef ([a-z0-9]{6}.[a-z0-9]{16})'),
     certificateKey: z.string().regex(CERTIFICATE_KEY_RE, 'must be 64 lowercase hex characters (32 bytes)'),
     ca: keyPair,
@@ -158,6 +164,7 @@ export function serializeSecrets(s: Secrets): string {
   const ordered: Record<string, unknown> = {
     version: s.version,
     cluster: s.cluster,
+    ...(s.config !== undefined ? { config: s.config } : {}),
     bootstrapToken: s.bootstrapToken,
     certificateKey: s.certificateKey,
     ca: { cert: s.ca.cert, key: s.ca.key },
@@ -215,19 +222,22 @@ function errCode(e: unknown): string | undefined {
   return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
 }
 
+// Synchronous on purpose: a secrets file is a few KiB, and persist() must also work from a
+// process 'exit' listener (see commands/common.ts), where nothing asynchronous runs.
+
 /** Write `text` to a fresh 0600 temp file next to `path`, fsync it, and return its name. */
-async function writeTemp(path: string, text: string): Promise<string> {
+function writeTemp(path: string, text: string): string {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomString('abcdefghijklmnopqrstuvwxyz0123456789', 8)}.tmp`);
-  const fh = await open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+  const fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
   try {
     try {
-      await fh.writeFile(text, 'utf8');
-      await fh.sync();
+      writeFileSync(fd, text, 'utf8');
+      fsyncSync(fd);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   } catch (e) {
-    await unlink(tmp).catch(() => undefined);
+    rmSync(tmp, { force: true });
     // write(2) errors carry no path: name the secrets file (ENOSPC, EDQUOT).
     if (typeof e === 'object' && e !== null && !(e as NodeJS.ErrnoException).path) (e as NodeJS.ErrnoException).path = path;
     throw e;
@@ -235,13 +245,13 @@ async function writeTemp(path: string, text: string): Promise<string> {
   return tmp;
 }
 
-async function syncDir(dir: string): Promise<void> {
+function syncDir(dir: string): void {
   try {
-    const fh = await open(dir, 'r');
+    const fd = openSync(dir, 'r');
     try {
-      await fh.sync();
+      fsyncSync(fd);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   } catch {
     // Not every platform/filesystem lets a directory be fsynced; the rename is still atomic.
@@ -249,51 +259,88 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 /** Atomically replace `path` with `text` (mode 0600). */
-async function replaceFile(path: string, text: string): Promise<void> {
-  const tmp = await writeTemp(path, text);
+function replaceFileSync(path: string, text: string): void {
+  const tmp = writeTemp(path, text);
   try {
-    await rename(tmp, path);
+    renameSync(tmp, path);
   } catch (e) {
-    await unlink(tmp).catch(() => undefined);
+    rmSync(tmp, { force: true });
     throw e;
   }
-  await syncDir(dirname(path));
+  syncDir(dirname(path));
 }
 
 /**
  * Atomically create `path` with `text` (mode 0600) unless it already exists.
  * Returns false if another process created it first (its content is then left alone).
  */
-async function createFileExclusive(path: string, text: string): Promise<boolean> {
-  const tmp = await writeTemp(path, text);
+function createFileExclusiveSync(path: string, text: string): boolean {
+  const tmp = writeTemp(path, text);
   try {
-    await link(tmp, path);
+    linkSync(tmp, path);
   } catch (e) {
     const code = errCode(e);
-    if (code === 'EEXIST') {
-      await unlink(tmp).catch(() => undefined);
-      return false;
-    }
-    // Filesystems without hard links: fall back to a plain (clobbering) rename.
+    rmSync(tmp, { force: true });
+    if (code === 'EEXIST') return false;
+    // Filesystems without hard links: an exclusive create of the file itself (not atomic, but never clobbering).
     if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') {
-      await rename(tmp, path);
-      await syncDir(dirname(path));
+      let fd: number;
+      try {
+        fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+      } catch (e2) {
+        if (errCode(e2) === 'EEXIST') return false;
+        throw e2;
+      }
+      try {
+        writeFileSync(fd, text, 'utf8');
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      syncDir(dirname(path));
       return true;
     }
-    await unlink(tmp).catch(() => undefined);
     throw e;
   }
-  await unlink(tmp).catch(() => undefined);
-  await syncDir(dirname(path));
+  rmSync(tmp, { force: true });
+  syncDir(dirname(path));
   return true;
 }
 
-async function readIfExists(path: string): Promise<string | undefined> {
+/** Secrets files are small (a few KiB): anything far larger is not one, and is not read into memory. */
+const MAX_SECRETS_BYTES = 1 << 20;
+
+/**
+ * What is at `path`: undefined when nothing, its mode when a usable secrets file, and a UserError
+ * for anything that is not a non-empty regular file, which k8s-image never replaces with new secrets.
+ * Reads no byte of it (serve checks the file without holding the CA key).
+ */
+export function checkSecretsFile(path: string): { mode: number } | undefined {
+  let st;
   try {
-    return await readFile(path, 'utf8');
+    st = statSync(path);
   } catch (e) {
-    if (errCode(e) === 'ENOENT') return undefined;
-    throw new UserError(`cannot read secrets file ${path}: ${e instanceof Error ? e.message : String(e)}`);
+    const code = errCode(e);
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ENOTDIR') throw new UserError(`secrets file ${path}: a part of its path is a file, not a directory; name a file in an existing directory (--secrets or K8S_IMAGE_SECRETS)`);
+    throw new UserError(`secrets file ${path}: cannot read it (${code ?? String(e)}); check its permissions, or name another file (--secrets or K8S_IMAGE_SECRETS)`);
+  }
+  if (st.isDirectory()) throw new UserError(`secrets file ${path}: is a directory, not a secrets file; move the directory away, or name the secrets file itself (--secrets or K8S_IMAGE_SECRETS)`);
+  if (!st.isFile()) throw new UserError(`secrets file ${path}: is not a regular file (a device, FIFO or socket); name a regular file (--secrets or K8S_IMAGE_SECRETS)`);
+  // An empty file is a lost CA (a failed copy, a truncation), not a request for a new one.
+  if (st.size === 0) throw new UserError(`secrets file ${path}: is empty; restore it from your backup (every node was built with the CA it held), or delete it to start over with a new CA (a full build with --new-ca; every node must then be reinstalled)`);
+  if (st.size > MAX_SECRETS_BYTES) throw new UserError(`secrets file ${path}: ${st.size} bytes, far larger than a secrets file (a few KiB); name the right file (--secrets or K8S_IMAGE_SECRETS)`);
+  return { mode: st.mode & 0o777 };
+}
+
+/** The text of the secrets file at `path`, or undefined when there is none (see checkSecretsFile). */
+export function readSecretsFile(path: string): { text: string; mode: number } | undefined {
+  const found = checkSecretsFile(path);
+  if (!found) return undefined;
+  try {
+    return { text: readFileSync(path, 'utf8'), mode: found.mode };
+  } catch (e) {
+    throw new UserError(`secrets file ${path}: cannot read it (${errCode(e) ?? String(e)}); check its permissions, or name another file (--secrets or K8S_IMAGE_SECRETS)`);
   }
 }
 
@@ -308,48 +355,92 @@ async function hasEntries(dir: string): Promise<boolean> {
   }
 }
 
+/** What planSecrets decided: the secrets to use now, and what (if anything) is still to be written. */
+export interface PlannedSecrets {
+  secrets: Secrets;
+  /** existing: the file as it is; minted: a new set, not on disk yet; updated: the file plus a new root password. */
+  state: 'existing' | 'minted' | 'updated';
+  /** Permission bits of the existing file (undefined when there is none). */
+  mode?: number;
+  /** Writes the file when state is minted or updated; once. Throws a UserError if another run wrote it meanwhile. */
+  persist(): void;
+  /** True while persist() still has something to write. */
+  pending(): boolean;
+}
+
 /**
- * Load the cluster's secrets from `path`, or mint and write them if the file is missing.
+ * Load the cluster's secrets from `path`, or mint them in memory if the file is missing, and write
+ * nothing: the caller persists them when (and only if) its outputs are about to land, so a refused
+ * or failed command never leaves a CA behind.
  *
- * The same file always yields the same secrets, so rebuilds are identical. A file for another
- * cluster is refused. A missing file is refused when `artifactsDir` already holds outputs (they
- * were built with a CA that would be lost) unless `allowNewCa`. When a root password is asked for
- * and the file has none, one is added and the file rewritten with everything else kept.
+ * A file for another cluster is refused. A missing file is refused when `artifactsDir` already
+ * holds outputs (they were built with a CA that would be lost) unless `allowNewCa`. When a root
+ * password is asked for and the file has none, one is added (state "updated").
  */
-export async function loadOrCreateSecrets(opts: {
+export async function planSecrets(opts: {
   path: string;
   cluster: string;
   generateRootPassword: boolean;
   artifactsDir?: string;
   allowNewCa?: boolean;
-}): Promise<{ secrets: Secrets; created: boolean }> {
+  /** Recorded in a new file: the config it belongs to (relative to the file), to notice a renamed cluster later. */
+  config?: string;
+}): Promise<PlannedSecrets> {
   const { path } = opts;
-  const existing = await readIfExists(path);
+  const existing = readSecretsFile(path);
   if (existing !== undefined) {
-    const secrets = parseSecrets(existing, path);
+    const secrets = parseSecrets(existing.text, path);
     if (secrets.cluster !== opts.cluster) {
       throw new UserError(
-        `${path} holds secrets for cluster "${secrets.cluster}", not "${opts.cluster}"; use that cluster's secrets file, or move this one aside to mint new secrets.`,
+        `${path} holds secrets for cluster "${secrets.cluster}", not "${opts.cluster}"; use that cluster's secrets file (--secrets or K8S_IMAGE_SECRETS), or set cluster.name back to "${secrets.cluster}" if you renamed it (its nodes trust this file's CA)`,
       );
     }
     if (opts.generateRootPassword && secrets.rootPassword === undefined) {
       const { password, hash } = generateRootPassword();
       const updated: Secrets = { ...secrets, rootPassword: password, rootPasswordHash: hash };
-      await replaceFile(path, serializeSecrets(updated));
-      return { secrets: updated, created: false };
+      return pending(path, updated, 'updated', existing.text, existing.mode);
     }
-    return { secrets, created: false };
+    return { secrets, state: 'existing', mode: existing.mode, persist: () => undefined, pending: () => false };
   }
 
   if (opts.artifactsDir !== undefined && !opts.allowNewCa && (await hasEntries(opts.artifactsDir))) {
     throw new UserError(
-      `${opts.artifactsDir} holds artifacts built with a CA whose secrets file ${path} is missing; minting a new CA would break every node already seeded. Restore the file, or pass --new-ca to start over.`,
+      `${opts.artifactsDir} holds artifacts built with a CA whose secrets file ${path} is missing; minting a new CA would break every node already seeded. Restore the file (or point --secrets or K8S_IMAGE_SECRETS at it), or pass --new-ca to a full build to start over.`,
     );
   }
-
   const secrets = await generateSecrets({ cluster: opts.cluster, generateRootPassword: opts.generateRootPassword });
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  if (await createFileExclusive(path, serializeSecrets(secrets))) return { secrets, created: true };
-  // Lost a race with another build minting the same file: use theirs so both agree.
-  return loadOrCreateSecrets({ ...opts, allowNewCa: true });
+  if (opts.config !== undefined) secrets.config = opts.config;
+  return pending(path, secrets, 'minted', undefined, undefined);
+}
+
+function pending(path: string, secrets: Secrets, state: 'minted' | 'updated', before: string | undefined, mode: number | undefined): PlannedSecrets {
+  let done = false;
+  return {
+    secrets,
+    state,
+    mode,
+    pending: () => !done,
+    persist: () => {
+      if (done) return;
+      const text = serializeSecrets(secrets);
+      if (state === 'minted') {
+        mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+        if (!createFileExclusiveSync(path, text)) {
+          throw new UserError(`${path}: another k8s-image run created this secrets file while this one was minting its own; nothing was written: run the command again to use that file`);
+        }
+      } else {
+        // Only over the very text this run read: never over a file someone changed meanwhile.
+        if (readSecretsFile(path)?.text !== before) throw new UserError(`${path}: changed while this run was adding a root password to it; nothing was written: run the command again`);
+        replaceFileSync(path, text);
+      }
+      done = true;
+    },
+  };
+}
+
+/** planSecrets, then persist at once: for callers whose whole job is the secrets file. */
+export async function loadOrCreateSecrets(opts: Parameters<typeof planSecrets>[0]): Promise<{ secrets: Secrets; created: boolean }> {
+  const planned = await planSecrets(opts);
+  planned.persist();
+  return { secrets: planned.secrets, created: planned.state === 'minted' };
 }

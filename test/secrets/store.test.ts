@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import yaml from 'js-yaml';
 import { UserError } from '../../src/errors.js';
-import { loadOrCreateSecrets, parseSecrets, serializeSecrets, type Secrets } from '../../src/secrets/index.js';
+import { loadOrCreateSecrets, parseSecrets, planSecrets, serializeSecrets, type Secrets } from '../../src/secrets/index.js';
 import { openssl, tempDir } from './_openssl.js';
 
 const { dir, cleanup } = tempDir('secrets-store');
@@ -127,7 +127,7 @@ describe('loadOrCreateSecrets with a missing file and existing artifacts', () =>
       /holds artifacts built with a CA whose secrets file .*prod-secrets\.yaml is missing/,
     );
     assert.ok(msg.startsWith(artifactsDir), msg);
-    assert.match(msg, /Restore the file, or pass --new-ca to start over\.$/);
+    assert.match(msg, /Restore the file \(or point --secrets or K8S_IMAGE_SECRETS at it\), or pass --new-ca to a full build to start over\.$/);
     assert.throws(() => statSync(path), { code: 'ENOENT' });
   });
 
@@ -220,5 +220,29 @@ describe('parseSecrets', () => {
     const p = join(dir, 'broken.yaml');
     writeFileSync(p, mutate((d) => (d.bootstrapToken = 'nope')), { mode: 0o600 });
     await userErrorAsync(loadOrCreateSecrets({ path: p, cluster: 'demo', generateRootPassword: false }), /broken\.yaml: bootstrapToken: /);
+  });
+});
+
+describe('planSecrets: minted in memory, written only by persist()', () => {
+  test('nothing on disk (not even the directory) until persist; persist writes once, 0600', async () => {
+    const path = join(dir, 'planned', 'sub', 'x.secrets.yaml');
+    const p = await planSecrets({ path, cluster: 'x', generateRootPassword: false, config: '../cluster.yaml' });
+    assert.equal(p.state, 'minted');
+    assert.throws(() => statSync(join(dir, 'planned')), { code: 'ENOENT' });
+    p.persist();
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.equal(parseSecrets(readFileSync(path, 'utf8'), path).config, '../cluster.yaml');
+    p.persist();
+    assert.deepEqual(readdirSync(join(dir, 'planned', 'sub')), ['x.secrets.yaml']);
+  });
+
+  test('a file another run wrote meanwhile is never overwritten: persist refuses', async () => {
+    const path = join(dir, 'race.secrets.yaml');
+    const mine = await planSecrets({ path, cluster: 'race', generateRootPassword: false });
+    const theirs = await planSecrets({ path, cluster: 'race', generateRootPassword: false });
+    theirs.persist();
+    const text = readFileSync(path, 'utf8');
+    assert.throws(() => mine.persist(), (e: unknown) => e instanceof UserError && /another k8s-image run created this secrets file/.test(e.message));
+    assert.equal(readFileSync(path, 'utf8'), text);
   });
 });
