@@ -34,7 +34,7 @@ export const PRESETS: Record<Mirrors['preset'], Omit<Mirrors, 'preset' | 'regist
     kubernetesPkgs: 'https://mirrors.aliyun.com/kubernetes-new/core/stable',
     imageRepository: 'registry.aliyuncs.com/google_containers',
     // The CNI images live on Docker Hub; DaoCloud's public-image-mirror serves docker.io/<path> as
-    // docker.m.daocloud.io/<path> inside mainland China (seed 000 side-loads a tarball instead).
+    // docker.m.daocloud.io/<path> inside mainland China (a hand-built lab side-loads a tarball instead).
     cniImageRegistry: 'docker.m.daocloud.io',
     ntpServers: ['ntp.aliyun.com', 'ntp1.aliyun.com'],
   },
@@ -419,7 +419,7 @@ function resolveNodes(f: ClusterFile, r: Report): Node[] {
     if (n.role !== 'lb') {
       if (n.cpus !== undefined && n.cpus < 2) warnings.push(`nodes[${i}].cpus: ${n.cpus} is below kubeadm's minimum of 2; preflight fails on masters (NumCPU) and the node runs starved`);
       if (n.memoryMiB !== undefined && n.memoryMiB < 1700) {
-        warnings.push(`nodes[${i}].memory: ${n.memoryMiB} MiB is below kubeadm's 2 GiB; seed 002 saw TLS handshake timeouts on a 1 GiB master until it had 3 GiB`);
+        warnings.push(`nodes[${i}].memory: ${n.memoryMiB} MiB is below kubeadm's 2 GiB; a 1 GiB master runs into TLS handshake timeouts from its API server (one needed 3 GiB to come up)`);
       }
     }
   });
