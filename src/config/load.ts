@@ -23,6 +23,7 @@ import { contains, formatCidr, ipToInt, isAligned, networkOf, overlaps, parseCid
 import type { Cluster, LoadedCluster, Mirrors, Node } from './types.js';
 import { defaultClusterYaml } from './defaults.js';
 import { vendorManifestProblem } from './cni-manifest.js';
+import { didYouMean, fieldsAt, foldWarnings, withLines } from './where.js';
 
 /** What each preset fills in. Sources: the mirrors' own directory listings; vault.centos.org holds 7.9.2009 since EOL. */
 export const PRESETS: Record<Mirrors['preset'], Omit<Mirrors, 'preset' | 'registryMirrors' | 'insecureRegistries'> & { imageRepository: string; ntpServers: string[] }> = {
@@ -90,7 +91,14 @@ function show(v: unknown): string {
 function describeIssue(issue: ZodIssue, input: unknown): string {
   const where = formatPath(issue.path);
   if (issue.code === 'unrecognized_keys') {
-    return `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (misspelt? see schema/cluster.schema.json for the allowed fields)`;
+    const allowed = fieldsAt(issue.path);
+    const guesses = issue.keys.map((k) => [k, didYouMean(k, allowed)] as const).filter(([, g]) => g);
+    const hint = guesses.length === 1 && issue.keys.length === 1
+      ? `did you mean "${guesses[0]![1]}"?`
+      : guesses.length
+        ? `did you mean ${guesses.map(([k, g]) => `"${g}" for "${k}"`).join(', ')}?`
+        : `allowed here: ${allowed.join(', ')}`;
+    return `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}; ${hint}`;
   }
   const value = valueAt(input, issue.path);
   if (value === undefined) return `${where}: missing: ${issue.message}`;
@@ -172,9 +180,21 @@ export function loadCluster(text: string | undefined, source?: string, opts: Loa
   }
   const parsed = ClusterFileSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new UserError(parsed.error.issues.map((i) => describeIssue(i, raw)));
+    const issues = parsed.error.issues;
+    // An unknown field's line is its own, not its parent's.
+    const paths = issues.map((i) => (i.code === 'unrecognized_keys' ? [...i.path, i.keys[0]!] : i.path));
+    throw new UserError(withLines(issues.map((i) => describeIssue(i, raw)), body, paths));
   }
-  const { cluster, warnings } = resolve(parsed.data, opts);
+  let resolved: { cluster: Cluster; warnings: string[] };
+  try {
+    resolved = resolve(parsed.data, opts);
+  } catch (e) {
+    // Positions cost a second parse: only a refused file pays for it.
+    if (e instanceof UserError) throw new UserError(withLines(e.problems, body));
+    throw e;
+  }
+  const { cluster } = resolved;
+  const warnings = foldWarnings(resolved.warnings);
   const digest = createHash('sha256').update(body);
   // A file the config names is an input too: a changed calico.yaml changes the outputs.
   if (cluster.cniManifest) digest.update('\0').update(cluster.cniManifest.text);
