@@ -167,14 +167,17 @@ if [ -n "${PACKAGES// /}" ]; then
 
   # CentOS 7's yum skips names it cannot find (skip_missing_names_on_install) and may still exit 0,
   # and exits non-zero on "Nothing to do" in some versions: rpm -q is the real check.
+  # Without yum and rpm nothing can be installed or checked: say so, never "packages installed".
+  for tool in yum rpm; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool: not found on this machine: install.sh installs packages with yum and checks them with rpm, so it runs only on CentOS 7 (the kickstart's %post or a CentOS 7 cloud image)"
+  done
   all_installed() {
-    command -v rpm >/dev/null 2>&1 || return 0
     rpm -q "${packages[@]}" >/dev/null 2>&1
   }
 
   attempt=1
   # A golden image (or a rerun) has them all already: nothing to fetch, no mirror needed.
-  if command -v rpm >/dev/null 2>&1 && all_installed; then
+  if all_installed; then
     log "packages already installed (a golden image, or an earlier run): ${packages[*]}"
     attempt=0
   fi

@@ -56,12 +56,12 @@ image) and power on. Exit codes: 0 ok, 2 a problem you can fix (named on stderr)
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-const configOption = () => new Option('-c, --config <file>', 'cluster description (default: the embedded seed-000 lab)');
+const configOption = () => new Option('-c, --config <file>', 'cluster description (default: the embedded lab: one master and two workers on 192.168.108.0/24, the file `k8s-image init` writes)');
 
 program
   .command('init')
   .description('write a commented starting cluster.yaml (the lab, or the HA layout with --ha)')
-  .option('--ha', 'three masters, two workers and a load balancer (seed 004)')
+  .option('--ha', 'three masters with stacked etcd, two workers and one nginx load balancer on 10.0.0.0/16')
   .option('-o, --out <file>', 'where to write it (default: stdout)')
   .option('--force', 'overwrite an existing file')
   .action((o) => init(o));

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Artifact } from '../artifact.js';
 import { renderCloudInit } from '../cloudinit/index.js';
 import { UserError } from '../errors.js';
-import { renderGolden, renderPacker } from '../golden/index.js';
+import { packerNextSteps, renderGolden, renderPacker } from '../golden/index.js';
 import { acquireLock, buildEpoch, cleanStale, makeDir, stagingPrefix, swapIntoPlace, writeArtifacts } from '../output/index.js';
 import { planNode } from '../plan/index.js';
 import { renderGuestinfo } from '../vmware/index.js';
@@ -67,9 +67,7 @@ export async function packer(opts: GoldenOptions, out: Output): Promise<void> {
   const tree = await writeTree(outDir, `${cluster.name}-packer`, renderPacker(cluster, secrets), out, persist);
   if (opts.json) return out.result(JSON.stringify({ tree, template: join(tree, 'golden.json'), secretsFile: secretsPath }, null, 2));
   out.result(`Packer template of cluster ${cluster.name}'s golden image in ${tree}/ (golden.json, http/ks.cfg)`);
-  out.result(`next: cd ${tree} && packer validate -var iso_checksum=sha256:<the DVD's> golden.json`);
-  out.result('  packer build -only=qemu -var iso_url=CentOS-7-x86_64-DVD-2009.iso -var iso_checksum=sha256:... golden.json');
-  out.result('  packer build -only=vsphere -var vcenter_server=... -var vcenter_username=... -var vcenter_password=... -var vcenter_datacenter=... -var vcenter_cluster=... -var vcenter_datastore=... -var "vcenter_iso_path=[ds] iso/CentOS-7-x86_64-DVD-2009.iso" golden.json');
+  for (const line of packerNextSteps(tree)) out.result(line);
 }
 
 /** `k8s-image guestinfo`: each node's seed as VMware guestinfo (.vmx lines and a govc script). */

@@ -1,4 +1,5 @@
 export { loadCluster, needsGeneratedRootPassword, durationSeconds, formatPath, PRESETS, DEFAULTS } from './load.js';
+export { foldWarnings } from './where.js';
 export { defaultClusterYaml, haClusterYaml } from './defaults.js';
 export { ClusterFileSchema } from './schema.js';
 export type { Cluster, Node, Mirrors, LoadedCluster } from './types.js';

@@ -23,6 +23,7 @@ import { contains, formatCidr, ipToInt, isAligned, networkOf, overlaps, parseCid
 import type { Cluster, LoadedCluster, Mirrors, Node } from './types.js';
 import { defaultClusterYaml } from './defaults.js';
 import { vendorManifestProblem } from './cni-manifest.js';
+import { didYouMean, fieldsAt, foldWarnings, withLines } from './where.js';
 
 /** What each preset fills in. Sources: the mirrors' own directory listings; vault.centos.org holds 7.9.2009 since EOL. */
 export const PRESETS: Record<Mirrors['preset'], Omit<Mirrors, 'preset' | 'registryMirrors' | 'insecureRegistries'> & { imageRepository: string; ntpServers: string[] }> = {
@@ -34,7 +35,7 @@ export const PRESETS: Record<Mirrors['preset'], Omit<Mirrors, 'preset' | 'regist
     kubernetesPkgs: 'https://mirrors.aliyun.com/kubernetes-new/core/stable',
     imageRepository: 'registry.aliyuncs.com/google_containers',
     // The CNI images live on Docker Hub; DaoCloud's public-image-mirror serves docker.io/<path> as
-    // docker.m.daocloud.io/<path> inside mainland China (seed 000 side-loads a tarball instead).
+    // docker.m.daocloud.io/<path> inside mainland China (a hand-built lab side-loads a tarball instead).
     cniImageRegistry: 'docker.m.daocloud.io',
     ntpServers: ['ntp.aliyun.com', 'ntp1.aliyun.com'],
   },
@@ -90,7 +91,14 @@ function show(v: unknown): string {
 function describeIssue(issue: ZodIssue, input: unknown): string {
   const where = formatPath(issue.path);
   if (issue.code === 'unrecognized_keys') {
-    return `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (misspelt? see schema/cluster.schema.json for the allowed fields)`;
+    const allowed = fieldsAt(issue.path);
+    const guesses = issue.keys.map((k) => [k, didYouMean(k, allowed)] as const).filter(([, g]) => g);
+    const hint = guesses.length === 1 && issue.keys.length === 1
+      ? `did you mean "${guesses[0]![1]}"?`
+      : guesses.length
+        ? `did you mean ${guesses.map(([k, g]) => `"${g}" for "${k}"`).join(', ')}?`
+        : `allowed here: ${allowed.join(', ')}`;
+    return `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}; ${hint}`;
   }
   const value = valueAt(input, issue.path);
   if (value === undefined) return `${where}: missing: ${issue.message}`;
@@ -172,9 +180,21 @@ export function loadCluster(text: string | undefined, source?: string, opts: Loa
   }
   const parsed = ClusterFileSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new UserError(parsed.error.issues.map((i) => describeIssue(i, raw)));
+    const issues = parsed.error.issues;
+    // An unknown field's line is its own, not its parent's.
+    const paths = issues.map((i) => (i.code === 'unrecognized_keys' ? [...i.path, i.keys[0]!] : i.path));
+    throw new UserError(withLines(issues.map((i) => describeIssue(i, raw)), body, paths));
   }
-  const { cluster, warnings } = resolve(parsed.data, opts);
+  let resolved: { cluster: Cluster; warnings: string[] };
+  try {
+    resolved = resolve(parsed.data, opts);
+  } catch (e) {
+    // Positions cost a second parse: only a refused file pays for it.
+    if (e instanceof UserError) throw new UserError(withLines(e.problems, body));
+    throw e;
+  }
+  const { cluster } = resolved;
+  const warnings = foldWarnings(resolved.warnings);
   const digest = createHash('sha256').update(body);
   // A file the config names is an input too: a changed calico.yaml changes the outputs.
   if (cluster.cniManifest) digest.update('\0').update(cluster.cniManifest.text);
@@ -419,7 +439,7 @@ function resolveNodes(f: ClusterFile, r: Report): Node[] {
     if (n.role !== 'lb') {
       if (n.cpus !== undefined && n.cpus < 2) warnings.push(`nodes[${i}].cpus: ${n.cpus} is below kubeadm's minimum of 2; preflight fails on masters (NumCPU) and the node runs starved`);
       if (n.memoryMiB !== undefined && n.memoryMiB < 1700) {
-        warnings.push(`nodes[${i}].memory: ${n.memoryMiB} MiB is below kubeadm's 2 GiB; seed 002 saw TLS handshake timeouts on a 1 GiB master until it had 3 GiB`);
+        warnings.push(`nodes[${i}].memory: ${n.memoryMiB} MiB is below kubeadm's 2 GiB; a 1 GiB master runs into TLS handshake timeouts from its API server (one needed 3 GiB to come up)`);
       }
     }
   });

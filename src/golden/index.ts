@@ -109,3 +109,29 @@ export function renderPacker(cluster: Cluster, secrets: Secrets): Artifact[] {
   };
   return [textArtifact('golden.json', `${JSON.stringify(template, null, 2)}\n`), { ...ks, path: 'http/ks.cfg' }];
 }
+
+/** Every vCenter value the vsphere-iso builder requires; `...` is where the user's own goes. */
+const VSPHERE_VARS = '-var vcenter_server=... -var vcenter_username=... -var vcenter_password=... -var vcenter_datacenter=... -var vcenter_cluster=... -var vcenter_datastore=... -var "vcenter_iso_path=[ds] iso/CentOS-7-x86_64-DVD-2009.iso"';
+/** The vault's published sums for the 7.9.2009 ISOs: Packer picks the DVD's line by its file name. */
+export const DVD_SUMS = 'https://vault.centos.org/7.9.2009/isos/x86_64/sha256sum.txt';
+
+/**
+ * What `k8s-image packer` tells the user to run, each command as it runs (the tests run the
+ * validate lines with the packer they install). Packer up to 1.6 bundles the qemu and vsphere-iso
+ * builders; later ones load them as plugins, which a JSON template cannot `packer init`:
+ * `packer plugins install` (1.8+) puts them in place once per machine.
+ */
+export function packerNextSteps(tree: string): string[] {
+  return [
+    'Packer 1.10 or newer bundles no builders (1.6 to 1.9 have these two built in): install the plugins once per machine:',
+    '  packer plugins install github.com/hashicorp/qemu',
+    '  packer plugins install github.com/hashicorp/vsphere',
+    `check the template for the builder you use (vsphere: replace each ... with your vCenter's values):`,
+    `  cd ${/^[\w@%+=:,./-]+$/.test(tree) ? tree : `'${tree.replace(/'/g, `'\\''`)}'`}`,
+    '  packer validate -only=qemu -var iso_checksum=none golden.json',
+    `  packer validate -only=vsphere ${VSPHERE_VARS} golden.json`,
+    'build (qemu: the DVD beside golden.json, checked against the CentOS vault\'s published sums):',
+    `  packer build -only=qemu -var iso_url=CentOS-7-x86_64-DVD-2009.iso -var iso_checksum=file:${DVD_SUMS} golden.json`,
+    `  packer build -only=vsphere ${VSPHERE_VARS} golden.json`,
+  ];
+}

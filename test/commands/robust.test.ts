@@ -9,7 +9,7 @@ import { execFile, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { packageRoot } from '../../src/assets.js';
 import { farmYaml } from '../helpers/farm.js';
 import { treeHashes } from '../helpers/tree.js';
@@ -37,6 +37,28 @@ function tempDirFor(t: { after: (fn: () => void) => void }, prefix: string): str
 }
 
 const hashes = (dir: string) => treeHashes(dir);
+
+/**
+ * The CLI as a user installs it outside the clone: `npm pack`, then `npm install -g` of the tarball
+ * into a fresh prefix (the registry serves only its dependencies). The prefix is readable by anyone,
+ * so a test can run it as another user wherever the clone lives (/root/k8s-image is 0700).
+ */
+let packed: { prefix: string; bin: string; pkg: string } | undefined;
+function installedCli(): { prefix: string; bin: string; pkg: string } {
+  if (packed) return packed;
+  const prefix = tempDir('k8s-image-installed-');
+  chmodSync(prefix, 0o755);
+  const npm = (args: string[], cwd: string) => {
+    const r = spawnSync('npm', args, { cwd, encoding: 'utf8', env: { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' } });
+    assert.equal(r.status, 0, `npm ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  // --ignore-scripts: the tests run on the dist/ they just built; prepare would rebuild it.
+  const tgz = npm(['pack', '--ignore-scripts', '--pack-destination', prefix], packageRoot).trim().split('\n').at(-1)!;
+  npm(['install', '-g', '--prefer-offline', '--ignore-scripts', '--prefix', prefix, join(prefix, tgz)], prefix);
+  packed = { prefix, bin: join(prefix, 'bin', 'k8s-image'), pkg: join(prefix, 'lib', 'node_modules', 'k8s-image') };
+  return packed;
+}
 
 const debris = (out: string) => readdirSync(out).filter((n) => n.includes('.staging-') || n.includes('.old-') || n.endsWith('.lock'));
 
@@ -104,8 +126,10 @@ test('file-system errors are the user\'s: one line with the path, the cause and 
   const locked = join(base, 'locked');
   mkdirSync(locked, { mode: 0o755 });
   chmodSync(base, 0o755);
+  // Not the checkout's cli.js: under a private folder nobody cannot reach it (EACCES on the module).
+  const installed = installedCli().bin;
   const asNobody = (args: string[]) => {
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cli, ...args], { cwd: tmpdir(), encoding: 'utf8' });
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, installed, ...args], { cwd: tmpdir(), encoding: 'utf8' });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
   check(asNobody(['build', '--role', 'master', '-o', join(locked, 'out')]), /locked\/out.*: permission denied \(EACCES in mkdir\)/);
@@ -197,4 +221,20 @@ test('two builds into one output at once: the second waits for the first; both s
   assert.deepEqual(debris(out), []);
   assert.ok(statSync(join(out, 'farm')).isDirectory());
   assert.ok(!existsSync(join(out, '.farm.lock')));
+});
+
+test('installed outside the clone from a packed tarball: --help, init, build, packer and golden run from it, and it carries its LICENSE', async (t) => {
+  const { bin, pkg } = installedCli();
+  const base = tempDirFor(t, 'k8s-image-outside-');
+  const run = (args: string[]) => spawnSync(bin, args, { cwd: base, encoding: 'utf8', env: { ...process.env, PATH: `${dirname(process.execPath)}:/usr/bin:/bin` } });
+  const help = run(['--help']);
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /^Usage: k8s-image /);
+  for (const args of [['init', '-o', 'cluster.yaml'], ['build', '-c', 'cluster.yaml', '-o', 'out'], ['packer', '-c', 'cluster.yaml', '-o', 'out'], ['golden', '-c', 'cluster.yaml', '-o', 'out'], ['validate', '-c', 'cluster.yaml'], ['versions']]) {
+    const r = run(args);
+    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+  }
+  assert.ok(existsSync(join(base, 'out', 'k8s-lab', 'master', 'master-oemdrv.iso')));
+  assert.match(readFileSync(join(pkg, 'LICENSE'), 'utf8'), /Apache License\s+Version 2\.0, January 2004/);
+  assert.equal(JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')).license, 'Apache-2.0');
 });

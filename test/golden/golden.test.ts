@@ -248,6 +248,28 @@ describe('the Packer template', () => {
     assert.match(bad.stdout + bad.stderr, /boot_comand/);
   });
 
+  it('every command `k8s-image packer` prints runs as printed: each validate line passes with Debian\'s packer, from a path with a space; the plugins current Packer needs are named', async () => {
+    const packer = requireTool('packer');
+    const base = tempDir('k8s-image-packer-cli-');
+    const stdout: string = (await exec(process.execPath, [cli, 'packer', '-o', join(base, "it's here")], { cwd: base, encoding: 'utf8' })).stdout;
+    const lines = stdout.split('\n');
+    const cd = lines.find((l) => l.startsWith('  cd '));
+    assert.ok(cd, stdout);
+    const validates = lines.filter((l) => l.startsWith('  packer validate '));
+    assert.deepEqual(validates.map((l) => /-only=(\w+)/.exec(l)?.[1]), ['qemu', 'vsphere'], 'one validate per builder, each with only what that builder needs');
+    for (const v of validates) {
+      // As a user pastes them: the cd line, then the validate line, through a shell.
+      const script: string = `${cd!.trim()} && ${v.trim()}`;
+      const r: { status: number | null; stdout: string; stderr: string } = spawnSync('sh', ['-c', script], { cwd: base, encoding: 'utf8', env: { ...process.env, CHECKPOINT_DISABLE: '1', PATH: `${dirname(packer)}:${process.env.PATH}` } });
+      assert.equal(r.status, 0, `${v.trim()}: ${r.stdout}${r.stderr}`);
+    }
+    // Packer 1.10+ ships no builders; a JSON template cannot be `packer init`ed: the exact install commands.
+    assert.ok(lines.includes('  packer plugins install github.com/hashicorp/qemu'), stdout);
+    assert.ok(lines.includes('  packer plugins install github.com/hashicorp/vsphere'), stdout);
+    assert.match(stdout, /packer build -only=qemu .*-var iso_checksum=file:https:\/\/vault\.centos\.org\/7\.9\.2009\/isos\/x86_64\/sha256sum\.txt golden\.json/);
+    assert.doesNotMatch(stdout, /[<>]/, 'nothing the shell would take for a redirection');
+  });
+
   it('refuses a golden image whose files carry a proxy password (Packer would serve them to anyone)', () => {
     const withProxy = loadCluster(`${defaultClusterYaml()}\nproxy:\n  http: http://alice:s3cret@proxy.example.com:3128\n`).cluster;
     assert.throws(() => renderPacker(withProxy, secrets), /secret files \(.*: a proxy or mirror password\).*Use k8s-image golden and its OEMDRV ISO/);

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { calls, callsOf, makeSandbox, run, setCounter, type Sandbox } from './sandbox.js';
 
@@ -148,6 +149,21 @@ describe('install.sh', () => {
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.deepEqual(callsOf(i.sb, 'yum', 'install')[0], ['yum', 'install', '-y', '--setopt=obsoletes=0', ...PACKAGES]);
     assert.equal(readFileSync(i.selinux, 'utf8'), 'SELINUXTYPE=targeted\nSELINUX=disabled\n');
+  });
+
+  it('on a machine without yum and rpm: fails naming them and never logs "packages installed" (the line the status page shows)', async (t) => {
+    const i = install();
+    t.after(() => i.sb.cleanup());
+    // The sandbox's PATH puts the fakes first; with them gone, no yum or rpm is found (as on Debian).
+    for (const c of ['yum', 'rpm']) rmSync(join(i.sb.root, 'bin', c));
+    const found = spawnSync('/bin/sh', ['-c', 'command -v yum; command -v rpm'], { env: { PATH: i.sb.env.PATH! }, encoding: 'utf8' });
+    assert.equal(found.stdout, '', `this host has a real yum or rpm on PATH: ${found.stdout}`);
+    const r = await run(i.sb, 'install.sh', i.env);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const log = readFileSync(i.log, 'utf8');
+    assert.doesNotMatch(log, /packages installed|packages already installed/);
+    assert.match(log, /yum: not found on this machine: .*runs only on CentOS 7/);
+    assert.ok(!existsSync(i.sb.p.installMarker), 'no install marker');
   });
 
   it('rejects SELINUX=enforcing before touching anything', async (t) => {
