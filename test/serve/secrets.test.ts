@@ -193,7 +193,6 @@ test('--trust-proxy: X-Real-IP is believed only with the tree\'s proxy token; an
   const viaProxy = (ip: string, t = token) => ({ from: '127.0.0.1', headers: { 'x-real-ip': ip, 'x-k8s-image-proxy': t } });
   const proxied = await startServe(t2, port, { args: ['--trust-proxy'] });
   try {
-    assert.match(proxied.log(), /X-Real-IP trusted only from loopback peers that send X-K8s-Image-Proxy with the token in \S+\/proxy-token/);
     const own = await get(port, path, viaProxy(ips[0]!));
     assert.equal(own.status, 200);
     assert.match(own.body.toString(), /PRIVATE KEY/);
@@ -236,6 +235,8 @@ test('--trust-proxy: X-Real-IP is believed only with the tree\'s proxy token; an
         assert.equal(secrets.leak(text), undefined, p);
       }
     }
+    // The startup line says what is trusted.
+    assert.match(proxied.log(), /X-Real-IP trusted only from loopback peers that send X-K8s-Image-Proxy with the token in \S+\/proxy-token/);
     // A request through the proxy is logged with the node's address.
     assert.match(proxied.log(), new RegExp(`${ips[0]!.replace(/\./g, '\\.')} GET /seed/master/`));
     // A new token (pxe wrote the tree again) is used at the next request: the old one is refused.
