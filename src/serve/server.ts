@@ -9,8 +9,12 @@
  *    status/store.ts); /status is the live page, /status.json the data, /status/events the live
  *    feed, /status/log/<node> a failure's log. "installed" switches a PXE node to the local disk.
  * No request, body, header or connection pattern may crash it or make it answer 5xx (other than
- * 503 when out of file descriptors): bounded bodies and headers, timeouts at every stage, a
- * connection cap sized from `ulimit -n`, and every file closed when its client goes away.
+ * 503 when out of file descriptors, or an `installed` report while `pxe` rewrites the tree):
+ * bounded bodies and headers, timeouts at every stage, a connection cap sized from `ulimit -n`, and
+ * every file closed when its client goes away.
+ * `k8s-image pxe` may run again while this serves: the tree's index (nodes, addresses, MACs, report
+ * keys, proxy token) is read again, as one whole, at the first request after pxe.json changed, and
+ * an `installed` report is recorded under pxe's lock (`<parent>/.<tree>.lock`).
  */
 import { closeSync, createReadStream, existsSync, fstatSync, openSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { chmod, mkdir, open, rename, writeFile } from 'node:fs/promises';
