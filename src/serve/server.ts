@@ -230,6 +230,9 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
   let view: TreeView = follows ? readTree(dir, withToken) : viewOf(opts.index!, { httpRoot: dir ? realpathSync(join(dir, 'http')) : undefined, proxy: dir && withToken ? readProxyToken(dir) : undefined });
   if (view.proxy && 'problem' in view.proxy) throw new UserError(`--trust-proxy: ${view.proxy.problem}`);
   let failedVersion = '';
+  let failedAt = 0;
+  /** The tree changed and could not be read whole: who owns which address may have changed, so no node's secrets go out meanwhile. */
+  let stale = false;
   /** The current view of the tree: read again when its files changed; a failed read keeps the last good one (and is retried). */
   function current(): TreeView {
     if (!follows) return view;
@@ -239,12 +242,14 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
     } catch {
       return view; // mid-swap (no pxe.json for an instant): the previous tree until the new one is whole
     }
-    if (version === view.version || version === failedVersion) return view;
+    // A tree that could not be read whole is tried again at most once a second (never a half index meanwhile).
+    if (version === view.version || (version === failedVersion && Date.now() - failedAt < 1000)) return view;
     try {
       const next = readTree(dir, withToken);
       const was = view;
       view = next;
       failedVersion = '';
+      stale = false;
       const moved = next.index.nodes.filter((n) => {
         const o = was.byName.get(n.name);
         return !o || o.ip !== n.ip || o.mac !== n.mac || was.keys.get(n.name) !== next.keys.get(n.name);
@@ -252,9 +257,11 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
       const gone = was.index.nodes.filter((n) => !next.byName.has(n.name)).length;
       opts.log(`${dir}: the tree changed (k8s-image pxe ran); now ${next.index.nodes.length} nodes of cluster ${next.index.cluster} (${moved} new or changed, ${gone} gone)${next.proxy && 'problem' in next.proxy ? `; proxied requests refused: ${next.proxy.problem}` : ''}`);
     } catch (e) {
-      // Not logged again for the same files; a later change is tried afresh.
+      // Logged once for the same files.
+      if (version !== failedVersion) opts.log(`${dir}: the tree changed but could not be read whole (${(e as Error).message}); still serving the previous one`);
       failedVersion = version;
-      opts.log(`${dir}: the tree changed but could not be read whole (${(e as Error).message}); still serving the previous one`);
+      failedAt = Date.now();
+      stale = true;
     }
     return view;
   }
@@ -515,6 +522,7 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
       if (segs[0] === 'seed' || segs[0] === 'nocloud') {
         const node = segs.length >= 3 ? byName.get(segs[1]!) : undefined;
         if (!node || node.ip !== ip) return 'these files belong to another machine';
+        if (stale) return `the PXE tree changed and could not be read whole yet (see the serve log), so no node's secrets are served until it can: who owns which address may have changed`;
         if (installed(node.name)) return `${node.name} is installed (its install was reported), so its secrets are no longer served; run \`k8s-image pxe --reinstall ${node.name}\` to install it again`;
         return undefined;
       }
