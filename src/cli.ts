@@ -196,7 +196,7 @@ program
   .option('--state <dir>', 'where the status log and reported installs are kept (default: <dir>.state, or <out>/<cluster>-status with --config)')
   .option('--installer <dvd>', 'a CentOS 7 DVD (ISO image or extracted tree), served as the install repository /centos7/')
   .addOption(secretsOption())
-  .option('--trust-proxy', 'behind a proxy on this host (nginx): a request from a loopback address may name the real client in X-Real-IP, which decides whose secrets it may read')
+  .option('--trust-proxy', 'behind the nginx site k8s-image pxe wrote (needs --dir): a request from a loopback address that carries the tree\'s proxy-token in X-K8s-Image-Proxy may name the real client in X-Real-IP, which decides whose secrets it may read; without the token such a request is refused')
   .addHelpText(
     'after',
     `
@@ -209,7 +209,9 @@ Open http://<server>/status for the live page (one row per node, its stage and t
 k8s-image status --server http://<server> prints it in a terminal. Every report is signed with the
 node's own key and kept in <state>/status.log (fsynced before it is acknowledged). A node's secrets
 (seed/<node>/, nocloud/<node>/) go to its own address only, and only until its install is reported
-(k8s-image pxe --reinstall <node> hands them out again).`,
+(k8s-image pxe --reinstall <node> hands them out again; with --state DIR, give pxe the same --state).
+Re-running k8s-image pxe while serve runs is fine: serve follows the new tree (nodes, addresses,
+report keys, proxy token) at the next request, and records an install under pxe's lock.`,
   )
   .action((o) => serve(o));
 

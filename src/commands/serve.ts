@@ -1,8 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { openIso } from '../iso/reader.js';
 import { UserError } from '../errors.js';
-import { pxeTreeIndex, startFarmServer, stateDirFor, type FarmIndex, type FarmServer } from '../serve/server.js';
+import { PROXY_TOKEN_FILE, pxeTreeIndex, readProxyToken, startFarmServer, stateDirFor, type FarmIndex, type FarmServer } from '../serve/server.js';
 import { deriveReportKeys } from '../serve/report-keys.js';
 import { checkSecretsFile } from '../secrets/index.js';
 import { readConfig, SECRETS_ENV, secretsPathFor, type Output } from './common.js';
@@ -65,6 +65,11 @@ export async function serve(opts: ServeCommandOptions, out: Output): Promise<voi
     const p = installerProblem(opts.installer);
     if (p) problems.push(p);
   }
+  if (opts.trustProxy && !dir) problems.push('--trust-proxy: needs --dir (the PXE tree k8s-image pxe wrote: its proxy-token is what the nginx site sends, and only requests carrying it may name the client in X-Real-IP)');
+  else if (opts.trustProxy && dir && existsSync(`${dir}/pxe.json`)) {
+    const t = readProxyToken(dir);
+    if ('problem' in t) problems.push(`--trust-proxy: ${t.problem}`);
+  }
   if (problems.length) throw new UserError(problems);
 
   let index: FarmIndex;
@@ -95,7 +100,8 @@ export async function serve(opts: ServeCommandOptions, out: Output): Promise<voi
   const port = Number(m![2]);
   let s: FarmServer;
   try {
-    s = await startFarmServer({ dir, index, stateDir, installer: opts.installer, trustProxy: opts.trustProxy, log: (l) => out.info(l) }, { host, port });
+    // With --dir the server reads the tree itself, and again whenever k8s-image pxe rewrites it.
+    s = await startFarmServer({ dir, ...(dir ? {} : { index }), stateDir, installer: opts.installer, trustProxy: opts.trustProxy, log: (l) => out.info(l) }, { host, port });
   } catch (e) {
     const p = listenProblem(e, opts.listen ?? '0.0.0.0:8080', host, port);
     if (p) throw new UserError(p);
@@ -103,8 +109,13 @@ export async function serve(opts: ServeCommandOptions, out: Output): Promise<voi
   }
   const addr = s.server.address();
   const where = typeof addr === 'object' && addr ? `${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}` : opts.listen;
+  const state = resolve(stateDir);
+  const stateNote = !dir
+    ? `reports kept in ${state}/`
+    : `reports and installed markers kept in ${state}/${opts.state && resolve(opts.state) !== resolve(stateDirFor(dir)) ? ` (not the default ${stateDirFor(dir)}: give k8s-image pxe the same --state ${opts.state}, so --reinstall clears the marker this server reads)` : ''}`;
+  const proxyNote = opts.trustProxy ? `; X-Real-IP trusted only from loopback peers that send X-K8s-Image-Proxy with the token in ${join(dir!, PROXY_TOKEN_FILE)} (--trust-proxy)` : '';
   out.info(
-    `serving ${dir ? `${dir}/http${opts.installer ? ` and ${opts.installer} as /centos7/` : ''}` : `the status of cluster ${index.cluster} (${index.nodes.length} nodes)`} on ${where}; live status at http://${where}/status; reports kept in ${stateDir}/; at most ${s.budget.connections} connections (open-file limit ${s.budget.fileLimit})${opts.trustProxy ? '; X-Real-IP trusted from loopback peers (--trust-proxy)' : ''} (Ctrl-C stops)`,
+    `serving ${dir ? `${dir}/http${opts.installer ? ` and ${opts.installer} as /centos7/` : ''}` : `the status of cluster ${index.cluster} (${index.nodes.length} nodes)`} on ${where}; live status at http://${where}/status; ${stateNote}; at most ${s.budget.connections} connections (open-file limit ${s.budget.fileLimit})${proxyNote}${dir ? `; follows ${dir} when k8s-image pxe rewrites it` : ''} (Ctrl-C stops)`,
   );
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {

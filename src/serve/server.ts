@@ -9,16 +9,22 @@
  *    status/store.ts); /status is the live page, /status.json the data, /status/events the live
  *    feed, /status/log/<node> a failure's log. "installed" switches a PXE node to the local disk.
  * No request, body, header or connection pattern may crash it or make it answer 5xx (other than
- * 503 when out of file descriptors): bounded bodies and headers, timeouts at every stage, a
- * connection cap sized from `ulimit -n`, and every file closed when its client goes away.
+ * 503 when out of file descriptors, or an `installed` report while `pxe` rewrites the tree):
+ * bounded bodies and headers, timeouts at every stage, a connection cap sized from `ulimit -n`, and
+ * every file closed when its client goes away.
+ * `k8s-image pxe` may run again while this serves: the tree's index (nodes, addresses, MACs, report
+ * keys, proxy token) is read again, as one whole, at the first request after pxe.json changed, and
+ * an `installed` report is recorded under pxe's lock (`<parent>/.<tree>.lock`).
  */
-import { createReadStream, existsSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
-import { mkdir, open, rename, writeFile } from 'node:fs/promises';
+import { closeSync, createReadStream, existsSync, fstatSync, openSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { chmod, mkdir, open, rename, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, type Socket } from 'node:net';
-import { join, relative, sep, isAbsolute } from 'node:path';
+import { basename, dirname, join, relative, sep, isAbsolute } from 'node:path';
 import { pipeline } from 'node:stream';
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { UserError } from '../errors.js';
+import { acquireLock, type Lock } from '../output/guard.js';
 import { entryPaths, localEntries } from '../pxe/index.js';
 import { openIso, type IsoImage } from '../iso/reader.js';
 import { MAX_REPORT_BYTES, parseReport, reportSignature } from '../status/protocol.js';
@@ -70,10 +76,103 @@ export interface FarmIndex {
 
 /** The index of a PXE tree: its pxe.json and report-keys.json. */
 export function pxeTreeIndex(dir: string): FarmIndex {
-  const index = JSON.parse(readFileSync(join(dir, 'pxe.json'), 'utf8')) as { cluster: string; nodes: FarmNode[] };
-  const keys = JSON.parse(readFileSync(join(dir, 'report-keys.json'), 'utf8')) as Record<string, string>;
-  return { cluster: index.cluster, nodes: index.nodes, keys: new Map(Object.entries(keys)) };
+  return readTree(dir, false).index;
 }
+
+/** The file `k8s-image pxe` writes beside pxe.json: the secret the nginx site sends to serve (0600, 64 hex digits). */
+export const PROXY_TOKEN_FILE = 'proxy-token';
+/** The header nginx's proxied locations carry it in: `proxy_set_header X-K8s-Image-Proxy <token>;`. */
+export const PROXY_TOKEN_HEADER = 'x-k8s-image-proxy';
+
+/** The proxy token of a tree, or why there is none usable (one line that says what to do). */
+export function readProxyToken(dir: string): { token: string } | { problem: string } {
+  const path = join(dir, PROXY_TOKEN_FILE);
+  let text: string;
+  let st: Stats;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      st = fstatSync(fd);
+      text = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { problem: `no ${path} (the token nginx sends so serve can tell it from any other local user); re-run k8s-image pxe, which writes it and the nginx site that sends it` };
+    return { problem: `${path}: cannot be read (${code ?? String(e)})` };
+  }
+  if (!/^[0-9a-f]{64}\n?$/.test(text)) return { problem: `${path}: not one line of 64 lowercase hex digits; re-run k8s-image pxe to write it again` };
+  if ((st.mode & 0o077) !== 0) return { problem: `${path}: mode 0${(st.mode & 0o777).toString(8)}, readable by other users (who could then claim any node's address); chmod 600 it or re-run k8s-image pxe` };
+  return { token: text.slice(0, 64) };
+}
+
+/** What identifies a file's version: a swapped-in tree (rename) has a new inode. */
+const versionOf = (st: Stats | undefined) => (st ? `${st.dev}:${st.ino}:${st.mtimeMs}:${st.size}` : '-');
+const statOrNone = (path: string): Stats | undefined => {
+  try {
+    return statSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+};
+
+/** A PXE tree as serve uses it, read as one consistent whole. */
+interface TreeView {
+  index: FarmIndex;
+  keys: ReadonlyMap<string, string>;
+  byName: ReadonlyMap<string, FarmNode>;
+  httpRoot?: string;
+  proxy?: { token: string } | { problem: string };
+  /** pxe.json's version (and proxy-token's, when it is read) this view was read from. */
+  version: string;
+}
+
+function viewOf(index: FarmIndex, extra: Partial<TreeView> = {}): TreeView {
+  // Maps, never plain objects: a node named "constructor" or "__proto__" is just an unknown name.
+  const keys: ReadonlyMap<string, string> = index.keys instanceof Map ? index.keys : new Map(Object.entries(index.keys));
+  return { index, keys, byName: new Map(index.nodes.map((n) => [n.name, n])), version: '', ...extra };
+}
+
+/** The version of a tree's files serve reads, as cheaply as two stats. */
+function treeVersion(dir: string, withToken: boolean): string {
+  return `${versionOf(statSync(join(dir, 'pxe.json')))}${withToken ? ` ${versionOf(statOrNone(join(dir, PROXY_TOKEN_FILE)))}` : ''}`;
+}
+
+/**
+ * pxe.json, report-keys.json (and proxy-token) of one and the same tree: pxe swaps a whole new tree
+ * in by rename, so the files read are kept only when pxe.json is still the file that was opened
+ * once the others are read (else the tree changed in between: read again). Throws when no
+ * consistent whole could be read (mid-swap, garbage): the caller keeps what it had.
+ */
+function readTree(dir: string, withToken: boolean): TreeView {
+  for (let attempt = 0; ; attempt++) {
+    const before = treeVersion(dir, withToken);
+    const text = readFileSync(join(dir, 'pxe.json'), 'utf8');
+    const keysText = readFileSync(join(dir, 'report-keys.json'), 'utf8');
+    const proxy = withToken ? readProxyToken(dir) : undefined;
+    const httpRoot = realpathSync(join(dir, 'http'));
+    const version = treeVersion(dir, withToken);
+    if (version !== before) {
+      if (attempt < 3) continue;
+      throw new Error(`${dir} kept changing while being read`);
+    }
+    const doc = JSON.parse(text) as { cluster: string; nodes: FarmNode[] };
+    const keys = JSON.parse(keysText) as Record<string, string>;
+    if (typeof doc?.cluster !== 'string' || !Array.isArray(doc.nodes) || keys === null || typeof keys !== 'object') throw new Error(`${dir}: pxe.json or report-keys.json is not what k8s-image pxe writes`);
+    return viewOf({ cluster: doc.cluster, nodes: doc.nodes, keys: new Map(Object.entries(keys)) }, { httpRoot, proxy, version });
+  }
+}
+
+/** Equal secrets, compared in constant time whatever the given one's length. */
+function sameToken(given: string, token: string): boolean {
+  const h = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(h(given), h(token));
+}
+
+/** How long an `installed` report waits for a running `k8s-image pxe` (its lock) before it is answered 503: the node resends. */
+export const PXE_LOCK_WAIT_MS = 3000;
 
 export interface ServeOptions {
   /** The PXE tree (`k8s-image pxe` output); without it only the status is served. */
@@ -85,7 +184,10 @@ export interface ServeOptions {
   /** A CentOS 7 DVD, its ISO image (read in place) or extracted tree, served as /centos7/. */
   installer?: string;
   log: (line: string) => void;
-  /** A request whose TCP peer is loopback may name the real client in X-Real-IP (a proxy in front). */
+  /**
+   * A request whose TCP peer is loopback may name the real client in X-Real-IP (a proxy in front),
+   * if it also carries the tree's proxy token (`<dir>/proxy-token`) in X-K8s-Image-Proxy. Needs dir.
+   */
   trustProxy?: boolean;
   /** Connection and subscriber caps; default: sized from this process's open-file limit. */
   budget?: Budget;
@@ -118,12 +220,55 @@ interface Conn {
 }
 
 export async function startFarmServer(opts: ServeOptions, listen: { host: string; port: number }): Promise<FarmServer> {
-  const httpRoot = opts.dir ? realpathSync(join(opts.dir, 'http')) : undefined;
   if (!opts.dir && !opts.index) throw new Error('startFarmServer: neither a PXE tree nor an index');
-  const index = opts.index ?? pxeTreeIndex(opts.dir!);
-  // Maps, never plain objects: a node named "constructor" or "__proto__" is just an unknown name.
-  const keys: ReadonlyMap<string, string> = index.keys instanceof Map ? index.keys : new Map(Object.entries(index.keys));
-  const byName = new Map(index.nodes.map((n) => [n.name, n]));
+  if (opts.trustProxy && !opts.dir) throw new UserError('--trust-proxy: needs --dir (the PXE tree whose proxy-token the nginx site sends)');
+  const dir = opts.dir;
+  // The tree's own index is re-read whenever pxe.json (or proxy-token) changes: a `pxe` re-run swaps
+  // a new tree in while this server runs. An index given by the caller is fixed.
+  const follows = dir !== undefined && opts.index === undefined;
+  const withToken = !!opts.trustProxy;
+  let view: TreeView = follows ? readTree(dir, withToken) : viewOf(opts.index!, { httpRoot: dir ? realpathSync(join(dir, 'http')) : undefined, proxy: dir && withToken ? readProxyToken(dir) : undefined });
+  if (view.proxy && 'problem' in view.proxy) throw new UserError(`--trust-proxy: ${view.proxy.problem}`);
+  let failedVersion = '';
+  let failedAt = 0;
+  /** The tree changed and could not be read whole: who owns which address may have changed, so no node's secrets go out meanwhile. */
+  let stale = false;
+  /** The current view of the tree: read again when its files changed; a failed read keeps the last good one (and is retried). */
+  function current(): TreeView {
+    if (!follows) return view;
+    let version: string;
+    try {
+      version = treeVersion(dir, withToken);
+    } catch {
+      return view; // mid-swap (no pxe.json for an instant): the previous tree until the new one is whole
+    }
+    // A tree that could not be read whole is tried again at most once a second (never a half index meanwhile).
+    if (version === view.version || (version === failedVersion && Date.now() - failedAt < 1000)) return view;
+    try {
+      const next = readTree(dir, withToken);
+      const was = view;
+      view = next;
+      failedVersion = '';
+      stale = false;
+      const moved = next.index.nodes.filter((n) => {
+        const o = was.byName.get(n.name);
+        return !o || o.ip !== n.ip || o.mac !== n.mac || was.keys.get(n.name) !== next.keys.get(n.name);
+      }).length;
+      const gone = was.index.nodes.filter((n) => !next.byName.has(n.name)).length;
+      opts.log(`${dir}: the tree changed (k8s-image pxe ran); now ${next.index.nodes.length} nodes of cluster ${next.index.cluster} (${moved} new or changed, ${gone} gone)${next.proxy && 'problem' in next.proxy ? `; proxied requests refused: ${next.proxy.problem}` : ''}`);
+    } catch (e) {
+      // Logged once for the same files.
+      if (version !== failedVersion) opts.log(`${dir}: the tree changed but could not be read whole (${(e as Error).message}); still serving the previous one`);
+      failedVersion = version;
+      failedAt = Date.now();
+      stale = true;
+    }
+    return view;
+  }
+  /** The lock `k8s-image pxe` holds while it renders and swaps this tree: `<parent>/.<tree name>.lock`. */
+  const treeReal = dir ? realpathSync(dir) : undefined;
+  const lockDir = treeReal ? dirname(treeReal) : undefined;
+  const lockName = treeReal ? basename(treeReal) : undefined;
   const budget = opts.budget ?? budgetFor(softFileLimit());
   const now = opts.now ?? (() => Math.floor(Date.now() / 1000));
   const installedDir = join(opts.stateDir, 'installed');
@@ -133,9 +278,12 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
   for (const note of store.notes) opts.log(note);
   const events = new Set<ServerResponse>();
   const conns = new Map<Socket, Conn>();
-  const doc = () => statusDocument(index.cluster, index.nodes, (n) => store.get(n), Date.now());
+  const doc = () => {
+    const { index } = current();
+    return statusDocument(index.cluster, index.nodes, (n) => store.get(n), Date.now());
+  };
   store.subscribe((s) => {
-    const n = byName.get(s.node);
+    const n = current().byName.get(s.node);
     if (!n || !events.size) return;
     const d = doc();
     const data = `event: node\ndata: ${JSON.stringify({ row: rowOf(n, s), counts: d.counts })}\n\n`;
@@ -148,12 +296,22 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
     else res.write(data);
   }
 
-  /** The client, as the TCP peer says, or (--trust-proxy, peer on loopback) as the proxy's X-Real-IP says. */
-  function clientOf(req: IncomingMessage, peer: string): string | undefined {
+  /**
+   * The client, as the TCP peer says, or (--trust-proxy, peer on loopback) as the proxy's X-Real-IP
+   * says, believed only with the tree's proxy token: any local user can connect from loopback and
+   * set X-Real-IP, only the proxy k8s-image pxe configured knows the token. A refusal otherwise.
+   */
+  function clientOf(req: IncomingMessage, peer: string): string | { status: number; why: string } {
     if (!opts.trustProxy || !isLoopback(peer)) return peer;
     const h = req.headers['x-real-ip'];
     if (h === undefined) return peer;
-    return typeof h === 'string' && isIP(h) ? bare(h) : undefined;
+    const proxy = current().proxy;
+    if (!proxy || 'problem' in proxy) return { status: 403, why: `X-Real-IP from a loopback peer refused: ${proxy ? proxy.problem : 'no proxy token'}` };
+    const given = req.headers[PROXY_TOKEN_HEADER];
+    if (typeof given !== 'string' || !sameToken(given, proxy.token)) {
+      return { status: 403, why: `X-Real-IP from a loopback peer refused: only the proxy k8s-image pxe configured may name the client, and it sends X-K8s-Image-Proxy with the token in ${join(dir!, PROXY_TOKEN_FILE)}; this request has ${given === undefined ? 'no' : 'a wrong'} token` };
+    }
+    return typeof h === 'string' && isIP(h) ? bare(h) : { status: 400, why: 'X-Real-IP: expected one IP address (the proxy in front sets it: proxy_set_header X-Real-IP $remote_addr)' };
   }
 
   /** While its install is reported done, a node's secrets are not handed out (`<state>/installed/<node>`). */
@@ -187,36 +345,112 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
     const parsed = parseReport(body.toString('utf8'));
     if ('problem' in parsed) return send(res, 400, `bad report: ${parsed.problem}\n`);
     const { report: r, sig } = parsed;
-    const key = keys.get(r.node);
-    if (key === undefined) return send(res, 403, `no node ${r.node} in cluster ${index.cluster}\n`);
-    const want = Buffer.from(reportSignature(key, { ...r, time: String(r.time) }), 'hex');
-    if (!timingSafeEqual(want, Buffer.from(sig, 'hex'))) return send(res, 403, 'signature does not match this node\n');
-    // Replay protection is the nonce alone, kept for the life of status.log: the node's clock is
-    // shown, never trusted (a board with a dead RTC must still get its "installed" accepted).
-    if (store.seen(r.node, r.nonce)) return send(res, 409, 'replayed report (this nonce was taken already)\n');
+    /** Why the report is not taken (status and text), against the tree as it is now; undefined when it may be. */
+    const refused = (): [number, string] | undefined => {
+      const { keys, index } = current();
+      const key = keys.get(r.node);
+      if (key === undefined) return [403, `no node ${r.node} in cluster ${index.cluster}\n`];
+      const want = Buffer.from(reportSignature(key, { ...r, time: String(r.time) }), 'hex');
+      if (!timingSafeEqual(want, Buffer.from(sig, 'hex'))) return [403, 'signature does not match this node\n'];
+      // Replay protection is the nonce alone, kept for the life of status.log: the node's clock is
+      // shown, never trusted (a board with a dead RTC must still get its "installed" accepted).
+      if (store.seen(r.node, r.nonce)) return [409, 'replayed report (this nonce was taken already)\n'];
+      return undefined;
+    };
+    const no = refused();
+    if (no) return send(res, no[0], no[1]);
     const offset = r.time - now();
-    conn.working++;
-    try {
+    const take = async () => {
       await store.append({ node: r.node, stage: r.stage, time: r.time, offset, nonce: r.nonce, received: Date.now(), ip, ...(r.stage === 'failed' ? { log: r.log } : {}) });
       opts.log(`report: ${r.node} ${r.stage} (node clock ${new Date(r.time * 1000).toISOString()}, ${clockOffsetText(offset)}) from ${ip}`);
-      const n = byName.get(r.node)!;
-      if (r.stage === 'installed' && opts.dir && n.mac) {
+    };
+    conn.working++;
+    try {
+      if (r.stage !== 'installed' || !dir) {
+        await take();
+        return send(res, 200, 'ok\n');
+      }
+      // "installed" changes the tree (the node's entries) and the state pxe renders from (the
+      // marker): done under pxe's own lock, so a pxe run never renders from markers that change
+      // under it, and against the tree as it is once that run swapped it in.
+      let answer: [number, string] = [200, 'ok\n'];
+      const ran = await underPxeLock(async () => {
+        const again = refused();
+        if (again) return void (answer = again);
+        await take();
+        const n = current().byName.get(r.node);
+        if (!n?.mac) return;
         await mkdir(installedDir, { recursive: true });
         await writeFile(join(installedDir, r.node), `${new Date().toISOString()} ${ip} node clock ${new Date(r.time * 1000).toISOString()}\n`);
         // The next PXE boot of this MAC goes to the local disk: a machine left on PXE-first does not reinstall in a loop.
-        const e = localEntries(index.cluster, n);
+        const e = localEntries(current().index.cluster, n);
         const p = entryPaths(n);
         for (const [path, text] of [[p.pxelinux, e.pxelinux], [p.grub, e.grub], [p.ipxe, e.ipxe]] as const) {
-          const target = join(opts.dir, path);
+          const target = join(dir, path);
           await writeFile(`${target}.tmp`, text);
+          // dnsmasq and nginx (other users) read the entries: 0644 whatever this process's umask.
+          await chmod(`${target}.tmp`, 0o644);
           await rename(`${target}.tmp`, target);
         }
         opts.log(`${r.node} (${n.mac}): installed; its PXE entries now boot the local disk and its secrets are no longer served`);
+      });
+      if (!ran) {
+        opts.log(`report: ${r.node} installed not taken yet: k8s-image pxe is writing ${dir} (its lock ${join(lockDir!, `.${lockName}.lock`)} held for over ${PXE_LOCK_WAIT_MS / 1000}s); the node sends it again`);
+        return send(res, 503, 'k8s-image pxe is rewriting the PXE tree; send the report again shortly\n', { 'retry-after': '5' });
       }
+      return send(res, answer[0], answer[1]);
     } finally {
       conn.working--;
     }
-    return send(res, 200, 'ok\n');
+  }
+
+  /** Waiting `installed` reports, taken in batches under one hold of pxe's lock. */
+  const lockJobs: { run: () => Promise<void>; deadline: number; done: (ran: boolean) => void; fail: (e: unknown) => void }[] = [];
+  let pumping = false;
+  let lockProblem = '';
+  /** Run `fn` holding pxe's lock on the tree; false when the lock stayed taken for PXE_LOCK_WAIT_MS (fn did not run). Never blocks the event loop: the lock is polled. */
+  function underPxeLock(fn: () => Promise<void>): Promise<boolean> {
+    return new Promise((done, fail) => {
+      lockJobs.push({ run: fn, deadline: Date.now() + PXE_LOCK_WAIT_MS, done, fail });
+      void pump();
+    });
+  }
+  async function pump(): Promise<void> {
+    if (pumping) return;
+    pumping = true;
+    try {
+      while (lockJobs.length) {
+        let lock: Lock | undefined;
+        try {
+          lock = await acquireLock(lockDir!, lockName!, { waitMs: Math.max(0, lockJobs[0]!.deadline - Date.now()), pollMs: 50, onStale: (h) => opts.log(`took over the pxe lock of ${h}: that process is gone`) });
+        } catch (e) {
+          if (e instanceof UserError) {
+            // Held all along by a pxe run: those whose time is up are answered 503 (they resend).
+            const t = Date.now();
+            while (lockJobs.length && lockJobs[0]!.deadline <= t) lockJobs.shift()!.done(false);
+            continue;
+          }
+          // The lock cannot be taken at all (no write access to the tree's parent): go on without it, said once.
+          const why = (e as NodeJS.ErrnoException).code ?? String(e);
+          if (lockProblem !== why) opts.log(`cannot take k8s-image pxe's lock in ${lockDir} (${why}); installed reports are recorded without it (a pxe run at the same moment may miss one)`);
+          lockProblem = why;
+        }
+        try {
+          for (const job of lockJobs.splice(0)) {
+            try {
+              await job.run();
+              job.done(true);
+            } catch (e) {
+              job.fail(e);
+            }
+          }
+        } finally {
+          lock?.release();
+        }
+      }
+    } finally {
+      pumping = false;
+    }
   }
 
   /** /status, /status.json, /status/events, /status/log/<node>; undefined when the path is none of them. */
@@ -241,7 +475,7 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
       // Held only once this response is the one on the wire (not queued behind a pipelined one).
       attached(res, () => {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
-        res.write(`retry: 2000\n: k8s-image status of cluster ${index.cluster}\n\n`);
+        res.write(`retry: 2000\n: k8s-image status of cluster ${current().index.cluster}\n\n`);
         events.add(res);
         conn.working++;
         const beat = setInterval(() => feed(res, ': keep-alive\n\n'), 15000);
@@ -255,7 +489,7 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
     }
     const m = /^\/status\/log\/([a-z0-9-]{1,63})$/.exec(path);
     if (m) {
-      const s = byName.has(m[1]!) ? store.get(m[1]!) : undefined;
+      const s = current().byName.has(m[1]!) ? store.get(m[1]!) : undefined;
       if (s?.failureLog === undefined) return send(res, 404, `no failure reported by ${m[1]}\n`);
       const when = new Date(s.failedAt!).toISOString();
       return reply('text/plain; charset=utf-8', `# ${s.node}: failed at ${when} (server clock), from ${s.lastIp}; its last log lines, secrets masked on the node\n${s.failureLog}\n`);
@@ -280,22 +514,26 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
    * spelling of the request (encodings, symlinks, another node's prefix) reaches a node's secrets.
    */
   function refusal(real: string, st: Stats, ip: string): string | undefined {
-    if (!httpRoot) return undefined;
-    const rel = relative(httpRoot, real);
-    if (rel.startsWith('..') || isAbsolute(rel)) return undefined;
-    const segs = rel.split(sep);
-    if (segs[0] === 'seed' || segs[0] === 'nocloud') {
-      const node = segs.length >= 3 ? byName.get(segs[1]!) : undefined;
-      if (!node || node.ip !== ip) return 'these files belong to another machine';
-      if (installed(node.name)) return `${node.name} is installed (its install was reported), so its secrets are no longer served; run \`k8s-image pxe --reinstall ${node.name}\` to install it again`;
-      return undefined;
+    const { httpRoot, byName } = current();
+    const rel = httpRoot ? relative(httpRoot, real) : '..';
+    // Inside http/ (a name like "..private" is inside: only ".." itself or "../..." leaves).
+    if (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel)) {
+      const segs = rel.split(sep);
+      if (segs[0] === 'seed' || segs[0] === 'nocloud') {
+        const node = segs.length >= 3 ? byName.get(segs[1]!) : undefined;
+        if (!node || node.ip !== ip) return 'these files belong to another machine';
+        if (stale) return `the PXE tree changed and could not be read whole yet (see the serve log), so no node's secrets are served until it can: who owns which address may have changed`;
+        if (installed(node.name)) return `${node.name} is installed (its install was reported), so its secrets are no longer served; run \`k8s-image pxe --reinstall ${node.name}\` to install it again`;
+        return undefined;
+      }
     }
-    // Defence in depth: a private (0600) file anywhere else in the tree is somebody's secret.
-    if ((st.mode & 0o044) === 0) return 'a private file (mode 0600): not served';
+    // Defence in depth: a private (0600) file anywhere else, in the tree or the --installer tree, is somebody's secret.
+    if ((st.mode & 0o044) === 0) return 'a private file (mode 0600): not served (chmod 644 it if it is meant for everyone)';
     return undefined;
   }
 
   function file(req: IncomingMessage, res: ServerResponse, path: string, ip: string, conn: Conn): number {
+    const { httpRoot } = current();
     if (!httpRoot) return send(res, 404, 'not found (this server has no PXE tree: only /status and /report)\n');
     if (installerIso && path.startsWith('/centos7/')) {
       const e = installerIso.lookup(path.slice('/centos7/'.length));
@@ -330,7 +568,9 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
     let end = size - 1;
     let status = 200;
     const range = req.headers.range;
-    if (range) {
+    // Several ranges (bytes=0-0,5-6): ignored, the whole file is sent (200), as RFC 9110 14.2 allows;
+    // no multipart/byteranges (no installer asks for it).
+    if (range && !range.includes(',')) {
       const r = /^bytes=(\d{0,15})-(\d{0,15})$/.exec(range);
       const unsatisfiable = () => {
         res.writeHead(416, { 'content-range': `bytes */${size}`, 'content-length': 0 });
@@ -407,7 +647,8 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
     socket.setTimeout(TIMEOUTS.idle);
     conn.pending++;
     let logged = false;
-    const ipFor = clientOf(req, peer);
+    const client = clientOf(req, peer);
+    const ipFor = typeof client === 'string' ? client : undefined;
     const done = (status: number, bytes: number) => {
       if (logged) return;
       logged = true;
@@ -417,7 +658,8 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
     let bytes = 0;
     const sent = () => (res.writableFinished ? bytes || Number(res.getHeader('content-length') ?? 0) : 0);
     res.once('finish', () => done(res.statusCode, sent()));
-    res.once('close', () => done(res.statusCode, sent()));
+    // Closed before any answer (the client went away, a report aborted mid-body): 499, as nginx logs it, not the 200 never sent.
+    res.once('close', () => done(res.headersSent ? res.statusCode : 499, sent()));
     // Nothing real pipelines this deep: what is queued is answered, then 429 and the connection
     // closes; requests parsed after that are never answered (their connection is going).
     if (conn.closing) return;
@@ -434,14 +676,14 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
       bytes = send(res, 400, `bad request target: ${target.problem}\n`);
       return;
     }
-    if (ipFor === undefined) {
+    if (typeof client !== 'string') {
       res.setHeader('connection', 'close');
-      bytes = send(res, 400, 'X-Real-IP: expected one IP address (the proxy in front sets it: proxy_set_header X-Real-IP $remote_addr)\n');
+      bytes = send(res, client.status, `${client.why}\n`);
       return;
     }
     const { path } = target;
     if (req.method === 'POST' && path === '/report') {
-      report(req, res, ipFor, conn).then(
+      report(req, res, client, conn).then(
         (n) => (bytes = n),
         (e: unknown) => {
           // The status log could not be written (disk full, I/O error): not taken, the node resends.
@@ -456,7 +698,7 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
       bytes = send(res, 405, 'method not allowed\n', { allow: 'GET, HEAD, POST' });
       return;
     }
-    bytes = status(req, res, path, conn) ?? file(req, res, path, ipFor, conn);
+    bytes = status(req, res, path, conn) ?? file(req, res, path, client, conn);
   });
   server.timeout = TIMEOUTS.idle;
   server.maxHeadersCount = 100;

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -25,10 +26,12 @@ export const NODES = [
 ];
 export const STRANGER = '127.0.0.99';
 
-export function labYaml(ips = NODES.map((n) => n.ip)): string {
+export const MACS = NODES.map((_, i) => `52:54:00:00:00:${(16 + i).toString(16)}`);
+
+export function labYaml(ips = NODES.map((n) => n.ip), macs = MACS): string {
   const d = yaml.load(defaultClusterYaml()) as any;
   d.network = { ...(d.network ?? {}), prefix: 24, gateway: ips[0]!.replace(/\.\d+$/, '.1'), dns: [ips[0]!.replace(/\.\d+$/, '.1')], interface: 'eth0' };
-  d.nodes = d.nodes.map((n: any, i: number) => ({ ...n, ip: ips[i], mac: `52:54:00:00:00:${(16 + i).toString(16)}` }));
+  d.nodes = d.nodes.map((n: any, i: number) => ({ ...n, ip: ips[i], mac: macs[i] }));
   return yaml.dump(d);
 }
 
@@ -41,11 +44,24 @@ export async function freePort(): Promise<number> {
 }
 
 /** `k8s-image pxe` of the lab into base/out; returns the tree. */
-export async function labTree(base: string, port: number, ips?: string[]): Promise<string> {
-  writeFileSync(join(base, 'lab.yaml'), labYaml(ips));
+export async function labTree(base: string, port: number, ips?: string[], opts: { macs?: string[]; args?: string[] } = {}): Promise<string> {
+  writeFileSync(join(base, 'lab.yaml'), labYaml(ips, opts.macs));
   // --server is only written into the tree (pxe refuses loopback, which no node could reach); the tests talk to the loopback server directly.
-  await run(process.execPath, [cli, 'pxe', '-c', 'lab.yaml', '-o', 'out', '--server', `10.20.0.1:${port}`], { cwd: base });
+  await run(process.execPath, [cli, 'pxe', '-c', 'lab.yaml', '-o', 'out', '--server', `10.20.0.1:${port}`, ...(opts.args ?? [])], { cwd: base });
   return join(base, 'out', 'k8s-lab-pxe');
+}
+
+/**
+ * The tree's proxy token (`<tree>/proxy-token`, 0600, 64 lowercase hex digits and a newline), the
+ * one k8s-image pxe writes for its nginx site to send in X-K8s-Image-Proxy; written here when the
+ * pxe that made the tree did not.
+ */
+export function proxyToken(tree: string): string {
+  const path = join(tree, 'proxy-token');
+  if (!existsSync(path)) writeFileSync(path, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  const text = readFileSync(path, 'utf8');
+  assert.match(text, /^[0-9a-f]{64}\n$/);
+  return text.trim();
 }
 
 function walk(dir: string, out: string[] = []): string[] {
@@ -106,10 +122,10 @@ export interface Serve {
 }
 
 /** `k8s-image serve --dir tree` as a user starts it, under `ulimit -n` when asked. */
-export async function startServe(tree: string, port: number, opts: { ulimit?: number; args?: string[] } = {}): Promise<Serve> {
+export async function startServe(tree: string, port: number, opts: { ulimit?: number; umask?: string; args?: string[] } = {}): Promise<Serve> {
   const args = [cli, 'serve', '--dir', tree, '--listen', `127.0.0.1:${port}`, ...(opts.args ?? [])];
-  const proc = opts.ulimit
-    ? spawn('bash', ['-c', `ulimit -n ${opts.ulimit}; exec "$0" "$@"`, process.execPath, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const proc = opts.ulimit || opts.umask
+    ? spawn('bash', ['-c', `${opts.ulimit ? `ulimit -n ${opts.ulimit}; ` : ''}${opts.umask ? `umask ${opts.umask}; ` : ''}exec "$0" "$@"`, process.execPath, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
     : spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   let exited = false;

@@ -3,17 +3,18 @@
 // them): every spelling of another node's file (doubled slashes, encoded and overlong traversal,
 // absolute-form targets, Range, symlinks and hard links in the tree) gets a 4xx and not one byte
 // of any 0600 file; a node's own secrets stop after its `installed` (even from a node whose clock
-// is days off) until `pxe --reinstall`; --trust-proxy takes X-Real-IP from loopback peers only.
+// is days off) until `pxe --reinstall`; --trust-proxy takes X-Real-IP from loopback peers that
+// carry the tree's proxy token only (never from another local user, root or not).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { linkSync, readFileSync, symlinkSync } from 'node:fs';
+import { chmodSync, linkSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { signedReportBody } from '../../src/status/protocol.js';
 import { tempDir } from '../helpers/tmp.js';
-import { cli, freePort, get, labTree, NODES, parseResponses, raw, run, secretsOf, startServe, STRANGER, type Serve } from './lab.js';
+import { cli, freePort, get, labTree, NODES, parseResponses, proxyToken, raw, run, secretsOf, startServe, STRANGER, type Serve } from './lab.js';
 
 const exec = promisify(execFile);
 let base: string;
@@ -181,39 +182,95 @@ test('installed: a node with its clock days off is accepted; then its own secret
   assert.deepEqual(again.body, secrets.files.get(seed.slice(1)));
 });
 
-test('--trust-proxy: X-Real-IP from a loopback peer decides ownership; a bad one is 400; without the flag it is ignored', async () => {
+test('--trust-proxy: X-Real-IP is believed only with the tree\'s proxy token; any other local user (nobody, curl) is refused 403 without a byte of a secret; a new token is followed without a restart', async () => {
   // A tree whose nodes are not on loopback, as behind nginx in a real farm.
   const b2 = tempDir('k8s-image-serve-proxy-');
   const port = await freePort();
   const ips = ['192.168.108.100', '192.168.108.101', '192.168.108.102'];
   const t2 = await labTree(b2, port, ips);
+  const token = proxyToken(t2);
   const path = `/seed/master/${CA}`;
+  const viaProxy = (ip: string, t = token) => ({ from: '127.0.0.1', headers: { 'x-real-ip': ip, 'x-k8s-image-proxy': t } });
   const proxied = await startServe(t2, port, { args: ['--trust-proxy'] });
   try {
-    const own = await get(port, path, { from: '127.0.0.1', headers: { 'x-real-ip': ips[0]! } });
+    const own = await get(port, path, viaProxy(ips[0]!));
     assert.equal(own.status, 200);
     assert.match(own.body.toString(), /PRIVATE KEY/);
-    assert.equal((await get(port, path, { from: '127.0.0.1', headers: { 'x-real-ip': ips[1]! } })).status, 403);
-    assert.equal((await get(port, path, { from: '127.0.0.1', headers: { 'x-real-ip': `::ffff:${ips[0]}` } })).status, 200, 'an IPv4-mapped address is that address');
+    assert.equal((await get(port, path, viaProxy(ips[1]!))).status, 403);
+    assert.equal((await get(port, path, viaProxy(`::ffff:${ips[0]}`))).status, 200, 'an IPv4-mapped address is that address');
     assert.equal((await get(port, path, { from: '127.0.0.1' })).status, 403, 'no header: the proxy itself, not a node');
     for (const bad of [`${ips[0]}, 10.0.0.1`, 'master', '', '192.168.108.100 x', '192.168.108.100:1234', '192.168.108.256']) {
-      const r = await get(port, path, { from: '127.0.0.1', headers: { 'x-real-ip': bad } });
+      const r = await get(port, path, viaProxy(bad));
       assert.equal(r.status, 400, `X-Real-IP "${bad}": ${r.status}`);
       assert.equal(secrets.leak(r.body), undefined);
     }
     // Two headers are two claims: refused.
-    const two = await raw(port, `GET ${path} HTTP/1.1\r\nhost: x\r\nx-real-ip: ${ips[0]}\r\nx-real-ip: ${ips[0]}\r\nconnection: close\r\n\r\n`, { from: '127.0.0.1' });
+    const two = await raw(port, `GET ${path} HTTP/1.1\r\nhost: x\r\nx-real-ip: ${ips[0]}\r\nx-real-ip: ${ips[0]}\r\nx-k8s-image-proxy: ${token}\r\nconnection: close\r\n\r\n`, { from: '127.0.0.1' });
     assert.match(two.data.toString('latin1'), /^HTTP\/1\.1 400/);
-    // A report through the proxy is logged with the node's address.
+    // Any other local process: the master's address claimed without the token, or with a wrong one.
+    for (const [what, headers] of [
+      ['no token', { 'x-real-ip': ips[0]! }],
+      ['an empty token', { 'x-real-ip': ips[0]!, 'x-k8s-image-proxy': '' }],
+      ['a wrong token', { 'x-real-ip': ips[0]!, 'x-k8s-image-proxy': 'f'.repeat(64) }],
+      ['the token upper-cased', { 'x-real-ip': ips[0]!, 'x-k8s-image-proxy': token.toUpperCase() }],
+      ['a prefix of the token', { 'x-real-ip': ips[0]!, 'x-k8s-image-proxy': token.slice(0, 32) }],
+      ['the token and more', { 'x-real-ip': ips[0]!, 'x-k8s-image-proxy': `${token}0` }],
+    ] as const) {
+      for (const from of ['127.0.0.1', '127.0.0.10', '127.1.2.3']) {
+        const r = await get(port, path, { from, headers });
+        assert.equal(r.status, 403, `${what} from ${from}: ${r.status}`);
+        assert.match(r.body.toString(), /X-Real-IP from a loopback peer refused: .*X-K8s-Image-Proxy/, what);
+        assert.equal(secrets.leak(r.body), undefined, what);
+      }
+    }
+    const twoTokens = await raw(port, `GET ${path} HTTP/1.1\r\nhost: x\r\nx-real-ip: ${ips[0]}\r\nx-k8s-image-proxy: ${token}\r\nx-k8s-image-proxy: ${token}\r\nconnection: close\r\n\r\n`, { from: '127.0.0.1' });
+    assert.match(twoTokens.data.toString('latin1'), /^HTTP\/1\.1 403/, 'two token headers are not the token');
+    // The reviewer's reproduction: an unprivileged local user with curl, who cannot read the token file.
+    if (process.getuid?.() === 0) {
+      await assert.rejects(exec('runuser', ['-u', 'nobody', '--', 'cat', join(t2, 'proxy-token')]), 'nobody cannot read the token');
+      for (const p of [path, '/seed/master/k8s-image/etc/k8s-image/token', '/nocloud/node01/user-data']) {
+        const r = await exec('runuser', ['-u', 'nobody', '--', 'curl', '-sS', '-H', `X-Real-IP: ${p.includes('node01') ? ips[1] : ips[0]}`, '-o', '-', '-w', '\n%{http_code}', `http://127.0.0.1:${port}${p}`], { encoding: 'buffer' });
+        const text = r.stdout as Buffer;
+        assert.equal(Number(text.toString('latin1').split('\n').pop()), 403, `nobody: ${p}`);
+        assert.equal(secrets.leak(text), undefined, p);
+      }
+    }
+    // The startup line says what is trusted.
+    assert.match(proxied.log(), /X-Real-IP trusted only from loopback peers that send X-K8s-Image-Proxy with the token in \S+\/proxy-token/);
+    // A request through the proxy is logged with the node's address.
     assert.match(proxied.log(), new RegExp(`${ips[0]!.replace(/\./g, '\\.')} GET /seed/master/`));
+    // A new token (pxe wrote the tree again) is used at the next request: the old one is refused.
+    const fresh = randomBytes(32).toString('hex');
+    writeFileSync(join(t2, 'proxy-token.new'), `${fresh}\n`, { mode: 0o600 });
+    renameSync(join(t2, 'proxy-token.new'), join(t2, 'proxy-token'));
+    assert.equal((await get(port, path, viaProxy(ips[0]!))).status, 403, 'the old token');
+    assert.equal((await get(port, path, viaProxy(ips[0]!, fresh))).status, 200, 'the new token');
   } finally {
     await proxied.stop();
   }
   const direct = await startServe(t2, port);
   try {
     assert.equal((await get(port, path, { from: '127.0.0.1', headers: { 'x-real-ip': ips[0]! } })).status, 403, 'ignored without --trust-proxy');
+    assert.equal((await get(port, path, viaProxy(ips[0]!))).status, 403, 'ignored without --trust-proxy, token or not');
     assert.equal((await get(port, path, { from: '127.0.0.1', headers: { 'x-real-ip': 'junk' } })).status, 403);
   } finally {
     await direct.stop();
+  }
+  // No token in the tree, a readable one, or no tree at all: --trust-proxy does not start (one line, exit 2).
+  const cases: [string, () => void, string[], RegExp][] = [
+    ['no proxy-token', () => rmSync(join(t2, 'proxy-token')), ['--dir', t2], /^error: --trust-proxy: no \S+\/proxy-token .*re-run k8s-image pxe/],
+    ['a world-readable proxy-token', () => writeFileSync(join(t2, 'proxy-token'), `${token}\n`, { mode: 0o644 }), ['--dir', t2], /proxy-token: mode 0644, readable by other users/],
+    ['not a token', () => (writeFileSync(join(t2, 'proxy-token'), 'secret\n'), chmodSync(join(t2, 'proxy-token'), 0o600)), ['--dir', t2], /proxy-token: not one line of 64 lowercase hex digits; re-run k8s-image pxe/],
+    ['--config, no tree', () => undefined, ['-c', join(b2, 'lab.yaml'), '-o', join(b2, 'out')], /--trust-proxy: needs --dir/],
+  ];
+  for (const [what, setup, args, want] of cases) {
+    setup();
+    const r = await exec(process.execPath, [cli, 'serve', ...args, '--listen', `127.0.0.1:${port}`, '--trust-proxy'], { timeout: 20000 }).then(
+      () => assert.fail(`${what}: serve started`),
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.equal(r.code, 2, `${what}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, want, what);
   }
 });
