@@ -168,6 +168,7 @@ program
   .option('--installer <dvd>', 'a CentOS 7 DVD (the ISO image, read in place, or its extracted tree): copies images/pxeboot/{vmlinuz,initrd.img} and EFI/BOOT\'s GRUB into the tree')
   .option('--loaders <dir>', 'a directory of boot loaders to copy into tftp/: pxelinux.0, ldlinux.c32, shimx64.efi (or BOOTX64.EFI), grubx64.efi, and iPXE\'s undionly.kpxe, ipxe.efi if there (default: --installer\'s, the previous tree\'s, then the build host\'s syslinux)')
   .option('--reinstall <node>', 'put this node\'s install entries back after its install was reported (repeatable)', collect)
+  .option('--state <dir>', 'where serve keeps the reported installs, as serve --state (default: <tree>.state): read for the entries, cleared by --reinstall')
   .addOption(secretsOption())
   .option('--new-ca', 'a new CA when the secrets file is gone although <out>/<cluster> holds artifacts, or the secrets file\'s CA when it differs from theirs (never replaces the CA in an existing secrets file)')
   .option('--json', 'machine-readable summary on stdout')
@@ -179,10 +180,12 @@ Examples:
   dnsmasq -k -C outputs/farm-pxe/dnsmasq.conf          (dnsmasq-proxy.conf beside an office DHCP server: BIOS and iPXE clients only)
   k8s-image serve --dir outputs/farm-pxe --listen 0.0.0.0:8080 --installer /srv/centos7-dvd
   k8s-image serve --dir outputs/farm-pxe --listen 127.0.0.1:8081 --trust-proxy   (behind nginx: nginx-k8s-image.conf)
-  k8s-image pxe -c farm.yaml --server 10.0.0.1:8080 --reinstall node07
+  k8s-image pxe -c farm.yaml --server 10.0.0.1:8080 --reinstall node07   (--state DIR if serve runs with --state DIR)
 
 Every node needs a mac (DHCP reserves its ip by it). A node's kickstart reports "installed" to the
-server, which then points that MAC at the local disk: a machine left on PXE-first installs once.`,
+server, which then points that MAC at the local disk: a machine left on PXE-first installs once.
+nginx-k8s-image.conf is 0600 (it holds the proxy token serve --trust-proxy checks). Cloud images that
+netboot take cloud-image/<node>.cmdline on their kernel command line (static network, NoCloud seed).`,
   )
   .action((o) => pxe(o));
 

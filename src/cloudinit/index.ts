@@ -66,8 +66,10 @@ export interface CloudInitOptions {
    * network-config cloud-init reads. `nocloud-net`: fetched from a URL (`ds=nocloud-net;s=URL/`),
    * where CentOS 7's cloud-init 19.4 fetches only meta-data and user-data (util.read_seeded), never
    * network-config: the static address then also travels in meta-data's `network-interfaces`
-   * (ENI text, which DataSourceNoCloud converts with eni.convert_eni_data). See
-   * test/reference/cloud-init-centos7.md, section 3.
+   * (ENI text, which DataSourceNoCloud converts with eni.convert_eni_data). On CentOS 7 that is
+   * rendered but never brought up (RHEL's renderer returns no devices to ifup) and later boots write
+   * the DHCP fallback: a netbooted image takes its network from the kernel command line instead
+   * (`network-config=`, src/pxe cloudImageArgs). See test/reference/cloud-init-centos7.md, section 3b.
    */
   seed?: 'cidata' | 'nocloud-net';
 }

@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream, existsSync, statSync } from 'node:
 import { isIPv4 } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { openIso } from '../iso/reader.js';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { patterns } from '../config/index.js';
 import { acquireLock, atPath, cleanStale, makeDir, stagingPrefix, swapIntoPlace, writeArtifacts } from '../output/index.js';
@@ -22,6 +22,8 @@ export interface PxeCommandOptions {
   installer?: string;
   loaders?: string;
   reinstall?: string[];
+  /** Where serve keeps the reported installs (serve --state); default <tree>.state. */
+  state?: string;
   json?: boolean;
   newCa?: boolean;
   secrets?: string;
@@ -71,6 +73,36 @@ async function copyInstaller(installer: string, stage: string, provided: Map<str
   } finally {
     iso?.close();
   }
+}
+
+/**
+ * mkdir -p of the out dir; what pxe creates is 0755 whatever the umask (dnsmasq's and nginx's users
+ * traverse it). A directory that exists keeps its mode: unsearchable() says when it stops them.
+ */
+async function makeOutDir(outDir: string): Promise<void> {
+  const created: string[] = [];
+  for (let d = resolve(outDir); !existsSync(d); d = dirname(d)) created.unshift(d);
+  await makeDir(outDir);
+  for (const d of created) await chmod(d, 0o755);
+}
+
+/**
+ * The out dir and each ancestor up to / that other users (dnsmasq, nginx's www-data) cannot search
+ * (no o+x), each with what to do: such a tree is served by nobody.
+ */
+export async function unsearchable(outDir: string): Promise<string[]> {
+  const found: string[] = [];
+  let d = resolve(outDir);
+  for (;;) {
+    const st = await stat(d).catch(() => undefined);
+    if (st && (st.mode & 0o001) === 0) {
+      found.push(`${d} is 0${(st.mode & 0o777).toString(8)}: dnsmasq and nginx (other users) cannot reach the PXE tree below it; chmod o+x ${d}, or write the tree elsewhere (-o DIR outside /root and other private homes)`);
+    }
+    const up = dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  return found.reverse();
 }
 
 /** mkdir -p of a file's parents under root, each 0755 whatever the umask (the daemons' users traverse them). */
@@ -123,7 +155,8 @@ async function copyLoaders(dir: string, stage: string, provided: Map<string, str
  * so a node taken out of the farm leaves no entries or secrets behind. Everything else is the user's.
  */
 const RENDERED = [
-  /^(dnsmasq\.conf|dnsmasq-proxy\.conf|nginx-k8s-image\.conf|pxe\.json|report-keys\.json)$/,
+  /^(dnsmasq\.conf|dnsmasq-proxy\.conf|nginx-k8s-image\.conf|pxe\.json|report-keys\.json|proxy-token)$/,
+  /^cloud-image\/[a-z0-9-]+\.cmdline$/,
   /^tftp\/pxelinux\.cfg\/(default|01(-[0-9a-f]{2}){6})$/,
   /^tftp\/grub\.cfg(-01(-[0-9a-f]{2}){6})?$/,
   /^http\/boot\.ipxe$/,
@@ -233,7 +266,10 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
   for (const w of loaded.warnings) out.warn(w);
   const { cluster } = loaded;
   const outDir = opts.out ?? 'outputs';
-  const { tree, state } = pxeDirs(outDir, cluster.name);
+  const dirs = pxeDirs(outDir, cluster.name);
+  const tree = dirs.tree;
+  // serve --state DIR: the same directory, so --reinstall clears the marker serve reads.
+  const state = opts.state ?? dirs.state;
   const problems: string[] = [];
   if (!opts.server) problems.push('--server: missing: give the farm server as the nodes reach it, host[:port] (e.g. --server 192.168.108.1:8080)');
   else if (!patterns.HOST_PORT.test(opts.server)) problems.push(`--server ${opts.server}: expected host[:port], like 192.168.108.1:8080`);
@@ -246,13 +282,15 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
   for (const n of opts.reinstall ?? []) if (!cluster.nodes.some((x) => x.name === n && x.mac)) problems.push(`--reinstall ${n}: no node ${n} with a mac in cluster ${cluster.name}`);
   if (opts.installer && !existsSync(opts.installer)) problems.push(`--installer ${opts.installer}: no such file or directory`);
   if (opts.loaders !== undefined && !(existsSync(opts.loaders) && statSync(opts.loaders).isDirectory())) problems.push(`--loaders ${opts.loaders}: not a directory; give the directory holding pxelinux.0, ldlinux.c32, shimx64.efi, grubx64.efi (any of them)`);
+  if (opts.state !== undefined && existsSync(opts.state) && !statSync(opts.state).isDirectory()) problems.push(`--state ${opts.state}: not a directory; give the directory serve --state uses`);
   if (problems.length) throw new UserError(problems);
   const pxeOpts: PxeOptions = { server: opts.server!, repo: opts.repo, kernelArgs: opts.kernelArg ?? [] };
   // Before anything is created; new secrets reach the disk only with the tree (persist below).
   // --reinstall changes entries only: it needs no secrets, and must never mint any.
   const sec = opts.reinstall?.length ? undefined : await loadSecretsFor(loaded, { out: opts.out, newCa: opts.newCa, secrets: opts.secrets }, out);
 
-  await makeDir(outDir);
+  await makeOutDir(outDir);
+  for (const w of await unsearchable(outDir)) out.warn(w);
   const lock = await acquireLock(outDir, `${cluster.name}-pxe`, { onWait: (h) => out.info(`waiting for another pxe run (${h})`) });
   try {
     // An interrupted earlier run's staging folder holds secrets: remove it (the lock says it is not in use).
@@ -268,9 +306,11 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
         for (const [path, text] of [[p.pxelinux, e.pxelinux], [p.grub, e.grub], [p.ipxe, e.ipxe]] as const) {
           const target = join(tree, path);
           await atPath(target, writeFile(`${target}.tmp`, text, { mode: 0o644 }));
+          // The umask masks writeFile's mode (077 would leave it 0600, which dnsmasq cannot serve).
+          await chmod(`${target}.tmp`, 0o644);
           await rename(`${target}.tmp`, target);
         }
-        out.info(`${name} (${node.mac}) installs again at its next PXE boot`);
+        out.info(`${name} (${node.mac}) installs again at its next PXE boot (its install marker in ${join(state, 'installed')}/ cleared)`);
       }
       return;
     }
@@ -278,6 +318,7 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
     const rendered = renderPxe(cluster, sec.secrets, pxeOpts, resolve(tree), installed);
     for (const s of rendered.skipped) out.warn(`${s.node.name}: not in the PXE tree: ${s.reason}`);
     if (rendered.skipped.length === cluster.nodes.length) throw new UserError(rendered.skipped.map((s) => s.reason));
+    if (rendered.tooLong.length) throw new UserError(rendered.tooLong.map((s) => `${s.node.name}: ${s.reason}`));
     const stage = await mkdtemp(join(outDir, `${stagingPrefix(`${cluster.name}-pxe`)}${process.pid}-`));
     const provided = new Map<string, string>();
     let kept: string[];
@@ -308,13 +349,14 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
             tree,
             state,
             server: opts.server,
-            nodes: nodes.map((n) => ({ name: n.name, mac: n.mac, ip: n.ip, installed: installed.has(n.name) })),
+            nodes: nodes.map((n) => ({ name: n.name, mac: n.mac, ip: n.ip, installed: installed.has(n.name), cloudImageCmdline: `cloud-image/${n.name}.cmdline` })),
             skipped: rendered.skipped.map((s) => ({ name: s.node.name, reason: s.reason })),
             loaders: loaders.map((l) => ({ file: l.file, present: l.present, ...(l.from ? { from: l.from } : {}), ...(l.present ? {} : { get: l.get }) })),
             kernel: kernel.map((k) => ({ file: k.file, present: k.present })),
             kept,
             secretsFile: sec.secretsPath,
             proxyDhcp: PROXY_UEFI_LIMIT,
+            nginxSite: { file: 'nginx-k8s-image.conf', mode: '0600', why: 'it holds the proxy token (proxy-token) serve --trust-proxy checks; nginx reads it as root' },
           },
           null,
           2,
@@ -331,8 +373,11 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
     if (kept.length) out.result(`kept from the previous tree (not rendered by k8s-image): ${kept.length > 12 ? `${kept.slice(0, 12).join(', ')} and ${kept.length - 12} more` : kept.join(', ')}`);
     out.result(`secrets: ${sec.secretsPath} (the tree's seed/ and nocloud/ hold copies: serve hands them only to their node)`);
     out.result(`note: ${PROXY_UEFI_LIMIT}.`);
-    out.result(`next: dnsmasq -k -C ${join(tree, 'dnsmasq.conf')}   and   k8s-image serve --dir ${tree} --listen 0.0.0.0:${opts.server!.split(':')[1] ?? '80'}`);
-    out.result(`  or, with nginx serving the bulk (${join(tree, 'nginx-k8s-image.conf')}): k8s-image serve --dir ${tree} --listen ${back} --trust-proxy`);
+    const stateArg = opts.state !== undefined ? ` --state ${opts.state}` : '';
+    out.result(`next: dnsmasq -k -C ${join(tree, 'dnsmasq.conf')}   and   k8s-image serve --dir ${tree}${stateArg} --listen 0.0.0.0:${opts.server!.split(':')[1] ?? '80'}`);
+    out.result(`  or, with nginx serving the bulk (${join(tree, 'nginx-k8s-image.conf')}): k8s-image serve --dir ${tree}${stateArg} --listen ${back} --trust-proxy`);
+    out.result(`  nginx-k8s-image.conf is 0600: it holds the proxy token (${join(tree, 'proxy-token')}) that serve --trust-proxy checks; nginx's master reads it as root`);
+    out.result(`  cloud images that netboot: append ${join(tree, 'cloud-image')}/<node>.cmdline to the image's kernel command line (its static network and NoCloud seed; quote the ds= word in GRUB: ';' separates commands)`);
     out.result(`  the daemons read the tree as their own users (dnsmasq, www-data): keep it where they can traverse (not under /root)`);
   } finally {
     lock.release();

@@ -7,8 +7,11 @@
  * Layout (paths relative to the PXE tree):
  *   tftp/           dnsmasq's tftp-root: pxelinux.cfg/, grub.cfg*, the installer kernel under centos7/
  *   http/           what `k8s-image serve` (or nginx) serves: boot.ipxe, ipxe/, ks/, nocloud/, seed/
- *   dnsmasq.conf, dnsmasq-proxy.conf, nginx-k8s-image.conf, pxe.json, report-keys.json (0600)
+ *   cloud-image/    per node <node>.cmdline: the kernel arguments a netbooted cloud image needs (0644)
+ *   dnsmasq.conf, dnsmasq-proxy.conf, pxe.json; nginx-k8s-image.conf, proxy-token, report-keys.json (0600)
  */
+import { createHmac } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import type { Artifact } from '../artifact.js';
 import { textArtifact } from '../artifact.js';
 import type { Cluster, Node } from '../config/index.js';
@@ -16,7 +19,7 @@ import * as net from '../config/net.js';
 import { renderCloudInit } from '../cloudinit/index.js';
 import { renderKickstart, SEED_FILES_DIR } from '../kickstart/index.js';
 import { planNode, type NodePlan } from '../plan/index.js';
-import { reportKey } from '../status/protocol.js';
+import { MAX_REPORT_BYTES, reportKey } from '../status/protocol.js';
 import type { Secrets } from '../secrets/index.js';
 
 export interface PxeOptions {
@@ -220,11 +223,13 @@ export function serveBehindNginx(server: string): { port: number; listen: string
  * files (0644, directories 0755); what only serve can do (a node's secrets by its address, the
  * install reports, the status page) is proxied to serve on loopback, which trusts X-Real-IP there.
  */
-function nginxSite(cluster: Cluster, nodes: Node[], opts: PxeOptions, httpRoot: string): string {
+function nginxSite(cluster: Cluster, nodes: Node[], opts: PxeOptions, httpRoot: string, token: string): string {
   const port = opts.server.includes(':') ? opts.server.split(':')[1] : '80';
   const tree = httpRoot.replace(/\/http$/, '');
   const back = serveBehindNginx(opts.server).listen;
-  const proxy = (extra: string[] = []) => [`        proxy_pass http://${back};`, '        proxy_set_header X-Real-IP $remote_addr;', '        proxy_set_header Host $host;', ...extra];
+  // The token tells serve this request came through this site (serve --trust-proxy believes X-Real-IP
+  // only with it): another local user's process on the loopback cannot claim a node's address.
+  const proxy = (extra: string[] = []) => [`        proxy_pass http://${back};`, '        proxy_set_header X-Real-IP $remote_addr;', `        proxy_set_header ${PROXY_TOKEN_HEADER} ${token};`, '        proxy_set_header Host $host;', ...extra];
   const lines = [
     `# k8s-image PXE HTTP for cluster ${cluster.name} (${nodes.length} nodes): include it in nginx's http {} block`,
     '# (Debian: /etc/nginx/sites-enabled/, CentOS: /etc/nginx/conf.d/). Check: nginx -t.',
@@ -232,6 +237,8 @@ function nginxSite(cluster: Cluster, nodes: Node[], opts: PxeOptions, httpRoot: 
     '# address only), /report (install reports) and /status go to k8s-image serve, run as the user who ran pxe:',
     `#   k8s-image serve --dir ${tree} --listen ${back} --trust-proxy`,
     '# nginx\'s workers (www-data) must be able to traverse to the tree: keep it out of /root and other 0700 homes.',
+    `# This file holds the proxy token (${PROXY_TOKEN_HEADER}, the tree's proxy-token) serve checks: it is 0600, which`,
+    '# nginx reads as root (its master reads the config); include it in place, or copy it keeping it 0600 (root-owned).',
     ...(opts.repo
       ? [`# The install repository is ${opts.repo} (--repo).`]
       : [
@@ -255,7 +262,8 @@ function nginxSite(cluster: Cluster, nodes: Node[], opts: PxeOptions, httpRoot: 
     ...proxy(),
     '    }',
     '    location = /report {',
-    ...proxy(['        client_max_body_size 16k;']),
+    // What serve takes (MAX_REPORT_BYTES: a failure's log, URL-encoded): nginx must not refuse less.
+    ...proxy([`        client_max_body_size ${nginxReportLimit()};`]),
     '    }',
     '    # /status, /status/, /status.json and /status/events (a stream: unbuffered, long-lived).',
     '    location /status {',
@@ -266,10 +274,58 @@ function nginxSite(cluster: Cluster, nodes: Node[], opts: PxeOptions, httpRoot: 
   return `${lines.join('\n')}\n`;
 }
 
+/** The header nginx names itself with to serve --trust-proxy (its value: the tree's proxy-token). */
+export const PROXY_TOKEN_HEADER = 'X-K8s-Image-Proxy';
+
+/**
+ * The secret nginx sends serve with every proxied request: derived from the cluster CA key (as the
+ * report keys are), so the same inputs give the same tree; 64 lowercase hex digits.
+ */
+export function proxyToken(caKey: string, cluster: string): string {
+  return createHmac('sha256', caKey).update(`k8s-image proxy token ${cluster}`).digest('hex');
+}
+
+/** nginx's client_max_body_size for /report: serve's own limit, in nginx's units. */
+export function nginxReportLimit(): string {
+  return MAX_REPORT_BYTES % 1024 === 0 ? `${MAX_REPORT_BYTES / 1024}k` : String(MAX_REPORT_BYTES);
+}
+
+/**
+ * x86's COMMAND_LINE_SIZE in CentOS 7's kernel (3.10: arch/x86/include/asm/setup.h, 2048 bytes, the
+ * terminating NUL included); the kernel cuts a longer command line. A cloud image's own arguments
+ * (root=, console=, crashkernel=, ...) need their share: a node's cloud-image arguments may take half.
+ */
+export const COMMAND_LINE_SIZE = 2048;
+export const CLOUD_IMAGE_ARGS_MAX = COMMAND_LINE_SIZE / 2;
+
+/**
+ * gzip with a fixed header: zlib's gzip wrapper writes no name and mtime 0; its OS byte is the build's
+ * OS_CODE (3 on Unix, another on Windows), so it is set to 3 here: the same bytes on every host.
+ */
+export function deterministicGzip(data: Uint8Array): Buffer {
+  const z = gzipSync(data, { level: 9 });
+  if (z[0] !== 0x1f || z[1] !== 0x8b || z[3] !== 0 || z.readUInt32LE(4) !== 0) throw new Error('zlib wrote an unexpected gzip header');
+  z[9] = 3;
+  return z;
+}
+
+/**
+ * The kernel arguments a cloud image (GenericCloud) that netboots needs: its NoCloud seed from the farm
+ * server, and its static network as `network-config=<base64 of gzipped v1 YAML>`. On CentOS 7,
+ * cloud-init 19.4 reads the command line first (net/cmdline.py read_kernel_cmdline_config) in
+ * init-local, before network.service, at every boot; the URL seed's meta-data network is rendered
+ * but never brought up on RHEL (test/reference/cloud-init-centos7.md, section 3b).
+ */
+export function cloudImageArgs(server: string, node: string, networkConfigYaml: Uint8Array): string {
+  return [`ds=nocloud-net;s=http://${server}/nocloud/${node}/`, `network-config=${deterministicGzip(networkConfigYaml).toString('base64')}`].join(' ');
+}
+
 export interface PxeTree {
   artifacts: Artifact[];
   /** Nodes left out, each with the reason (no MAC: DHCP cannot reserve an address for it). */
   skipped: { node: Node; reason: string }[];
+  /** Nodes whose cloud-image kernel arguments are longer than CLOUD_IMAGE_ARGS_MAX, each with why. */
+  tooLong: { node: Node; reason: string }[];
 }
 
 /**
@@ -285,13 +341,24 @@ export function renderPxe(cluster: Cluster, secrets: Secrets, opts: PxeOptions, 
     else nodes.push(n);
   }
   const url = `http://${opts.server}`;
+  const tooLong: PxeTree['tooLong'] = [];
+  const cloudArgs = new Map<string, string>();
   for (const node of nodes) {
     const plan = pxePlan(cluster, secrets, node, opts);
     const source = `url --url=${repoOf(cluster, opts)}`;
     const ks = renderKickstart(plan, { source, seedUrl: `${url}/seed/${node.name}` });
     out.push({ ...ks.find((a) => a.path === 'ks.cfg')!, path: `http/ks/${node.name}.cfg` });
     for (const a of ks.filter((x) => x.path.startsWith(`oemdrv/${SEED_FILES_DIR}/`))) out.push({ ...a, path: `http/seed/${node.name}/${a.path.slice('oemdrv/'.length)}` });
-    for (const a of renderCloudInit(plan, { seed: 'nocloud-net' })) out.push({ ...a, path: `http/nocloud/${node.name}/${a.path.slice('cloud-init/'.length)}` });
+    const ci = renderCloudInit(plan, { seed: 'nocloud-net' });
+    for (const a of ci) out.push({ ...a, path: `http/nocloud/${node.name}/${a.path.slice('cloud-init/'.length)}` });
+    // Not a secret (the network only): outside http/seed and http/nocloud, 0644.
+    const args = cloudImageArgs(opts.server, node.name, ci.find((a) => a.path === 'cloud-init/network-config')!.bytes);
+    const bytes = Buffer.byteLength(args);
+    if (bytes > CLOUD_IMAGE_ARGS_MAX) {
+      tooLong.push({ node, reason: `its cloud-image kernel arguments (ds= and network-config=) are ${bytes} bytes, more than ${CLOUD_IMAGE_ARGS_MAX} (half of the x86 kernel's ${COMMAND_LINE_SIZE}-byte command line; the image's own root=, console= need the rest): shorten its network (fewer DNS servers, a shorter search domain) or --server` });
+    }
+    cloudArgs.set(node.name, args);
+    out.push(textArtifact(`cloud-image/${node.name}.cmdline`, `${args}\n`));
     const e = installed.has(node.name) ? localEntries(cluster.name, node) : installEntries(cluster, node, opts);
     const p = entryPaths(node);
     out.push(textArtifact(p.pxelinux, e.pxelinux), textArtifact(p.grub, e.grub), textArtifact(p.ipxe, e.ipxe));
@@ -304,17 +371,20 @@ export function renderPxe(cluster: Cluster, secrets: Secrets, opts: PxeOptions, 
   out.push(textArtifact('http/boot.ipxe', ['#!ipxe', `# k8s-image: the entry of this machine's MAC, or the local disk (cluster ${cluster.name})`, `chain --autofree ${url}/ipxe/01-\${netX/mac:hexhyp}.ipxe || exit 1`, ''].join('\n')));
   out.push(textArtifact('dnsmasq.conf', dnsmasqConf(cluster, nodes, opts, `${absRoot}/tftp`, false)));
   out.push(textArtifact('dnsmasq-proxy.conf', dnsmasqConf(cluster, nodes, opts, `${absRoot}/tftp`, true)));
-  out.push(textArtifact('nginx-k8s-image.conf', nginxSite(cluster, nodes, opts, `${absRoot}/http`)));
+  const token = proxyToken(secrets.ca.key, cluster.name);
+  // The site holds the token: 0600 (nginx's master, root, reads it); serve reads proxy-token.
+  out.push(textArtifact('nginx-k8s-image.conf', nginxSite(cluster, nodes, opts, `${absRoot}/http`, token), true, 0o600));
+  out.push(textArtifact('proxy-token', `${token}\n`, true, 0o600));
   const index = {
     cluster: cluster.name,
     server: opts.server,
     repo: repoOf(cluster, opts),
     kernelArgs: opts.kernelArgs,
-    nodes: nodes.map((n) => ({ name: n.name, role: n.role, ip: n.ip, mac: n.mac })),
+    nodes: nodes.map((n) => ({ name: n.name, role: n.role, ip: n.ip, mac: n.mac, cloudImageCmdline: cloudArgs.get(n.name) })),
   };
   out.push(textArtifact('pxe.json', `${JSON.stringify(index, null, 2)}\n`));
   const keys = Object.fromEntries(nodes.map((n) => [n.name, reportKey(secrets.ca.key, n.name)]));
   out.push(textArtifact('report-keys.json', `${JSON.stringify(keys, null, 2)}\n`, true, 0o600));
-  return { artifacts: out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), skipped };
+  return { artifacts: out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), skipped, tooLong };
 }
 

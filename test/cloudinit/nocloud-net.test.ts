@@ -5,7 +5,11 @@
  * cloud-init code along 19.4's DataSourceNoCloud path: meta-data (yaml) → `network-interfaces` →
  * eni.convert_eni_data → network_state → sysconfig renderer (rhel). The ifcfg must carry the node's
  * static address, and be the one the cidata seed's network-config gives. The cidata files stay as
- * they were. Facts and sources: test/reference/cloud-init-centos7.md, section 3.
+ * they were. On CentOS 7 that network is rendered but not brought up (RHEL's renderer returns no
+ * devices) and not rewritten at later boots, so a cloud image that netboots takes its network from
+ * the kernel command line: cloud-image/<node>.cmdline's `network-config=` is decoded by Debian's
+ * cloud-init (net/cmdline.py read_kernel_cmdline_config, the function 19.4 calls first) and rendered
+ * to the node's ifcfg. Facts and sources: test/reference/cloud-init-centos7.md, section 3b.
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +22,7 @@ import type { Cluster } from '../../src/config/index.js';
 import type { Secrets } from '../../src/secrets/index.js';
 import { planNode } from '../../src/plan/index.js';
 import { eniText, renderCloudInit } from '../../src/cloudinit/index.js';
-import { renderPxe } from '../../src/pxe/index.js';
+import { CLOUD_IMAGE_ARGS_MAX, renderPxe } from '../../src/pxe/index.js';
 import { startFarmServer } from '../../src/serve/server.js';
 import { parseIfcfg, renderNetworkConfigToIfcfg } from '../helpers/readers.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -162,4 +166,87 @@ test('the cidata seed is unchanged (no network-interfaces); the URL seed adds on
     // 19.4's parser splits each line on single spaces: no doubled ones in an option line.
     for (const line of eniText(plan).split('\n')) assert.doesNotMatch(line.trim(), / {2}/);
   }
+});
+
+/**
+ * The kernel command line as a netbooted cloud image gets it, read by Debian's cloud-init: its
+ * read_kernel_cmdline_config (19.4's: split on whitespace, the last `network-config=` token,
+ * base64-decoded, gunzipped when gzip, load_yaml), then network_state and the sysconfig renderer.
+ */
+const CMDLINE_RENDER_PY = String.raw`
+import sys, json, base64, gzip
+from cloudinit.net import cmdline, sysconfig
+from cloudinit.net.network_state import parse_net_config_data
+req = json.load(sys.stdin)
+cfg = cmdline.read_kernel_cmdline_config(cmdline=req["cmdline"])
+ns = parse_net_config_data(cfg, skip_broken=False)
+try:
+    from cloudinit.distros.rhel import Distro
+    rcfg = dict(Distro.renderer_configs["sysconfig"])
+except Exception:
+    rcfg = {"control": "etc/sysconfig/network", "iface_templates": "%(base)s/network-scripts/ifcfg-%(name)s",
+            "route_templates": {"ipv4": "%(base)s/network-scripts/route-%(name)s", "ipv6": "%(base)s/network-scripts/route6-%(name)s"}}
+sysconfig.Renderer(config=rcfg).render_network_state(ns, target=req["target"])
+tok = [t for t in req["cmdline"].split() if t.startswith("network-config=")][-1].split("=", 1)[1]
+blob = base64.b64decode(tok)
+print(json.dumps({"cfg": cfg, "header": list(blob[:10]), "yaml": gzip.decompress(blob).decode("utf-8")}))
+`;
+
+test("a netbooted cloud image's kernel arguments (cloud-image/<node>.cmdline, pxe.json) carry its static network: Debian's cloud-init decodes network-config= to the node's ifcfg", async () => {
+  const python = requireTool('/usr/bin/python3');
+  const server = '10.0.1.1:8080';
+  const render = () => renderPxe(cluster, secrets, { server, kernelArgs: [] }, '/srv/tree');
+  const { artifacts, tooLong } = render();
+  assert.deepEqual(tooLong, []);
+  const again = render().artifacts;
+  const index = JSON.parse(Buffer.from(artifacts.find((a) => a.path === 'pxe.json')!.bytes).toString('utf8')) as { nodes: { name: string; cloudImageCmdline: string }[] };
+  for (const node of cluster.nodes) {
+    const plan = planNode({ ...cluster, status: { url: `http://${server}` } }, secrets, node.name);
+    const file = artifacts.find((a) => a.path === `cloud-image/${node.name}.cmdline`);
+    assert.ok(file, `cloud-image/${node.name}.cmdline`);
+    assert.equal(file.mode, 0o644, 'no secret: the daemons and the user read it');
+    assert.ok(!file.secret);
+    assert.deepEqual(Buffer.from(again.find((a) => a.path === file.path)!.bytes), Buffer.from(file.bytes), 'byte-identical across runs (deterministic gzip)');
+    const text = Buffer.from(file.bytes).toString('utf8');
+    assert.match(text, /^[^\n]+\n$/, 'one line');
+    const line = text.trim();
+    assert.equal(index.nodes.find((n) => n.name === node.name)!.cloudImageCmdline, line, 'pxe.json says the same');
+    const words = line.split(' ');
+    assert.equal(words[0], `ds=nocloud-net;s=http://${server}/nocloud/${node.name}/`, 'the NoCloud URL seed');
+    assert.match(words[1]!, /^network-config=[A-Za-z0-9+/]+=*$/);
+    assert.ok(Buffer.byteLength(line) <= CLOUD_IMAGE_ARGS_MAX, `${Buffer.byteLength(line)} bytes`);
+
+    const target = tempDir('k8s-image-cmdline-root-');
+    const r = await py(python, CMDLINE_RENDER_PY, { cmdline: `BOOT_IMAGE=/vmlinuz root=LABEL=root ro console=ttyS0 ${line}`, target }, target);
+    assert.equal(r.status, 0, `${node.name}: ${r.stderr}`);
+    const got = JSON.parse(r.stdout.trim().split('\n').pop()!) as { header: number[]; yaml: string };
+    // gzip (1f 8b, deflate), no name or other flags, mtime 0, OS byte 3: nothing that changes between runs.
+    assert.deepEqual(got.header.slice(0, 8), [0x1f, 0x8b, 8, 0, 0, 0, 0, 0]);
+    assert.equal(got.header[9], 3);
+    const networkConfig = Buffer.from(renderCloudInit(plan, { seed: 'nocloud-net' }).find((a) => a.path === 'cloud-init/network-config')!.bytes).toString('utf8');
+    assert.equal(got.yaml, networkConfig, "the node's v1 network-config, exactly");
+
+    const dir = join(target, 'etc/sysconfig/network-scripts');
+    const name = node.interface ?? 'eth0';
+    assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('ifcfg-')), [`ifcfg-${name}`]);
+    const ifcfg = parseIfcfg(readFileSync(join(dir, `ifcfg-${name}`), 'utf8'));
+    assert.equal(ifcfg.BOOTPROTO, 'none', 'static: not DHCP');
+    assert.equal(ifcfg.ONBOOT, 'yes');
+    assert.equal(ifcfg.IPADDR, node.ip);
+    assert.ok(ifcfg.PREFIX === String(node.prefix) || ifcfg.NETMASK === plan.network.netmask, JSON.stringify(ifcfg));
+    assert.equal(ifcfg.GATEWAY, node.gateway);
+    assert.deepEqual([ifcfg.DNS1, ifcfg.DNS2, ifcfg.DNS3].filter(Boolean), node.dns);
+    assert.equal(ifcfg.DOMAIN, 'k8s.example.com');
+    assert.equal(ifcfg.HWADDR?.toLowerCase(), node.mac);
+  }
+});
+
+test('kernel arguments longer than a safe share of the 2048-byte command line are reported per node, not written silently', () => {
+  // A search domain no gzip can shrink much: random labels.
+  const label = () => `a${Math.random().toString(36).slice(2, 12)}${Math.random().toString(36).slice(2, 12)}`;
+  const search = Array.from({ length: 80 }, label).join('.');
+  const big = { ...cluster, searchDomain: search };
+  const { tooLong } = renderPxe(big, secrets, { server: '10.0.1.1:8080', kernelArgs: [] }, '/srv/tree');
+  assert.equal(tooLong.length, cluster.nodes.length);
+  assert.match(tooLong[0]!.reason, new RegExp(`kernel arguments .* are \\d+ bytes, more than ${CLOUD_IMAGE_ARGS_MAX} \\(half of the x86 kernel's 2048-byte command line`));
 });

@@ -7,15 +7,18 @@
  * reserved address and the boot file of its kind (BIOS, UEFI x64, iPXE), tftp-hpa fetches its
  * entries and pxelinux.0, curl its kickstart and its own secrets but not another node's, directly
  * from serve or through nginx; a PXE DISCOVER (_dhcp.ts) shows the proxy-DHCP variant answers the
- * farm's MACs and no other. Needs root (CI runs as root), iproute2, dnsmasq, nginx, busybox,
- * tftp-hpa, curl.
+ * farm's MACs and no other. Through nginx, the largest failure report report.py can build (50 long
+ * lines of multibyte text, URL-encoded) reaches serve; the site (0600) names serve with the tree's
+ * proxy token on every proxied location. Needs root (CI runs as root), iproute2, dnsmasq, nginx,
+ * busybox, tftp-hpa, curl, /usr/bin/python3.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/assets.js';
+import { MAX_REPORT_BYTES } from '../../src/status/protocol.js';
 import { requireTool } from '../helpers/tools.js';
 import { tempDir } from '../helpers/tmp.js';
 import type { DhcpAnswer } from './_dhcp.js';
@@ -137,6 +140,17 @@ test('nginx (master root, workers www-data) serves the bulk from the tree, canno
   // The exact serve command the site's header gives.
   const command = /^#   k8s-image serve (.*)$/m.exec(site)![1]!.split(' ');
   assert.deepEqual(command, ['--dir', tree, '--listen', '127.0.0.1:8081', '--trust-proxy']);
+  // The proxy token serve --trust-proxy checks: in the tree (0600) and on every location proxied to serve.
+  const token = readFileSync(join(tree, 'proxy-token'), 'utf8');
+  assert.match(token, /^[0-9a-f]{64}\n$/);
+  assert.equal(statSync(join(tree, 'proxy-token')).mode & 0o777, 0o600);
+  assert.equal(statSync(join(tree, 'nginx-k8s-image.conf')).mode & 0o777, 0o600, 'the site holds the token; nginx\'s master (root) reads it');
+  const proxied = site.split(/\n(?=    location )/).filter((b) => /proxy_pass/.test(b));
+  assert.deepEqual(proxied.map((b) => /location ([^{]*)\{/.exec(b)![1]!.trim()), ['/seed/', '/nocloud/', '= /report', '/status']);
+  for (const b of proxied) assert.ok(b.split('\n').includes(`        proxy_set_header X-K8s-Image-Proxy ${token.trim()};`), b);
+  assert.equal((site.match(/X-K8s-Image-Proxy [0-9a-f]{64};/g) ?? []).length, proxied.length, 'nowhere else');
+  // What serve takes, not less: a failure's log URL-encoded.
+  assert.match(proxied[2]!, new RegExp(`client_max_body_size ${MAX_REPORT_BYTES / 1024}k;`));
   const serve = await startServe('127.0.0.1:8081', command.slice(4));
   mkdirSync(join(base, 'nginx-tmp'));
   const conf = join(base, 'nginx.conf');
@@ -207,6 +221,32 @@ test('nginx (master root, workers www-data) serves the bulk from the tree, canno
   assert.match(serve.log(), /10\.77\.0\.11 GET \/seed\/node01\/k8s-image\/etc\/k8s-image\/kubeadm\.yaml 200 /, `serve logs the node's own address, from X-Real-IP: ${serve.log()}`);
   assert.match(serve.log(), new RegExp(`\\S+ POST /report ${report.code} `, 'm'), serve.log());
   assert.notEqual(report.code, '200', 'a forged report');
+  // The largest report report.py builds: a failure with its log's last 50 lines, cut to 48 KiB of
+  // multibyte text, which URL-encoding makes three times as long. Queued on the node, then sent through nginx.
+  const keys = JSON.parse(readFileSync(join(tree, 'report-keys.json'), 'utf8')) as Record<string, string>;
+  writeFileSync(join(base, 'node01.key'), `${keys.node01}\n`);
+  writeFileSync(join(base, 'install.log'), Array.from({ length: 80 }, (_, i) => `line ${i}: ${'€✓𝄞ключ検証ü'.repeat(60)}`).join('\n'));
+  const spool = join(base, 'spool');
+  const reportPy = (args: string[]) =>
+    spawnSync(requireTool('ip'), ['netns', 'exec', CLI, requireTool('/usr/bin/python3'), join(packageRoot, 'node-files/report.py'), ...args], {
+      encoding: 'utf8',
+      timeout: 30000,
+      cwd: base,
+      env: { ...process.env, K8S_IMAGE_REPORT_KEY: join(base, 'node01.key'), K8S_IMAGE_REPORT_SPOOL: spool, K8S_IMAGE_REPORT_TRIES: '1', K8S_IMAGE_REPORT_PAUSE: '0' },
+    });
+  const queued = reportPy(['--queue-only', '--log', join(base, 'install.log'), 'http://10.77.0.1:8080/report', 'node01', 'failed']);
+  assert.equal(queued.status, 0, queued.stderr);
+  const [body] = readdirSync(spool).filter((n) => n.endsWith('.report'));
+  const size = statSync(join(spool, body!)).size;
+  assert.ok(size > 140 * 1024 && size <= MAX_REPORT_BYTES, `${size} bytes: the worst case report.py can send, within serve's limit`);
+  const sent = reportPy(['--sync', '10', 'http://10.77.0.1:8080/report', 'node01', 'runtime']);
+  assert.equal(sent.status, 0, `sent, not refused: ${sent.stderr}`);
+  assert.doesNotMatch(sent.stderr, /413|REFUSED/);
+  assert.deepEqual(readdirSync(spool).filter((n) => n.endsWith('.report')), [], 'the queue is empty: both reports taken');
+  for (let i = 0; i < 40 && (serve.log().match(/10\.77\.0\.11 POST \/report 200 /g) ?? []).length < 2; i++) await sleep(50);
+  assert.equal((serve.log().match(/10\.77\.0\.11 POST \/report 200 /g) ?? []).length, 2, serve.log());
+  const failed = curl('http://10.77.0.1:8080/status/log/node01').body.toString('utf8');
+  assert.ok(failed.includes(`line 79: ${'€✓𝄞ключ検証ü'.repeat(60)}`), 'the log\'s last line, multibyte text intact');
   assert.match(serve.log(), /\S+ GET \/status\.json 200 /);
   await stopAll();
 });

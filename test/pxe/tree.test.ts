@@ -4,12 +4,15 @@
  * modes) to one written with a high limit; the modes other users' daemons need (directories 0755,
  * public files 0644, a node's secrets 0600, the root too, although mkdtemp makes it 0700); a re-run
  * keeps what the user placed and what --installer provided, and drops a removed node's files;
- * --loaders; servers the nodes cannot reach and non-unicast MACs are refused with exit 2.
+ * --loaders; servers the nodes cannot reach and non-unicast MACs are refused with exit 2; under
+ * umask 077 the out dir pxe creates and the entries --reinstall writes stay readable to the daemons;
+ * an out dir below a directory other users cannot search is named in a warning; --state DIR is the
+ * state serve --state DIR keeps (install markers read for the entries, cleared by --reinstall).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/assets.js';
 import { farmYaml } from '../helpers/farm.js';
@@ -17,6 +20,8 @@ import { tempDir } from '../helpers/tmp.js';
 
 const cli = join(packageRoot, 'dist', 'src', 'cli.js');
 const base = tempDir('k8s-image-pxe-tree-');
+// mkdtemp makes it 0700, which pxe rightly warns about (dnsmasq and nginx could not reach a tree below it).
+chmodSync(base, 0o755);
 
 /** The CLI under a shell's open-file limit, as a user runs it (`ulimit -n N; k8s-image pxe ...`). */
 function pxe(cwd: string, args: string[], nofile: number | 'hard' = 1024) {
@@ -64,16 +69,28 @@ test('a 1,000-node farm under ulimit -n 1024 writes, byte-identical (paths, byte
   }
 });
 
-test('modes: the root and directories 0755, public files 0644, a node\'s secrets and the report keys 0600, whatever the umask', () => {
+/** `umask 077; k8s-image pxe ARGS` in cwd. */
+function pxeUmask077(cwd: string, args: string[]) {
+  const quoted = [process.execPath, cli, 'pxe', ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+  return spawnSync('bash', ['-c', `umask 077; exec ${quoted}`], { cwd, encoding: 'utf8' });
+}
+
+test('modes: the out dir pxe creates, the root and directories 0755, public files 0644, a node\'s secrets, the report keys, the proxy token and the nginx site that holds it 0600, whatever the umask', () => {
   const dir = join(base, 'modes');
   mkdirSync(dir);
   writeFileSync(join(dir, 'farm.yaml'), farmYaml(2));
-  // A strict umask (077) must not leave the tree unreadable to dnsmasq and nginx.
-  const r = spawnSync('bash', ['-c', `umask 077 && exec '${process.execPath}' '${cli}' pxe -c farm.yaml -s 10.20.0.1:8080`], { cwd: dir, encoding: 'utf8' });
+  // A strict umask (077) must not leave the tree unreadable to dnsmasq and nginx: not the out dir
+  // (and its parents) pxe makes either.
+  const r = pxeUmask077(dir, ['-c', 'farm.yaml', '-s', '10.20.0.1:8080', '-o', 'out/farm']);
   assert.equal(r.status, 0, r.stderr);
-  const tree = join(dir, 'outputs', 'farm-pxe');
+  for (const d of ['out', 'out/farm']) assert.equal(statSync(join(dir, d)).mode & 0o777, 0o755, `${d}: made by pxe, other users traverse it`);
+  assert.doesNotMatch(r.stderr, /cannot reach the PXE tree/, 'nothing to warn about');
+  const tree = join(dir, 'out', 'farm', 'farm-pxe');
   assert.equal(statSync(tree).mode & 0o777, 0o755, 'the root (a mkdtemp staging dir, 0700 when made)');
-  const secret = /^(report-keys\.json|http\/seed\/.*|http\/nocloud\/[^/]+\/user-data)$/;
+  const token = readFileSync(join(tree, 'proxy-token'), 'utf8');
+  assert.match(token, /^[0-9a-f]{64}\n$/);
+  assert.match(readFileSync(join(tree, 'nginx-k8s-image.conf'), 'utf8'), new RegExp(`proxy_set_header X-K8s-Image-Proxy ${token.trim()};`));
+  const secret = /^(report-keys\.json|proxy-token|nginx-k8s-image\.conf|http\/seed\/.*|http\/nocloud\/[^/]+\/user-data)$/;
   let secrets = 0;
   for (const [p, e] of snapshot(tree)) {
     if (e.kind === 'dir') assert.equal(e.mode, 0o755, p);
@@ -82,8 +99,54 @@ test('modes: the root and directories 0755, public files 0644, a node\'s secrets
       secrets++;
     } else assert.equal(e.mode, 0o644, p);
   }
-  assert.ok(secrets > 6, `${secrets} secret files`);
+  assert.ok(secrets > 8, `${secrets} secret files`);
   assert.ok(existsSync(join(tree, 'http/seed/master/k8s-image/etc/k8s-image/pki/ca.key')));
+  assert.equal(snapshot(tree).get('cloud-image/node0001.cmdline')?.mode, 0o644, 'a cloud image\'s kernel arguments: no secret');
+});
+
+test('an out dir that exists keeps its mode; a 0700 directory above it is named in a warning with the fix', () => {
+  const dir = join(base, 'private');
+  mkdirSync(join(dir, 'home', 'out'), { recursive: true });
+  writeFileSync(join(dir, 'farm.yaml'), farmYaml(1));
+  chmodSync(join(dir, 'home'), 0o700); // like /root
+  chmodSync(join(dir, 'home', 'out'), 0o750);
+  const r = pxe(dir, ['-c', 'farm.yaml', '-s', '10.20.0.1:8080', '-o', 'home/out']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(statSync(join(dir, 'home', 'out')).mode & 0o777, 0o750, 'not pxe\'s to change');
+  const warnings = r.stderr.split('\n').filter((l) => /cannot reach the PXE tree/.test(l));
+  assert.equal(warnings.length, 2, r.stderr);
+  assert.match(warnings[0]!, new RegExp(`${join(dir, 'home').replaceAll('.', '\\.')} is 0700: .*chmod o\\+x ${join(dir, 'home').replaceAll('.', '\\.')}`));
+  assert.match(warnings[1]!, new RegExp(`${join(dir, 'home', 'out').replaceAll('.', '\\.')} is 0750`));
+  chmodSync(join(dir, 'home'), 0o755);
+  chmodSync(join(dir, 'home', 'out'), 0o755);
+  const ok = pxe(dir, ['-c', 'farm.yaml', '-s', '10.20.0.1:8080', '-o', 'home/out']);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.doesNotMatch(ok.stderr, /cannot reach the PXE tree/);
+});
+
+test('--state DIR (serve --state\'s): its install markers choose the entries and --reinstall clears them there; under umask 077 the entries it writes are 0644', () => {
+  const dir = join(base, 'state');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'farm.yaml'), farmYaml(2));
+  const state = join(dir, 'farm-state');
+  // What serve --state farm-state wrote when node0001 reported its install.
+  mkdirSync(join(state, 'installed'), { recursive: true });
+  writeFileSync(join(state, 'installed', 'node0001'), 'reported\n');
+  const r = pxeUmask077(dir, ['-c', 'farm.yaml', '-s', '10.20.0.1:8080', '--state', 'farm-state']);
+  assert.equal(r.status, 0, r.stderr);
+  const tree = join(dir, 'outputs', 'farm-pxe');
+  const entries = ['tftp/pxelinux.cfg/01-00-50-56-3f-00-01', 'tftp/grub.cfg-01-00-50-56-3f-00-01', 'http/ipxe/01-00-50-56-3f-00-01.ipxe'];
+  assert.match(readFileSync(join(tree, entries[0]!), 'utf8'), /LOCALBOOT 0/, 'installed, by the marker in --state');
+  assert.match(r.stdout, /node0001 .*local disk \(installed\)/);
+  assert.match(r.stdout, /k8s-image serve --dir \S+ --state farm-state /, 'the serve command names the same state');
+  const again = pxeUmask077(dir, ['-c', 'farm.yaml', '-s', '10.20.0.1:8080', '--state', 'farm-state', '--reinstall', 'node0001']);
+  assert.equal(again.status, 0, again.stderr);
+  assert.ok(!existsSync(join(state, 'installed', 'node0001')), 'the marker serve reads is gone: serve hands out the secrets again');
+  for (const e of entries) {
+    assert.match(readFileSync(join(tree, e), 'utf8'), /install/, e);
+    assert.equal(statSync(join(tree, e)).mode & 0o777, 0o644, `${e}: dnsmasq and nginx read it whatever the umask`);
+  }
+  assert.match(readFileSync(join(tree, entries[0]!), 'utf8'), /DEFAULT install/);
 });
 
 test('a re-run keeps the loaders the user placed and the files --installer provided, drops a removed node\'s files, and says what it kept', () => {
