@@ -152,6 +152,21 @@ test('nginx (master root, workers www-data) serves the bulk from the tree, canno
   // What serve takes, not less: a failure's log URL-encoded.
   assert.match(proxied[2]!, new RegExp(`client_max_body_size ${MAX_REPORT_BYTES / 1024}k;`));
   const serve = await startServe('127.0.0.1:8081', command.slice(4));
+  // serve --trust-proxy believes X-Real-IP from loopback only with the site's token: a local user
+  // who names a node's address without it gets nothing.
+  const direct = (headers: string[]) => {
+    const out = join(base, 'direct.out');
+    writeFileSync(out, '');
+    const r = inNs(SRV, 'curl', ['-s', '-o', out, '-w', '%{http_code}', ...headers.flatMap((h) => ['-H', h]), 'http://127.0.0.1:8081/seed/node01/k8s-image/etc/k8s-image/kubeadm.yaml']);
+    return { code: r.stdout, body: readFileSync(out) };
+  };
+  const mine = readFileSync(join(tree, 'http/seed/node01/k8s-image/etc/k8s-image/kubeadm.yaml'));
+  for (const h of [['X-Real-IP: 10.77.0.11'], ['X-Real-IP: 10.77.0.11', `X-K8s-Image-Proxy: ${'0'.repeat(64)}`]]) {
+    const r = direct(h);
+    assert.notEqual(r.code, '200', `loopback with ${h.join(', ')}: no secret`);
+    assert.ok(!r.body.includes(mine), 'no secret bytes');
+  }
+  assert.equal(direct(['X-Real-IP: 10.77.0.11', `X-K8s-Image-Proxy: ${token.trim()}`]).code, '200', "with the site's token: believed");
   mkdirSync(join(base, 'nginx-tmp'));
   const conf = join(base, 'nginx.conf');
   writeFileSync(
