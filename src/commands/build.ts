@@ -158,6 +158,9 @@ export async function build(opts: BuildOptions, out: Output, withIsos = true): P
       : `is ${kindOf(there)}, not the folder of a previous build; move it away or choose another --out`;
     throw new UserError(`--out ${outDir}: ${clusterDir} ${why}`);
   }
+  // The secrets are checked (or minted, in memory only) before anything is made: a refusal leaves
+  // no output folder behind, and the file is written only just before the tree lands (persist).
+  const loadedSecrets = await loadSecretsFor(loaded, opts, out);
   // Refuses /proc, /sys and a path that is a file before anything is made.
   await makeDir(outDir, '--out');
   // One build at a time per output tree; a second one waits (or takes over the lock of a dead one).
@@ -172,7 +175,6 @@ export async function build(opts: BuildOptions, out: Output, withIsos = true): P
   let carried: Awaited<ReturnType<typeof carrySeedIsos>> | undefined;
   try {
     for (const what of await cleanStale(outDir, cluster.name)) out.warn(what);
-    const loadedSecrets = await loadSecretsFor(loaded, opts, out);
     const secrets = loadedSecrets.secrets;
     secretsPath = loadedSecrets.secretsPath;
     const caFingerprint = discoveryHash(secrets.ca.cert);
@@ -209,6 +211,8 @@ export async function build(opts: BuildOptions, out: Output, withIsos = true): P
         }
         // The last point to stop: the swap and the manifest are quick and leave a whole tree.
         checkpoint();
+        // The secrets file first (exclusive create: never over one a concurrent run made), then the tree.
+        loadedSecrets.persist();
         if (whole) await swapIntoPlace([{ staged, target: clusterDir }]);
         else await swapIntoPlace(nodes.map((n) => ({ staged: join(staged, n.name), target: join(clusterDir, n.name) })));
 

@@ -23,7 +23,7 @@ export interface GoldenOptions { config?: string; out?: string; node?: string[];
  */
 async function writeTree(outDir: string, name: string, artifacts: Artifact[], out: Output, beforeSwap: () => void): Promise<string> {
   const target = join(outDir, name);
-  await makeDir(outDir);
+  await makeDir(outDir, '--out');
   const lock = await acquireLock(outDir, name, { onWait: (h) => out.info(`waiting for another run writing ${target} (${h})`) });
   try {
     for (const what of await cleanStale(outDir, name)) out.warn(what);

@@ -3,6 +3,7 @@ import { createReadStream, createWriteStream, existsSync, statSync } from 'node:
 import { isIPv4 } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { openIso } from '../iso/reader.js';
+import { installerProblem } from '../iso/installer.js';
 import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { patterns } from '../config/index.js';
@@ -82,7 +83,7 @@ async function copyInstaller(installer: string, stage: string, provided: Map<str
 async function makeOutDir(outDir: string): Promise<void> {
   const created: string[] = [];
   for (let d = resolve(outDir); !existsSync(d); d = dirname(d)) created.unshift(d);
-  await makeDir(outDir);
+  await makeDir(outDir, '--out');
   for (const d of created) await chmod(d, 0o755);
 }
 
@@ -280,7 +281,9 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
   if (opts.repo && !patterns.HTTP_URL.test(opts.repo)) problems.push(`--repo ${opts.repo}: expected an http(s) URL of a CentOS 7 tree`);
   for (const a of opts.kernelArg ?? []) if (!KERNEL_ARG.test(a)) problems.push(`--kernel-arg ${JSON.stringify(a)}: one word of letters, digits and _.,:=/+- (like console=ttyS0,115200)`);
   for (const n of opts.reinstall ?? []) if (!cluster.nodes.some((x) => x.name === n && x.mac)) problems.push(`--reinstall ${n}: no node ${n} with a mac in cluster ${cluster.name}`);
-  if (opts.installer && !existsSync(opts.installer)) problems.push(`--installer ${opts.installer}: no such file or directory`);
+  // Checked before anything is made: a directory or image without the installer kernel leaves nothing behind.
+  const installerWrong = opts.installer === undefined ? undefined : installerProblem(opts.installer);
+  if (installerWrong) problems.push(installerWrong);
   if (opts.loaders !== undefined && !(existsSync(opts.loaders) && statSync(opts.loaders).isDirectory())) problems.push(`--loaders ${opts.loaders}: not a directory; give the directory holding pxelinux.0, ldlinux.c32, shimx64.efi, grubx64.efi (any of them)`);
   if (opts.state !== undefined && existsSync(opts.state) && !statSync(opts.state).isDirectory()) problems.push(`--state ${opts.state}: not a directory; give the directory serve --state uses`);
   if (problems.length) throw new UserError(problems);

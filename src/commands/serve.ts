@@ -1,6 +1,6 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { openIso } from '../iso/reader.js';
+import { installerProblem } from '../iso/installer.js';
 import { UserError } from '../errors.js';
 import { PROXY_TOKEN_FILE, pxeTreeIndex, readProxyToken, startFarmServer, stateDirFor, type FarmIndex, type FarmServer } from '../serve/server.js';
 import { deriveReportKeys } from '../serve/report-keys.js';
@@ -27,24 +27,6 @@ function listenProblem(e: unknown, listen: string, host: string, port: number): 
     default:
       return undefined;
   }
-}
-
-function installerProblem(installer: string): string | undefined {
-  const ok = !existsSync(installer)
-    ? false
-    : statSync(installer).isDirectory()
-      ? existsSync(`${installer}/images/pxeboot/vmlinuz`)
-      : (() => {
-          try {
-            const iso = openIso(installer);
-            const hit = iso.lookup('images/pxeboot/vmlinuz');
-            iso.close();
-            return hit !== undefined;
-          } catch {
-            return false;
-          }
-        })();
-  return ok ? undefined : `--installer ${installer}: not a CentOS 7 DVD (no images/pxeboot/vmlinuz in it); pass the DVD image or its extracted tree`;
 }
 
 /**

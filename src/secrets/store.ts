@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { closeSync, constants as fsc, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsc, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import yaml from 'js-yaml';
@@ -15,6 +15,7 @@ import {
   randomString,
 } from './random.js';
 import { sha512Crypt } from './sha512crypt.js';
+import { makeDirSync } from '../output/safe-write.js';
 
 export interface Secrets {
   version: 1;
@@ -424,7 +425,8 @@ function pending(path: string, secrets: Secrets, state: 'minted' | 'updated', be
       if (done) return;
       const text = serializeSecrets(secrets);
       if (state === 'minted') {
-        mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+        // Not Node's recursive mkdir: it loops forever under /proc (a --secrets or --out path there).
+        makeDirSync(dirname(path), undefined, 0o700);
         if (!createFileExclusiveSync(path, text)) {
           throw new UserError(`${path}: another k8s-image run created this secrets file while this one was minting its own; nothing was written: run the command again to use that file`);
         }

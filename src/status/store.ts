@@ -5,9 +5,10 @@
  * once do not queue behind each other's disk flush). A line torn by a crash mid-write is cut off
  * at the next open; no other line can be damaged by it.
  */
-import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Stage } from './protocol.js';
+import { makeDirSync } from '../output/safe-write.js';
 
 export interface StatusEvent {
   node: string;
@@ -53,7 +54,8 @@ export class StatusStore {
   readonly notes: string[] = [];
 
   constructor(dir: string) {
-    mkdirSync(dir, { recursive: true });
+    // Not Node's recursive mkdir: it loops forever under /proc (a --state path there).
+    makeDirSync(dir, '--state');
     const path = join(dir, LOG_NAME);
     let text = '';
     try {

@@ -159,6 +159,11 @@ test('outputs under /proc and /sys are refused at once naming the file system (b
     [['render', '-o', '/sys/k8s-image-test/out'], /^error: --out \/sys\/k8s-image-test\/out: is on sysfs, a kernel pseudo file system/],
     [['kubeconfig', '-o', '/proc/k8s-image-test'], /^error: --out \/proc\/k8s-image-test: is on procfs/],
     [['init', '-o', '/proc/self/comm', '--force'], /^error: --out \/proc\/self\/comm: is on procfs/],
+    // These made their folder with Node's recursive mkdir, which loops forever under /proc.
+    [['golden', '-o', '/proc/k8s-image-test'], /^error: --out \/proc\/k8s-image-test: is on procfs/],
+    [['packer', '-o', '/proc/k8s-image-test'], /^error: --out \/proc\/k8s-image-test: is on procfs/],
+    [['secrets', '-o', '/proc/k8s-image-test'], /^error: \/proc\/k8s-image-test: is on procfs/],
+    [['pxe', '-s', '10.20.0.1:8080', '-o', '/proc/k8s-image-test'], /^error: --out \/proc\/k8s-image-test: is on procfs/],
   ];
   for (const [args, re] of cases) {
     const r = await k8sImage(args, base, 20000);
@@ -266,4 +271,17 @@ test('build and render refuse a <out>/<cluster> that is a file or a symlink (a f
   refused(await k8sImage(['render', '-o', out], base), /^error: --out .*out: .*out\/k8s-lab is a regular file, not the folder of a previous build/, 'render, tree a file');
   assert.equal(readFileSync(tree, 'utf8'), 'notes the user keeps\n');
   assert.deepEqual(readdirSync(out), ['k8s-lab'], 'no lock, no secrets file');
+});
+
+test('serve --state under /proc, and pxe --installer that is no DVD, are refused before anything is made', { timeout: 60000 }, async (t) => {
+  const base = dir(t, 'k8s-image-sw-state-');
+  writeFileSync(join(base, 'farm.yaml'), 'cluster: { name: farm }\nnetwork: { prefix: 24, gateway: 10.20.0.254, dns: [10.20.0.254] }\nnodes:\n  - { name: m1, role: master, ip: 10.20.0.10, mac: "52:54:00:00:00:10" }\n');
+  // --installer /etc used to fail only after the out dir and a secrets file were made.
+  refused(await k8sImage(['pxe', '-c', 'farm.yaml', '-s', '10.20.0.1:8080', '--installer', '/etc'], base), /^error: --installer \/etc: not a CentOS 7 DVD/, 'pxe --installer /etc');
+  assert.deepEqual(readdirSync(base), ['farm.yaml'], 'no outputs/, no secrets file');
+  const tree = join(base, 'outputs', 'farm-pxe');
+  assert.equal((await k8sImage(['pxe', '-c', 'farm.yaml', '-s', '10.20.0.1:8080'], base)).code, 0);
+  const r = await k8sImage(['serve', '--dir', tree, '--listen', '127.0.0.1:0', '--state', '/proc/k8s-image-test'], base, 20000);
+  refused(r, /^error: --state \/proc\/k8s-image-test: is on procfs/, 'serve --state /proc/...');
+  assert.ok(r.ms < 15000, `serve --state /proc took ${r.ms} ms`);
 });
