@@ -48,37 +48,7 @@ export interface KnownBug {
  * Known failures of main at the time the fuzz landed (issue 21), found by `npm run fuzz`. Remove an
  * entry when its fix merges; cli-fuzz.test.ts then holds the fix to it.
  */
-export const KNOWN_BUGS: KnownBug[] = [
-  // Issue 21, "Refused commands mint secrets": a run that exits non-zero leaves a secrets file
-  // (kubeconfig -f <device|ro|dir>, packer/golden/guestinfo -o <file|ro>, pxe --loaders /etc, ...).
-  { issue: '#21 refused commands mint secrets', kind: 'created', re: /=> created: refused \(exit [12]\) but created .*\(a secrets file: minted\)/ },
-  // Issue 21: "... also leave a secrets file or an empty outputs/ behind" (pxe -o X refused: X stays, empty).
-  { issue: '#21 refused commands leave an empty output directory', kind: 'created', re: /=> created: refused \(exit [12]\) but created [^,]*\(empty dir\)/ },
-  // Issue 21, safe writes ("atomic"; "a clear refusal naming what is there"): init -o <dir> --force
-  // refuses (EISDIR) but leaves <dir>.tmp behind.
-  { issue: '#21 init -o <directory> --force leaves <directory>.tmp', kind: 'created', re: /^"init" .*=> created: refused \(exit [12]\) but created [^,]*\.tmp$/ },
-  // Issue 21, "Bounded reads for every input file": a FIFO, /dev/zero or /dev/full (or a mknod'ed
-  // copy) as -c, --installer, --iso or --loaders blocks or reads forever (validate -c /dev/zero).
-  { issue: '#21 unbounded or blocking read of a FIFO/device input', kind: 'hang', re: /"(-c|--config|--installer|--iso|--loaders)" "[^"]*(fifo|zero|full)"/ },
-  // Issue 21, "-o/--state under /proc spin a core forever".
-  { issue: '#21 -o/--state under /proc spins forever', kind: 'hang', re: /"(-o|--out|--output|--state|-f|--file|-d|--dir)" "\/proc\// },
-  // Issue 21, "status -s at a server whose JSON is something else: TypeError, exit 1" (and HTML: SyntaxError).
-  { issue: '#21 status: TypeError on JSON of another shape', kind: 'stack', re: /^"status" .*=> stack: exit 1: (TypeError|SyntaxError)/ },
-  // Issue 21, safe writes, "never the input": kubeconfig -f <the config it reads> --force replaces
-  // cluster.yaml, and -f <the secrets file> --force replaces the cluster's CA with a kubeconfig.
-  { issue: '#21 kubeconfig -f <its input config or the secrets file> --force', kind: 'changed', re: /^"kubeconfig" .*=> changed: exit 0, sandbox\/(cluster\.yaml|k8s-lab\.secrets\.yaml): file replaced/ },
-  // Issue 21, "init -o PATH --force replaces symlinks, FIFOs and device nodes".
-  { issue: '#21 init --force replaces a symlink, FIFO or device', kind: 'changed', re: /^"init" .*=> changed: exit 0, sandbox\/[^:]+: (symlink|fifo|chardev) \d+ became file/ },
-  // Not in issue 21's text; found by this fuzz (see the report of branch i21-clifuzz):
-  // problemObject() (src/errors.ts) backtracks exponentially on a message naming a long absolute
-  // path: any refusal under --json then spins a core (packer -o /abs/file -c /abs/cluster.yaml --json).
-  { issue: '#21 fuzz: --json error with a long absolute path: regex backtracking in problemObject', kind: 'hang', re: /"--json".* => hang: no exit after \d+ ms; stderr: [\s\S]*error: \/[^\n]{40,}/ },
-  // init -o . --force, init -o/kubeconfig -f <a mount point> --force: rename(tmp, target) fails
-  // EBUSY, a stack trace (exit 1), and init leaves <target>.tmp (matched above).
-  { issue: '#21 fuzz: rename onto . or a mount point: EBUSY stack trace', kind: 'stack', re: /=> stack: exit 1: Error: EBUSY: resource busy or locked, rename/ },
-  // pxe --installer <a regular file that is no ISO>: "not an ISO 9660 image" escapes as a bug (exit 1).
-  { issue: '#21 fuzz: pxe --installer <non-ISO file>: exit 1', kind: 'stack', re: /^"pxe" .*=> stack: exit 1: Error: .*not an ISO 9660 image/ },
-];
+export const KNOWN_BUGS: KnownBug[] = [];
 
 export function signature(argv: readonly string[], v: Violation): string {
   return `${argv.map((a) => JSON.stringify(a)).join(' ')} => ${v.kind}: ${v.detail}`;
