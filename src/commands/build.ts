@@ -7,7 +7,7 @@ import { UserError } from '../errors.js';
 import { type IsoTool, ISO_TOOLS } from '../iso/index.js';
 import { acquireLock, atPath, kindOf, makeDir, buildEpoch, cleanStale, manifestText, readManifest, removeNow, scanTree, sortEntries, stagingPrefix, swapIntoPlace, withSignalCleanup, type Manifest, type ManifestEntry } from '../output/index.js';
 import { discoveryHash } from '../secrets/index.js';
-import { loadSecretsFor, readConfig, withStatusUrl, type Output } from './common.js';
+import { loadSecretsFor, readConfig, warnNodes, withStatusUrl, type Output } from './common.js';
 import { nicKnown } from './node-artifacts.js';
 import { buildAll, renderThreads } from './render-pool.js';
 import { table } from './validate.js';
@@ -142,7 +142,12 @@ export async function build(opts: BuildOptions, out: Output, withIsos = true): P
   const unknownNic = nodes.filter((n) => !nicKnown(n));
   if (withIsos && opts.seed === 'cidata' && unknownNic.length) throw new UserError(unknownNic.map((n) => nicProblem(cluster, n)));
   if (opts.seed !== 'oemdrv') {
-    for (const n of unknownNic) out.warn(`${nicProblem(cluster, n)}. Built for ${n.name}: the kickstart and OEMDRV seed only (the installer takes the NIC with a link)`);
+    warnNodes(
+      out,
+      unknownNic.map((n) => `${nicProblem(cluster, n)}. Built for ${n.name}: the kickstart and OEMDRV seed only (the installer takes the NIC with a link)`),
+      unknownNic.map((n) => n.name),
+      (count, names) => `${count} more nodes have the same problem (${names}): built with the kickstart and OEMDRV seed only`,
+    );
   }
   const outDir = opts.out ?? 'outputs';
   const clusterDir = join(outDir, cluster.name);

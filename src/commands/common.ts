@@ -81,6 +81,17 @@ export function secretsPathFor(loaded: LoadedCluster, outDir: string, explicit?:
   return secretsLocation(loaded, outDir, explicit).path;
 }
 
+/**
+ * Per-node warnings of one kind, for a farm: the first few in full, then one line naming how many more
+ * and which (a 1000-node farm gets four lines, not a thousand).
+ */
+export function warnNodes(out: Output, lines: string[], names: string[], rest: (count: number, names: string) => string, shown = 3): void {
+  for (const l of lines.slice(0, shown)) out.warn(l);
+  if (lines.length <= shown) return;
+  const more = names.slice(shown);
+  out.warn(rest(more.length, more.length > 5 ? `${more.slice(0, 5).join(', ')} and ${more.length - 5} more` : more.join(', ')));
+}
+
 /** The config with `--status URL` in place of its status.url (the manifest's digest says so too). */
 export function withStatusUrl(loaded: LoadedCluster, url: string | undefined): LoadedCluster {
   if (url === undefined) return loaded;

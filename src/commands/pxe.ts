@@ -11,7 +11,7 @@ import { acquireLock, atPath, cleanStale, makeDir, stagingPrefix, swapIntoPlace,
 import { entryPaths, installEntries, PROXY_UEFI_LIMIT, renderPxe, serveBehindNginx, type PxeOptions } from '../pxe/index.js';
 import type { Artifact } from '../artifact.js';
 import type { Node } from '../config/index.js';
-import { loadSecretsFor, readConfig, type Output } from './common.js';
+import { loadSecretsFor, readConfig, warnNodes, type Output } from './common.js';
 import { table } from './validate.js';
 
 export interface PxeCommandOptions {
@@ -319,7 +319,12 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
     }
     const installed = await installedNodes(state);
     const rendered = renderPxe(cluster, sec.secrets, pxeOpts, resolve(tree), installed);
-    for (const s of rendered.skipped) out.warn(`${s.node.name}: not in the PXE tree: ${s.reason}`);
+    warnNodes(
+      out,
+      rendered.skipped.map((s) => `${s.node.name}: not in the PXE tree: ${s.reason}`),
+      rendered.skipped.map((s) => s.node.name),
+      (count, names) => `${count} more nodes are not in the PXE tree for the same reason (${names}): give each its mac`,
+    );
     if (rendered.skipped.length === cluster.nodes.length) throw new UserError(rendered.skipped.map((s) => s.reason));
     if (rendered.tooLong.length) throw new UserError(rendered.tooLong.map((s) => `${s.node.name}: ${s.reason}`));
     const stage = await mkdtemp(join(outDir, `${stagingPrefix(`${cluster.name}-pxe`)}${process.pid}-`));

@@ -15,6 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/assets.js';
+import yaml from 'js-yaml';
 import { farmYaml } from '../helpers/farm.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -263,4 +264,18 @@ test('servers the nodes cannot reach and non-unicast MACs are refused with exit 
     assert.equal(r.status, 2, `${mac}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`nodes\\[1\\]\\.mac: "${mac}" is ${why}`), r.stderr);
   }
+});
+
+test('nodes left out of a farm (no mac) are warned about in a few lines, not one per node', () => {
+  const dir = join(base, 'nomac');
+  mkdirSync(dir, { recursive: true });
+  // 200 workers, 150 of them without a mac.
+  const doc = yaml.load(farmYaml(200, 'nomac')) as { nodes: { mac?: string }[] };
+  for (const n of doc.nodes.slice(1, 151)) delete n.mac;
+  writeFileSync(join(dir, 'nomac.yaml'), yaml.dump(doc));
+  const r = pxe(dir, ['-c', 'nomac.yaml', '--server', '10.20.0.1:8080']);
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => /not in the PXE tree/.test(l));
+  assert.equal(lines.length, 4, r.stderr);
+  assert.match(lines[3]!, /^warning: 147 more nodes are not in the PXE tree for the same reason \(node0004, node0005, node0006, node0007, node0008 and 142 more\): give each its mac$/);
 });
