@@ -1,3 +1,6 @@
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { UserError } from '../errors.js';
 import { refusePseudoFs, checkOutputFile, writeFileSafely, type OutputFile } from '../output/index.js';
 import { adminKubeconfig } from '../secrets/index.js';
 import { endpointText } from '../plan/index.js';
@@ -24,9 +27,17 @@ export async function kubeconfig(opts: KubeconfigOptions, out: Output): Promise<
       }
     : undefined;
   if (target) checkOutputFile(target);
-  const { secrets: s } = await loadSecretsFor(loaded, opts, out);
+  const loadedSecrets = await loadSecretsFor(loaded, opts, out);
+  const s = loadedSecrets.secrets;
   const { cluster } = loaded;
   const text = await adminKubeconfig({ secrets: s, clusterName: cluster.name, server: `https://${endpointText(cluster)}` });
+  // A new secrets file lands first (a kubeconfig signed by a CA no file keeps would be worthless),
+  // so what the write needs is checked before it: a folder to write in.
+  if (target) {
+    const parent = dirname(resolve(target.path));
+    if (!existsSync(parent) || !statSync(parent).isDirectory()) throw new UserError(`--file ${target.path}: ${parent}: no such file or directory (or not a directory); make it first (mkdir -p ${parent}) or choose another path`);
+  }
+  loadedSecrets.persist();
   if (!target) {
     out.result(text);
     return;

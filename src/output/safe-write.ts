@@ -5,7 +5,7 @@
  * reads that stop at a bound whatever the path is. Every refusal is one UserError line: the option
  * and path, what is there, what would be right.
  */
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, readlinkSync, statSync, statfsSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, readlinkSync, rmdirSync, statSync, statfsSync, type Stats } from 'node:fs';
 import { chmod, link, open, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -115,11 +115,27 @@ export function makeDirSync(path: string, flag?: string, mode?: number): void {
   for (const d of missing.reverse()) {
     try {
       mkdirSync(d, mode);
+      madeDirs.push(d);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
   }
 }
+
+// The directories this process made. A command that then fails (any exit but 0) removes those
+// still empty, newest first: a refused command leaves no empty output folder behind, whichever
+// later check refused it. rmdir removes nothing that holds a file.
+const madeDirs: string[] = [];
+process.on('exit', (code) => {
+  if (code === 0) return;
+  for (const d of madeDirs.reverse()) {
+    try {
+      rmdirSync(d);
+    } catch {
+      /* not empty, or gone: leave it */
+    }
+  }
+});
 
 /** A file the command writes, as the user named it. */
 export interface OutputFile {
@@ -157,6 +173,10 @@ export function checkOutputFile(o: OutputFile): boolean {
   const at = named(o.flag, o.path);
   if (o.path === '') throw new UserError(`${o.flag}: an empty path; name the file to write`);
   refusePseudoFs(o.path, o.flag);
+  // An input named by its path, even one this run is about to create (a secrets file not made yet).
+  for (const input of o.inputs ?? []) {
+    if (input.path && resolve(input.path) === resolve(o.path)) throw new UserError(`${at}: is the same file as ${input.flag} ${input.path}, which this command reads; write the output to another path`);
+  }
   const st = lstatOrNone(o.path);
   if (!st) return false;
   if (st.isSymbolicLink()) {
