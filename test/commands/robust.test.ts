@@ -40,7 +40,8 @@ const hashes = (dir: string) => treeHashes(dir);
 
 /**
  * The CLI as a user installs it outside the clone: `npm pack`, then `npm install -g` of the tarball
- * into a fresh prefix (the registry serves only its dependencies). The prefix is readable by anyone,
+ * into a fresh prefix, its dependencies from npm's cache only (--offline: tests never use the
+ * network; `npm ci` filled the cache). The prefix is readable by anyone,
  * so a test can run it as another user wherever the clone lives (/root/k8s-image is 0700).
  */
 let packed: { prefix: string; bin: string; pkg: string } | undefined;
@@ -55,7 +56,7 @@ function installedCli(): { prefix: string; bin: string; pkg: string } {
   };
   // --ignore-scripts: the tests run on the dist/ they just built; prepare would rebuild it.
   const tgz = npm(['pack', '--ignore-scripts', '--pack-destination', prefix], packageRoot).trim().split('\n').at(-1)!;
-  npm(['install', '-g', '--prefer-offline', '--ignore-scripts', '--prefix', prefix, join(prefix, tgz)], prefix);
+  npm(['install', '-g', '--offline', '--ignore-scripts', '--prefix', prefix, join(prefix, tgz)], prefix);
   packed = { prefix, bin: join(prefix, 'bin', 'k8s-image'), pkg: join(prefix, 'lib', 'node_modules', 'k8s-image') };
   return packed;
 }
