@@ -8,8 +8,8 @@ import { type IsoTool, ISO_TOOLS } from '../iso/index.js';
 import { acquireLock, atPath, kindOf, makeDir, buildEpoch, cleanStale, manifestText, readManifest, removeNow, scanTree, sortEntries, stagingPrefix, swapIntoPlace, withSignalCleanup, type Manifest, type ManifestEntry } from '../output/index.js';
 import { discoveryHash } from '../secrets/index.js';
 import { loadSecretsFor, readConfig, warnNodes, withStatusUrl, type Output } from './common.js';
-import { nicKnown } from './node-artifacts.js';
-import { buildAll, renderThreads } from './render-pool.js';
+import { nicKnown } from '../assemble/index.js';
+import { buildAll, renderThreads } from '../assemble/index.js';
 import { table } from './validate.js';
 
 

@@ -10,7 +10,7 @@ import { renderGuestinfo } from '../vmware/index.js';
 import type { LoadedCluster, Node } from '../config/index.js';
 import { loadSecretsFor, readConfig, type Output } from './common.js';
 import { nicProblem } from './build.js';
-import { nicKnown } from './node-artifacts.js';
+import { nicKnown } from '../assemble/index.js';
 import { table } from './validate.js';
 
 // No --new-ca here: a golden image holds no CA, and guestinfo seeds take the CA of the secrets file
