@@ -49,6 +49,16 @@ before(async () => {
  * load_yaml (yaml.safe_load). Then DataSourceNoCloud: _network_eni = metadata.get('network-interfaces'),
  * network_config = eni.convert_eni_data(_network_eni). The request comes from the node's address.
  */
+
+/** Python: the network state `ns` rendered by cloud-init's sysconfig renderer (RHEL's settings) under req["target"]. */
+const RENDER_SYSCONFIG = `try:
+    from cloudinit.distros.rhel import Distro
+    rcfg = dict(Distro.renderer_configs["sysconfig"])
+except Exception:
+    rcfg = {"control": "etc/sysconfig/network", "iface_templates": "%(base)s/network-scripts/ifcfg-%(name)s",
+            "route_templates": {"ipv4": "%(base)s/network-scripts/route-%(name)s", "ipv6": "%(base)s/network-scripts/route6-%(name)s"}}
+sysconfig.Renderer(config=rcfg).render_network_state(ns, target=req["target"])`;
+
 const FETCH_AND_RENDER_PY = String.raw`
 import sys, json, http.client, urllib.parse
 import yaml
@@ -71,13 +81,7 @@ md = yaml.safe_load(get(md_url).decode("utf-8"))
 ud = get(ud_url)
 netcfg = eni.convert_eni_data(md["network-interfaces"])
 ns = parse_net_config_data(netcfg, skip_broken=False)
-try:
-    from cloudinit.distros.rhel import Distro
-    rcfg = dict(Distro.renderer_configs["sysconfig"])
-except Exception:
-    rcfg = {"control": "etc/sysconfig/network", "iface_templates": "%(base)s/network-scripts/ifcfg-%(name)s",
-            "route_templates": {"ipv4": "%(base)s/network-scripts/route-%(name)s", "ipv6": "%(base)s/network-scripts/route6-%(name)s"}}
-sysconfig.Renderer(config=rcfg).render_network_state(ns, target=req["target"])
+${RENDER_SYSCONFIG}
 print(json.dumps({"netcfg": netcfg, "instance_id": md.get("instance-id"), "user_data_first_line": ud.decode("utf-8").split("\n")[0]}))
 `;
 
@@ -180,13 +184,7 @@ from cloudinit.net.network_state import parse_net_config_data
 req = json.load(sys.stdin)
 cfg = cmdline.read_kernel_cmdline_config(cmdline=req["cmdline"])
 ns = parse_net_config_data(cfg, skip_broken=False)
-try:
-    from cloudinit.distros.rhel import Distro
-    rcfg = dict(Distro.renderer_configs["sysconfig"])
-except Exception:
-    rcfg = {"control": "etc/sysconfig/network", "iface_templates": "%(base)s/network-scripts/ifcfg-%(name)s",
-            "route_templates": {"ipv4": "%(base)s/network-scripts/route-%(name)s", "ipv6": "%(base)s/network-scripts/route6-%(name)s"}}
-sysconfig.Renderer(config=rcfg).render_network_state(ns, target=req["target"])
+${RENDER_SYSCONFIG}
 tok = [t for t in req["cmdline"].split() if t.startswith("network-config=")][-1].split("=", 1)[1]
 blob = base64.b64decode(tok)
 print(json.dumps({"cfg": cfg, "header": list(blob[:10]), "yaml": gzip.decompress(blob).decode("utf-8")}))
