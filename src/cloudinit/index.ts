@@ -2,6 +2,8 @@ import yaml from 'js-yaml';
 import type { Artifact } from '../artifact.js';
 import { sharedBytes, textArtifact } from '../artifact.js';
 import type { NodePlan } from '../plan/index.js';
+import { readAsset } from '../assets.js';
+import { renderTemplate } from '../template.js';
 
 /**
  * Why a cidata seed cannot work for this node, or undefined. cloud-init matches (and renames) a NIC
@@ -92,39 +94,65 @@ export function eniText(plan: Pick<NodePlan, 'network'>): string {
   return `${lines.join('\n')}\n`;
 }
 
+let skeleton: [string, unknown][] | undefined;
+
+/** cloud-init/user-data.yaml: the document's keys in order; null where the node's plan fills it in. */
+function userDataSkeleton(): [string, unknown][] {
+  skeleton ??= Object.entries(yaml.load(readAsset('cloud-init/user-data.yaml')) as Record<string, unknown>);
+  return skeleton;
+}
+
+/** The fixed values' one placeholder, `{{installScript}}`, in the strings of a (nested) value. */
+function fillFixed(value: unknown, installScript: string): unknown {
+  if (typeof value === 'string') return value.replaceAll('{{installScript}}', installScript);
+  if (Array.isArray(value)) return value.map((v) => fillFixed(v, installScript));
+  return value;
+}
+
 /**
- * NoCloud seed files for the node: user-data (#cloud-config), meta-data, network-config (v1).
- * Only modules and keys CentOS 7's cloud-init 19.4 runs: no ntp module (chrony is a file), no
- * write_files defer, no packages: (it cannot pin versions or pass yum options; install.sh does).
- * A `nocloud-net` seed also carries the network in meta-data (see CloudInitOptions).
+ * The user-data document: the skeleton's keys in its order, the node's values where it has `~`
+ * (a key the plan has nothing for is left out), its own values elsewhere.
+ */
+function userDataDocument(node: Record<string, unknown>, installScript: string): Record<string, unknown> {
+  const doc: Record<string, unknown> = {};
+  for (const [key, fixed] of userDataSkeleton()) {
+    if (fixed !== null) doc[key] = fillFixed(fixed, installScript);
+    else if (!(key in node)) throw new Error(`cloud-init/user-data.yaml: the renderer has no value for ${key}`);
+    else if (node[key] !== undefined) doc[key] = node[key];
+  }
+  const unplaced = Object.keys(node).filter((k) => !(k in doc) && node[k] !== undefined);
+  if (unplaced.length) throw new Error(`cloud-init/user-data.yaml has no place (~) for ${unplaced.join(', ')}`);
+  return doc;
+}
+
+/**
+ * NoCloud seed files for the node: user-data (#cloud-config, its fixed text in cloud-init/),
+ * meta-data, network-config (v1). A `nocloud-net` seed also carries the network in meta-data (see
+ * CloudInitOptions).
  */
 export function renderCloudInit(plan: NodePlan, opts: CloudInitOptions = {}): Artifact[] {
   const hasSecret = plan.files.some((f) => f.secret);
   const root: Record<string, unknown> = { name: 'root', lock_passwd: !plan.rootPasswordHash };
   if (plan.rootPasswordHash) root.hashed_passwd = plan.rootPasswordHash;
   if (plan.sshAuthorizedKeys.length) root.ssh_authorized_keys = plan.sshAuthorizedKeys;
-  const userData: Record<string, unknown> = {
-    hostname: plan.hostname,
-    ...(plan.fqdn ? { fqdn: plan.fqdn } : {}),
-    preserve_hostname: false,
-    // /etc/hosts is one of the plan's files; cloud-init must not rewrite it every boot.
-    manage_etc_hosts: false,
-    timezone: plan.timezone,
-    disable_root: false,
-    ssh_pwauth: plan.sshAuthorizedKeys.length === 0,
-    users: [root],
-    write_files: plan.files.map((f) => ({
-      path: f.path,
-      owner: 'root:root',
-      permissions: `0${f.mode.toString(8)}`,
-      content: f.content,
-    })),
-    // One command: cloud-init runs runcmd as a plain sh script (no set -e), so only the last
-    // command's status reaches it. install.sh --live reloads units, (re)starts what must run now
-    // and starts the first-boot unit; any failure is cloud-init's error.
-    runcmd: [['bash', plan.installScript, '--live']],
-  };
-  const userDataText = [`#cloud-config\n# k8s-image: ${plan.hostname} (${plan.role}) of cluster ${plan.cluster}.${hasSecret ? ' Holds secrets: keep this seed private.' : ''}\n`, ...userDataPieces(userData)];
+  const userData = userDataDocument(
+    {
+      hostname: plan.hostname,
+      fqdn: plan.fqdn || undefined,
+      timezone: plan.timezone,
+      ssh_pwauth: plan.sshAuthorizedKeys.length === 0,
+      users: [root],
+      write_files: plan.files.map((f) => ({
+        path: f.path,
+        owner: 'root:root',
+        permissions: `0${f.mode.toString(8)}`,
+        content: f.content,
+      })),
+    },
+    plan.installScript,
+  );
+  const header = renderTemplate('cloud-init/header.mustache', { hostname: plan.hostname, role: plan.role, cluster: plan.cluster, secret: hasSecret });
+  const userDataText = [header, ...userDataPieces(userData)];
   const n = plan.network;
   const subnet: Record<string, unknown> = { type: 'static', address: `${n.ip}/${n.prefix}`, gateway: n.gateway, dns_nameservers: n.dns };
   if (n.search) subnet.dns_search = [n.search];

@@ -12,6 +12,7 @@ import { renderRepoFile, yumRepos } from './repos.js';
 import { lbFiles, lbFirewallProtocols, lbPackages, lbServices } from './lb.js';
 import { PATHS, type NodePlan, type PlanFile } from './types.js';
 import { REPORTER_PATH, REPORT_KEY_PATH, reportKey } from '../status/protocol.js';
+import { firstbootScript } from './node-scripts.js';
 
 export type { NodePlan, PlanFile } from './types.js';
 export { PATHS } from './types.js';
@@ -390,7 +391,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
   }
   // Every node has the first-boot unit: it reruns an unfinished install, and on Kubernetes nodes inits or joins.
   files.push(firstbootEnv(cluster, node, bootstrap, statusEnv));
-  files.push(file(PATHS.firstbootScript, readAsset('node-files/firstboot.sh'), 0o755));
+  files.push(file(PATHS.firstbootScript, firstbootScript(), 0o755));
   files.push(file(`/etc/systemd/system/${PATHS.firstbootUnit}`, readAsset(`node-files/${PATHS.firstbootUnit}`)));
 
   files.push(
@@ -480,7 +481,7 @@ export function planGolden(cluster: Cluster, secrets: Secrets): NodePlan {
   const disableServices = firewallOpen ? ['iptables', 'ip6tables'] : ['firewalld', 'iptables', 'ip6tables'];
   const runtimeService = cluster.runtime.kind === 'docker' ? 'docker' : 'containerd';
   // The clones' first boot (their seed's env file enables and starts it); the golden VM has no role.
-  files.push(file(PATHS.firstbootScript, readAsset('node-files/firstboot.sh'), 0o755));
+  files.push(file(PATHS.firstbootScript, firstbootScript(), 0o755));
   files.push(file(`/etc/systemd/system/${PATHS.firstbootUnit}`, readAsset(`node-files/${PATHS.firstbootUnit}`)));
   files.push(file(PATHS.installScript, readAsset('node-files/install.sh'), 0o755));
   files.push(file(PATHS.goldenScript, readAsset('node-files/golden.sh'), 0o755));

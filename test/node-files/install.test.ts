@@ -1,10 +1,30 @@
 // install.sh run for real against fake yum/rpm/systemctl, with fstab and SELinux config in a temp root.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { calls, callsOf, makeSandbox, run, setCounter, type Sandbox } from './sandbox.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/**
+ * PATH as `path` has it, minus the commands `hidden`: the host's directories are replaced by one of
+ * links to everything else in them (first one wins, as in a PATH search). This host may have Debian's
+ * rpm (the bundle tests build RPMs), which a node without yum must not find.
+ */
+function pathWithout(path: string, keepFirst: string, hidden: string[]): string {
+  const dir = tempDir('k8s-image-path-');
+  for (const d of path.split(':').filter((x) => x && x !== keepFirst)) {
+    let names: string[];
+    try {
+      names = readdirSync(d);
+    } catch {
+      continue;
+    }
+    for (const n of names) if (!hidden.includes(n) && !existsSync(join(dir, n))) symlinkSync(join(d, n), join(dir, n));
+  }
+  return `${keepFirst}:${dir}`;
+}
 
 const PACKAGES = ['chrony', 'curl', 'docker-ce-18.06.3.ce-3.el7', 'kubeadm-1.17.4-0', 'kubelet-1.17.4-0', 'kubectl-1.17.4-0', 'kubernetes-cni-0.7.5-0'];
 const FSTAB = `#
@@ -156,9 +176,10 @@ describe('install.sh', () => {
     t.after(() => i.sb.cleanup());
     // The sandbox's PATH puts the fakes first; with them gone, no yum or rpm is found (as on Debian).
     for (const c of ['yum', 'rpm']) rmSync(join(i.sb.root, 'bin', c));
-    const found = spawnSync('/bin/sh', ['-c', 'command -v yum; command -v rpm'], { env: { PATH: i.sb.env.PATH! }, encoding: 'utf8' });
-    assert.equal(found.stdout, '', `this host has a real yum or rpm on PATH: ${found.stdout}`);
-    const r = await run(i.sb, 'install.sh', i.env);
+    const PATH = pathWithout(i.sb.env.PATH!, join(i.sb.root, 'bin'), ['yum', 'rpm']);
+    const found = spawnSync('/bin/sh', ['-c', 'command -v yum; command -v rpm'], { env: { PATH }, encoding: 'utf8' });
+    assert.equal(found.stdout, '', `yum or rpm is still on PATH: ${found.stdout}`);
+    const r = await run(i.sb, 'install.sh', { ...i.env, PATH });
     assert.equal(r.code, 1, r.stdout + r.stderr);
     const log = readFileSync(i.log, 'utf8');
     assert.doesNotMatch(log, /packages installed|packages already installed/);

@@ -9,10 +9,24 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/assets.js';
+import { firstbootScript } from '../../src/plan/node-scripts.js';
 import { tempDir } from '../helpers/tmp.js';
 
 export const nodeFiles = join(packageRoot, 'node-files');
-export const script = (name: string): string => join(nodeFiles, name);
+/**
+ * A node script's path. First boot is assembled from node-files/firstboot/ exactly as the plan ships
+ * it, into a file of its own (written once per process), so tests run the bytes a node runs.
+ */
+export const script = (name: string): string => (name === 'firstboot.sh' ? assembledFirstboot() : join(nodeFiles, name));
+let firstbootPath: string | undefined;
+function assembledFirstboot(): string {
+  if (firstbootPath === undefined) {
+    const path = join(tempDir('k8s-image-firstboot-'), 'firstboot.sh');
+    writeFileSync(path, firstbootScript(), { mode: 0o755 });
+    firstbootPath = path;
+  }
+  return firstbootPath;
+}
 
 /** A token-shaped value the fakes print, so tests can check it never reaches the log. */
 export const TOKEN = 'abcdef.0123456789abcdef';

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { nodeFiles, script } from './sandbox.js';
+import { FIRSTBOOT_PARTS } from '../../src/plan/node-scripts.js';
 
 const exec = promisify(execFile);
 const SCRIPTS = ['firstboot.sh', 'install.sh', 'token-keeper.sh', 'golden.sh', 'seal.sh'];
@@ -137,6 +138,28 @@ describe('node-files systemd units', () => {
     assert.match(fb, /SENTINEL=\$STATE_DIR\/bootstrap-success\.complete/);
     assert.match(tk, /DONE_FILE=\$STATE_DIR\/token-keeper\.done/);
     assert.match(fb, /STATE_DIR=\$\{STATE_DIR:-\/var\/lib\/k8s-image\}/);
+  });
+});
+
+describe('node-files/firstboot/: one concern a file', () => {
+  const dir = join(nodeFiles, 'firstboot');
+  const onDisk = [...readdirSync(dir).filter((n) => n.endsWith('.sh')), ...readdirSync(join(dir, 'stages')).map((n) => `stages/${n}`)].sort();
+
+  it('every part is assembled, once, and nothing else is there', () => {
+    assert.deepEqual([...FIRSTBOOT_PARTS].sort(), onDisk);
+  });
+
+  it("each stages/NAME.sh defines stage_NAME and nothing else at the top level; the driver's main() runs each", () => {
+    const driver = readFileSync(join(dir, 'driver.sh'), 'utf8');
+    for (const part of onDisk.filter((p) => p.startsWith('stages/'))) {
+      const name = part.slice('stages/'.length, -'.sh'.length);
+      const text = readFileSync(join(dir, part), 'utf8');
+      const fns = [...text.matchAll(/^([a-z_]+)\(\) \{$/gm)].map((m) => m[1]);
+      assert.ok(fns.includes(`stage_${name}`), `${part} defines stage_${name}`);
+      for (const fn of fns) assert.ok(fn === `stage_${name}` || !driver.includes(`stage_${fn}`), `${part}: ${fn}`);
+      assert.match(driver, new RegExp(`^ +stage ${name}$`, 'm'), `driver.sh's main() runs stage ${name}`);
+      assert.match(text, /^#: Stage /, `${part} starts with a note saying what the stage does`);
+    }
   });
 });
 

@@ -7,7 +7,7 @@ import yaml from 'js-yaml';
 import type { Cluster } from '../../src/config/index.js';
 import type { Secrets } from '../../src/secrets/index.js';
 import { planNode, type NodePlan } from '../../src/plan/index.js';
-import { packageRoot } from '../../src/assets.js';
+import { firstbootScript } from '../../src/plan/node-scripts.js';
 import { renderKickstart, SEED_FILES_DIR } from '../../src/kickstart/index.js';
 import { renderCloudInit } from '../../src/cloudinit/index.js';
 import type { Artifact } from '../../src/artifact.js';
@@ -322,7 +322,7 @@ print(json.dumps(out))`;
 });
 
 test("the master's CA files are exactly the set first boot restores for kubeadm", () => {
-  const script = readFileSync(`${packageRoot}/node-files/firstboot.sh`, 'utf8');
+  const script = firstbootScript();
   const restored = /^PKI_FILES='([^']+)'$/m.exec(script)![1]!.split(' ').sort();
   const planned = planNode(f.ha, f.haSecrets, 'master2')
     .files.filter((x) => x.path.startsWith('/etc/k8s-image/pki/'))
