@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { UserError, fileSystemProblem } from '../errors.js';
-import { MAX_CONFIG_BYTES } from '../config/load.js';
-import { readBoundedSync } from '../output/index.js';
-import { loadCluster, needsGeneratedRootPassword, patterns, type LoadedCluster } from '../config/index.js';
+import { needsGeneratedRootPassword, patterns, type LoadedCluster } from '../config/index.js';
 import { readManifest } from '../output/index.js';
 import { gitWarning, modeWarning, renamedFrom } from '../secrets/checks.js';
 import { discoveryHash, planSecrets, type Secrets } from '../secrets/index.js';
+import { secretsLocation } from '../secrets/location.js';
+import { readConfig } from '../config/read.js';
 
 /** Where commands write: results to stdout, logs and warnings to stderr. Tests pass their own. */
 export interface Output {
@@ -29,57 +29,10 @@ export const stdio: Output = {
   isTTY: Boolean(process.stderr.isTTY),
 };
 
-/** A vendor CNI manifest is a few hundred KB (Calico's operator bundle about 2 MB). */
-const MAX_CNI_MANIFEST_BYTES = 16 * 1024 * 1024;
-
-export function readConfig(path: string | undefined): LoadedCluster {
-  if (path === undefined) return loadCluster(undefined);
-  let text: string;
-  try {
-    // Bounded by a read loop, not by the size the file claims: /dev/zero, a FIFO or a growing file never hangs.
-    text = readBoundedSync({ path, flag: '--config', limit: MAX_CONFIG_BYTES, what: 'a cluster description' }).toString('utf8');
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`--config ${path}: cannot read it (${code ?? String(e)}); run \`k8s-image init --out ${path}\` for a starting file`);
-  }
-  return loadCluster(text, path, {
-    readFile: (rel) => {
-      try {
-        return readBoundedSync({ path: resolve(dirname(path), rel), limit: MAX_CNI_MANIFEST_BYTES, what: 'a CNI manifest' }).toString('utf8');
-      } catch (e) {
-        // load.ts reports the code: give it the refusal's words in its place.
-        if (e instanceof UserError) throw Object.assign(new Error(e.message), { code: e.message.replace(/^[^:]*: /, '') });
-        throw e;
-      }
-    },
-  });
-}
-
-/** The environment variable that names the secrets file, like --secrets (which sets it for the run, so children see it too). */
-export const SECRETS_ENV = 'K8S_IMAGE_SECRETS';
-
-/** Where the secrets file is, and why there: --secrets, then K8S_IMAGE_SECRETS, then beside the config (or in <out>/ for the embedded lab). */
-export function secretsLocation(loaded: LoadedCluster, outDir: string, explicit?: string): { path: string; source: 'option' | 'env' | 'config' | 'out'; why: string } {
-  if (explicit !== undefined) {
-    if (explicit === '') throw new UserError('--secrets: empty; name the secrets file, like --secrets ~/.k8s-image/prod.secrets.yaml');
-    return { path: explicit, source: 'option', why: '--secrets' };
-  }
-  // An empty variable counts as unset, as shells make it easy to set one to nothing.
-  const env = process.env[SECRETS_ENV];
-  if (env) return { path: env, source: 'env', why: SECRETS_ENV };
-  const name = `${loaded.cluster.name}.secrets.yaml`;
-  if (loaded.source) return { path: join(dirname(loaded.source), name), source: 'config', why: 'beside the config; --secrets or K8S_IMAGE_SECRETS keeps it elsewhere' };
-  return {
-    path: join(outDir, name),
-    source: 'out',
-    why: `the embedded lab's, inside ${outDir}/: rm -rf ${outDir} deletes the CA; --secrets or K8S_IMAGE_SECRETS keeps it elsewhere`,
-  };
-}
-
-export function secretsPathFor(loaded: LoadedCluster, outDir: string, explicit?: string): string {
-  return secretsLocation(loaded, outDir, explicit).path;
-}
+// Reading the config file and locating the secrets file are stages' work (serve's key child needs them
+// too, and no stage imports a command); the commands keep using them from here.
+export { readConfig } from '../config/read.js';
+export { SECRETS_ENV, secretsLocation, secretsPathFor } from '../secrets/location.js';
 
 /**
  * Per-node warnings of one kind, for a farm: the first few in full, then one line naming how many more

@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { UserError, fileSystemProblem } from '../errors.js';
-import { readConfig, secretsPathFor } from '../commands/common.js';
+import { readConfig } from '../config/read.js';
+import { secretsPathFor } from '../secrets/location.js';
 import { parseSecrets } from '../secrets/index.js';
 import { reportKey } from '../status/protocol.js';
 
