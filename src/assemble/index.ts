@@ -5,3 +5,4 @@
  */
 export { buildAll, renderThreads } from './render-pool.js';
 export { nicKnown, nodeArtifacts, nodeFiles, seedIsos, type SeedOptions } from './node-artifacts.js';
+export { checkTreeTarget, writeClusterTree, type TreeRequest, type TreeProgress, type TreeResult } from './tree.js';
