@@ -22,10 +22,8 @@ export const ELREPO_REPO_FILE = '/etc/yum.repos.d/elrepo-kernel.repo';
 
 export function bootPlan(cluster: Cluster): BootPlan {
   const k = cluster.os.kernel;
-  return {
-    args: needsNokmem(cluster.kubernetesVersion) ? ['cgroup.memory=nokmem'] : [],
-    defaultKernel: k.kind === 'lt' ? { package: 'kernel-lt', image: kernelImage(k.version) } : undefined,
-  };
+  const args = needsNokmem(cluster.kubernetesVersion) ? ['cgroup.memory=nokmem'] : [];
+  return k.kind === 'lt' ? { args, defaultKernel: { package: 'kernel-lt', image: kernelImage(k.version) } } : { args };
 }
 
 /** The ELRepo kernel repository (os.kernel lt): enabled, but only kernel-lt is taken from it (includepkgs). */
