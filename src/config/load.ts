@@ -26,6 +26,7 @@ import type { Cluster, LoadedCluster, Mirrors, Node } from './types.js';
 import { defaultClusterYaml } from './defaults.js';
 import { vendorManifestProblem } from './cni-manifest.js';
 import { didYouMean, fieldsAt, foldWarnings, withLines } from './where.js';
+import { checkEndpoint } from './endpoint.js';
 
 /** What each preset fills in. Sources: the mirrors' own directory listings; vault.centos.org holds 7.9.2009 since EOL. */
 export const PRESETS: Record<Mirrors['preset'], Omit<Mirrors, 'preset' | 'registryMirrors' | 'insecureRegistries'> & { imageRepository: string; ntpServers: string[] }> = {
@@ -187,7 +188,7 @@ export function loadCluster(text: string | undefined, source?: string, opts: Loa
     const paths = issues.map((i) => (i.code === 'unrecognized_keys' ? [...i.path, i.keys[0]!] : i.path));
     throw new UserError(withLines(issues.map((i) => describeIssue(i, raw)), body, paths));
   }
-  let resolved: { cluster: Cluster; warnings: string[] };
+  let resolved: { cluster: Cluster; warnings: string[]; fieldWarnings: string[] };
   try {
     resolved = resolve(parsed.data, opts);
   } catch (e) {
@@ -196,7 +197,8 @@ export function loadCluster(text: string | undefined, source?: string, opts: Loa
     throw e;
   }
   const { cluster } = resolved;
-  const warnings = foldWarnings(resolved.warnings);
+  // The endpoint's warnings name a field: its line goes with them, as with errors.
+  const warnings = [...foldWarnings(resolved.warnings), ...(resolved.fieldWarnings.length ? withLines(resolved.fieldWarnings, body) : [])];
   const digest = createHash('sha256').update(body);
   // A file the config names is an input too: a changed calico.yaml changes the outputs.
   if (cluster.cniManifest) digest.update('\0').update(cluster.cniManifest.text);
@@ -209,7 +211,7 @@ interface Report {
   warnings: string[];
 }
 
-function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warnings: string[] } {
+function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warnings: string[]; fieldWarnings: string[] } {
   const r: Report = { errors: [], warnings: [] };
   const c = f.cluster ?? {};
   const preset = f.mirrors?.preset ?? 'aliyun';
@@ -222,6 +224,8 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
   const serviceSubnet = c.serviceSubnet ?? DEFAULTS.serviceSubnet;
   const nodeNets = checkNetworks(podSubnet, serviceSubnet, nodes, r);
   const { endpoint, lbPort } = resolveEndpoint(f, nodes, r);
+  const endpointReport = { errors: r.errors, warnings: [] as string[] };
+  checkEndpoint(f, nodes, endpoint, endpointReport);
   // Login: refuse plain text passwords; otherwise the secrets stage mints one when nothing else would let anyone in.
   const hash = f.os?.rootPasswordHash;
   if (hash !== undefined && !CRYPT_HASH.test(hash)) {
@@ -266,7 +270,7 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
     searchDomain,
     nodes,
   };
-  return { cluster, warnings: r.warnings };
+  return { cluster, warnings: r.warnings, fieldWarnings: endpointReport.warnings };
 }
 
 type ClusterSection = NonNullable<ClusterFile['cluster']>;
