@@ -73,6 +73,20 @@ describe('config', () => {
   });
 });
 
+describe('examples/ha-local.yaml', () => {
+  test('loads without a warning, and with its kernel-lt lines uncommented too', () => {
+    const text = readFileSync(new URL('../../../examples/ha-local.yaml', import.meta.url), 'utf8');
+    const plain = loadCluster(text, 'ha-local.yaml');
+    assert.deepEqual(plain.warnings, []);
+    assert.equal(plain.cluster.loadBalancer.mode, 'local');
+    assert.equal(plain.cluster.nodes.filter((n) => n.role === 'lb').length, 0);
+    const uncommented = text.replace('  # elrepo: ', '  elrepo: ').replace('  # kernel: lt', '  kernel: lt').replace('  # kernelVersion: ', '  kernelVersion: ');
+    assert.notEqual(uncommented, text);
+    const lt = loadCluster(uncommented.replace('kubernetesVersion: 1.17.4', 'kubernetesVersion: 1.34.1').replace('runtime: { kind: docker }', 'runtime: { kind: containerd }'), 'ha-local.yaml').cluster;
+    assert.deepEqual(lt.os.kernel, { kind: 'lt', version: '5.4.278-1.el7.elrepo' });
+  });
+});
+
 describe('the plan', () => {
   test('hosts, proxy, units, waits and kubeadm configs carry the name; nothing differs after the join', async () => {
     const cluster = loadCluster(localYaml('haproxy'), 'edge.yaml').cluster;
