@@ -6,10 +6,10 @@
 // apiserver certificate the kubeadm config asks for covers the name, 127.0.0.1 and every master (real
 // kubeadm's ValidateCertSANs rules from test/reference, and openssl verifying a certificate with them).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request, createServer, type Server } from 'node:https';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import yaml from 'js-yaml';
 import { loadCluster, type Cluster } from '../../src/config/index.js';
@@ -127,6 +127,31 @@ describe('the plan', () => {
       const text = fileOf(plans[n]!, '/etc/k8s-image/kubeadm.yaml');
       assert.deepEqual(kubeadmConfigProblems(text, cluster.kubernetesVersion), [], n);
       assert.equal((yaml.load(text) as any).discovery.bootstrapToken.apiServerEndpoint, 'api.edge.internal:6443', n);
+    }
+  });
+
+  test('systemd-analyze verify: the proxy unit with the drop-in that orders it before first boot', async () => {
+    // The host's (Debian's) proxy units stand in for CentOS 7's; the drop-in and first boot are the plan's.
+    for (const kind of ['haproxy', 'nginx'] as const) {
+      const worker = planNode(loadCluster(localYaml(kind), 'edge.yaml').cluster, await secrets(), 'worker1');
+      const root = join(dir, `units-${kind}`);
+      cpSync('/usr/lib/systemd/system', join(root, 'usr/lib/systemd/system'), { recursive: true });
+      for (const f of worker.files) {
+        mkdirSync(join(root, dirname(f.path)), { recursive: true });
+        writeFileSync(join(root, f.path), f.content, { mode: f.mode });
+      }
+      const bin = requireTool(kind, kind);
+      mkdirSync(join(root, dirname(bin)), { recursive: true });
+      cpSync(bin, join(root, bin));
+      const r = spawnSync(requireTool('systemd-analyze', 'systemd'), ['verify', `--root=${root}`, '--man=no', join(root, 'usr/lib/systemd/system', `${kind}.service`), join(root, 'etc/systemd/system/k8s-image-firstboot.service')], {
+        encoding: 'utf8',
+        env: { ...process.env, SYSTEMD_LOG_LEVEL: 'notice' },
+      });
+      const out = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim() && !/container|PID 1|PR_SET_MM/.test(l)).join('\n');
+      assert.equal(out, '', out);
+      assert.equal(r.status, 0);
+      const deps = spawnSync(requireTool('systemd-analyze', 'systemd'), ['--root', root, 'cat-config', `systemd/system/${kind}.service.d/k8s-image-local-endpoint.conf`], { encoding: 'utf8' });
+      assert.match(`${deps.stdout}`, /^Before=k8s-image-firstboot\.service$/m, deps.stderr);
     }
   });
 
