@@ -64,6 +64,7 @@ DEFAULT_KERNEL_PACKAGE=${DEFAULT_KERNEL_PACKAGE:-}
 GRUB_DEFAULTS=${GRUB_DEFAULTS:-/etc/default/grub}
 KERNEL_SYSCONFIG=${KERNEL_SYSCONFIG:-/etc/sysconfig/kernel}
 PROC_CMDLINE=${PROC_CMDLINE:-/proc/cmdline}
+REBOOT_WAIT=${REBOOT_WAIT:-600}
 
 mkdir -p "$(dirname "$INSTALL_LOG")"
 # 0600: yum may print a mirror's or proxy's URL, password included, when it fails.
@@ -109,6 +110,7 @@ esac
 [[ $YUM_RETRIES =~ ^[1-9][0-9]*$ ]] || die "$ENV_FILE: YUM_RETRIES=$YUM_RETRIES is not a positive whole number"
 [[ $YUM_BACKOFF =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "$ENV_FILE: YUM_BACKOFF=$YUM_BACKOFF is not a number of seconds"
 [[ $REPORT_WAIT =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "$ENV_FILE: REPORT_WAIT=$REPORT_WAIT is not a number of seconds"
+[[ $REBOOT_WAIT =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "$ENV_FILE: REBOOT_WAIT=$REBOOT_WAIT is not a number of seconds"
 
 log "start ($([ "$LIVE" = 1 ] && echo 'running system' || echo 'installer chroot'), settings from $ENV_FILE)"
 report installing
@@ -340,10 +342,14 @@ if [ "$LIVE" = 1 ]; then
   done
 fi
 if [ -n "$reboot_why" ]; then
-  log "rebooting: this boot $reboot_why; $FIRSTBOOT_UNIT runs after the reboot"
+  # The install is done (INSTALL_MARKER above); nothing may go on on this boot, so this script does not
+  # return to its caller (cloud-init's runcmd, or first boot rerunning the install): the shutdown ends
+  # it. cloud-init does not rerun runcmd after the reboot (its per-instance semaphore is written before
+  # the module runs); the enabled first-boot unit finds the marker and goes on, on the new boot.
+  log "rebooting: this boot $reboot_why; $FIRSTBOOT_UNIT goes on after the reboot"
   systemctl --no-block reboot || die "systemctl reboot failed: reboot this machine ($reboot_why)"
-  log "done"
-  exit 0
+  sleep "$REBOOT_WAIT"
+  die "no reboot within ${REBOOT_WAIT}s of asking for it ($reboot_why): reboot this machine; first boot goes on after it"
 fi
 
 if [ "$LIVE" = 1 ] && [ -n "$FIRSTBOOT_UNIT" ]; then
