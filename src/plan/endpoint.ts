@@ -34,7 +34,9 @@ export function endpointProof(cluster: Cluster): EndpointProof {
   if (lb.mode === 'local') {
     mode = 'local proxies';
     required.push({ value: '127.0.0.1', why: "the workers' own proxy" });
-    route.push(`masters: ${ep.host} is the master itself in /etc/hosts (then the other masters)`, `workers: ${ep.host} is 127.0.0.1 in /etc/hosts, where ${lb.kind} listens and forwards to ${masters.length} master(s)`);
+    route.push(`masters: ${ep.host} is the master itself in /etc/hosts (then the other masters)`, `workers: ${ep.host} is 127.0.0.1 in /etc/hosts, where ${lb.kind} listens and forwards to ${masters.length} master(s)`,
+      `outside the cluster (the kubeconfig \`k8s-image kubeconfig\` writes): ${ep.host} must resolve to a master, through your DNS or /etc/hosts`,
+    );
   } else if (lb.virtualIP && ep.host === lb.virtualIP) {
     mode = 'virtual IP';
     route.push(`keepalived holds ${lb.virtualIP} on one of ${lbs.map((n) => n.name).join(', ')}; ${lb.kind} there forwards to ${masters.length} master(s)`);

@@ -109,7 +109,7 @@ nodes:
   - { name: w1, role: node, ip: 10.0.1.21 }
 `);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^endpoint api\.edge\.internal:6443 \(local proxies\): masters: api\.edge\.internal is the master itself in \/etc\/hosts \(then the other masters\); workers: api\.edge\.internal is 127\.0\.0\.1 in \/etc\/hosts, where haproxy listens and forwards to 2 master\(s\)$/m);
+    assert.match(r.stdout, /^endpoint api\.edge\.internal:6443 \(local proxies\): masters: api\.edge\.internal is the master itself in \/etc\/hosts \(then the other masters\); workers: api\.edge\.internal is 127\.0\.0\.1 in \/etc\/hosts, where haproxy listens and forwards to 2 master\(s\); outside the cluster \(the kubeconfig `k8s-image kubeconfig` writes\): api\.edge\.internal must resolve to a master, through your DNS or \/etc\/hosts$/m);
     assert.match(r.stdout, /^certificate SANs cover api\.edge\.internal \(the endpoint\), 127\.0\.0\.1 \(the workers' own proxy\), 10\.0\.1\.11 \(m1\), 10\.0\.1\.12 \(m2\)$/m);
   });
 });
