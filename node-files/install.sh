@@ -58,6 +58,13 @@ STATUS_URL=${STATUS_URL:-}
 REPORTER=${REPORTER:-/usr/local/lib/k8s-image/report.py}
 REPORT_PYTHON=${REPORT_PYTHON:-python}
 REPORT_WAIT=${REPORT_WAIT:-30}
+KERNEL_ARGS=${KERNEL_ARGS:-}
+DEFAULT_KERNEL=${DEFAULT_KERNEL:-}
+DEFAULT_KERNEL_PACKAGE=${DEFAULT_KERNEL_PACKAGE:-}
+GRUB_DEFAULTS=${GRUB_DEFAULTS:-/etc/default/grub}
+KERNEL_SYSCONFIG=${KERNEL_SYSCONFIG:-/etc/sysconfig/kernel}
+PROC_CMDLINE=${PROC_CMDLINE:-/proc/cmdline}
+REBOOT_WAIT=${REBOOT_WAIT:-600}
 
 mkdir -p "$(dirname "$INSTALL_LOG")"
 # 0600: yum may print a mirror's or proxy's URL, password included, when it fails.
@@ -103,6 +110,7 @@ esac
 [[ $YUM_RETRIES =~ ^[1-9][0-9]*$ ]] || die "$ENV_FILE: YUM_RETRIES=$YUM_RETRIES is not a positive whole number"
 [[ $YUM_BACKOFF =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "$ENV_FILE: YUM_BACKOFF=$YUM_BACKOFF is not a number of seconds"
 [[ $REPORT_WAIT =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "$ENV_FILE: REPORT_WAIT=$REPORT_WAIT is not a number of seconds"
+[[ $REBOOT_WAIT =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "$ENV_FILE: REBOOT_WAIT=$REBOOT_WAIT is not a number of seconds"
 
 log "start ($([ "$LIVE" = 1 ] && echo 'running system' || echo 'installer chroot'), settings from $ENV_FILE)"
 report installing
@@ -206,6 +214,57 @@ else
   log "no PACKAGES listed; nothing to install"
 fi
 
+# --- boot entries (the plan's boot: src/plan/kernel.ts), after the packages: a kernel-lt package has
+# just added its entry. grubby (CentOS 7's 8.28) edits the grub2 config of whichever firmware booted
+# (BIOS /boot/grub2/grub.cfg, UEFI /boot/efi/EFI/centos/grub.cfg); the same in the installer's chroot
+# (%post runs after anaconda wrote the bootloader) and on a running system.
+# set_grub_default KEY VALUE: KEY=VALUE in /etc/default/grub, read by grub2-mkconfig (kernels to come).
+set_grub_default() {
+  local key=$1 value=$2
+  [ -f "$GRUB_DEFAULTS" ] || return 0
+  if grep -q "^$key=" "$GRUB_DEFAULTS"; then
+    sed -i -r "s|^$key=.*|$key=$value|" "$GRUB_DEFAULTS"
+  else
+    echo "$key=$value" >>"$GRUB_DEFAULTS"
+  fi
+}
+if [ -n "$KERNEL_ARGS$DEFAULT_KERNEL" ]; then
+  command -v grubby >/dev/null 2>&1 || die "grubby: not found: the boot entries cannot be set (KERNEL_ARGS='$KERNEL_ARGS' DEFAULT_KERNEL='$DEFAULT_KERNEL'); CentOS 7 ships it in @core"
+fi
+if [ -n "$KERNEL_ARGS" ]; then
+  # Every entry now; kernels installed later copy the default entry's arguments (new-kernel-pkg), and
+  # grub2-mkconfig reads GRUB_CMDLINE_LINUX.
+  grubby --update-kernel=ALL --args="$KERNEL_ARGS" || die "grubby --update-kernel=ALL --args='$KERNEL_ARGS' failed"
+  if [ -f "$GRUB_DEFAULTS" ]; then
+    cmdline=$(sed -n -r 's/^GRUB_CMDLINE_LINUX="(.*)"$/\1/p' "$GRUB_DEFAULTS" | tail -n 1)
+    for arg in $KERNEL_ARGS; do
+      case " $cmdline " in *" $arg "*) ;; *) cmdline="${cmdline:+$cmdline }$arg" ;; esac
+    done
+    set_grub_default GRUB_CMDLINE_LINUX "\"$cmdline\""
+  fi
+  log "kernel arguments on every boot entry: $KERNEL_ARGS"
+fi
+if [ -n "$DEFAULT_KERNEL" ]; then
+  # CentOS 7: GRUB_DEFAULT=saved, grub.cfg boots ${saved_entry}, which grubby --set-default writes to
+  # grubenv (as grub2-set-default does). grubby says nothing and exits 0 for a kernel it has no
+  # entry for, so the result is read back.
+  set_grub_default GRUB_DEFAULT saved
+  grubby --set-default="$DEFAULT_KERNEL" || die "grubby --set-default=$DEFAULT_KERNEL failed"
+  now=$(grubby --default-kernel 2>/dev/null || true)
+  [ "$now" = "$DEFAULT_KERNEL" ] || die "the default boot entry is '${now:-none}', not $DEFAULT_KERNEL: is the $DEFAULT_KERNEL_PACKAGE package installed (rpm -q $DEFAULT_KERNEL_PACKAGE; grubby --info=ALL)?"
+  # Later $DEFAULT_KERNEL_PACKAGE updates become the default themselves: new-kernel-pkg makes a new
+  # kernel the default only when its package is DEFAULTKERNEL (and UPDATEDEFAULT=yes).
+  if [ -n "$DEFAULT_KERNEL_PACKAGE" ]; then
+    if [ -f "$KERNEL_SYSCONFIG" ] && grep -q '^DEFAULTKERNEL=' "$KERNEL_SYSCONFIG"; then
+      sed -i -r "s/^DEFAULTKERNEL=.*/DEFAULTKERNEL=$DEFAULT_KERNEL_PACKAGE/" "$KERNEL_SYSCONFIG"
+    else
+      mkdir -p "$(dirname "$KERNEL_SYSCONFIG")"
+      echo "DEFAULTKERNEL=$DEFAULT_KERNEL_PACKAGE" >>"$KERNEL_SYSCONFIG"
+    fi
+  fi
+  log "default boot entry: $DEFAULT_KERNEL (the next boot runs it)"
+fi
+
 # --- units: enable/disable/mask only (no running systemd in the installer's chroot).
 # systemctl VERB on a unit that may not be installed (iptables on a minimal image): fine either way.
 if_installed() {
@@ -269,6 +328,28 @@ elif [ -n "$STATUS_URL" ] && [ -n "$NODE_NAME" ]; then
       ;;
     *) log "WARNING: could not report 'installed' to $STATUS_URL (not taken in ${REPORT_WAIT} s: it stays queued and goes at first boot); a PXE node boots the installer again until the server has it" ;;
   esac
+fi
+
+# A running system boots another kernel or other arguments than the entries now say (cloud-init path):
+# first boot must run on them (kubeadm 1.32+ refuses the 3.10 kernel), so the machine reboots and the
+# enabled first-boot unit goes on from there.
+reboot_why=''
+if [ "$LIVE" = 1 ]; then
+  running=${KERNEL_RELEASE:-$(uname -r)}
+  if [ -n "$DEFAULT_KERNEL" ] && [ "/boot/vmlinuz-$running" != "$DEFAULT_KERNEL" ]; then reboot_why="runs kernel $running, not $DEFAULT_KERNEL"; fi
+  for arg in $KERNEL_ARGS; do
+    case " $(cat "$PROC_CMDLINE" 2>/dev/null || true) " in *" $arg "*) ;; *) reboot_why="${reboot_why:+$reboot_why; }booted without $arg" ;; esac
+  done
+fi
+if [ -n "$reboot_why" ]; then
+  # The install is done (INSTALL_MARKER above); nothing may go on on this boot, so this script does not
+  # return to its caller (cloud-init's runcmd, or first boot rerunning the install): the shutdown ends
+  # it. cloud-init does not rerun runcmd after the reboot (its per-instance semaphore is written before
+  # the module runs); the enabled first-boot unit finds the marker and goes on, on the new boot.
+  log "rebooting: this boot $reboot_why; $FIRSTBOOT_UNIT goes on after the reboot"
+  systemctl --no-block reboot || die "systemctl reboot failed: reboot this machine ($reboot_why)"
+  sleep "$REBOOT_WAIT"
+  die "no reboot within ${REBOOT_WAIT}s of asking for it ($reboot_why): reboot this machine; first boot goes on after it"
 fi
 
 if [ "$LIVE" = 1 ] && [ -n "$FIRSTBOOT_UNIT" ]; then

@@ -16,13 +16,14 @@ SUDO=""
 # (sgdisk: the GPT test disk): real firmware PXE-boots it. chromium
 # (driven by playwright-core from npm) and a font: the status page, with screenshots. packer: its
 # own validate of the golden image template. isolinux, mtools, dosfstools: a small bootable DVD
-# for the remaster test (isolinux.bin and the isohybrid MBR, the FAT EFI boot image).
+# for the remaster test (isolinux.bin and the isohybrid MBR, the FAT EFI boot image). golang-go (with gcc
+# and libc6-dev for cgo): a real Go dialer reads a master's /etc/hosts as kubeadm and the kubelet do.
 PACKAGES=(cloud-init xorriso genisoimage shellcheck p7zip-full python3-pycdlib python3-yaml python3-toml
   openssl util-linux systemd nginx libnginx-mod-stream haproxy keepalived cloud-image-utils ca-certificates tzdata firewalld dnsmasq grub-common
   iproute2 busybox tftp-hpa curl qemu-system-x86 ipxe-qemu ovmf pxelinux syslinux-common grub-efi-amd64-bin
   shim-signed grub-efi-amd64-signed gdisk
   debian-installer-12-netboot-amd64 chromium fonts-dejavu-core packer
-  isolinux mtools dosfstools)
+  isolinux mtools dosfstools golang-go gcc libc6-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,5 +1,7 @@
 import { readConfig } from './common.js';
 import { bootstrapOf, endpointText } from '../plan/index.js';
+import { endpointProof } from '../plan/endpoint.js';
+import { UserError } from '../errors.js';
 import type { Output } from './common.js';
 
 export interface ValidateOptions { config?: string; json?: boolean }
@@ -9,6 +11,8 @@ export async function validate(opts: ValidateOptions, out: Output): Promise<void
   const loaded = readConfig(opts.config);
   const { cluster } = loaded;
   for (const w of loaded.warnings) out.warn(w);
+  const proof = endpointProof(cluster);
+  if (proof.problems.length) throw new UserError(proof.problems.map((p) => `cluster.controlPlaneEndpoint: ${p}`));
   if (opts.json) {
     out.result(
       JSON.stringify(
@@ -21,6 +25,7 @@ export async function validate(opts: ValidateOptions, out: Output): Promise<void
           cni: cluster.cni,
           kubeProxyMode: cluster.kubeProxyMode,
           controlPlaneEndpoint: endpointText(cluster),
+          endpoint: { mode: proof.mode, route: proof.route, certSANs: proof.sans, covered: proof.required },
           warnings: loaded.warnings,
           nodes: cluster.nodes.map((n) => ({
             ...n,
@@ -40,6 +45,8 @@ export async function validate(opts: ValidateOptions, out: Output): Promise<void
     `cluster ${cluster.name}: Kubernetes ${cluster.kubernetesVersion}, ${cluster.runtime.kind} ${cluster.runtime.version}, ${cluster.cni}, endpoint ${ep.host}:${ep.port}` +
       ` (${loaded.source ?? 'embedded default'})`,
   );
+  out.result(prose(`endpoint ${proof.endpoint} (${proof.mode}): ${proof.route.join('; ')}`));
+  out.result(prose(`certificate SANs cover ${proof.required.map((r) => `${r.value} (${r.why})`).join(', ')}`));
   out.result(table(['NAME', 'ROLE', 'IP', 'MAC', 'DISK'], cluster.nodes.map((n) => [n.name, n.role, `${n.ip}/${n.prefix}`, n.mac ?? '-', n.disk])));
 }
 

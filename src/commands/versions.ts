@@ -37,7 +37,7 @@ export interface VersionRow {
 function notes(f: MinorFacts): string[] {
   const n: string[] = [];
   if (f.minor === 18) n.push('ipvs needs 1.18.3+ on CentOS 7 (kubernetes#89520)');
-  if (f.minor > MAX_MINOR) n.push('needs cluster.allowUnsupportedVersion (kernel 3.10 fails kubeadm preflight)');
+  if (f.minor > MAX_MINOR) n.push('needs os.kernel: lt (kernel 3.10 fails kubeadm preflight)');
   if (f.minor >= 35) n.push('kubelet given failCgroupV1: false');
   if (!f.kubernetesCni) n.push('kubernetes-cni/cri-tools resolved by yum from the per-minor repo');
   return n;
@@ -104,7 +104,7 @@ export async function versions(opts: VersionsOptions, out: Output): Promise<void
   if (left.length) out.result(prose(`(${left.join(', ')} left out to fit ${width} columns; --json has every fact)`, width));
   out.result(
     prose(opts.all
-      ? `* unsupported on CentOS 7: rendered only with cluster.allowUnsupportedVersion: true. Details: docs/versions.md`
+      ? `* needs the end-of-life kit on CentOS 7: os.kernel: lt (ELRepo kernel-lt; cgroup v1 only). Details: docs/versions.md`
       : `Supported on CentOS 7: 1.${MIN_MINOR}.x to 1.${MAX_MINOR}.x (--all also lists 1.${MAX_MINOR + 1}+, --json every fact). Details: docs/versions.md`, width),
   );
 }

@@ -3,8 +3,10 @@ import yaml from 'js-yaml';
 import type { ZodIssue } from 'zod';
 import { UserError } from '../errors.js';
 import {
+  DEFAULT_KERNEL_LT,
   FAIL_CGROUP_V1_MINOR,
   IPVS_OLD_KERNEL_FIXED,
+  KERNEL_PREFLIGHT_ERROR_MINOR,
   LAST_PATCH,
   MAX_KNOWN_MINOR,
   MAX_MINOR,
@@ -18,12 +20,13 @@ import {
   runtimeVersionProblem,
 } from '../versions/index.js';
 import { ClusterFileSchema, type ClusterFile } from './schema.js';
-import { CRYPT_HASH, URL_USERINFO } from './patterns.js';
+import { CRYPT_HASH, DNS_NAME, URL_USERINFO } from './patterns.js';
 import { contains, formatCidr, ipToInt, isAligned, networkOf, overlaps, parseCidr, type Cidr } from './net.js';
 import type { Cluster, LoadedCluster, Mirrors, Node } from './types.js';
 import { defaultClusterYaml } from './defaults.js';
 import { vendorManifestProblem } from './cni-manifest.js';
 import { didYouMean, fieldsAt, foldWarnings, withLines } from './where.js';
+import { checkEndpoint } from './endpoint.js';
 
 /** What each preset fills in. Sources: the mirrors' own directory listings; vault.centos.org holds 7.9.2009 since EOL. */
 export const PRESETS: Record<Mirrors['preset'], Omit<Mirrors, 'preset' | 'registryMirrors' | 'insecureRegistries'> & { imageRepository: string; ntpServers: string[] }> = {
@@ -185,7 +188,7 @@ export function loadCluster(text: string | undefined, source?: string, opts: Loa
     const paths = issues.map((i) => (i.code === 'unrecognized_keys' ? [...i.path, i.keys[0]!] : i.path));
     throw new UserError(withLines(issues.map((i) => describeIssue(i, raw)), body, paths));
   }
-  let resolved: { cluster: Cluster; warnings: string[] };
+  let resolved: { cluster: Cluster; warnings: string[]; fieldWarnings: string[] };
   try {
     resolved = resolve(parsed.data, opts);
   } catch (e) {
@@ -194,7 +197,8 @@ export function loadCluster(text: string | undefined, source?: string, opts: Loa
     throw e;
   }
   const { cluster } = resolved;
-  const warnings = foldWarnings(resolved.warnings);
+  // The endpoint's warnings name a field: its line goes with them, as with errors.
+  const warnings = [...foldWarnings(resolved.warnings), ...(resolved.fieldWarnings.length ? withLines(resolved.fieldWarnings, body) : [])];
   const digest = createHash('sha256').update(body);
   // A file the config names is an input too: a changed calico.yaml changes the outputs.
   if (cluster.cniManifest) digest.update('\0').update(cluster.cniManifest.text);
@@ -207,18 +211,21 @@ interface Report {
   warnings: string[];
 }
 
-function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warnings: string[] } {
+function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warnings: string[]; fieldWarnings: string[] } {
   const r: Report = { errors: [], warnings: [] };
   const c = f.cluster ?? {};
   const preset = f.mirrors?.preset ?? 'aliyun';
   const p = PRESETS[preset];
-  const { kubernetesVersion, runtime, inTable } = resolveVersions(c, r);
+  const kernel = resolveKernel(f, r);
+  const { kubernetesVersion, runtime, inTable } = resolveVersions(c, r, kernel);
   const mirrors = resolveMirrors(f, kubernetesVersion, inTable, r);
   const nodes = resolveNodes(f, r);
   const podSubnet = c.podSubnet ?? DEFAULTS.podSubnet;
   const serviceSubnet = c.serviceSubnet ?? DEFAULTS.serviceSubnet;
   const nodeNets = checkNetworks(podSubnet, serviceSubnet, nodes, r);
   const { endpoint, lbPort } = resolveEndpoint(f, nodes, r);
+  const endpointReport = { errors: r.errors, warnings: [] as string[] };
+  checkEndpoint(f, nodes, endpoint, endpointReport);
   // Login: refuse plain text passwords; otherwise the secrets stage mints one when nothing else would let anyone in.
   const hash = f.os?.rootPasswordHash;
   if (hash !== undefined && !CRYPT_HASH.test(hash)) {
@@ -246,7 +253,7 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
     imageRepository: c.imageRepository ?? p.imageRepository,
     allowUnsupportedVersion: c.allowUnsupportedVersion ?? false,
     bootstrap,
-    loadBalancer: { kind: f.loadBalancer?.kind ?? 'nginx', virtualIP: f.loadBalancer?.virtualIP, port: lbPort },
+    loadBalancer: lbOf(f, lbPort),
     mirrors,
     proxy,
     status: f.status?.url ? { url: f.status.url.replace(/\/+$/, '') } : undefined,
@@ -254,6 +261,7 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
       name: 'centos7',
       timezone: f.os?.timezone ?? DEFAULTS.timezone,
       selinux: f.os?.selinux ?? 'disabled',
+      kernel,
       firewall: f.os?.firewall ?? 'disabled',
       ntpServers: f.os?.ntpServers ?? p.ntpServers,
       rootPasswordHash: hash,
@@ -262,13 +270,13 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
     searchDomain,
     nodes,
   };
-  return { cluster, warnings: r.warnings };
+  return { cluster, warnings: r.warnings, fieldWarnings: endpointReport.warnings };
 }
 
 type ClusterSection = NonNullable<ClusterFile['cluster']>;
 
 /** Version and runtime: every fact comes from src/versions (docs/versions.md explains them). */
-function resolveVersions(c: ClusterSection, r: Report): { kubernetesVersion: string; runtime: Cluster['runtime']; inTable: boolean } {
+function resolveVersions(c: ClusterSection, r: Report, kernel: Cluster['os']['kernel']): { kubernetesVersion: string; runtime: Cluster['runtime']; inTable: boolean } {
   const { errors, warnings } = r;
   const kubernetesVersion = c.kubernetesVersion ?? DEFAULTS.kubernetesVersion;
   const { minor } = parseVersion(kubernetesVersion);
@@ -293,24 +301,31 @@ function resolveVersions(c: ClusterSection, r: Report): { kubernetesVersion: str
   }
   if (minor < MIN_MINOR || minor > MAX_KNOWN_MINOR) {
     errors.push(
-      `cluster.kubernetesVersion: "${kubernetesVersion}" is not supported: k8s-image supports 1.${MIN_MINOR}.x to 1.${MAX_MINOR}.x on CentOS 7` +
+      `cluster.kubernetesVersion: "${kubernetesVersion}" is not supported: k8s-image supports 1.${MIN_MINOR}.x to 1.${MAX_MINOR}.x on CentOS 7 (to 1.${MAX_KNOWN_MINOR}.x with os.kernel: lt)` +
         (minor > MAX_KNOWN_MINOR ? ` and knows no release after 1.${MAX_KNOWN_MINOR}` : '') +
         ' (run `k8s-image versions`)',
+    );
+  } else if (minor > MAX_MINOR && kernel.kind === 'lt') {
+    // The end-of-life kit: a 4.19+ kernel passes kubeadm's kernel check; cgroup v1 stays (systemd 219).
+    warnings.push(
+      `cluster.kubernetesVersion: ${kubernetesVersion} runs on ELRepo's kernel-lt ${kernel.version} (os.kernel: lt), with cgroup v1 only: CentOS 7's systemd 219 cannot run cgroup v2` +
+        (minor >= FAIL_CGROUP_V1_MINOR ? `; the kubelet is given failCgroupV1: false and kubeadm is told to ignore its SystemVerification preflight error (cgroup v1)` : '') +
+        `; containerd stays on the 1.6 line (the last el7 RPMs), which reports no cgroup driver to the kubelet: a kubelet that requires one will not start`,
     );
   } else if (minor > MAX_MINOR) {
     const cgroup = minor >= FAIL_CGROUP_V1_MINOR;
     if (!allowUnsupported) {
       versionOk = false;
       errors.push(
-        `cluster.kubernetesVersion: "${kubernetesVersion}" is not supported on CentOS 7: kubeadm 1.32+ fails preflight on kernels older than 4.19 (CentOS 7 runs 3.10)` +
+        `cluster.kubernetesVersion: "${kubernetesVersion}" is not supported on CentOS 7's own kernel: kubeadm 1.32+ fails preflight on kernels older than 4.19 (CentOS 7 runs 3.10)` +
           (cgroup ? ' and the 1.35+ kubelet refuses cgroup v1' : '') +
-          `; use 1.${MAX_MINOR}.x or older, or set cluster.allowUnsupportedVersion: true to render it anyway`,
+          `; set os.kernel: lt (ELRepo's kernel-lt, with mirrors.elrepo) to run 1.${KERNEL_PREFLIGHT_ERROR_MINOR}-1.${MAX_KNOWN_MINOR}, use 1.${MAX_MINOR}.x or older, or set cluster.allowUnsupportedVersion: true to render it anyway`,
       );
     } else {
       warnings.push(
-        `cluster.kubernetesVersion: ${kubernetesVersion} is above 1.${MAX_MINOR}.x, the newest release supported on CentOS 7; because cluster.allowUnsupportedVersion is set, kubeadm is told to ignore the SystemVerification preflight error (kernel 3.10 < 4.19)` +
+        `cluster.kubernetesVersion: ${kubernetesVersion} is above 1.${MAX_MINOR}.x, the newest release supported on CentOS 7's own kernel; because cluster.allowUnsupportedVersion is set, kubeadm is told to ignore the SystemVerification preflight error (kernel 3.10 < 4.19)` +
           (cgroup ? ' and the kubelet is given failCgroupV1: false' : '') +
-          '; nobody tests this combination',
+          '; nobody tests this combination (os.kernel: lt is the supported way)',
       );
     }
   }
@@ -351,6 +366,7 @@ function resolveMirrors(f: ClusterFile, kubernetesVersion: string, inTable: bool
     centos: f.mirrors?.centos ?? p.centos,
     epel: f.mirrors?.epel ?? p.epel,
     dockerCe: f.mirrors?.dockerCe ?? p.dockerCe,
+    elrepo: f.mirrors?.elrepo,
     kubernetesEl7: f.mirrors?.kubernetesEl7 ?? p.kubernetesEl7,
     kubernetesPkgs: f.mirrors?.kubernetesPkgs ?? p.kubernetesPkgs,
     registryMirrors: f.mirrors?.registryMirrors ?? [],
@@ -482,6 +498,8 @@ function resolveEndpoint(f: ClusterFile, nodes: Node[], r: Report): { endpoint?:
   const lbs = nodes.filter((n) => n.role === 'lb');
   if (masters.length === 0) errors.push('nodes: no node has role master; list at least one (the first master runs kubeadm init)');
   const lbPort = f.loadBalancer?.port ?? DEFAULTS.apiPort;
+  if (f.loadBalancer?.kind === 'local') return { endpoint: resolveLocalEndpoint(f, nodes, r), lbPort: DEFAULTS.apiPort };
+  if (f.loadBalancer?.proxy) r.errors.push(`loadBalancer.proxy: "${f.loadBalancer.proxy}" is only for loadBalancer.kind: local; on lb nodes loadBalancer.kind itself names the proxy (nginx or haproxy)`);
   let endpoint: { host: string; port: number } | undefined;
   if (c.controlPlaneEndpoint) {
     const [host, port] = c.controlPlaneEndpoint.split(':');
@@ -527,6 +545,63 @@ function resolveEndpoint(f: ClusterFile, nodes: Node[], r: Report): { endpoint?:
   }
 
   return { endpoint, lbPort };
+}
+
+/** os.kernel: the stock 3.10, or ELRepo's kernel-lt from mirrors.elrepo at a pinned version. */
+function resolveKernel(f: ClusterFile, r: Report): Cluster['os']['kernel'] {
+  const kind = f.os?.kernel ?? 'stock';
+  if (kind === 'stock') {
+    if (f.os?.kernelVersion) r.errors.push(`os.kernelVersion: "${f.os.kernelVersion}" is set but os.kernel is not lt; set os.kernel: lt to install ELRepo's kernel-lt, or remove os.kernelVersion`);
+    if (f.mirrors?.elrepo) r.warnings.push('mirrors.elrepo: set without os.kernel: lt; it has no effect');
+    return { kind: 'stock' };
+  }
+  if (!f.mirrors?.elrepo) {
+    r.errors.push(
+      'mirrors.elrepo: missing: os.kernel: lt installs kernel-lt from ELRepo, which archived EL7 in 2024, so no preset knows a mirror; set it to the directory of your ELRepo EL7 kernel mirror that holds repodata/ and kernel-lt-*.rpm (like https://mirror.example.com/elrepo/kernel/el7/x86_64)',
+    );
+  }
+  const version = f.os?.kernelVersion ?? DEFAULT_KERNEL_LT;
+  if (!/\.el7\.elrepo$/.test(version)) r.errors.push(`os.kernelVersion: "${version}" is not an ELRepo EL7 build; expected a version-release ending in .el7.elrepo, like ${DEFAULT_KERNEL_LT}`);
+  return { kind: 'lt', version };
+}
+
+function lbOf(f: ClusterFile, port: number): Cluster['loadBalancer'] {
+  const kind = f.loadBalancer?.kind ?? 'nginx';
+  if (kind === 'local') return { kind: f.loadBalancer?.proxy ?? 'haproxy', mode: 'local', port };
+  return { kind, mode: 'nodes', virtualIP: f.loadBalancer?.virtualIP, port };
+}
+
+/** The name loadBalancer.kind local gives the endpoint when cluster.controlPlaneEndpoint does not: a reserved private TLD (ICANN, 2024). */
+export function localEndpointName(clusterName: string): string {
+  return `api.${clusterName}.internal`;
+}
+
+/** loadBalancer.kind local: no lb nodes; the endpoint is a name (every node's /etc/hosts), port 6443. */
+function resolveLocalEndpoint(f: ClusterFile, nodes: Node[], r: Report): { host: string; port: number } {
+  const { errors } = r;
+  const lb = f.loadBalancer ?? {};
+  const lbs = nodes.map((n, i) => [n, i] as const).filter(([n]) => n.role === 'lb');
+  for (const [n, i] of lbs) errors.push(`nodes[${i}].role: "lb" (${n.name}) with loadBalancer.kind: local, where every worker runs its own proxy; remove the lb node, or set loadBalancer.kind to nginx or haproxy to proxy through it`);
+  if (lb.virtualIP) errors.push(`loadBalancer.virtualIP: "${lb.virtualIP}" with loadBalancer.kind: local: no keepalived runs without lb nodes; remove it, or use lb nodes (kind nginx or haproxy)`);
+  if (lb.port !== undefined && lb.port !== DEFAULTS.apiPort) {
+    errors.push(`loadBalancer.port: ${lb.port} with loadBalancer.kind: local: the name resolves to the masters themselves, whose API servers listen on ${DEFAULTS.apiPort}, so the local proxies listen there too; remove loadBalancer.port`);
+  }
+  const text = f.cluster?.controlPlaneEndpoint;
+  if (!text) return { host: localEndpointName(f.cluster?.name ?? DEFAULTS.clusterName), port: DEFAULTS.apiPort };
+  const [host, port] = text.toLowerCase().split(':');
+  if (/^[0-9.]+$/.test(host!)) {
+    errors.push(
+      `cluster.controlPlaneEndpoint: "${text}" is an address; with loadBalancer.kind: local it must be a name that each node resolves itself (workers to 127.0.0.1, masters to themselves), like ${localEndpointName(f.cluster?.name ?? DEFAULTS.clusterName)}:6443, or leave it out for that default`,
+    );
+  } else if (!DNS_NAME.test(host!) || host === 'localhost') {
+    errors.push(`cluster.controlPlaneEndpoint: "${text}": with loadBalancer.kind: local the host must be a DNS name of its own like api.example.internal (not localhost)`);
+  } else if (nodes.some((n) => n.name === host)) {
+    errors.push(`cluster.controlPlaneEndpoint: "${text}" is a node's name; with loadBalancer.kind: local the endpoint needs a name of its own, like ${localEndpointName(f.cluster?.name ?? DEFAULTS.clusterName)}`);
+  }
+  if (port !== undefined && Number(port) !== DEFAULTS.apiPort) {
+    errors.push(`cluster.controlPlaneEndpoint: port ${port} with loadBalancer.kind: local: the name reaches the masters' API servers (or the local proxy) on ${DEFAULTS.apiPort}; use ${host}:${DEFAULTS.apiPort}`);
+  }
+  return { host: host!, port: DEFAULTS.apiPort };
 }
 
 function resolveBootstrap(f: ClusterFile, r: Report): Cluster['bootstrap'] {

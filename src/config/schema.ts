@@ -72,7 +72,13 @@ export const ClusterFileSchema = z
       .optional(),
     bootstrap: z.object({ tokenTTL: duration.optional(), joinDeadline: duration.optional() }).strict().optional(),
     loadBalancer: z
-      .object({ kind: z.enum(['nginx', 'haproxy']).optional(), virtualIP: ipv4.optional(), port: z.number().int().min(1).max(65535).optional() })
+      .object({
+        kind: z.enum(['nginx', 'haproxy', 'local']).optional(),
+        // With kind local: the proxy each non-master runs on 127.0.0.1 (haproxy from CentOS 7 base, nginx from EPEL).
+        proxy: z.enum(['haproxy', 'nginx']).optional(),
+        virtualIP: ipv4.optional(),
+        port: z.number().int().min(1).max(65535).optional(),
+      })
       .strict()
       .optional(),
     mirrors: z
@@ -80,6 +86,7 @@ export const ClusterFileSchema = z
         preset: z.enum(['aliyun', 'upstream']).optional(),
         centos: url.optional(),
         epel: url.optional(),
+        elrepo: url.optional(),
         dockerCe: url.optional(),
         kubernetesEl7: url.optional(),
         kubernetesPkgs: url.optional(),
@@ -100,6 +107,8 @@ export const ClusterFileSchema = z
           .refine((t) => TIMEZONES.has(t), 'not in the tz database: expected a name like UTC, CET, Europe/Berlin or Asia/Shanghai (`timedatectl list-timezones` lists them)')
           .optional(),
         selinux: z.enum(['disabled', 'permissive']).optional(),
+        kernel: z.enum(['stock', 'lt']).optional(),
+        kernelVersion: str(P.RPM_VERSION, 'an ELRepo kernel-lt RPM version-release like 5.4.278-1.el7.elrepo').optional(),
         firewall: z.enum(['disabled', 'open']).optional(),
         ntpServers: z.array(host).min(1).optional(),
         rootPasswordHash: z.string().optional(),

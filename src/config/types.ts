@@ -25,6 +25,8 @@ export interface Mirrors {
   centos: string;
   epel: string;
   dockerCe: string;
+  /** ELRepo's EL7 kernel repository (the directory with repodata/); set with os.kernel lt only. */
+  elrepo?: string;
   /** Legacy el7 Kubernetes repo root (…/yum); undefined when the preset has none left. */
   kubernetesEl7?: string;
   /** Per-minor pkgs.k8s.io layout root (…/core:/stable:); the plan appends /v1.NN/rpm/. */
@@ -51,13 +53,20 @@ export interface Cluster {
   imageRepository: string;
   allowUnsupportedVersion: boolean;
   bootstrap: { tokenTTLSeconds: number; joinDeadlineSeconds: number };
-  loadBalancer: { kind: 'nginx' | 'haproxy'; virtualIP?: string; port: number };
+  /**
+   * kind is the proxy software. mode `nodes`: it runs on the lb nodes (optionally keepalived holds
+   * virtualIP); mode `local` (loadBalancer.kind: local): no lb nodes, it runs on 127.0.0.1 of every
+   * non-master, and controlPlaneEndpoint.host is a name each node resolves locally (/etc/hosts).
+   */
+  loadBalancer: { kind: 'nginx' | 'haproxy'; mode: 'nodes' | 'local'; virtualIP?: string; port: number };
   mirrors: Mirrors;
   proxy?: { http?: string; https?: string; noProxy: string[] };
   os: {
     name: 'centos7';
     timezone: string;
     selinux: 'disabled' | 'permissive';
+    /** stock: CentOS 7's 3.10; lt: ELRepo's kernel-lt at this version-release, the default boot entry. */
+    kernel: { kind: 'stock' } | { kind: 'lt'; version: string };
     firewall: 'disabled' | 'open';
     ntpServers: string[];
     rootPasswordHash?: string;

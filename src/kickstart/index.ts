@@ -98,6 +98,8 @@ export function renderKickstart(plan: NodePlan, opts: KickstartOptions = {}): Ar
     selinux: plan.selinux,
     firewallOpen: plan.firewall === 'open',
     disk: plan.disk,
+    // Validated constants (src/plan/kernel.ts): no quotes or spaces inside one argument.
+    kernelArgs: plan.boot.args.join(' '),
     packages: plan.basePackages,
     hasSecretFiles: secret.length > 0,
     copySecretFiles: secret.map(copySecretShell).join('\n'),

@@ -9,7 +9,8 @@ import { criSocket, dockerCompanions, kubernetesPackageVersion, minorFacts, IPVS
 import { kubeadmConfig, endpointText } from './kubeadm.js';
 import { cniManifest } from './cni.js';
 import { renderRepoFile, yumRepos } from './repos.js';
-import { lbFiles, lbFirewallProtocols, lbPackages, lbServices } from './lb.js';
+import { isLocalProxyNode, lbFiles, lbFirewallProtocols, lbPackages, lbServices, localEndpointHosts, localProxy } from './lb.js';
+import { bootEnv, bootPlan, kernelPackages, kernelRepo } from './kernel.js';
 import { PATHS, type NodePlan, type PlanFile } from './types.js';
 import { REPORTER_PATH, REPORT_KEY_PATH, reportKey } from '../status/protocol.js';
 import { firstbootScript } from './node-scripts.js';
@@ -65,6 +66,9 @@ function hostsFile(cluster: Cluster, node: Node): string {
   for (const n of cluster.nodes) {
     if (!all && n !== node && n.role === 'node') continue;
     lines.push(cluster.searchDomain ? `${n.ip} ${n.name}.${cluster.searchDomain} ${n.name}` : `${n.ip} ${n.name}`);
+  }
+  if (cluster.loadBalancer.mode === 'local' && node.role !== 'lb') {
+    lines.push(`# the control-plane endpoint (loadBalancer.kind local: ${node.role === 'master' ? 'this master first, then the others' : 'the proxy on this node'})`, ...localEndpointHosts(cluster, node));
   }
   return `${lines.join('\n')}\n`;
 }
@@ -255,9 +259,12 @@ function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstr
   if (bootstrap === 'none') return file(PATHS.firstbootEnv, envFile(header, [['ROLE', 'none'], ...common]));
   const endpoint = endpointText(cluster);
   const endpointHealthz = `https://${endpoint}/healthz`;
-  const behindProxy = cluster.controlPlaneEndpoint.host !== node.ip;
+  // loadBalancer.kind local: a master's endpoint name is the master itself, a worker's its own proxy.
+  const local = cluster.loadBalancer.mode === 'local';
+  const behindProxy = !local && cluster.controlPlaneEndpoint.host !== node.ip;
   // Workers wait for the endpoint; a joining master for the master before it (parallel joins race on etcd).
-  const waitFor = bootstrap === 'join' ? [endpointHealthz] : bootstrap === 'join-control-plane' ? [`https://${previousMaster(cluster, node).ip}:6443/healthz`] : [];
+  const workerWait = local ? `https://127.0.0.1:${cluster.controlPlaneEndpoint.port}/healthz` : endpointHealthz;
+  const waitFor = bootstrap === 'join' ? [workerWait] : bootstrap === 'join-control-plane' ? [`https://${previousMaster(cluster, node).ip}:6443/healthz`] : [];
   // The first master behind a load balancer (or VIP): the proxy must accept connections before init,
   // and the master is done only once the endpoint forwards to it.
   const waitTcp = bootstrap === 'init' && behindProxy ? [endpoint] : [];
@@ -335,10 +342,13 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
   files.push(file('/etc/chrony.conf', chronyConf(cluster)));
   for (const { file: path, repos } of yumRepos(cluster)) {
     if (!isK8s && path !== '/etc/yum.repos.d/CentOS-Base.repo' && path !== '/etc/yum.repos.d/epel.repo') continue;
-    // nginx for the lb role comes from EPEL, so only there is EPEL enabled.
-    const needEpel = !isK8s && cluster.loadBalancer.kind === 'nginx';
+    // nginx for the lb role (or a local proxy) comes from EPEL, so only there is EPEL enabled.
+    const needEpel = (!isK8s || isLocalProxyNode(cluster, node)) && cluster.loadBalancer.kind === 'nginx';
     files.push(file(path, renderRepoFile(repos.map((r) => (r.id === 'epel' && needEpel ? { ...r, enabled: true } : r)), yumProxy)));
   }
+  const kernel = isK8s ? kernelRepo(cluster) : undefined;
+  if (kernel) files.push(file(kernel.file, renderRepoFile(kernel.repos, yumProxy)));
+  const boot = isK8s ? bootPlan(cluster) : { args: [] };
   const firewallOpen = cluster.os.firewall === 'open';
   if (firewallOpen) {
     files.push(file('/etc/firewalld/zones/public.xml', firewalldZone(firewallPorts(cluster, node), firewallProtocols(cluster, node))));
@@ -373,8 +383,16 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
       files.push(file('/etc/systemd/system/k8s-image-token-keeper.service', readAsset('node-files/k8s-image-token-keeper.service')));
       files.push(file('/etc/systemd/system/k8s-image-token-keeper.timer', readAsset('node-files/k8s-image-token-keeper.timer')));
     }
-    packages = [...packages, ...common.packages];
+    packages = [...packages, ...common.packages, ...kernelPackages(cluster)];
     enableServices.push(...common.enableServices);
+    if (isLocalProxyNode(cluster, node)) {
+      // loadBalancer.kind local: this node's own proxy to every master, listening before the join.
+      const proxy = localProxy(cluster);
+      files.push(...proxy.files);
+      packages = [...packages, ...proxy.packages];
+      enableServices.push(...proxy.services);
+      startServices.push(...proxy.services);
+    }
   } else {
     files.push(...lbFiles(cluster, node));
     packages = [...packages, ...lbPackages(cluster)];
@@ -399,7 +417,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
       PATHS.installEnv,
       envFile('k8s-image install settings for this node (see node-files/README.md)', [
         ['PACKAGES', packages],
-        ['DISABLE_EXCLUDES', isK8s ? 'kubernetes,docker-ce-stable' : 'main'],
+        ['DISABLE_EXCLUDES', isK8s ? `kubernetes,docker-ce-stable${kernel ? ',elrepo-kernel' : ''}` : 'main'],
         ['ENABLE_SERVICES', enableServices],
         ['DISABLE_SERVICES', disableServices],
         ['START_SERVICES', startServices],
@@ -410,6 +428,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
         ['NODE_ADDRESS', node.ip],
         ['NIC', node.mac ?? node.interface ?? 'link'],
         ['SELINUX', cluster.os.selinux],
+        ...bootEnv(boot),
         ...(reportUrl ? [['NODE_NAME', node.name] as [string, string], ...statusEnv] : []),
       ]),
     ),
@@ -452,6 +471,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     disableServices,
     installScript: PATHS.installScript,
     firstbootUnit: PATHS.firstbootUnit,
+    boot,
     status: reportUrl ? { reportUrl, reporter: REPORTER_PATH, key: REPORT_KEY_PATH } : undefined,
     files,
   };
@@ -474,9 +494,12 @@ export function planGolden(cluster: Cluster, secrets: Secrets): NodePlan {
   const common = kubernetesCommon(cluster);
   const files: PlanFile[] = [file('/etc/chrony.conf', chronyConf(cluster))];
   for (const { file: path, repos } of yumRepos(cluster)) files.push(file(path, renderRepoFile(repos, yumProxy)));
+  const kernel = kernelRepo(cluster);
+  if (kernel) files.push(file(kernel.file, renderRepoFile(kernel.repos, yumProxy)));
+  const boot = bootPlan(cluster);
   files.push(...common.files);
   const basePackages = [...BASE_PACKAGES, ...(firewallOpen ? ['firewalld'] : []), ...KUBERNETES_NODE_PACKAGES, ...GOLDEN_PACKAGES];
-  const packages = [...basePackages, ...common.packages];
+  const packages = [...basePackages, ...common.packages, ...kernelPackages(cluster)];
   const enableServices = ['chronyd', ...(firewallOpen ? ['firewalld'] : []), ...common.enableServices];
   const disableServices = firewallOpen ? ['iptables', 'ip6tables'] : ['firewalld', 'iptables', 'ip6tables'];
   const runtimeService = cluster.runtime.kind === 'docker' ? 'docker' : 'containerd';
@@ -512,7 +535,7 @@ export function planGolden(cluster: Cluster, secrets: Secrets): NodePlan {
       PATHS.installEnv,
       envFile('k8s-image install settings of the golden image (see node-files/README.md)', [
         ['PACKAGES', packages],
-        ['DISABLE_EXCLUDES', 'kubernetes,docker-ce-stable'],
+        ['DISABLE_EXCLUDES', `kubernetes,docker-ce-stable${kernel ? ',elrepo-kernel' : ''}`],
         ['ENABLE_SERVICES', enableServices],
         ['DISABLE_SERVICES', disableServices],
         ['START_SERVICES', []],
@@ -521,6 +544,7 @@ export function planGolden(cluster: Cluster, secrets: Secrets): NodePlan {
         ['INSTALL_MARKER', PATHS.installMarker],
         ['INSTALL_LOG', PATHS.installLog],
         ['SELINUX', cluster.os.selinux],
+        ...bootEnv(boot),
       ]),
     ),
   );
@@ -550,6 +574,7 @@ export function planGolden(cluster: Cluster, secrets: Secrets): NodePlan {
     disableServices,
     installScript: PATHS.installScript,
     firstbootUnit: PATHS.goldenUnit,
+    boot,
     files,
   };
 }

@@ -22,7 +22,20 @@ export function apiServerCertSANs(cluster: Cluster): string[] {
   const sans = [cluster.controlPlaneEndpoint.host];
   for (const n of cluster.nodes) if (n.role === 'master' || n.role === 'lb') sans.push(n.ip, n.name);
   if (cluster.loadBalancer.virtualIP) sans.push(cluster.loadBalancer.virtualIP);
+  // loadBalancer.kind local: workers reach the API servers through their own proxy on 127.0.0.1, by the
+  // name (already first above) or, in first boot's /healthz wait, by the address.
+  if (cluster.loadBalancer.mode === 'local') sans.push('127.0.0.1');
   return [...new Set(sans)];
+}
+
+/**
+ * Whether kubeadm is told to ignore its SystemVerification preflight error: with the stock 3.10 kernel
+ * from 1.32 (kernel < 4.19); with os.kernel lt only from 1.35, where the host is still cgroup v1
+ * (systemd 219 cannot run v2). config/load.ts warns about both, so nothing is skipped silently.
+ */
+export function ignoresSystemVerification(cluster: Cluster): boolean {
+  const { minor } = minorFacts(cluster.kubernetesVersion);
+  return cluster.os.kernel.kind === 'lt' ? minor >= FAIL_CGROUP_V1_MINOR : minor >= KERNEL_PREFLIGHT_ERROR_MINOR;
 }
 
 function nodeRegistration(cluster: Cluster, node: Node, taintMaster: boolean): Record<string, unknown> {
@@ -34,7 +47,7 @@ function nodeRegistration(cluster: Cluster, node: Node, taintMaster: boolean): R
   if (!taintMaster) reg.taints = [];
   // Only reachable with cluster.allowUnsupportedVersion: kubeadm 1.32+ fails SystemVerification on the 3.10
   // kernel (and on cgroup v1). A list of check names in every apiVersion, so nothing differs for v1beta4.
-  if (minorFacts(cluster.kubernetesVersion).minor >= KERNEL_PREFLIGHT_ERROR_MINOR) reg.ignorePreflightErrors = ['SystemVerification'];
+  if (ignoresSystemVerification(cluster)) reg.ignorePreflightErrors = ['SystemVerification'];
   // No kubeletExtraArgs are rendered: v1beta4 would need them as a [{name, value}] list (the node IP goes
   // through /etc/sysconfig/kubelet instead).
   return reg;

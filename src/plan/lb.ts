@@ -35,6 +35,15 @@ function lbNodes(cluster: Cluster): Node[] {
  * choose haproxy (loadBalancer.kind) for active /healthz checks.
  */
 export function nginxConf(cluster: Cluster): string {
+  return nginxConfListening(cluster, listenAddress(cluster));
+}
+
+/** Where the proxy listens: every address on an lb node; only loopback on a node of loadBalancer.kind local. */
+function listenAddress(cluster: Cluster): { host?: string; port: number } {
+  return cluster.loadBalancer.mode === 'local' ? { host: '127.0.0.1', port: API_SERVER_PORT } : { port: cluster.loadBalancer.port };
+}
+
+function nginxConfListening(cluster: Cluster, listen: { host?: string; port: number }): string {
   const upstream = masters(cluster).map((m) => `        server ${m.ip}:${API_SERVER_PORT} max_fails=2 fail_timeout=10s;`);
   return [
     "# Written by k8s-image: TCP proxy to every master's API server (seed 004).",
@@ -60,7 +69,7 @@ export function nginxConf(cluster: Cluster): string {
     ...upstream,
     '    }',
     '    server {',
-    `        listen ${cluster.loadBalancer.port};`,
+    `        listen ${listen.host ? `${listen.host}:` : ''}${listen.port};`,
     '        proxy_pass kube_apiserver;',
     '        # A refused or silent master costs 2s, then the next one is tried (at most 3 of them).',
     '        proxy_connect_timeout 2s;',
@@ -83,6 +92,7 @@ export function nginxConf(cluster: Cluster): string {
  * that still reaches a dead master before that is retried, the last retry on another master.
  */
 export function haproxyCfg(cluster: Cluster): string {
+  const listen = listenAddress(cluster);
   return [
     "# Written by k8s-image: TCP proxy to every master's API server.",
     'global',
@@ -106,7 +116,7 @@ export function haproxyCfg(cluster: Cluster): string {
     '    timeout check 5s',
     '',
     'frontend kube_apiserver',
-    `    bind *:${cluster.loadBalancer.port}`,
+    `    bind ${listen.host ?? '*'}:${listen.port}`,
     '    default_backend kube_apiserver',
     '',
     'backend kube_apiserver',
@@ -220,4 +230,54 @@ export function lbServices(cluster: Cluster): string[] {
  */
 export function lbFirewallProtocols(cluster: Cluster): string[] {
   return cluster.loadBalancer.virtualIP !== undefined ? ['vrrp'] : [];
+}
+
+/**
+ * loadBalancer.kind local: every non-master runs the same proxy (nginxConf / haproxyCfg, listening on
+ * 127.0.0.1:6443 only) in front of every master, and resolves the endpoint name to 127.0.0.1; masters
+ * resolve it to themselves. Nothing is edited after the join: kubelet.conf, admin.conf and kube-proxy's
+ * kubeconfig all carry the name from the start.
+ */
+export function isLocalProxyNode(cluster: Cluster, node: Node): boolean {
+  return cluster.loadBalancer.mode === 'local' && node.role === 'node';
+}
+
+/** The drop-in that orders the proxy before first boot, so the join finds it listening (systemd 219: Before= in a drop-in). */
+export const LOCAL_PROXY_DROP_IN = 'k8s-image-local-endpoint.conf';
+
+export function localProxyDropIn(cluster: Cluster): PlanFile {
+  const unit = lbService(cluster);
+  return {
+    path: `/etc/systemd/system/${unit}.service.d/${LOCAL_PROXY_DROP_IN}`,
+    content: [
+      `# Written by k8s-image: ${unit} on 127.0.0.1:${API_SERVER_PORT} is how this node reaches the API servers`,
+      `# (${cluster.controlPlaneEndpoint.host} is 127.0.0.1 in /etc/hosts): up before first boot joins through it.`,
+      '[Unit]',
+      'Before=k8s-image-firstboot.service',
+      '',
+    ].join('\n'),
+    mode: 0o644,
+    secret: false,
+  };
+}
+
+/** Files, packages and units of a non-master with loadBalancer.kind local (no keepalived: there is no virtual IP). */
+export function localProxy(cluster: Cluster): { files: PlanFile[]; packages: string[]; services: string[] } {
+  return { files: [...lbFiles(cluster), localProxyDropIn(cluster)], packages: lbPackages(cluster), services: lbServices(cluster) };
+}
+
+/**
+ * The endpoint's lines in /etc/hosts with loadBalancer.kind local. A worker: 127.0.0.1 (its proxy).
+ * A master: itself first, then the other masters. The kubelet and kubeadm are Go programs built
+ * without cgo: Go's resolver returns every /etc/hosts address of a name in file order and its dialer
+ * tries them in turn, moving on at once from a refused connection. So a master whose API server is not
+ * up yet (a control-plane join: discovery, TLS bootstrap, etcd join) reaches another master through the
+ * same name, and once its own API server listens, itself; nothing changes in the file after the join.
+ * glibc (curl, ssh) reads all lines too: CentOS 7's /etc/host.conf has `multi on`.
+ */
+export function localEndpointHosts(cluster: Cluster, node: Node): string[] {
+  const name = cluster.controlPlaneEndpoint.host;
+  if (node.role !== 'master') return [`127.0.0.1 ${name}`];
+  const others = masters(cluster).filter((m) => m !== node);
+  return [`${node.ip} ${name}`, ...others.map((m) => `${m.ip} ${name}`)];
 }

@@ -48,6 +48,8 @@ export interface NodePlan {
   disableServices: string[];
   /** Run once at install time: plainly in the installer chroot, with --live by cloud-init. */
   installScript: string;
+  /** Kernel command line arguments and the default boot entry (src/plan/kernel.ts); none on lb nodes. */
+  boot: { args: string[]; defaultKernel?: { package: string; image: string } };
   /** The unit that runs the first-boot stages (every node has it; lb nodes only finish the install). */
   firstbootUnit: string;
   /** Progress reports to `k8s-image serve` (cluster.status): the endpoint, and where the sender and key land. */

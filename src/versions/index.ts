@@ -26,7 +26,32 @@ export const MAX_MINOR = 31;
  * refuses to start on a cgroup v1 host unless KubeletConfiguration.failCgroupV1 is false (KEP-4569
  * cgroup v1 maintenance mode; the failCgroupV1 field exists since 1.31).
  */
-export const MAX_KNOWN_MINOR = 35;
+export const MAX_KNOWN_MINOR = 37;
+
+/**
+ * The end-of-life kit: ELRepo's kernel-lt (a 5.4 long-term kernel built for EL7) passes kubeadm
+ * 1.32+'s kernel check (4.19+), so os.kernel: lt renders 1.32 to MAX_KNOWN_MINOR without
+ * cluster.allowUnsupportedVersion. The default pin is the last kernel-lt ELRepo built for EL7 before
+ * archiving it (5.4.278, June 2024); os.kernelVersion pins another.
+ */
+export const DEFAULT_KERNEL_LT = '5.4.278-1.el7.elrepo';
+/** The kernel-lt package's /boot/vmlinuz-<version>.x86_64, what grubby names a boot entry by. */
+export function kernelImage(version: string): string {
+  return `/boot/vmlinuz-${version}.x86_64`;
+}
+
+/**
+ * The kubelet before 1.21 (its vendored libcontainer) and the runc of the docker/containerd.io
+ * builds of that era turn on kernel-memory accounting for every container cgroup; RHEL 7's 3.10
+ * kernel then leaks memory cgroups until "no space left on device" (opencontainers/runc#1725,
+ * #1920; kubernetes/kubernetes#61937). `cgroup.memory=nokmem` on the kernel command line turns
+ * kmem accounting off (Linux 4.6+, backported to the RHEL 7.x kernel). runc 1.0.0-rc94 and
+ * Kubernetes 1.21 stopped setting kmem limits.
+ */
+export const KMEM_FIXED_MINOR = 21;
+export function needsNokmem(kubernetesVersion: string): boolean {
+  return parseVersion(kubernetesVersion).minor < KMEM_FIXED_MINOR;
+}
 /**
  * The last patch release of each minor, so a version yum cannot find (1.28.99) is refused at build
  * time instead of failing the install. Source: kubernetes/website data/releases/eol.yaml
@@ -140,11 +165,13 @@ const ROWS: Record<number, Row> = {
   29: { kubernetesCni: `1.3.0-${PKGS}`, criTools: `1.29.0-${PKGS}`, pause: '3.9', docker: [], containerd: CONTAINERD_16, calico: 'v3.27' },
   30: { kubernetesCni: `1.4.0-${PKGS}`, criTools: `1.30.0-${PKGS}`, pause: '3.9', docker: [], containerd: CONTAINERD_16, calico: 'v3.28' },
   31: { kubernetesCni: `1.5.1-${PKGS}`, criTools: `1.31.1-${PKGS}`, pause: '3.10', docker: [], containerd: CONTAINERD_16, calico: 'v3.28' },
-  // Unsupported on CentOS 7; rendered only with cluster.allowUnsupportedVersion (see MAX_KNOWN_MINOR).
+  // Need os.kernel: lt (or cluster.allowUnsupportedVersion) on CentOS 7 (see MAX_KNOWN_MINOR).
   32: { pause: '3.10', docker: [], containerd: CONTAINERD_16, calico: 'v3.29' },
   33: { pause: '3.10', docker: [], containerd: CONTAINERD_16, calico: 'v3.29' },
   34: { pause: '3.10.1', docker: [], containerd: CONTAINERD_16, calico: 'v3.30' },
   35: { pause: '3.10.1', docker: [], containerd: CONTAINERD_16, calico: 'v3.30' },
+  36: { pause: '3.10.1', docker: [], containerd: CONTAINERD_16, calico: 'v3.31' },
+  37: { pause: '3.10.1', docker: [], containerd: CONTAINERD_16, calico: 'v3.31' },
 };
 
 export function hasFacts(version: string): boolean {

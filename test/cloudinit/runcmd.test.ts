@@ -14,7 +14,7 @@ import yaml from 'js-yaml';
 import { planNode, PATHS, type NodePlan } from '../../src/plan/index.js';
 import { renderCloudInit } from '../../src/cloudinit/index.js';
 import { requireTool } from '../helpers/tools.js';
-import { callsOf, makeSandbox, script, setCounter, type Sandbox } from '../node-files/sandbox.js';
+import { STOCK_KERNEL, callsOf, makeSandbox, script, setCounter, type Sandbox } from '../node-files/sandbox.js';
 import { labAndHa } from '../render/fixtures.js';
 
 let plans: { master: NodePlan; lb: NodePlan };
@@ -47,6 +47,9 @@ function installSandbox(plan: NodePlan): Sandbox {
     sb.p.installEnv,
     `${env}# sandbox paths\nFSTAB=${join(sb.root, 'etc/fstab')}\nSELINUX_CONFIG=${join(sb.root, 'etc/selinux-config')}\nINSTALL_LOG=${join(sb.root, 'install.log')}\nINSTALL_MARKER=${sb.p.installMarker}\nYUM_RETRIES=1\nYUM_BACKOFF=0\n`,
   );
+  // This boot already has the plan's kernel arguments (the lab's 1.17 gets cgroup.memory=nokmem);
+  // without them install.sh reboots instead of starting first boot (test/node-files/kernel.test.ts).
+  writeFileSync(sb.env.PROC_CMDLINE!, `BOOT_IMAGE=/vmlinuz-${STOCK_KERNEL} ro ${plan.boot.args.join(' ')}\n`);
   return sb;
 }
 

@@ -169,5 +169,59 @@ case $name in
     done
     exit "$rc"
     ;;
+  grubby)
+    # CentOS 7's grubby 8.28 on a grub2 config, as rhboot/grubby tag 8.28-1 grubby.c does it (the 7.9
+    # package is 8.28-26.el7, the same logic): a config whose default line is
+    # `set default="${saved_entry}"` (GRUB_DEFAULT=saved) has grubenv's saved_entry as its default, a
+    # title or an index, and entry 0 when neither matches (main(), displayDefault); --set-default=KERNEL
+    # takes the first entry booting KERNEL (findEntryByPath) and saves its title with
+    # `grub2-editenv <env> set saved_entry=<title>` (grub2SetEnv; written here directly), and when no
+    # entry boots KERNEL it changes nothing and still exits 0 (setDefaultImage: defaultImage = -1);
+    # --default-kernel prints the boot prefix (/boot on its own partition) and the entry's linux16 path;
+    # --update-kernel=ALL --args replaces an argument of the same name or appends it, on every entry.
+    cfg=${FAKE_GRUB_CFG:-$FAKE_DIR/grub.cfg}
+    envf=${FAKE_GRUBENV:-$FAKE_DIR/grubenv}
+    if [ ! -r "$cfg" ]; then echo "grubby: error opening $cfg for read: No such file or directory" >&2; exit 1; fi
+    # One "title<TAB>kernel" line per menuentry, in order.
+    entries=$(awk '/^menuentry / { t = $0; sub(/^menuentry \047/, "", t); sub(/\047.*/, "", t) } /^[ \t]*linux(16|efi)? / && t != "" { print t "\t" $2; t = "" }' "$cfg")
+    default_index() {
+      local saved i=0 title
+      # shellcheck disable=SC2016 # the literal text grub2-mkconfig writes
+      if ! grep -qF 'set default="${saved_entry}"' "$cfg"; then echo 0; return; fi
+      saved=$(sed -n 's/^saved_entry=//p' "$envf" 2>/dev/null)
+      if [[ $saved =~ ^[0-9]+$ ]]; then echo "$saved"; return; fi
+      while IFS=$'\t' read -r title _; do
+        if [ "$title" = "$saved" ]; then echo "$i"; return; fi
+        i=$((i + 1))
+      done <<<"$entries"
+      echo 0
+    }
+    for a in "$@"; do
+      case $a in
+        --default-kernel)
+          k=$(sed -n "$(($(default_index) + 1))p" <<<"$entries" | cut -f2)
+          [ -n "$k" ] && echo "/boot$k"
+          ;;
+        --set-default=*)
+          want=${a#--set-default=}
+          i=0
+          while IFS=$'\t' read -r title k; do
+            if [ "/boot$k" = "$want" ] || [ "$k" = "$want" ]; then
+              printf '# GRUB Environment Block\nsaved_entry=%s\n' "$title" >"$envf"
+              break
+            fi
+            i=$((i + 1))
+          done <<<"$entries"
+          ;;
+        --args=*)
+          args=${a#--args=}
+          for arg in $args; do
+            key=${arg%%=*}
+            awk -v key="$key" -v arg="$arg" 'BEGIN { OFS = " " } /^[ \t]*linux(16|efi)? / { out = ""; for (i = 1; i <= NF; i++) { k = $i; sub(/=.*/, "", k); if (i > 2 && k == key) continue; out = out (out == "" ? "" : " ") $i } match($0, /^[ \t]*/); print substr($0, 1, RLENGTH) out " " arg; next } { print }' "$cfg" >"$cfg.new" && cat "$cfg.new" >"$cfg" && rm -f "$cfg.new"
+          done
+          ;;
+      esac
+    done
+    ;;
 esac
 exit 0

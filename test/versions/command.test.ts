@@ -28,7 +28,7 @@ test('k8s-image versions --all marks 1.32+ as opt-in only; --json carries every 
   await versions({ json: true }, j);
   const doc = JSON.parse(j.out.join('\n'));
   assert.equal(doc.supported, '1.15-1.31');
-  assert.equal(doc.minors.length, 21);
+  assert.equal(doc.minors.length, 23);
   const m24 = doc.minors.find((m: { minor: string }) => m.minor === '1.24');
   assert.deepEqual(
     { api: m24.kubeadmApi, repo: m24.repo, runtimes: m24.runtimes, socket: m24.criSocket, pause: m24.pause, docker: m24.docker },

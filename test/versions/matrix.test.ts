@@ -219,19 +219,19 @@ test('refused: docker with 1.24+', () => {
 
 test('refused: releases older than 1.15 and newer than the table knows', () => {
   assert.deepEqual(problems(withVersion('1.14.10')), [
-    'cluster.kubernetesVersion: "1.14.10" is not supported: k8s-image supports 1.15.x to 1.31.x on CentOS 7 (run `k8s-image versions`)',
+    'cluster.kubernetesVersion: "1.14.10" is not supported: k8s-image supports 1.15.x to 1.31.x on CentOS 7 (to 1.37.x with os.kernel: lt) (run `k8s-image versions`)',
   ]);
-  assert.deepEqual(problems(withVersion('1.36.0', undefined, (d) => { d.cluster.allowUnsupportedVersion = true; })), [
-    'cluster.kubernetesVersion: "1.36.0" is not supported: k8s-image supports 1.15.x to 1.31.x on CentOS 7 and knows no release after 1.35 (run `k8s-image versions`)',
+  assert.deepEqual(problems(withVersion('1.38.0', undefined, (d) => { d.cluster.allowUnsupportedVersion = true; })), [
+    'cluster.kubernetesVersion: "1.38.0" is not supported: k8s-image supports 1.15.x to 1.31.x on CentOS 7 (to 1.37.x with os.kernel: lt) and knows no release after 1.37 (run `k8s-image versions`)',
   ]);
 });
 
-test('refused: 1.32-1.35 on CentOS 7 without cluster.allowUnsupportedVersion', () => {
+test('refused: 1.32-1.37 on CentOS 7\'s own kernel without cluster.allowUnsupportedVersion', () => {
   assert.deepEqual(problems(withVersion('1.32.4')), [
-    'cluster.kubernetesVersion: "1.32.4" is not supported on CentOS 7: kubeadm 1.32+ fails preflight on kernels older than 4.19 (CentOS 7 runs 3.10); use 1.31.x or older, or set cluster.allowUnsupportedVersion: true to render it anyway',
+    'cluster.kubernetesVersion: "1.32.4" is not supported on CentOS 7\'s own kernel: kubeadm 1.32+ fails preflight on kernels older than 4.19 (CentOS 7 runs 3.10); set os.kernel: lt (ELRepo\'s kernel-lt, with mirrors.elrepo) to run 1.32-1.37, use 1.31.x or older, or set cluster.allowUnsupportedVersion: true to render it anyway',
   ]);
   assert.deepEqual(problems(withVersion('1.35.0')), [
-    'cluster.kubernetesVersion: "1.35.0" is not supported on CentOS 7: kubeadm 1.32+ fails preflight on kernels older than 4.19 (CentOS 7 runs 3.10) and the 1.35+ kubelet refuses cgroup v1; use 1.31.x or older, or set cluster.allowUnsupportedVersion: true to render it anyway',
+    'cluster.kubernetesVersion: "1.35.0" is not supported on CentOS 7\'s own kernel: kubeadm 1.32+ fails preflight on kernels older than 4.19 (CentOS 7 runs 3.10) and the 1.35+ kubelet refuses cgroup v1; set os.kernel: lt (ELRepo\'s kernel-lt, with mirrors.elrepo) to run 1.32-1.37, use 1.31.x or older, or set cluster.allowUnsupportedVersion: true to render it anyway',
   ]);
 });
 
@@ -239,7 +239,7 @@ test('opted in above 1.31: warning, SystemVerification ignored, failCgroupV1: fa
   const optIn = (d: any) => { d.cluster.allowUnsupportedVersion = true; };
   const l32 = loadCluster(withVersion('1.32.4', undefined, optIn));
   assert.deepEqual(l32.warnings, [
-    'cluster.kubernetesVersion: 1.32.4 is above 1.31.x, the newest release supported on CentOS 7; because cluster.allowUnsupportedVersion is set, kubeadm is told to ignore the SystemVerification preflight error (kernel 3.10 < 4.19); nobody tests this combination',
+    'cluster.kubernetesVersion: 1.32.4 is above 1.31.x, the newest release supported on CentOS 7\'s own kernel; because cluster.allowUnsupportedVersion is set, kubeadm is told to ignore the SystemVerification preflight error (kernel 3.10 < 4.19); nobody tests this combination (os.kernel: lt is the supported way)',
   ]);
   let docs = yaml.loadAll(fileOf(await planMaster(l32.cluster), '/etc/k8s-image/kubeadm.yaml')) as any[];
   assert.equal(docs[0].apiVersion, 'kubeadm.k8s.io/v1beta4');
@@ -250,7 +250,7 @@ test('opted in above 1.31: warning, SystemVerification ignored, failCgroupV1: fa
 
   const l35 = loadCluster(withVersion('1.35.0', undefined, optIn));
   assert.deepEqual(l35.warnings, [
-    'cluster.kubernetesVersion: 1.35.0 is above 1.31.x, the newest release supported on CentOS 7; because cluster.allowUnsupportedVersion is set, kubeadm is told to ignore the SystemVerification preflight error (kernel 3.10 < 4.19) and the kubelet is given failCgroupV1: false; nobody tests this combination',
+    'cluster.kubernetesVersion: 1.35.0 is above 1.31.x, the newest release supported on CentOS 7\'s own kernel; because cluster.allowUnsupportedVersion is set, kubeadm is told to ignore the SystemVerification preflight error (kernel 3.10 < 4.19) and the kubelet is given failCgroupV1: false; nobody tests this combination (os.kernel: lt is the supported way)',
   ]);
   docs = yaml.loadAll(fileOf(await planMaster(l35.cluster), '/etc/k8s-image/kubeadm.yaml')) as any[];
   assert.equal(docs.find((d) => d.kind === 'KubeletConfiguration').failCgroupV1, false);
