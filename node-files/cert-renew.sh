@@ -80,7 +80,7 @@ on_exit() {
     log "FAILED (exit $rc). Read $CERT_LOG; 'kubeadm certs check-expiration' (1.15-1.19: 'kubeadm alpha certs check-expiration') shows every certificate. The timer tries again tomorrow; 'systemctl start k8s-image-cert-renew' tries now"
     if [ -n "$STATUS_URL" ]; then
       # shellcheck disable=SC2094 # the sender reads the log's tail before it appends its own lines
-      "$REPORT_PYTHON" "$REPORTER" --log "$CERT_LOG" --sync 10 "$STATUS_URL" "$NODE_NAME" certs-failed </dev/null >>"$CERT_LOG" 2>&1 || true
+      "$REPORT_PYTHON" "$REPORTER" --log "$CERT_LOG" --certs "$KUBE_DIR" --sync 10 "$STATUS_URL" "$NODE_NAME" certs-failed </dev/null >>"$CERT_LOG" 2>&1 || true
     fi
   fi
 }
@@ -208,7 +208,6 @@ main() {
     exit 0
   fi
   log "ending within $((RENEW_WITHIN / 86400)) days: $(echo "$due" | tr '\n' ' ')"
-  log_expiry
   local before after
   before=$(ca_fingerprints)
   # shellcheck disable=SC2086 # RENEW_COMMAND is the subcommand's words (the plan writes it from its table)

@@ -35,7 +35,12 @@ export const FAKE_COMMANDS = [
   'yum',
   'rpm',
   'ip',
+  'docker',
+  'crictl',
 ] as const;
+
+/** The stand-in for kubeadm's certificate renewal (fake-command.sh hands `kubeadm alpha|certs ...` to it). */
+export const FAKE_KUBEADM_CERTS = join(packageRoot, 'test', 'node-files', 'fake-kubeadm-certs.sh');
 
 export interface Sandbox {
   root: string;
@@ -189,6 +194,7 @@ export function makeSandbox(role: Role, vars: Record<string, string> = {}, caCer
       FAKE_DIR: fake,
       FAKE_PKI_DIR: p.pkiDir,
       FAKE_KUBE_DIR: p.kubeDir,
+      FAKE_KUBEADM_CERTS,
       TOKEN,
     },
     cleanup: () => rmSync(root, { recursive: true, force: true }),
