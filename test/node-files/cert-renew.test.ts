@@ -8,7 +8,8 @@
  * report.py under CentOS 7's python 2.7 where this machine has it.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -299,6 +300,32 @@ describe('cert-renew.sh in the sandbox', () => {
     assert.match(r.stderr, /unknown flag: --use-api/);
     const r2 = spawnSync('kubeadm', ['alpha', 'certs', 'renew', 'apiserver'], { env: { ...process.env, ...sb.env, ...fakeKubeadm(17) }, encoding: 'utf8' });
     assert.equal(r2.status, 1, 'only `all` is what k8s-image runs');
+  });
+
+  it('report.py: a master\'s ready report carries the expiry by itself (from K8S_IMAGE_KUBE_DIR); a worker\'s does not', async () => {
+    const m = makeMaster(secrets, 17, 'docker', { 'scheduler.conf': 100 });
+    sandboxes.push(m.sb);
+    const keyFile = join(m.sb.p.etc, 'report.key');
+    writeFileSync(keyFile, `${reportKey(secrets.ca.key, 'master')}\n`, { mode: 0o600 });
+    const send = async (kubeDir: string, node: string) => {
+      const from = reports.bodies.length;
+      await promisify(execFile)(PYTHON, [REPORTER, reports.url, node, 'ready'], {
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', K8S_IMAGE_KUBE_DIR: kubeDir, K8S_IMAGE_REPORT_KEY: keyFile, K8S_IMAGE_REPORT_SPOOL: join(m.sb.p.state, 'reports'), K8S_IMAGE_REPORT_TRIES: '2', K8S_IMAGE_REPORT_PAUSE: '0.1' },
+      });
+      return (await sent(from, 1))[0]!;
+    };
+    const master = await send(m.sb.p.kubeDir, 'master');
+    const c = parseCerts(master.get('certs')!)!;
+    assert.equal(c.cert, 'scheduler.conf');
+    assert.equal(c.notAfter, endOf(embedded(readFileSync(join(m.sb.p.kubeDir, 'scheduler.conf'), 'utf8'))));
+    assert.equal(c.caNotAfter, endOf(secrets.ca.cert));
+    // A worker: kubeadm join leaves pki/ca.crt but no apiserver.crt.
+    const worker = join(m.sb.root, 'worker-kube');
+    mkdirSync(join(worker, 'pki'), { recursive: true });
+    writeFileSync(join(worker, 'pki/ca.crt'), secrets.ca.cert);
+    const w = await send(worker, 'master');
+    assert.equal(w.get('certs'), null);
+    assert.equal(w.get('stage'), 'ready');
   });
 
   it('before kubeadm made the PKI: nothing at all', async () => {

@@ -35,12 +35,12 @@ const INDEX: FarmIndex = {
   keys: Object.fromEntries(['master1', 'master2', 'master3', 'worker1'].map((n) => [n, reportKey(CA_KEY, n)])),
 };
 
-async function serve(): Promise<{ server: FarmServer; url: string; post: (node: string, stage: Stage | CertKind, extra?: { log?: string; certs?: string }) => Promise<Response> }> {
-  const server = await startFarmServer({ index: INDEX, stateDir: tempDir('k8s-image-certs-'), log: () => undefined }, { host: '127.0.0.1', port: 0 });
+async function serve(stateDir = tempDir('k8s-image-certs-')): Promise<{ server: FarmServer; url: string; stateDir: string; post: (node: string, stage: Stage | CertKind, extra?: { log?: string; certs?: string }) => Promise<Response> }> {
+  const server = await startFarmServer({ index: INDEX, stateDir, log: () => undefined }, { host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
   const post = (node: string, stage: Stage | CertKind, extra: { log?: string; certs?: string } = {}) =>
     fetch(`${url}/report`, { method: 'POST', body: signedReportBody(reportKey(CA_KEY, node), { node, stage, time: now(), nonce: (nonce++).toString(16).padStart(32, '0'), ...extra }) });
-  return { server, url, post };
+  return { server, url, stateDir, post };
 }
 
 const certs = (leafDays: number, file = 'apiserver.crt', caDays = 3650) => certsField({ notAfter: now() + leafDays * DAY + 3600, cert: file, caNotAfter: now() + caDays * DAY + 3600 });
@@ -66,9 +66,10 @@ after(async () => {
   await browser?.close();
 });
 
-test('serve takes certificate reports without moving the bootstrap stage, and refuses malformed or tampered ones', async (t) => {
+test('serve takes certificate reports without moving the bootstrap stage, and refuses malformed or tampered ones; they survive a restart', async (t) => {
   const farm = await serve();
-  t.after(() => farm.server.close());
+  let open = true;
+  t.after(() => (open ? farm.server.close() : undefined));
   await bootstrapped(farm);
   // A check without expiry, a malformed field, a field changed after signing: refused.
   const noCerts = await farm.post('master1', 'certs-checked');
@@ -101,6 +102,18 @@ test('serve takes certificate reports without moving the bootstrap stage, and re
   assert.equal((await farm.post('master3', 'certs-renewed', { certs: certs(365) })).status, 200);
   const doc2 = (await (await fetch(`${farm.url}/status.json`)).json()) as StatusDocument;
   assert.equal(doc2.nodes.find((r) => r.name === 'master3')!.certs!.failed, false);
+  // Kept across a restart (status.log).
+  await farm.server.close();
+  open = false;
+  const again = await serve(farm.stateDir);
+  t.after(() => again.server.close());
+  const doc3 = (await (await fetch(`${again.url}/status.json`)).json()) as StatusDocument;
+  assert.deepEqual(doc3.nodes.map((r) => [r.name, r.stage, r.certs?.cert ?? null, r.certs?.last ?? null]), [
+    ['master1', 'done', 'apiserver.crt', null],
+    ['master2', 'done', 'front-proxy-client.crt', 'certs-renewed'],
+    ['master3', 'done', 'apiserver.crt', 'certs-renewed'],
+    ['worker1', 'done', null, null],
+  ]);
 });
 
 test('the page shows the certificates column in Chromium, warns within 30 days, updates live; k8s-image status shows it too; a screenshot', async (t) => {
