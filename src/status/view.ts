@@ -89,15 +89,10 @@ export function certsOf(s: NodeStatus | undefined, now: number): CertsView | nul
 export function certsText(c: CertsView | null, warnDays = 30): string {
   if (!c) return '';
   const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-  const parts: string[] = [];
-  if (c.failed) parts.push('RENEWAL FAILED');
-  if (c.notAfter > 0) {
-    if (c.daysLeft < 0) parts.push(`EXPIRED ${day(c.notAfter)} (${c.cert})`);
-    else if (c.daysLeft < warnDays) parts.push(`expires in ${c.daysLeft}d: ${day(c.notAfter)} (${c.cert})`);
-    else parts.push(`${day(c.notAfter)} (${c.daysLeft}d, ${c.cert})`);
-    parts.push(c.caDaysLeft < warnDays ? `CA EXPIRES ${day(c.caNotAfter)} (${c.caDaysLeft}d): rotate it (README)` : `CA ${day(c.caNotAfter)} (${c.caDaysLeft}d)`);
-  }
-  return parts.join(' · ');
+  const known = c.notAfter > 0;
+  const leaf = !known ? '' : c.daysLeft < 0 ? `EXPIRED ${day(c.notAfter)} (${c.cert})` : c.daysLeft < warnDays ? `expires in ${c.daysLeft}d: ${day(c.notAfter)} (${c.cert})` : `${day(c.notAfter)} (${c.daysLeft}d, ${c.cert})`;
+  const ca = !known ? '' : c.caDaysLeft < warnDays ? `CA EXPIRES ${day(c.caNotAfter)} (${c.caDaysLeft}d): rotate it (README)` : `CA ${day(c.caNotAfter)} (${c.caDaysLeft}d)`;
+  return [c.failed ? 'RENEWAL FAILED' : '', leaf, ca].filter((p) => p !== '').join(' · ');
 }
 
 export function rowOf(n: FarmNode, s: NodeStatus | undefined, now = Date.now()): StatusRow {
