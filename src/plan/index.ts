@@ -418,6 +418,8 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
   if (node.role === 'master') {
     files.push(...certRenewFiles(cluster, node, statusEnv));
     enableServices.push(CERT_RENEW_TIMER);
+    // A cloud-init node does not reboot after its install: the timer must run from this boot on.
+    startServices.push(CERT_RENEW_TIMER);
   }
   // Every node has the first-boot unit: it reruns an unfinished install, and on Kubernetes nodes inits or joins.
   files.push(firstbootEnv(cluster, node, bootstrap, statusEnv));

@@ -52,6 +52,8 @@ test('every master gets the renewal (script, units, settings; the timer enabled 
       assert.equal(plan.files.find((f) => f.path === CERT_RENEW_SCRIPT)!.mode, 0o755);
       assert.equal(plan.files.find((f) => f.path === CERT_RENEW_SCRIPT)!.content, readFileSync(join(packageRoot, 'node-files/cert-renew.sh'), 'utf8'));
       assert.match(installEnv, new RegExp(`^ENABLE_SERVICES=".*\\b${CERT_RENEW_TIMER.replace('.', '\\.')}"$`, 'm'));
+      // Started too on a running system (cloud-init's install.sh --live; no reboot follows).
+      assert.match(installEnv, new RegExp(`^START_SERVICES=".*\\b${CERT_RENEW_TIMER.replace('.', '\\.')}\\b`, 'm'));
       const env = plan.files.find((f) => f.path === CERT_RENEW_ENV)!;
       assert.equal(env.secret, false, 'nothing secret in the renewal settings');
       assert.match(env.content, /^RENEW_COMMAND="certs renew all"$/m);
