@@ -198,6 +198,12 @@ main() {
     exit 0
   fi
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/k8s-image-cert-renew.XXXXXX")
+  local ca
+  for ca in $CA_CERTS; do
+    if [ -f "$PKI_DIR/$ca" ] && ! openssl x509 -noout -checkend "$RENEW_WITHIN" -in "$PKI_DIR/$ca" >/dev/null 2>&1; then
+      log "WARNING: the CA $ca ends $(openssl x509 -noout -enddate -in "$PKI_DIR/$ca" | sed 's/^notAfter=//'): renewal never extends a CA; rotate it by hand (README: CA rotation)"
+    fi
+  done
   fix_kubelet_conf
   local due
   due=$(expiring "$RENEW_WITHIN")

@@ -13,7 +13,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { packageRoot } from '../../src/assets.js';
 import { startFarmServer, type FarmIndex, type FarmServer } from '../../src/serve/server.js';
 import { certsField, reportKey, signedReportBody, type CertKind, type Stage } from '../../src/status/protocol.js';
-import type { StatusDocument } from '../../src/status/view.js';
+import { certsOf, certsText, type StatusDocument } from '../../src/status/view.js';
 import { tempDir } from '../helpers/tmp.js';
 import { requireTool } from '../helpers/tools.js';
 
@@ -152,4 +152,18 @@ test('the page shows the certificates column in Chromium, warns within 30 days, 
   assert.match(r.stdout, /^master3 .*RENEWAL FAILED/m);
   assert.match(r.stdout, /^worker1 .* -$/m);
   assert.match(r.stdout, /^WARNING: certificates of master3 need attention/m);
+});
+
+test('a CA ending within 30 days is a warning of its own, and an expired leaf says so', () => {
+  const t0 = Date.now();
+  const status = (leafDays: number, caDays: number) => ({ node: 'm', stage: 'done' as const, since: t0, lastReport: t0, lastIp: '', history: [], certs: { expiry: { notAfter: Math.floor(t0 / 1000) + leafDays * DAY + 60, cert: 'apiserver.crt', caNotAfter: Math.floor(t0 / 1000) + caDays * DAY + 60 } } });
+  const caSoon = certsOf(status(200, 20), t0)!;
+  assert.equal(caSoon.warn, true);
+  assert.match(certsText(caSoon), /· CA EXPIRES \d{4}-\d{2}-\d{2} \(20d\): rotate it \(README\)$/);
+  const expired = certsOf(status(-3, 3000), t0)!;
+  assert.equal(expired.warn, true);
+  assert.match(certsText(expired), /^EXPIRED \d{4}-\d{2}-\d{2} \(apiserver\.crt\)/);
+  const fine = certsOf(status(200, 3000), t0)!;
+  assert.equal(fine.warn, false);
+  assert.equal(certsOf(undefined, t0), null);
 });
