@@ -51,7 +51,11 @@ Farms and images:
   k8s-image remaster --iso DVD -n X    the CentOS 7 DVD as node X's unattended installer
 
 Then attach the CentOS 7 DVD and <node>-oemdrv.iso to a VM (or <node>-cidata.iso to a cloud
-image) and power on. Exit codes: 0 ok, 2 a problem you can fix (named on stderr), 1 a bug.`,
+image) and power on. Exit codes: 0 ok, 2 a problem you can fix (named on stderr), 1 a bug.
+
+Day 2:
+  k8s-image status                     each node's stage, each master's certificate expiry
+  k8s-image token create --write       a join token for nodes added later, then build -n NODE`,
   )
   .version(toolVersion())
   .showHelpAfterError('(run with --help for usage)')
