@@ -1,11 +1,16 @@
 # k8s-image report: tell the status server (`k8s-image serve`) that this node reached a stage.
 #
-# Usage: report.py [--log FILE] [--sync SECONDS] URL NODE STAGE
+# Usage: report.py [--log FILE] [--sync SECONDS] [--certs KUBE_DIR] URL NODE STAGE
 #        report.py --flush URL     (send what is queued, add nothing)
 #   --queue-only  sign and queue the report, send nothing (the scripts queue in their own order,
 #                 in the foreground, then send with --flush in the background)
 #   URL    the server's report endpoint (http://10.0.0.1:8080/report)
 #   --log  attach the last 50 lines of FILE (failures), secrets masked on this node
+#   --certs attach the certificates' expiry read from KUBE_DIR (kubeadm's /etc/kubernetes): the
+#          earliest notAfter of the leaf certificates in pki/ and the client certificates embedded in
+#          admin.conf, controller-manager.conf, scheduler.conf, super-admin.conf, and the CA's. A master's
+#          `ready` and `done` reports carry it without the option (from $K8S_IMAGE_KUBE_DIR, default
+#          /etc/kubernetes) when kubeadm's PKI is there; cert-renew.sh passes it on every run
 #   --sync wait up to SECONDS for the queue to be sent (the install-once "installed" report);
 #          without it, a few tries in the caller's background, then the queue waits for the next report
 #
@@ -15,12 +20,16 @@
 # the report this run made (with --flush: about any report sent).
 #
 # Each report is signed when it is made (HMAC-SHA256 with this node's key over
-# "node|stage|time|nonce|log"; the server refuses other keys, old times and seen nonces) and queued
+# "node|stage|time|nonce|log", and "|certs" after it when the report carries certificate expiry; the
+# server refuses other keys, old times and seen nonces) and queued
 # in $K8S_IMAGE_REPORT_SPOOL (/var/lib/k8s-image/reports): one sender at a time sends the queue
 # oldest first, so reports arrive in the order they were made, and a server that is down loses
 # nothing. Never fails its caller's work: callers run it in the background or log its status.
 # Written for CentOS 7's python 2.7 (and python 3); talks to the server directly, never through a proxy.
+import base64
 import binascii
+import calendar
+import subprocess
 import errno
 import fcntl
 import hashlib
@@ -79,14 +88,75 @@ def warn(msg):
     sys.stderr.write('k8s-image report: %s\n' % msg)
 
 
-def make_report(key, node, stage, log):
+# kubeadm's leaf certificates (cmd/kubeadm/app/phases/certs/renewal: the renewal manager's list) and the
+# kubeconfig files whose client certificate it renews; the cluster CA. Only those present count.
+LEAF_CERTS = ['apiserver.crt', 'apiserver-kubelet-client.crt', 'apiserver-etcd-client.crt', 'front-proxy-client.crt',
+              'etcd/server.crt', 'etcd/peer.crt', 'etcd/healthcheck-client.crt']
+KUBECONFIGS = ['admin.conf', 'super-admin.conf', 'controller-manager.conf', 'scheduler.conf']
+MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+KUBECONFIG_CERT = re.compile(r'^\s*client-certificate-data:\s*(\S+)\s*$', re.M)
+
+
+def not_after(pem):
+    """A certificate's notAfter as Unix seconds (openssl x509 -enddate: 'notAfter=Dec  6 19:01:10 2027 GMT')."""
+    p = subprocess.Popen(['openssl', 'x509', '-noout', '-enddate'], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = p.communicate(pem)[0].decode('ascii', 'replace').strip()
+    m = re.match(r'^notAfter=(\w{3}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4}) GMT$', out)
+    if p.returncode != 0 or not m or m.group(1) not in MONTHS:
+        return None
+    mon, day, hh, mm, ss, year = MONTHS.index(m.group(1)) + 1, int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5)), int(m.group(6))
+    return calendar.timegm((year, mon, day, hh, mm, ss, 0, 0, 0))
+
+
+def read_bytes(path):
+    try:
+        with open(path, 'rb') as f:
+            return f.read()
+    except (IOError, OSError):
+        return None
+
+
+def cert_expiry(kube_dir):
+    """'<earliest leaf notAfter> <its file> <CA notAfter>' from kubeadm's files, or '' when there is no PKI."""
+    pki = os.path.join(kube_dir, 'pki')
+    ca = read_bytes(os.path.join(pki, 'ca.crt'))
+    ca_end = not_after(ca) if ca else None
+    if ca_end is None:
+        return ''
+    earliest = None
+    for name in LEAF_CERTS:
+        pem = read_bytes(os.path.join(pki, name))
+        end = not_after(pem) if pem else None
+        if end is not None and (earliest is None or end < earliest[0]):
+            earliest = (end, name)
+    for name in KUBECONFIGS:
+        text = read_bytes(os.path.join(kube_dir, name))
+        m = KUBECONFIG_CERT.search(text.decode('utf-8', 'replace')) if text else None
+        if not m:
+            continue
+        try:
+            pem = base64.b64decode(m.group(1))
+        except (TypeError, ValueError):
+            continue
+        end = not_after(pem)
+        if end is not None and (earliest is None or end < earliest[0]):
+            earliest = (end, name)
+    if earliest is None:
+        return ''
+    return '%d %s %d' % (earliest[0], earliest[1], ca_end)
+
+
+def make_report(key, node, stage, log, certs=''):
     now = str(int(time.time()))
     nonce = binascii.hexlify(os.urandom(16)).decode('ascii')
-    msg = '|'.join([node, stage, now, nonce, log]).encode('utf-8')
+    parts = [node, stage, now, nonce, log] + ([certs] if certs else [])
+    msg = '|'.join(parts).encode('utf-8')
     sig = hmac.new(key, msg, hashlib.sha256).hexdigest()
     fields = [('node', node), ('stage', stage), ('time', now), ('nonce', nonce), ('sig', sig)]
     if log:
         fields.append(('log', log.encode('utf-8')))
+    if certs:
+        fields.append(('certs', certs))
     return urlencode(fields).encode('ascii')
 
 
@@ -117,6 +187,9 @@ def queued(spool):
 # (admission of install waves) and its own errors. Any other 4xx is a refusal for good (signature,
 # a report time too far off its clock, a replayed nonce): sending the same bytes again cannot help.
 RETRY_CODES = (408, 429)
+
+# A master's certificates' expiry rides on these without --certs (first boot's reports: a master is Ready).
+AUTO_CERT_STAGES = ('ready', 'done')
 
 # send_queue's outcomes
 SENT, KEPT = 'sent', 'kept'
@@ -174,6 +247,7 @@ def main(argv):
     sync = None
     flush = False
     queue_only = False
+    certs_dir = None
     while argv and argv[0].startswith('--'):
         if argv[0] == '--flush':
             flush, argv = True, argv[1:]
@@ -183,13 +257,15 @@ def main(argv):
             continue
         if argv[0] == '--log' and len(argv) > 1:
             log_file, argv = argv[1], argv[2:]
+        elif argv[0] == '--certs' and len(argv) > 1:
+            certs_dir, argv = argv[1], argv[2:]
         elif argv[0] == '--sync' and len(argv) > 1:
             sync, argv = float(argv[1]), argv[2:]
         else:
             warn('unknown option %s' % argv[0])
             return 2
     if len(argv) != (1 if flush else 3):
-        warn('usage: report.py [--log FILE] [--sync SECONDS] URL NODE STAGE, or report.py --flush URL')
+        warn('usage: report.py [--log FILE] [--sync SECONDS] [--certs KUBE_DIR] URL NODE STAGE, or report.py --flush URL')
         return 2
     url = argv[0]
     key_file = os.environ.get('K8S_IMAGE_REPORT_KEY', '/etc/k8s-image/report.key')
@@ -202,12 +278,19 @@ def main(argv):
             return 0
     else:
         node, stage = argv[1], argv[2]
+        if certs_dir is None and stage in AUTO_CERT_STAGES:
+            kube_dir = os.environ.get('K8S_IMAGE_KUBE_DIR', '/etc/kubernetes')
+            if os.path.isfile(os.path.join(kube_dir, 'pki', 'apiserver.crt')):
+                certs_dir = kube_dir
+        certs = cert_expiry(certs_dir) if certs_dir else ''
+        if certs_dir and not certs:
+            warn('no certificate expiry in %s (no kubeadm PKI there); reporting %s without it' % (certs_dir, stage))
         try:
             with open(key_file) as f:
                 key = f.read().strip().encode('ascii')
             if not os.path.isdir(spool):
                 os.makedirs(spool, 0o700)
-            mine = enqueue(spool, make_report(key, node, stage, log_tail(log_file) if log_file else ''))
+            mine = enqueue(spool, make_report(key, node, stage, log_tail(log_file) if log_file else '', certs))
         except (IOError, OSError) as e:
             warn('cannot queue %s of %s: %s' % (stage, node, e))
             return 1

@@ -29,6 +29,7 @@ const packer = async (o: object) => (await import('./commands/golden.js')).packe
 const guestinfo = async (o: object) => (await import('./commands/golden.js')).guestinfo(o, await stdio());
 const remaster = async (o: object) => (await import('./commands/remaster.js')).remaster(o, await stdio());
 const versions = async (o: object) => (await import('./commands/versions.js')).versions(o, await stdio());
+const tokenCreate = async (o: object) => (await import('./commands/token.js')).tokenCreate(o, await stdio());
 
 const program = new Command('k8s-image')
   .description(
@@ -50,7 +51,11 @@ Farms and images:
   k8s-image remaster --iso DVD -n X    the CentOS 7 DVD as node X's unattended installer
 
 Then attach the CentOS 7 DVD and <node>-oemdrv.iso to a VM (or <node>-cidata.iso to a cloud
-image) and power on. Exit codes: 0 ok, 2 a problem you can fix (named on stderr), 1 a bug.`,
+image) and power on. Exit codes: 0 ok, 2 a problem you can fix (named on stderr), 1 a bug.
+
+Day 2:
+  k8s-image status                     each node's stage, each master's certificate expiry
+  k8s-image token create --write       a join token for nodes added later, then build -n NODE`,
   )
   .version(toolVersion())
   .showHelpAfterError('(run with --help for usage)')
@@ -156,6 +161,27 @@ program
   .addOption(secretsOption())
   .option('--force', 'overwrite an existing file')
   .action((o) => kubeconfig(o));
+
+const token = program.command('token').description('bootstrap tokens for nodes added after the first bootstrap (the shared token is deleted at bootstrap.joinDeadline)');
+token
+  .command('create')
+  .description('create a new bootstrap token in the running cluster through its API (admin credentials signed offline by the cluster CA), exactly as kubeadm token create does; print it')
+  .addOption(configOption())
+  .addOption(outOption())
+  .addOption(secretsOption())
+  .option('--ttl <duration>', 'how long it lasts: 24h, 1h30m, 2d; 0 = never expires (default: 24h, as kubeadm)')
+  .option('--write', 'also put it into the secrets file (atomic, 0600), so the next `build -n NODE` seeds join with it')
+  .option('--server <url>', 'the API server (default: https://<cluster.controlPlaneEndpoint>)')
+  .option('--json', 'machine-readable result on stdout')
+  .addHelpText(
+    'after',
+    `
+Adding a node later: add it to cluster.yaml, then
+  k8s-image token create -c cluster.yaml --write     a fresh token, in the cluster and the secrets file
+  k8s-image build -c cluster.yaml -n NODE            its seeds (same CA), carrying that token
+and boot it before the token expires. The machine running this must reach the control-plane endpoint.`,
+  )
+  .action((o) => tokenCreate(o));
 
 program
   .command('pxe')

@@ -1,6 +1,6 @@
 import { UserError } from '../errors.js';
 import { STAGE_TEXT } from '../status/protocol.js';
-import { ago, type StatusDocument } from '../status/view.js';
+import { ago, certsText, CERT_WARN_DAYS, type StatusDocument } from '../status/view.js';
 import { readConfig, type Output } from './common.js';
 import { table } from './validate.js';
 
@@ -94,11 +94,17 @@ function statusText(doc: StatusDocument): string {
     r.stage ? STAGE_TEXT[r.stage] : 'no report yet',
     r.since === null ? '-' : ago(doc.now - r.since),
     r.lastReport === null ? '-' : `${ago(doc.now - r.lastReport)} ago`,
+    // Older servers send no certs: nothing to show.
+    certsText(r.certs ?? null, CERT_WARN_DAYS) || '-',
   ]);
+  const warn = doc.nodes.filter((r) => r.certs?.warn);
   const counts = Object.entries(doc.counts)
     .map(([k, v]) => `${k === 'none' ? 'no report' : k} ${v}`)
     .join(', ');
-  return `cluster ${doc.cluster}: ${doc.nodes.length} nodes (${counts})\n${table(['NODE', 'ROLE', 'IP', 'MAC', 'STAGE', 'IN STAGE', 'LAST REPORT'], rows)}`;
+  const warning = warn.length
+    ? `\nWARNING: certificates of ${warn.map((r) => r.name).join(', ')} need attention (a failed renewal, or less than ${CERT_WARN_DAYS} days left): read /var/log/k8s-image/cert-renew.log on ${warn.length === 1 ? 'that master' : 'those masters'}`
+    : '';
+  return `cluster ${doc.cluster}: ${doc.nodes.length} nodes (${counts})\n${table(['NODE', 'ROLE', 'IP', 'MAC', 'STAGE', 'IN STAGE', 'LAST REPORT', 'CERTIFICATES'], rows)}${warning}`;
 }
 
 /** `k8s-image status`: the table the status page shows, from the server's /status.json. */

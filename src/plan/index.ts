@@ -12,6 +12,7 @@ import { renderRepoFile, yumRepos } from './repos.js';
 import { isLocalProxyNode, lbFiles, lbFirewallProtocols, lbPackages, lbServices, localEndpointHosts, localProxy } from './lb.js';
 import { bootEnv, bootPlan, kernelPackages, kernelRepo } from './kernel.js';
 import { PATHS, type NodePlan, type PlanFile } from './types.js';
+import { CERT_RENEW_ENV, CERT_RENEW_LOG, CERT_RENEW_SCRIPT, CERT_RENEW_SERVICE, CERT_RENEW_TIMER, RENEW_WITHIN_SECONDS, certsRenewCommand } from './certs.js';
 import { REPORTER_PATH, REPORT_KEY_PATH, reportKey } from '../status/protocol.js';
 import { firstbootScript } from './node-scripts.js';
 
@@ -302,6 +303,32 @@ function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstr
 }
 
 /**
+ * A master's certificate renewal: the script, its daily timer (enabled at install) and its settings.
+ * The same on every master and every delivery path; it waits for kubeadm's PKI by itself.
+ */
+function certRenewFiles(cluster: Cluster, node: Node, status: [string, string][]): PlanFile[] {
+  const env = envFile('k8s-image certificate renewal settings for this master (see node-files/README.md)', [
+    ['NODE_NAME', node.name],
+    ['KUBE_DIR', '/etc/kubernetes'],
+    ['PKI_DIR', '/etc/kubernetes/pki'],
+    ['ADMIN_KUBECONFIG', '/root/.kube/config'],
+    ['KUBELET_PKI', '/var/lib/kubelet/pki'],
+    ['STATE_DIR', PATHS.stateDir],
+    ['CERT_LOG', CERT_RENEW_LOG],
+    ['RENEW_COMMAND', certsRenewCommand(cluster.kubernetesVersion)],
+    ['RENEW_WITHIN', RENEW_WITHIN_SECONDS],
+    ['RUNTIME', cluster.runtime.kind],
+    ...status,
+  ]);
+  return [
+    file(CERT_RENEW_ENV, env),
+    file(CERT_RENEW_SCRIPT, readAsset('node-files/cert-renew.sh'), 0o755),
+    file(`/etc/systemd/system/${CERT_RENEW_SERVICE}`, readAsset(`node-files/${CERT_RENEW_SERVICE}`)),
+    file(`/etc/systemd/system/${CERT_RENEW_TIMER}`, readAsset(`node-files/${CERT_RENEW_TIMER}`)),
+  ];
+}
+
+/**
  * What every Kubernetes node has whatever its role and address (and so all a golden image holds of
  * Kubernetes): kernel settings, the runtime's configuration, the pinned packages and their units.
  */
@@ -406,6 +433,12 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
   if (reportUrl) {
     files.push(file(REPORT_KEY_PATH, `${reportKey(secrets.ca.key, node.name)}\n`, 0o600, true));
     files.push(file(REPORTER_PATH, readAsset('node-files/report.py'), 0o755));
+  }
+  if (node.role === 'master') {
+    files.push(...certRenewFiles(cluster, node, statusEnv));
+    enableServices.push(CERT_RENEW_TIMER);
+    // A cloud-init node does not reboot after its install: the timer must run from this boot on.
+    startServices.push(CERT_RENEW_TIMER);
   }
   // Every node has the first-boot unit: it reruns an unfinished install, and on Kubernetes nodes inits or joins.
   files.push(firstbootEnv(cluster, node, bootstrap, statusEnv));

@@ -446,3 +446,21 @@ export async function loadOrCreateSecrets(opts: Parameters<typeof planSecrets>[0
   planned.persist();
   return { secrets: planned.secrets, created: planned.state === 'minted' };
 }
+
+/**
+ * Put a new bootstrap token into the secrets file at `path` (`k8s-image token create --write`):
+ * atomically (temp file, fsync, rename; mode 0600), and only over the text read here, so a file
+ * another run changed meanwhile is never overwritten. Returns the updated secrets.
+ */
+export function writeBootstrapToken(path: string, cluster: string, token: string): Secrets {
+  if (!BOOTSTRAP_TOKEN_RE.test(token)) throw new Error('not a bootstrap token');
+  const before = readSecretsFile(path);
+  if (before === undefined) throw new UserError(`${path}: no secrets file to write the token into`);
+  const secrets = parseSecrets(before.text, path);
+  if (secrets.cluster !== cluster) throw new UserError(`${path} holds secrets for cluster "${secrets.cluster}", not "${cluster}"; nothing was written`);
+  const updated: Secrets = { ...secrets, bootstrapToken: token };
+  const text = serializeSecrets(updated);
+  if (readSecretsFile(path)?.text !== before.text) throw new UserError(`${path}: changed while this run was writing the token into it; nothing was written: run the command again`);
+  replaceFileSync(path, text);
+  return updated;
+}

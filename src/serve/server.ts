@@ -350,7 +350,7 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
       const { keys, index } = current();
       const key = keys.get(r.node);
       if (key === undefined) return [403, `no node ${r.node} in cluster ${index.cluster}\n`];
-      const want = Buffer.from(reportSignature(key, { ...r, time: String(r.time) }), 'hex');
+      const want = Buffer.from(reportSignature(key, { node: r.node, stage: r.stage, time: String(r.time), nonce: r.nonce, log: r.log, certs: r.certsText }), 'hex');
       if (!timingSafeEqual(want, Buffer.from(sig, 'hex'))) return [403, 'signature does not match this node\n'];
       // Replay protection is the nonce alone, kept for the life of status.log: the node's clock is
       // shown, never trusted (a board with a dead RTC must still get its "installed" accepted).
@@ -361,7 +361,7 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
     if (no) return send(res, no[0], no[1]);
     const offset = r.time - now();
     const take = async () => {
-      await store.append({ node: r.node, stage: r.stage, time: r.time, offset, nonce: r.nonce, received: Date.now(), ip, ...(r.stage === 'failed' ? { log: r.log } : {}) });
+      await store.append({ node: r.node, stage: r.stage, time: r.time, offset, nonce: r.nonce, received: Date.now(), ip, ...(r.stage === 'failed' || r.stage === 'certs-failed' ? { log: r.log } : {}), ...(r.certs ? { certs: r.certs } : {}) });
       opts.log(`report: ${r.node} ${r.stage} (node clock ${new Date(r.time * 1000).toISOString()}, ${clockOffsetText(offset)}) from ${ip}`);
     };
     conn.working++;

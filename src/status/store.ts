@@ -7,12 +7,13 @@
  */
 import { closeSync, fdatasyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Stage } from './protocol.js';
+import { isCertKind, type CertExpiry, type CertKind, type Stage } from './protocol.js';
 import { makeDirSync } from '../output/safe-write.js';
 
 export interface StatusEvent {
   node: string;
-  stage: Stage;
+  /** A bootstrap stage, or a day-2 certificate report (which leaves the stage as it was). */
+  stage: Stage | CertKind;
   /** The node's clock (Unix seconds): shown, never trusted for order or freshness. */
   time: number;
   /** The node's clock minus the server's when it arrived (seconds); absent in older logs. */
@@ -24,6 +25,18 @@ export interface StatusEvent {
   ip: string;
   /** A failure's last log lines (masked on the node). */
   log?: string;
+  /** A master's certificates' expiry, when the report carried it. */
+  certs?: CertExpiry;
+}
+
+/** A master's certificates as last reported (ready/done at first boot, then every daily renewal run). */
+export interface NodeCerts {
+  expiry?: CertExpiry;
+  /** The last certificate report and when it came (ms); absent when only first boot reported expiry. */
+  last?: CertKind;
+  lastAt?: number;
+  /** When the last failed renewal was reported (ms), cleared by a later success. */
+  failedAt?: number;
 }
 
 export interface NodeStatus {
@@ -39,6 +52,7 @@ export interface NodeStatus {
   failureLog?: string;
   failedAt?: number;
   history: { stage: Stage; received: number }[];
+  certs?: NodeCerts;
 }
 
 const LOG_NAME = 'status.log';
@@ -128,12 +142,32 @@ export class StatusStore {
     else this.flushing = false;
   }
 
+  /** A certificate report: the node's certificates change, its bootstrap stage and history do not. */
+  private applyCerts(e: StatusEvent & { stage: CertKind }, prev: NodeStatus | undefined): NodeStatus {
+    const s: NodeStatus = prev ?? { node: e.node, stage: 'done', since: e.received, lastReport: e.received, lastIp: e.ip, history: [] };
+    s.lastReport = e.received;
+    s.lastIp = e.ip;
+    if (typeof e.offset === 'number') s.clockOffset = e.offset;
+    const certs: NodeCerts = { ...s.certs, last: e.stage, lastAt: e.received };
+    if (e.certs) certs.expiry = e.certs;
+    if (e.stage === 'certs-failed') {
+      certs.failedAt = e.received;
+      s.failureLog = e.log ?? '';
+      s.failedAt = e.received;
+    } else delete certs.failedAt;
+    s.certs = certs;
+    this.nodes.set(e.node, s);
+    return s;
+  }
+
   private apply(e: StatusEvent): NodeStatus {
     this.nonces.add(`${e.node}/${e.nonce}`);
     const prev = this.nodes.get(e.node);
-    const s: NodeStatus = prev ?? { node: e.node, stage: e.stage, since: e.received, lastReport: e.received, lastIp: e.ip, history: [] };
-    if (prev && prev.stage !== e.stage) s.since = e.received;
-    s.stage = e.stage;
+    if (isCertKind(e.stage)) return this.applyCerts(e as StatusEvent & { stage: CertKind }, prev);
+    const stage = e.stage;
+    const s: NodeStatus = prev ?? { node: e.node, stage, since: e.received, lastReport: e.received, lastIp: e.ip, history: [] };
+    if (prev && prev.stage !== stage) s.since = e.received;
+    s.stage = stage;
     s.lastReport = e.received;
     s.lastIp = e.ip;
     if (typeof e.offset === 'number') s.clockOffset = e.offset;
@@ -142,8 +176,13 @@ export class StatusStore {
       s.failedAt = e.received;
     }
     // A reinstall starts the story again.
-    if (e.stage === 'installing' && prev && prev.stage !== 'installing') s.history = [];
-    s.history.push({ stage: e.stage, received: e.received });
+    if (stage === 'installing' && prev && prev.stage !== 'installing') {
+      s.history = [];
+      // A reinstalled node makes a new PKI: the old expiry no longer describes it.
+      delete s.certs;
+    }
+    if (e.certs) s.certs = { ...s.certs, expiry: e.certs };
+    s.history.push({ stage, received: e.received });
     if (s.history.length > 50) s.history.splice(0, s.history.length - 50);
     this.nodes.set(e.node, s);
     return s;

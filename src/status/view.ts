@@ -1,7 +1,7 @@
 /**
  * One row per node of the farm, as the status page, /status.json and `k8s-image status` show it.
  */
-import { STAGE_TEXT, type Stage } from './protocol.js';
+import { STAGE_TEXT, type CertKind, type Stage } from './protocol.js';
 import type { NodeStatus } from './store.js';
 
 export interface FarmNode {
@@ -26,6 +26,28 @@ export interface StatusRow {
   hasFailureLog: boolean;
   /** The node's clock minus the server's at its last report (seconds); null: unknown. */
   clockOffset: number | null;
+  /** A master's certificates (null: none reported: a worker, an lb, or a master before Ready). */
+  certs: CertsView | null;
+}
+
+/** Days before a certificate's end when the page, /status.json and `k8s-image status` warn. */
+export const CERT_WARN_DAYS = 30;
+
+export interface CertsView {
+  /** Earliest leaf certificate's notAfter (Unix ms) and its file (apiserver.crt, admin.conf, ...). */
+  notAfter: number;
+  cert: string;
+  /** The cluster CA's notAfter (Unix ms): leaf renewal never extends it (README: CA rotation). */
+  caNotAfter: number;
+  /** Whole days left at the document's `now` (negative: expired). */
+  daysLeft: number;
+  caDaysLeft: number;
+  /** A leaf or the CA ends within CERT_WARN_DAYS (or already did). */
+  warn: boolean;
+  /** The last renewal run failed (its log: /status/log/<node>). */
+  failed: boolean;
+  last: CertKind | null;
+  lastAt: number | null;
 }
 
 export interface StatusDocument {
@@ -35,7 +57,45 @@ export interface StatusDocument {
   nodes: StatusRow[];
 }
 
-export function rowOf(n: FarmNode, s: NodeStatus | undefined): StatusRow {
+const DAY_MS = 86400 * 1000;
+
+/** A node's certificates as the views show them, at `now` (ms). */
+export function certsOf(s: NodeStatus | undefined, now: number): CertsView | null {
+  const c = s?.certs;
+  if (!c?.expiry && !c?.failedAt) return null;
+  const notAfter = (c.expiry?.notAfter ?? 0) * 1000;
+  const caNotAfter = (c.expiry?.caNotAfter ?? 0) * 1000;
+  const daysLeft = Math.floor((notAfter - now) / DAY_MS);
+  const caDaysLeft = Math.floor((caNotAfter - now) / DAY_MS);
+  const failed = c.failedAt !== undefined;
+  return {
+    notAfter,
+    cert: c.expiry?.cert ?? '',
+    caNotAfter,
+    daysLeft,
+    caDaysLeft,
+    warn: failed || (c.expiry !== undefined && (daysLeft < CERT_WARN_DAYS || caDaysLeft < CERT_WARN_DAYS)),
+    failed,
+    last: c.last ?? null,
+    lastAt: c.lastAt ?? null,
+  };
+}
+
+/**
+ * One line for a node's certificates: "2027-12-06 (364d, apiserver.crt) · CA 2036-12-04 (3650d)", led
+ * by what needs a person: "RENEWAL FAILED", "expires in 12d". Self-contained (the page's script
+ * carries it as text).
+ */
+export function certsText(c: CertsView | null, warnDays = 30): string {
+  if (!c) return '';
+  const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+  const known = c.notAfter > 0;
+  const leaf = !known ? '' : c.daysLeft < 0 ? `EXPIRED ${day(c.notAfter)} (${c.cert})` : c.daysLeft < warnDays ? `expires in ${c.daysLeft}d: ${day(c.notAfter)} (${c.cert})` : `${day(c.notAfter)} (${c.daysLeft}d, ${c.cert})`;
+  const ca = !known ? '' : c.caDaysLeft < warnDays ? `CA EXPIRES ${day(c.caNotAfter)} (${c.caDaysLeft}d): rotate it (README)` : `CA ${day(c.caNotAfter)} (${c.caDaysLeft}d)`;
+  return [c.failed ? 'RENEWAL FAILED' : '', leaf, ca].filter((p) => p !== '').join(' · ');
+}
+
+export function rowOf(n: FarmNode, s: NodeStatus | undefined, now = Date.now()): StatusRow {
   return {
     name: n.name,
     role: n.role,
@@ -49,11 +109,12 @@ export function rowOf(n: FarmNode, s: NodeStatus | undefined): StatusRow {
     failedAt: s?.failedAt ?? null,
     hasFailureLog: s?.failureLog !== undefined,
     clockOffset: s?.clockOffset ?? null,
+    certs: certsOf(s, now),
   };
 }
 
 export function statusDocument(cluster: string, nodes: FarmNode[], get: (name: string) => NodeStatus | undefined, now: number): StatusDocument {
-  const rows = nodes.map((n) => rowOf(n, get(n.name)));
+  const rows = nodes.map((n) => rowOf(n, get(n.name), now));
   const counts: Record<string, number> = {};
   for (const r of rows) counts[r.stage ?? 'none'] = (counts[r.stage ?? 'none'] ?? 0) + 1;
   return { cluster, now, counts, nodes: rows };

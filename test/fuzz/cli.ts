@@ -203,18 +203,24 @@ export const COMMANDS: Record<string, Opt[]> = {
   remaster: [c, { flag: '--iso', p: 0.85, gen: inPath }, { flag: '-n', p: 0.8, gen: nodeName }, { flag: '-o', p: 0.8, gen: outPath }, newCa, json],
   versions: [{ flag: '--all', p: 0.5 }, json],
   schema: [],
+  // `token create`: no API server answers in the sandbox (port 1 refuses), so it may never write.
+  token: [
+    c, { flag: '--ttl', p: 0.5, gen: (pick) => pick(['1h', '0', '2d', 'junk', '-5m', '99999999h', '']) },
+    { flag: '--server', p: 0.95, gen: (pick) => pick(['https://127.0.0.1:1', 'https://127.0.0.1:1', 'http://127.0.0.1:1', 'junk', 'https://user:pw@127.0.0.1:1']) },
+    { flag: '--write', p: 0.4 }, json,
+  ],
 };
 /** Commands that write a tree under <out>/<cluster>*: on success that tree may be rewritten. */
 const TREE_WRITERS = new Set(['build', 'render', 'pxe', 'golden', 'packer', 'guestinfo', 'secrets']);
 /** How often each command is drawn: the writers most. */
-const WEIGHTS: Record<string, number> = { init: 3, validate: 2, build: 4, render: 3, secrets: 3, kubeconfig: 4, pxe: 4, serve: 3, status: 1, golden: 2, packer: 2, guestinfo: 2, remaster: 4, versions: 0.3, schema: 0.3 };
+const WEIGHTS: Record<string, number> = { init: 3, validate: 2, build: 4, render: 3, secrets: 3, kubeconfig: 4, pxe: 4, serve: 3, status: 1, golden: 2, packer: 2, guestinfo: 2, remaster: 4, versions: 0.3, schema: 0.3, token: 1.5 };
 
 /** `--secrets PATH` on the commands whose help lists it (another fix of issue 21 may add it). */
 export function secretsOption(cli: string): Set<string> {
   const has = new Set<string>();
   for (const cmd of Object.keys(COMMANDS)) {
     if (cmd === 'versions' || cmd === 'schema' || cmd === 'init' || cmd === 'status') continue;
-    const help = execFileSync(process.execPath, [cli, cmd, '--help'], { encoding: 'utf8' });
+    const help = execFileSync(process.execPath, [cli, ...(cmd === 'token' ? ['token', 'create'] : [cmd]), '--help'], { encoding: 'utf8' });
     if (/--secrets\b/.test(help)) has.add(cmd);
   }
   return has;
@@ -228,7 +234,7 @@ export function randomArgv(r: () => number, ctx: Ctx, withSecrets: ReadonlySet<s
   const cmd = names.find((k) => (x -= WEIGHTS[k]!) < 0) ?? 'build';
   const opts = [...COMMANDS[cmd]!];
   if (withSecrets.has(cmd)) opts.push({ flag: '--secrets', p: 0.4, gen: outPath });
-  const argv = [cmd];
+  const argv = cmd === 'token' ? ['token', 'create'] : [cmd];
   for (const o of opts.sort(() => r() - 0.5)) {
     if (r() >= o.p) continue;
     const n = o.repeat && r() < 0.2 ? 2 : 1;

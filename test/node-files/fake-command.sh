@@ -1,6 +1,7 @@
 #!/bin/bash
 # Fake system commands for the node-files sandbox: linked under every name (kubeadm, kubectl, systemctl,
-# chronyc, chronyd, efibootmgr, modprobe, sysctl, swapoff, setenforce, getenforce, yum, rpm, ip); logs its argv (tab-separated)
+# chronyc, chronyd, efibootmgr, modprobe, sysctl, swapoff, setenforce, getenforce, yum, rpm, ip, docker,
+# crictl); logs its argv (tab-separated)
 # to $FAKE_CALLS and behaves by env knobs and counter files in $FAKE_DIR (see sandbox.ts).
 set -u
 name=$(basename "$0")
@@ -54,7 +55,30 @@ case $name in
       token)
         : >"$FAKE_DIR/secret"
         ;;
+      alpha | certs)
+        # Certificate renewal: its own stand-in, bound to test/reference/kubeadm-certs-renew.json.
+        exec bash "$FAKE_KUBEADM_CERTS" "$@"
+        ;;
+      *)
+        echo "Error: unknown command \"$1\" for \"kubeadm\"" >&2
+        exit 1
+        ;;
     esac
+    ;;
+  docker | crictl)
+    # `docker ps -q --filter label=io.kubernetes.container.name=NAME ...` / `crictl ps -q --name ^NAME$`:
+    # one container per control-plane name unless FAKE_NO_CONTAINERS lists it; `stop ID...` succeeds.
+    if [ "${1:-}" = ps ]; then
+      c=''
+      for a in "$@"; do
+        case $a in
+          label=io.kubernetes.container.name=*) c=${a#label=io.kubernetes.container.name=} ;;
+          ^*) c=${a#^} c=${c%\$} ;;
+        esac
+      done
+      for m in ${FAKE_NO_CONTAINERS:-}; do if [ "$m" = "$c" ]; then exit 0; fi; done
+      if [ -n "$c" ]; then echo "cid-$c"; fi
+    fi
     ;;
   kubectl)
     args=" $* "

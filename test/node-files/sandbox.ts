@@ -50,7 +50,12 @@ export const FAKE_COMMANDS = [
   'yum',
   'rpm',
   'ip',
+  'docker',
+  'crictl',
 ] as const;
+
+/** The stand-in for kubeadm's certificate renewal (fake-command.sh hands `kubeadm alpha|certs ...` to it). */
+export const FAKE_KUBEADM_CERTS = join(packageRoot, 'test', 'node-files', 'fake-kubeadm-certs.sh');
 
 export interface Sandbox {
   root: string;
@@ -216,6 +221,7 @@ export function makeSandbox(role: Role, vars: Record<string, string> = {}, caCer
       KERNEL_SYSCONFIG: join(fake, 'sysconfig-kernel'),
       PROC_CMDLINE: join(fake, 'proc-cmdline'),
       KERNEL_RELEASE: STOCK_KERNEL,
+      FAKE_KUBEADM_CERTS,
       TOKEN,
     },
     cleanup: () => rmSync(root, { recursive: true, force: true }),

@@ -7,9 +7,10 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { nodeFiles, script } from './sandbox.js';
 import { FIRSTBOOT_PARTS } from '../../src/plan/node-scripts.js';
+import { systemd219Keys } from './systemd219.js';
 
 const exec = promisify(execFile);
-const SCRIPTS = ['firstboot.sh', 'install.sh', 'token-keeper.sh', 'golden.sh', 'seal.sh'];
+const SCRIPTS = ['firstboot.sh', 'install.sh', 'token-keeper.sh', 'golden.sh', 'seal.sh', 'cert-renew.sh'];
 
 async function tool(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
   try {
@@ -53,13 +54,8 @@ const one = (u: Unit, section: string, key: string): string | undefined => {
   return v[0];
 };
 
-/** Keys systemd 219 knows in the sections these units use (anything else would be ignored with a warning). */
-const KNOWN: Record<string, string[]> = {
-  Unit: ['Description', 'Documentation', 'Wants', 'Requires', 'After', 'Before', 'ConditionPathExists'],
-  Service: ['Type', 'RemainAfterExit', 'TimeoutStartSec', 'ExecStart', 'StandardOutput', 'StandardError', 'Environment'],
-  Timer: ['OnBootSec', 'OnUnitActiveSec', 'Unit', 'Persistent'],
-  Install: ['WantedBy'],
-};
+/** Keys systemd 219 knows in the sections these units use (anything else would be ignored with a warning): test/reference/systemd-219.json. */
+const KNOWN: Record<string, string[]> = systemd219Keys();
 
 describe('node-files scripts', () => {
   for (const s of SCRIPTS) {
@@ -172,7 +168,7 @@ describe('node-files/README.md', () => {
       // Every `${NAME:-default}` / `$NAME` in upper case that is not set by the script itself.
       const used = new Set([...text.matchAll(/\$\{?([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]!));
       const assigned = new Set([...text.matchAll(/^\s*(?:local\s+)?([A-Z][A-Z0-9_]+)=(?!\$\{\1:-)/gm)].map((m) => m[1]!));
-      const env = new Set(['K8S_IMAGE_ENV', 'K8S_IMAGE_INSTALL_ENV', 'K8S_IMAGE_GOLDEN_ENV', 'PATH']);
+      const env = new Set(['K8S_IMAGE_ENV', 'K8S_IMAGE_INSTALL_ENV', 'K8S_IMAGE_GOLDEN_ENV', 'K8S_IMAGE_CERT_ENV', 'PATH', 'TMPDIR']);
       for (const v of used) {
         if (assigned.has(v) || env.has(v)) continue;
         assert.ok(documented.has(v), `${s} reads ${v}: add it to node-files/README.md`);

@@ -50,9 +50,9 @@ function verify(root: string, units: string[]): { status: number | null; out: st
   return { status: r.status, out };
 }
 
-test('systemd-analyze verify accepts the first-boot and token-keeper units with their scripts and proxy drop-in', () => {
+test('systemd-analyze verify accepts the first-boot, token-keeper and certificate-renewal units with their scripts and proxy drop-in', () => {
   const units = plan.files.filter((f) => f.path.startsWith('/etc/systemd/system/') && /\.(service|timer)$/.test(f.path)).map((f) => f.path.split('/').pop()!);
-  assert.deepEqual(units.sort(), ['k8s-image-firstboot.service', 'k8s-image-token-keeper.service', 'k8s-image-token-keeper.timer']);
+  assert.deepEqual(units.sort(), ['k8s-image-cert-renew.service', 'k8s-image-cert-renew.timer', 'k8s-image-firstboot.service', 'k8s-image-token-keeper.service', 'k8s-image-token-keeper.timer']);
   assert.ok(plan.files.some((f) => f.path === '/etc/systemd/system/k8s-image-firstboot.service.d/http-proxy.conf'));
   const r = verify(rootWith(plan.files), units);
   assert.equal(r.out, '', r.out);
