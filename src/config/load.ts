@@ -23,6 +23,7 @@ import { contains, formatCidr, ipToInt, isAligned, networkOf, overlaps, parseCid
 import type { Cluster, LoadedCluster, Mirrors, Node } from './types.js';
 import { defaultClusterYaml } from './defaults.js';
 import { vendorManifestProblem } from './cni-manifest.js';
+import { resolveLinks, resolveNodeKubernetes } from './links.js';
 import { didYouMean, fieldsAt, foldWarnings, withLines } from './where.js';
 
 /** What each preset fills in. Sources: the mirrors' own directory listings; vault.centos.org holds 7.9.2009 since EOL. */
@@ -260,6 +261,7 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
       sshAuthorizedKeys: f.os?.sshAuthorizedKeys ?? [],
     },
     searchDomain,
+    kubelet: resolveKubelet(f, r),
     nodes,
   };
   return { cluster, warnings: r.warnings };
@@ -377,6 +379,9 @@ function resolveNodes(f: ClusterFile, r: Report): Node[] {
     const gateway = n.gateway ?? net.gateway;
     if (!gateway) errors.push(`nodes[${i}].gateway: missing: set network.gateway for every node or nodes[${i}].gateway for this one`);
     const dns = n.dns ?? net.dns ?? (gateway ? [gateway] : []);
+    const linked = resolveLinks(n, i, ip!, prefix, net.prefix ?? DEFAULTS.prefix, errors);
+    const roleK8s = n.role === 'lb' ? undefined : f.kubernetes?.roles?.[n.role];
+    if (n.role === 'lb' && n.kubernetes) errors.push(`nodes[${i}].kubernetes: an lb node runs no kubelet; labels, taints and kubelet flags are for masters and workers`);
     nodes.push({
       name: n.name,
       role: n.role,
@@ -384,12 +389,15 @@ function resolveNodes(f: ClusterFile, r: Report): Node[] {
       prefix,
       gateway: gateway ?? '',
       dns,
-      mac: n.mac?.toLowerCase(),
-      interface: n.interface ?? net.interface,
+      mac: linked ? linked.mac : n.mac?.toLowerCase(),
+      interface: linked ? linked.interface : n.interface ?? net.interface,
       disk: n.disk ?? DEFAULTS.disk,
       generation: n.generation ?? 1,
       cpus: n.cpus,
       memoryMiB: memoryMiB(n.memory),
+      mtu: n.mtu,
+      links: linked?.links,
+      kubernetes: resolveNodeKubernetes(roleK8s, n.kubernetes, i, `kubernetes.roles.${n.role}`, errors),
     });
   });
 
@@ -399,6 +407,16 @@ function resolveNodes(f: ClusterFile, r: Report): Node[] {
   const sharedGatewayFitsSome = sharedGateway !== undefined && nodes.some((n, i) => f.nodes[i]!.gateway === undefined && contains(subnetOf(n), ipToInt(sharedGateway)));
   let sharedGatewayReported = false;
   const seen = { name: new Map<string, number>(), ip: new Map<string, number>(), mac: new Map<string, number>() };
+  // Every NIC's MAC once in the farm (DHCP reservations and cloud-init match by it), beside the nodes' own.
+  const nicMacs = new Map<string, number>();
+  nodes.forEach((n, i) => {
+    n.links?.interfaces.forEach((nic, j) => {
+      if (!nic.mac) return;
+      const first = nicMacs.get(nic.mac);
+      if (first !== undefined && first !== i) errors.push(`nodes[${i}].interfaces[${j}].mac: "${nic.mac}" is already a NIC of nodes[${first}] (${nodes[first]!.name}); each NIC has its own MAC`);
+      else nicMacs.set(nic.mac, i);
+    });
+  });
   nodes.forEach((n, i) => {
     for (const key of ['name', 'ip', 'mac'] as const) {
       const v = n[key];
@@ -582,6 +600,15 @@ function resolveCniManifest(c: ClusterSection, opts: LoadOptions, kubernetesVers
     );
   }
   return cniManifest;
+}
+
+/** KubeletConfiguration fields (kubernetes.kubelet), cross-checked. */
+function resolveKubelet(f: ClusterFile, r: Report): Cluster['kubelet'] {
+  const k = f.kubernetes?.kubelet ?? {};
+  if (k.imageGCHighThresholdPercent !== undefined && k.imageGCLowThresholdPercent !== undefined && k.imageGCLowThresholdPercent >= k.imageGCHighThresholdPercent) {
+    r.errors.push(`kubernetes.kubelet.imageGCLowThresholdPercent: ${k.imageGCLowThresholdPercent} must be below imageGCHighThresholdPercent (${k.imageGCHighThresholdPercent}); the kubelet refuses to start otherwise`);
+  }
+  return { ...k };
 }
 
 /** True when nobody could log in to the machines without a generated root password. */

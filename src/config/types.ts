@@ -18,6 +18,33 @@ export interface Node {
   generation: number;
   cpus?: number;
   memoryMiB?: number;
+  /** The MTU of the node's one NIC (nodes[].mtu; with `links`, each device has its own). */
+  mtu?: number;
+  /**
+   * Several NICs, bonds and VLANs (nodes[].interfaces/bonds/vlans/routes). `interface` is then the
+   * name of the device that holds `ip` (the Kubernetes address), computed by config.
+   */
+  links?: NodeLinks;
+  /** Labels, taints and kubelet flags: the role's, then the node's own, merged key by key. */
+  kubernetes: NodeKubernetes;
+}
+
+export interface NodeKubernetes {
+  labels: [string, string][];
+  /** undefined: kubeadm's default (masters tainted NoSchedule, workers none). */
+  taints?: { key: string; value?: string; effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute' }[];
+  kubeletExtraArgs: [string, string][];
+}
+
+/** An address on a device other than the Kubernetes one (a storage or management network). */
+export interface LinkAddress { ip: string; prefix: number }
+
+export interface NodeLinks {
+  interfaces: { name: string; mac?: string; mtu?: number; address?: LinkAddress }[];
+  bonds: { name: string; interfaces: string[]; options: [string, string][]; mtu?: number; address?: LinkAddress }[];
+  vlans: { name: string; id: number; link: string; mtu?: number; address?: LinkAddress }[];
+  /** Static routes, each with the device whose subnet holds its gateway. */
+  routes: { to: string; via: string; metric?: number; device: string }[];
 }
 
 export interface Mirrors {
@@ -64,6 +91,8 @@ export interface Cluster {
     sshAuthorizedKeys: string[];
   };
   searchDomain?: string;
+  /** KubeletConfiguration fields (kubernetes.kubelet), in the order written; empty: kubeadm's defaults. */
+  kubelet: Record<string, unknown>;
   /** Where nodes report their progress (`k8s-image serve`); unset: they report nothing. */
   status?: { url: string };
   nodes: Node[];

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Artifact } from '../artifact.js';
 import { sharedBytes, textArtifact } from '../artifact.js';
-import type { NodePlan, PlanFile } from '../plan/index.js';
+import type { NodePlan, PlanFile, PlanNetDevice } from '../plan/index.js';
 import { renderTemplate } from '../template.js';
 
 /** Where secret files sit on the OEMDRV seed, mirroring their absolute path on the node. */
@@ -64,6 +64,42 @@ function copySecretShell(f: PlanFile): string {
   ].join('\n');
 }
 
+/**
+ * The kickstart's network lines (pykickstart RHEL7 `network`; test/reference/kickstart-rhel7.json).
+ * One NIC: one line, matched by MAC or name (`link`: the first NIC with a link). Several devices:
+ * one line per device that carries an address: a NIC by MAC, a bond with --bondslaves/--bondopts,
+ * a VLAN on its parent's line (--device=<parent> --vlanid --interfacename, a bond parent's
+ * --bondslaves on the same line, as anaconda builds the bond and the VLAN on it from one line).
+ * Only the Kubernetes device has the gateway, DNS and host name; the others --nodefroute.
+ */
+export function networkLines(plan: Pick<NodePlan, 'network' | 'hostname'>): string[] {
+  const n = plan.network;
+  const tail = '--onboot=yes --activate --noipv6';
+  if (n.dhcp) return [`network --bootproto=dhcp --device=${n.mac ?? n.device ?? 'link'} --hostname=${plan.hostname} ${tail}`];
+  const k8sArgs = `--ip=${n.ip} --netmask=${n.netmask} --gateway=${n.gateway} --nameserver=${n.dns.join(',')} --hostname=${plan.hostname}`;
+  const mtu = (m?: number) => (m !== undefined ? ` --mtu=${m}` : '');
+  if (!n.devices) return [`network --bootproto=static --device=${n.mac ?? n.device ?? 'link'}${mtu(n.mtu)} ${k8sArgs} ${tail}`];
+  const byName = new Map(n.devices.map((d) => [d.name, d]));
+  const bondArgs = (b: PlanNetDevice) => ` --bondslaves=${b.members!.join(',')} --bondopts=${b.bondOptions!.map(([k, v]) => `${k}=${v}`).join(',')}`;
+  const lines: string[] = [];
+  // The Kubernetes device first: its line has the host name, the gateway and DNS.
+  for (const d of [...n.devices.filter((x) => x.kubernetes), ...n.devices.filter((x) => !x.kubernetes)]) {
+    if (!d.kubernetes && !d.address) continue; // a bond member or a VLAN's parent: described on the line that uses it
+    const ipArgs = d.kubernetes ? k8sArgs : `--ip=${d.address!.ip} --netmask=${d.address!.netmask} --nodefroute`;
+    let dev: string;
+    if (d.kind === 'physical') dev = `--device=${d.mac ?? d.name}`;
+    else if (d.kind === 'bond') dev = `--device=${d.name}${bondArgs(d)}`;
+    else {
+      const parent = byName.get(d.link!)!;
+      dev = `--device=${parent.name}${parent.kind === 'bond' ? bondArgs(parent) : ''} --vlanid=${d.vlanId} --interfacename=${d.name}`;
+    }
+    // One --mtu a line: a VLAN's line carries its parent's when it has none of its own.
+    const m = d.mtu ?? (d.kind === 'vlan' ? byName.get(d.link!)!.mtu : undefined);
+    lines.push(`network --bootproto=static ${dev}${mtu(m)} ${ipArgs} ${tail}`);
+  }
+  return lines;
+}
+
 export interface KickstartOptions {
   /** Install source line: `cdrom` for the VMware ISO flow; the PXE flow passes a `url --url=...` line. */
   source?: string;
@@ -87,12 +123,7 @@ export function renderKickstart(plan: NodePlan, opts: KickstartOptions = {}): Ar
     ntpServers: plan.ntpServers.join(','),
     ntpServerList: plan.ntpServers,
     // Anaconda matches --device by MAC or name; with neither known, `link` takes the first NIC with a link.
-    device: plan.network.mac ?? plan.network.device ?? 'link',
-    dhcp: plan.network.dhcp === true,
-    ip: plan.network.ip,
-    netmask: plan.network.netmask,
-    gateway: plan.network.gateway,
-    nameservers: plan.network.dns.join(','),
+    networkLines: networkLines(plan),
     rootPasswordHash: plan.rootPasswordHash,
     sshKeys: plan.sshAuthorizedKeys,
     selinux: plan.selinux,

@@ -10,11 +10,11 @@ import { kubeadmConfig, endpointText } from './kubeadm.js';
 import { cniManifest } from './cni.js';
 import { renderRepoFile, yumRepos } from './repos.js';
 import { lbFiles, lbFirewallProtocols, lbPackages, lbServices } from './lb.js';
-import { PATHS, type NodePlan, type PlanFile } from './types.js';
+import { PATHS, type NodePlan, type PlanFile, type PlanNetDevice, type PlanRoute } from './types.js';
 import { REPORTER_PATH, REPORT_KEY_PATH, reportKey } from '../status/protocol.js';
 import { firstbootScript } from './node-scripts.js';
 
-export type { NodePlan, PlanFile } from './types.js';
+export type { NodePlan, PlanFile, PlanNetDevice, PlanRoute } from './types.js';
 export { PATHS } from './types.js';
 export { kubeadmConfig, goDuration, apiServerCertSANs, endpointText } from './kubeadm.js';
 export { yumRepos } from './repos.js';
@@ -45,6 +45,40 @@ function previousMaster(cluster: Cluster, node: Node): Node {
 
 function file(path: string, content: string, mode = 0o644, secret = false): PlanFile {
   return { path, content, mode, secret };
+}
+
+/** A node's devices in plan form: NICs, then bonds, then VLANs (each after what it sits on). */
+function netDevices(node: Node): PlanNetDevice[] | undefined {
+  const l = node.links;
+  if (!l) return undefined;
+  const addr = (a?: { ip: string; prefix: number }) => (a ? { ip: a.ip, prefix: a.prefix, netmask: net.prefixToNetmask(a.prefix) } : undefined);
+  const routes = (name: string) =>
+    l.routes.filter((r) => r.device === name).map((r) => {
+      const [network, prefix] = r.to.split('/');
+      return { network: network!, prefix: Number(prefix), netmask: net.prefixToNetmask(Number(prefix)), gateway: r.via, ...(r.metric !== undefined ? { metric: r.metric } : {}) };
+    });
+  const common = (name: string, mtu?: number, a?: { ip: string; prefix: number }) => ({
+    name,
+    ...(mtu !== undefined ? { mtu } : {}),
+    kubernetes: name === node.interface,
+    ...(a ? { address: addr(a) } : {}),
+    routes: routes(name),
+  });
+  return [
+    ...l.interfaces.map((i): PlanNetDevice => ({ kind: 'physical', ...(i.mac ? { mac: i.mac } : {}), ...common(i.name, i.mtu, i.address) })),
+    ...l.bonds.map((b): PlanNetDevice => ({ kind: 'bond', members: b.interfaces, bondOptions: b.options, ...common(b.name, b.mtu, b.address) })),
+    ...l.vlans.map((v): PlanNetDevice => ({ kind: 'vlan', vlanId: v.id, link: v.link, ...common(v.name, v.mtu, v.address) })),
+  ];
+}
+
+/** route-<dev> in the ADDRESSn/NETMASKn/GATEWAYn form (initscripts ifup-routes; what cloud-init's sysconfig renderer writes). */
+function routeFile(routes: PlanRoute[]): string {
+  const lines = ['# Written by k8s-image: static routes of this device (nodes[].routes).'];
+  routes.forEach((r, i) => {
+    lines.push(`ADDRESS${i}=${r.network}`, `NETMASK${i}=${r.netmask}`, `GATEWAY${i}=${r.gateway}`);
+    if (r.metric !== undefined) lines.push(`METRIC${i}=${r.metric}`);
+  });
+  return `${lines.join('\n')}\n`;
 }
 
 /** Up to this many nodes every node lists every other in /etc/hosts, as seed 000 does by hand. */
@@ -332,6 +366,9 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
   const files: PlanFile[] = [];
 
   files.push(file('/etc/hosts', hostsFile(cluster, node)));
+  // Static routes as CentOS 7's network scripts (and NetworkManager's ifcfg-rh) read them, one file a
+  // device: the kickstart's `network` has no route option; cloud-init writes the same file itself.
+  for (const d of netDevices(node) ?? []) if (d.routes.length) files.push(file(`/etc/sysconfig/network-scripts/route-${d.name}`, routeFile(d.routes)));
   files.push(file('/etc/chrony.conf', chronyConf(cluster)));
   for (const { file: path, repos } of yumRepos(cluster)) {
     if (!isK8s && path !== '/etc/yum.repos.d/CentOS-Base.repo' && path !== '/etc/yum.repos.d/epel.repo') continue;
@@ -439,6 +476,8 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
       gateway: node.gateway,
       dns: node.dns,
       search: cluster.searchDomain,
+      ...(node.mtu !== undefined ? { mtu: node.mtu } : {}),
+      ...(node.links ? { devices: netDevices(node) } : {}),
     },
     timezone: cluster.os.timezone,
     ntpServers: cluster.os.ntpServers,

@@ -32,6 +32,13 @@ export interface NodePlan {
     gateway: string;
     dns: string[];
     search?: string;
+    /** The one NIC's MTU (nodes[].mtu); with `devices`, each device has its own. */
+    mtu?: number;
+    /**
+     * Several NICs, bonds and VLANs, in order (NICs, bonds, VLANs: each after what it sits on); the
+     * one marked `kubernetes` (named `device` above) holds ip/gateway/dns. Undefined: one NIC.
+     */
+    devices?: PlanNetDevice[];
   };
   timezone: string;
   /** os.ntpServers: chrony's servers on the node, and the installer's clock source (kickstart %pre and `timezone --ntpservers`). */
@@ -53,6 +60,34 @@ export interface NodePlan {
   /** Progress reports to `k8s-image serve` (cluster.status): the endpoint, and where the sender and key land. */
   status?: { reportUrl: string; reporter: string; key: string };
   files: PlanFile[];
+}
+
+export interface PlanRoute {
+  network: string;
+  prefix: number;
+  netmask: string;
+  gateway: string;
+  metric?: number;
+}
+
+/** One network device of a node: format-free, rendered as a kickstart line, a network-config item, dracut arguments. */
+export interface PlanNetDevice {
+  kind: 'physical' | 'bond' | 'vlan';
+  name: string;
+  mac?: string;
+  mtu?: number;
+  /** bond: its member NICs (kernel names) and bonding driver options, mode first. */
+  members?: string[];
+  bondOptions?: [string, string][];
+  /** vlan: its tag and the NIC or bond it sits on. */
+  vlanId?: number;
+  link?: string;
+  /** The device holding the Kubernetes address (network.ip, the gateway and DNS). */
+  kubernetes: boolean;
+  /** An address of its own (a storage or management network); never on the Kubernetes device. */
+  address?: { ip: string; prefix: number; netmask: string };
+  /** Static routes through a gateway on this device's subnet. */
+  routes: PlanRoute[];
 }
 
 export const PATHS = {
