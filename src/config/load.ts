@@ -231,6 +231,7 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
   const searchDomain = f.network?.searchDomain;
   const proxy = resolveProxy(f, [podSubnet, serviceSubnet, ...nodeNets, ...(endpoint ? [endpoint.host] : []), ...(searchDomain ? [`.${searchDomain}`] : [])], r);
   const cniManifest = resolveCniManifest(c, opts, kubernetesVersion, inTable, r);
+  const kubelet = resolveKubelet(f, r);
   if (r.errors.length) throw new UserError(r.errors);
 
   const cluster: Cluster = {
@@ -261,7 +262,7 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
       sshAuthorizedKeys: f.os?.sshAuthorizedKeys ?? [],
     },
     searchDomain,
-    kubelet: resolveKubelet(f, r),
+    kubelet,
     nodes,
   };
   return { cluster, warnings: r.warnings };
