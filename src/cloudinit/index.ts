@@ -4,6 +4,7 @@ import { sharedBytes, textArtifact } from '../artifact.js';
 import type { NodePlan } from '../plan/index.js';
 import { readAsset } from '../assets.js';
 import { renderTemplate } from '../template.js';
+import { VOLUME_LABELS } from '../plan/index.js';
 
 /**
  * Why a cidata seed cannot work for this node, or undefined. cloud-init matches (and renames) a NIC
@@ -164,6 +165,22 @@ function networkConfigItems(plan: NodePlan, k8sSubnet: Record<string, unknown>):
 }
 
 /**
+ * cc_disk_setup's fs_setup and cc_mounts' mounts for the volumes on disks of their own
+ * (cloud-init-centos7.md §2: 19.4's keys). A volume on the OS disk is the installer's alone: an
+ * installed clone keeps its image's layout (config warns). No partition table: the filesystem takes
+ * the whole disk (`partition: none`), and an existing one is kept (`overwrite: false`).
+ */
+function volumeSetup(plan: NodePlan): { fs_setup?: unknown; mounts?: unknown } {
+  const own = (plan.storage?.volumes ?? []).filter((v) => v.disk);
+  if (!own.length) return { fs_setup: undefined, mounts: undefined };
+  const dev = (d: string) => (d.startsWith('/dev/') ? d : `/dev/${d}`);
+  return {
+    fs_setup: own.map((v) => ({ label: VOLUME_LABELS[v.use], filesystem: 'xfs', device: dev(v.disk!), partition: 'none', overwrite: false })),
+    mounts: own.map((v) => [`LABEL=${VOLUME_LABELS[v.use]}`, v.mount, 'xfs', 'defaults,nofail', '0', '2']),
+  };
+}
+
+/**
  * NoCloud seed files for the node: user-data (#cloud-config, its fixed text in cloud-init/),
  * meta-data, network-config (v1). A `nocloud-net` seed also carries the network in meta-data (see
  * CloudInitOptions).
@@ -180,6 +197,7 @@ export function renderCloudInit(plan: NodePlan, opts: CloudInitOptions = {}): Ar
       timezone: plan.timezone,
       ssh_pwauth: plan.sshAuthorizedKeys.length === 0,
       users: [root],
+      ...volumeSetup(plan),
       write_files: plan.files.map((f) => ({
         path: f.path,
         owner: 'root:root',

@@ -7,6 +7,22 @@
 type Doc = [description: string, defaultValue?: unknown];
 
 /** Labels, taints and kubelet flags: the same fields per role and per node. */
+/** The disk layout: the same fields cluster-wide and per node. */
+function storageDocs(prefix: string, who: string): Record<string, Doc> {
+  return {
+    [prefix]: [`The installer's disk layout of ${who}; never swap. A cidata clone keeps its image's layout and gets only the volumes on disks of their own.`],
+    [`${prefix}.rootSize`]: ['The size of / (50Gi, 51200 MiB); at least 8Gi. Default: / grows to fill the OS disk(s).'],
+    [`${prefix}.lvm`]: ['/ (and volumes on the OS disk) as logical volumes of the volume group vg_os.', false],
+    [`${prefix}.raid1`]: ['Two disks to mirror the OS on (software RAID1: /boot and /, or the LVM physical volume); the first is the boot drive. Leave out the node\'s disk.'],
+    [`${prefix}.containerData`]: ['A filesystem of its own for the container runtime\'s data (/var/lib/docker or /var/lib/containerd), labelled k8s-data.'],
+    [`${prefix}.containerData.disk`]: ['A disk of its own (all of it): sdb, nvme1n1 or /dev/disk/by-id/...; on both paths (cloud-init: fs_setup and mounts).'],
+    [`${prefix}.containerData.size`]: ['Without disk: a partition (LV with lvm) of the OS disk(s) of this size (the installer only).'],
+    [`${prefix}.log`]: ['A filesystem of its own for /var/log, labelled k8s-log.'],
+    [`${prefix}.log.disk`]: ['A disk of its own (all of it).'],
+    [`${prefix}.log.size`]: ['Without disk: a partition (LV with lvm) of the OS disk(s) of this size (the installer only).'],
+  };
+}
+
 function nodeKubernetesDocs(prefix: string, who: string): Record<string, Doc> {
   return {
     [prefix]: [`Labels, taints and kubelet flags of ${who}.`],
@@ -37,6 +53,7 @@ export const FIELD_DOCS: Record<string, Doc> = {
   'cluster.imageRepository': ['Where kubeadm pulls the control-plane images.', 'registry.aliyuncs.com/google_containers'],
   'cluster.allowUnsupportedVersion': ['Render releases above the CentOS 7 ceiling (1.32+), which kubeadm refuses on kernel 3.10 unless told to ignore it.', false],
   'cluster.allowUnknownPatchRelease': ['Render a patch release the version table does not know (the install fails if the mirror has no such package).', false],
+  ...storageDocs('storage', 'every node (a node\'s own storage replaces it)'),
   kubernetes: ['Kubernetes settings of the nodes: per role, and the kubelet configuration of every node.'],
   'kubernetes.roles': ['Labels, taints and kubelet flags per role; a node\'s own (nodes[].kubernetes) win key by key, its taints replace the role\'s.'],
   ...nodeKubernetesDocs('kubernetes.roles.master', 'every master'),
@@ -128,5 +145,6 @@ export const FIELD_DOCS: Record<string, Doc> = {
   'nodes[].routes[].via': ['The gateway, on one of the node\'s subnets.'],
   'nodes[].routes[].metric': ['Route metric.'],
   'nodes[].kubernetesInterface': ['The device (NIC, bond or VLAN) holding ip, the Kubernetes address: kubelet --node-ip, keepalived, the installer\'s network. Defaults to the only device left that carries nothing else.'],
+  ...storageDocs('nodes[].storage', 'this node (replaces storage)'),
   ...nodeKubernetesDocs('nodes[].kubernetes', 'this node (over its role\'s, key by key)'),
 };

@@ -24,6 +24,7 @@ import type { Cluster, LoadedCluster, Mirrors, Node } from './types.js';
 import { defaultClusterYaml } from './defaults.js';
 import { vendorManifestProblem } from './cni-manifest.js';
 import { resolveLinks, resolveNodeKubernetes } from './links.js';
+import { resolveStorage } from './storage.js';
 import { didYouMean, fieldsAt, foldWarnings, withLines } from './where.js';
 
 /** What each preset fills in. Sources: the mirrors' own directory listings; vault.centos.org holds 7.9.2009 since EOL. */
@@ -215,7 +216,7 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
   const p = PRESETS[preset];
   const { kubernetesVersion, runtime, inTable } = resolveVersions(c, r);
   const mirrors = resolveMirrors(f, kubernetesVersion, inTable, r);
-  const nodes = resolveNodes(f, r);
+  const nodes = resolveNodes(f, runtime.kind, r);
   const podSubnet = c.podSubnet ?? DEFAULTS.podSubnet;
   const serviceSubnet = c.serviceSubnet ?? DEFAULTS.serviceSubnet;
   const nodeNets = checkNetworks(podSubnet, serviceSubnet, nodes, r);
@@ -370,7 +371,7 @@ function resolveMirrors(f: ClusterFile, kubernetesVersion: string, inTable: bool
 }
 
 /** Nodes: per-node network filled from the cluster defaults, then checked one by one and against each other. */
-function resolveNodes(f: ClusterFile, r: Report): Node[] {
+function resolveNodes(f: ClusterFile, runtimeKind: Cluster['runtime']['kind'], r: Report): Node[] {
   const { errors, warnings } = r;
   const net = f.network ?? {};
   const nodes: Node[] = [];
@@ -392,12 +393,14 @@ function resolveNodes(f: ClusterFile, r: Report): Node[] {
       dns,
       mac: linked ? linked.mac : n.mac?.toLowerCase(),
       interface: linked ? linked.interface : n.interface ?? net.interface,
-      disk: n.disk ?? DEFAULTS.disk,
+      // Mirrored: the RAID's first disk is the boot drive.
+      disk: (n.storage ?? f.storage)?.raid1?.[0] ?? n.disk ?? DEFAULTS.disk,
       generation: n.generation ?? 1,
       cpus: n.cpus,
       memoryMiB: memoryMiB(n.memory),
       mtu: n.mtu,
       links: linked?.links,
+      storage: resolveStorage(n.storage ?? f.storage, n.storage ? `nodes[${i}].storage` : 'storage', n.disk ?? DEFAULTS.disk, n.disk !== undefined, runtimeKind, errors, warnings),
       kubernetes: resolveNodeKubernetes(roleK8s, n.kubernetes, i, `kubernetes.roles.${n.role}`, errors),
     });
   });

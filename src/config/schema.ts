@@ -104,6 +104,21 @@ const KubeletConfigSchema = z
   })
   .strict();
 
+const diskSize = z.union([z.number().int().min(1), str(/^[0-9]{1,7}(Mi|Gi|Ti)$/, 'a size as MiB (51200) or 50Gi / 512Mi / 2Ti')]);
+const disk = str(P.DISK, 'a disk like sda, vda, nvme0n1 or /dev/disk/by-id/<id>');
+/** A filesystem of its own: on a disk of its own (all of it), or a partition (LV with lvm) of the OS disk(s) of a size. */
+const VolumeSchema = z.object({ disk: disk.optional(), size: diskSize.optional() }).strict();
+/** The installer's disk layout (kickstart); a cloud-init clone gets only the volumes on disks of their own. */
+const StorageSchema = z
+  .object({
+    rootSize: diskSize.optional(),
+    lvm: z.boolean().optional(),
+    raid1: z.array(disk).length(2, 'list exactly two disks to mirror the OS on (software RAID1)').optional(),
+    containerData: VolumeSchema.optional(),
+    log: VolumeSchema.optional(),
+  })
+  .strict();
+
 export const NodeSchema = z
   .object({
     name: str(P.LABEL, 'a lowercase RFC 1123 label: a-z, 0-9 and -, 1-63 chars, not starting or ending with -'),
@@ -124,6 +139,7 @@ export const NodeSchema = z
     routes: z.array(RouteSchema).optional(),
     kubernetesInterface: ifaceName.optional(),
     kubernetes: NodeKubernetesSchema.optional(),
+    storage: StorageSchema.optional(),
   })
   .strict();
 
@@ -155,6 +171,7 @@ export const ClusterFileSchema = z
       })
       .strict()
       .optional(),
+    storage: StorageSchema.optional(),
     kubernetes: z
       .object({
         roles: z.object({ master: NodeKubernetesSchema.optional(), node: NodeKubernetesSchema.optional() }).strict().optional(),

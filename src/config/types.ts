@@ -25,8 +25,21 @@ export interface Node {
    * name of the device that holds `ip` (the Kubernetes address), computed by config.
    */
   links?: NodeLinks;
+  /** The installer's disk layout (storage / nodes[].storage); undefined: `disk` alone, / on all of it. */
+  storage?: NodeStorage;
   /** Labels, taints and kubelet flags: the role's, then the node's own, merged key by key. */
   kubernetes: NodeKubernetes;
+}
+
+export interface NodeStorage {
+  /** The disks holding the OS: [disk], or the two mirrored ones. */
+  osDisks: string[];
+  raid1: boolean;
+  lvm: boolean;
+  /** / in MiB; undefined: it grows to fill the OS disk(s). */
+  rootMiB?: number;
+  /** Filesystems of their own: on a disk of their own (disk), or on the OS disk(s) (sizeMiB). */
+  volumes: { use: 'containerData' | 'log'; mount: string; disk?: string; sizeMiB?: number }[];
 }
 
 export interface NodeKubernetes {

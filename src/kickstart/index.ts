@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Artifact } from '../artifact.js';
 import { sharedBytes, textArtifact } from '../artifact.js';
-import type { NodePlan, PlanFile, PlanNetDevice } from '../plan/index.js';
+import { VOLUME_LABELS, type NodePlan, type PlanFile, type PlanNetDevice } from '../plan/index.js';
 import { renderTemplate } from '../template.js';
 
 /** Where secret files sit on the OEMDRV seed, mirroring their absolute path on the node. */
@@ -100,6 +100,58 @@ export function networkLines(plan: Pick<NodePlan, 'network' | 'hostname'>): stri
   return lines;
 }
 
+/**
+ * The installer's disk layout from plan.storage (pykickstart RHEL7 ignoredisk, clearpart, reqpart,
+ * part, raid, volgroup, logvol), or none (the template's one-disk layout). The OS on its disk, or
+ * mirrored on two (RAID1 /boot and /, or a RAID1 physical volume with lvm); each volume on a disk of
+ * its own (all of it) or a partition / logical volume of the OS disk(s). Never swap.
+ */
+export function storageLines(plan: Pick<NodePlan, 'storage'>): string[] {
+  const s = plan.storage;
+  if (!s) return [];
+  const disks = [...s.osDisks, ...s.volumes.flatMap((v) => (v.disk ? [v.disk] : []))];
+  const boot = s.osDisks[0]!;
+  const lines = [
+    `# Only these disks are touched (the OS on ${s.osDisks.join(s.raid1 ? ' and ' : '')}${s.volumes.some((v) => v.disk) ? ', volumes on disks of their own' : ''}); others are left alone.`,
+    `ignoredisk --only-use=${disks.join(',')}`,
+    'zerombr',
+    `clearpart --all --initlabel --drives=${disks.join(',')}`,
+    `bootloader --location=mbr --boot-drive=${boot}`,
+  ];
+  const root = `--size=${s.rootMiB ?? 8192}${s.rootMiB === undefined ? ' --grow' : ''}`;
+  const onOs = s.volumes.filter((v) => !v.disk);
+  let n = 0;
+  /** A RAID1 of one partition on each OS disk: the member lines, then the raid line. */
+  const mirror = (target: string, device: string, size: string, fs: string) => {
+    const members = s.osDisks.map((d) => ({ name: `raid.${String(++n).padStart(2, '0')}`, d }));
+    return [...members.map((m) => `part ${m.name} ${size} --ondisk=${m.d}`), `raid ${target} --level=1 --device=${device}${fs} ${members.map((m) => m.name).join(' ')}`];
+  };
+  const label = (v: (typeof s.volumes)[number]) => ` --label=${VOLUME_LABELS[v.use]}`;
+  if (!s.raid1) {
+    lines.push('# reqpart adds /boot and biosboot or /boot/efi as the firmware needs; no swap (kubelet refuses it).', 'reqpart --add-boot');
+  } else {
+    lines.push(
+      '# reqpart adds biosboot or /boot/efi on the boot drive as the firmware needs; /boot and / are mirrored; no swap.',
+      'reqpart',
+      ...mirror('/boot', 'boot', '--size=1024', ' --fstype=xfs'),
+    );
+  }
+  if (s.lvm) {
+    if (s.raid1) lines.push(...mirror('pv.01', 'pv00', '--size=1 --grow', ''));
+    else lines.push(`part pv.01 --size=1 --grow --ondisk=${boot}`);
+    lines.push('volgroup vg_os pv.01', `logvol / --vgname=vg_os --name=root --fstype=xfs ${root}`);
+    for (const v of onOs) lines.push(`logvol ${v.mount} --vgname=vg_os --name=${v.use === 'log' ? 'log' : 'data'} --fstype=xfs --size=${v.sizeMiB}${label(v)}`);
+  } else if (s.raid1) {
+    lines.push(...mirror('/', 'root', root, ' --fstype=xfs'));
+    for (const v of onOs) lines.push(...mirror(v.mount, v.use === 'log' ? 'log' : 'data', `--size=${v.sizeMiB}`, ` --fstype=xfs${label(v)}`));
+  } else {
+    lines.push(`part / --fstype=xfs ${root} --ondisk=${boot}`);
+    for (const v of onOs) lines.push(`part ${v.mount} --fstype=xfs --size=${v.sizeMiB}${label(v)} --ondisk=${boot}`);
+  }
+  for (const v of s.volumes.filter((x) => x.disk)) lines.push(`part ${v.mount} --fstype=xfs --size=1024 --grow${label(v)} --ondisk=${v.disk}`);
+  return lines;
+}
+
 export interface KickstartOptions {
   /** Install source line: `cdrom` for the VMware ISO flow; the PXE flow passes a `url --url=...` line. */
   source?: string;
@@ -124,6 +176,7 @@ export function renderKickstart(plan: NodePlan, opts: KickstartOptions = {}): Ar
     ntpServerList: plan.ntpServers,
     // Anaconda matches --device by MAC or name; with neither known, `link` takes the first NIC with a link.
     networkLines: networkLines(plan),
+    storageLines: storageLines(plan),
     rootPasswordHash: plan.rootPasswordHash,
     sshKeys: plan.sshAuthorizedKeys,
     selinux: plan.selinux,

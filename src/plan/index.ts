@@ -15,7 +15,7 @@ import { REPORTER_PATH, REPORT_KEY_PATH, reportKey } from '../status/protocol.js
 import { firstbootScript } from './node-scripts.js';
 
 export type { NodePlan, PlanFile, PlanNetDevice, PlanRoute } from './types.js';
-export { PATHS } from './types.js';
+export { PATHS, VOLUME_LABELS } from './types.js';
 export { kubeadmConfig, goDuration, apiServerCertSANs, endpointText } from './kubeadm.js';
 export { yumRepos } from './repos.js';
 
@@ -486,6 +486,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     rootPasswordHash: cluster.os.rootPasswordHash ?? secrets.rootPasswordHash,
     sshAuthorizedKeys: cluster.os.sshAuthorizedKeys,
     disk: node.disk,
+    ...(node.storage ? { storage: node.storage } : {}),
     basePackages,
     enableServices,
     disableServices,

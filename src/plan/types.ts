@@ -1,3 +1,5 @@
+import type { NodeStorage } from '../config/types.js';
+
 /** A file that lands on the node, byte-exact. `secret` files never appear in ks.cfg text. */
 export interface PlanFile {
   path: string;
@@ -48,6 +50,8 @@ export interface NodePlan {
   rootPasswordHash?: string;
   sshAuthorizedKeys: string[];
   disk: string;
+  /** The installer's disk layout beyond one disk (storage / nodes[].storage); undefined: / on all of `disk`. */
+  storage?: NodeStorage;
   /** Packages the installer takes from the install medium (kickstart %packages); install.sh also ensures them. */
   basePackages: string[];
   /** Units enabled at install time (also listed in install.env for install.sh). */
@@ -89,6 +93,9 @@ export interface PlanNetDevice {
   /** Static routes through a gateway on this device's subnet. */
   routes: PlanRoute[];
 }
+
+/** The filesystem label of a volume: the same on the kickstart and the cloud-init path (XFS: 12 characters at most). */
+export const VOLUME_LABELS = { containerData: 'k8s-data', log: 'k8s-log' } as const;
 
 export const PATHS = {
   installScript: '/usr/local/lib/k8s-image/install.sh',

@@ -96,3 +96,28 @@ test('a refused bare-metal field names its line', () => {
     assert.ok(e.problems.some((p) => /eno9.* \(line 9\)$/.test(p)), e.problems.join('\n'));
   }
 });
+
+test('disk layouts the installer would reject are refused; an OS-disk volume warns that clones keep their layout', () => {
+  const st = (y: string, disk = '') => `${head}  - name: m\n    role: master\n    ip: 10.0.0.10\n${disk}    storage: ${y}\n`;
+  const cases: [string, string, RegExp][] = [
+    ['a root below 8 GiB', st('{ rootSize: 4Gi }'), /^nodes\[0\]\.storage\.rootSize: 4096 MiB is too small for CentOS 7 with Kubernetes; give \/ at least 8192 MiB/],
+    ['one RAID disk', st('{ raid1: [sda] }'), /^nodes\[0\]\.storage\.raid1: \["sda"\] is not valid: list exactly two disks/],
+    ['the same disk twice in the RAID', st('{ raid1: [sda, sda] }'), /raid1: "sda" twice; a mirror needs two different disks/],
+    ['disk beside raid1', st('{ raid1: [sda, sdb] }', '    disk: sdc\n'), /raid1: with the OS mirrored on sda and sdb, leave out the node's disk/],
+    ['a volume on the OS disk by name', st('{ containerData: { disk: sda } }'), /containerData\.disk: "sda" holds the OS; for a volume on the OS disk give only nodes\[0\]\.storage\.containerData\.size/],
+    ['two volumes on one disk', st('{ containerData: { disk: sdb }, log: { disk: sdb } }'), /log\.disk: "sdb" already holds nodes\[0\]\.storage\.containerData/],
+    ['a size for a whole disk', st('{ containerData: { disk: sdb, size: 10Gi } }'), /containerData\.size: a volume on a disk of its own takes all of sdb; leave out size/],
+    ['neither disk nor size', st('{ log: {} }'), /^nodes\[0\]\.storage\.log: give nodes\[0\]\.storage\.log\.disk \(a disk of its own\) or nodes\[0\]\.storage\.log\.size/],
+    ['a tiny volume', st('{ log: { size: 100Mi } }'), /log\.size: 100 MiB is too small for \/var\/log/],
+    ['swap', st('{ swap: 4Gi }'), /unknown field "swap"/],
+  ];
+  for (const [what, yamlText, want] of cases) {
+    const problems = configProblems(yamlText);
+    assert.ok(problems.some((p) => want.test(p)), `${what}: expected ${want}, got:\n${problems.join('\n')}`);
+  }
+  const { cluster, warnings } = loadCluster(`storage: { lvm: true, log: { size: 20Gi } }\n${node('')}`, 't.yaml');
+  assert.deepEqual(cluster.nodes[0]!.storage, { osDisks: ['sda'], raid1: false, lvm: true, volumes: [{ use: 'log', mount: '/var/log', sizeMiB: 20480 }] });
+  assert.deepEqual(warnings, ['storage.log: /var/log as a logical volume of the OS disk is laid out by the installer (kickstart) only; a node seeded by cidata (an installed clone) keeps its image\'s disk layout: give it a disk of its own to have it on both paths']);
+  const containerd = loadCluster(`cluster: { kubernetesVersion: 1.24.17 }\nstorage: { containerData: { disk: vdb } }\n${node('')}`, 't.yaml').cluster;
+  assert.equal(containerd.nodes[0]!.storage!.volumes[0]!.mount, '/var/lib/containerd');
+});

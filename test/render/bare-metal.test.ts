@@ -16,12 +16,12 @@ import yaml from 'js-yaml';
 import { loadCluster, type Cluster } from '../../src/config/index.js';
 import { generateSecrets, type Secrets } from '../../src/secrets/index.js';
 import { planNode } from '../../src/plan/index.js';
-import { networkLines, renderKickstart } from '../../src/kickstart/index.js';
+import { networkLines, renderKickstart, storageLines } from '../../src/kickstart/index.js';
 import { renderCloudInit } from '../../src/cloudinit/index.js';
 import { kernelCommandLine } from '../../src/pxe/index.js';
 import { packageRoot } from '../../src/assets.js';
 import type { Artifact } from '../../src/artifact.js';
-import { checkKickstart, dracutNetworkProblems, kickstartNetworkProblems, kubeadmConfigProblems, parseIfcfg, renderNetworkConfigToIfcfg } from '../helpers/readers.js';
+import { checkKickstart, cloudInitSchema, dracutNetworkProblems, kickstartNetworkProblems, kubeadmConfigProblems, parseIfcfg, renderNetworkConfigToIfcfg } from '../helpers/readers.js';
 
 const exampleText = readFileSync(`${packageRoot}/examples/bare-metal.yaml`, 'utf8');
 let cluster: Cluster;
@@ -201,4 +201,58 @@ test('`validate` and `build` accept examples/bare-metal.yaml', async () => {
   await run(process.execPath, [cli, 'build', '--config', 'cluster.yaml', '--out', 'out', '--seed', 'cidata'], { cwd: dir });
   assert.deepEqual(readdirSync(join(dir, 'out', 'rack1')).sort(), ['manifest.json', 'master1', 'worker1', 'worker2']);
   assert.match(readFileSync(join(dir, 'out', 'rack1', 'worker1', 'cloud-init', 'network-config'), 'utf8'), /type: bond/);
+});
+
+test('disks: the declared layout in the kickstart (RHEL7 grammar), volumes on their own disks in cloud-init (fs_setup, mounts)', async () => {
+  const master = text(renderKickstart(planNode(cluster, secrets, 'master1')), 'ks.cfg');
+  const layout = master.slice(master.indexOf('ignoredisk'), master.indexOf('reboot --eject'));
+  assert.equal(layout, [
+    'ignoredisk --only-use=sda,sdb,sdc,sdd',
+    'zerombr',
+    'clearpart --all --initlabel --drives=sda,sdb,sdc,sdd',
+    'bootloader --location=mbr --boot-drive=sda',
+    '# reqpart adds biosboot or /boot/efi on the boot drive as the firmware needs; /boot and / are mirrored; no swap.',
+    'reqpart',
+    'part raid.01 --size=1024 --ondisk=sda',
+    'part raid.02 --size=1024 --ondisk=sdb',
+    'raid /boot --level=1 --device=boot --fstype=xfs raid.01 raid.02',
+    'part raid.03 --size=8192 --grow --ondisk=sda',
+    'part raid.04 --size=8192 --grow --ondisk=sdb',
+    'raid / --level=1 --device=root --fstype=xfs raid.03 raid.04',
+    'part /var/lib/docker --fstype=xfs --size=1024 --grow --label=k8s-data --ondisk=sdc',
+    'part /var/log --fstype=xfs --size=1024 --grow --label=k8s-log --ondisk=sdd',
+    '',
+  ].join('\n'));
+  assert.doesNotMatch(layout, /^(part|logvol) swap/m);
+  // Every layout shape passes the grammar: LVM, LVM on RAID1, partitions of the OS disk, containerd's data dir.
+  const shapes = [
+    '{ lvm: true, rootSize: 50Gi, log: { size: 20Gi }, containerData: { size: 200Gi } }',
+    '{ lvm: true, raid1: [sda, sdb], containerData: { disk: /dev/disk/by-id/nvme-data1 } }',
+    '{ rootSize: 40960, log: { size: 10Gi } }',
+  ];
+  for (const shape of shapes) {
+    const c = loadCluster(exampleText.replace('storage:\n  containerData: { disk: sdb }', `storage: ${shape}`).replace(/ {4}storage:[^\n]*\n( {6}[^\n]*\n)+/, '').replace('runtime: { kind: docker }', 'runtime: { kind: containerd }'), 's.yaml').cluster;
+    const ks = text(renderKickstart(planNode(c, secrets, 'worker1')), 'ks.cfg');
+    assert.deepEqual(checkKickstart(ks), [], `${shape}:\n${storageLines(planNode(c, secrets, 'worker1')).join('\n')}`);
+  }
+  const lvm = loadCluster(exampleText.replace('storage:\n  containerData: { disk: sdb }', `storage: ${shapes[1]}`).replace(/ {4}storage:[^\n]*\n( {6}[^\n]*\n)+/, ''), 's.yaml').cluster;
+  assert.deepEqual(storageLines(planNode(lvm, secrets, 'worker1')).filter((l) => !l.startsWith('#')).slice(5), [
+    'part raid.01 --size=1024 --ondisk=sda',
+    'part raid.02 --size=1024 --ondisk=sdb',
+    'raid /boot --level=1 --device=boot --fstype=xfs raid.01 raid.02',
+    'part raid.03 --size=1 --grow --ondisk=sda',
+    'part raid.04 --size=1 --grow --ondisk=sdb',
+    'raid pv.01 --level=1 --device=pv00 raid.03 raid.04',
+    'volgroup vg_os pv.01',
+    'logvol / --vgname=vg_os --name=root --fstype=xfs --size=8192 --grow',
+    'part /var/lib/docker --fstype=xfs --size=1024 --grow --label=k8s-data --ondisk=/dev/disk/by-id/nvme-data1',
+  ]);
+  // cloud-init: the same labelled XFS on the whole disk, mounted where the runtime keeps its data.
+  const userData = text(renderCloudInit(planNode(cluster, secrets, 'worker1')), 'cloud-init/user-data');
+  assert.deepEqual(await cloudInitSchema(userData), []);
+  const doc = yaml.load(userData) as Record<string, unknown>;
+  assert.deepEqual(doc.fs_setup, [{ label: 'k8s-data', filesystem: 'xfs', device: '/dev/sdb', partition: 'none', overwrite: false }]);
+  assert.deepEqual(doc.mounts, [['LABEL=k8s-data', '/var/lib/docker', 'xfs', 'defaults,nofail', '0', '2']]);
+  const byId = text(renderCloudInit(planNode(lvm, secrets, 'worker1')), 'cloud-init/user-data');
+  assert.match(byId, /device: \/dev\/disk\/by-id\/nvme-data1\n/);
 });
