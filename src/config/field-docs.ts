@@ -23,6 +23,29 @@ function storageDocs(prefix: string, who: string): Record<string, Doc> {
   };
 }
 
+/** One's own additions: the same fields cluster-wide and per node. */
+function customDocs(prefix: string, who: string): Record<string, Doc> {
+  return {
+    [prefix]: [`One's own packages, files, CA certificates and hook scripts for ${who}; carried by the plan to every path.`],
+    [`${prefix}.packages`]: ['Extra packages, pinned, installed in the same yum transaction as the rest (from the repositories the node has).', []],
+    [`${prefix}.packages[].name`]: ['The RPM name, like nfs-utils.'],
+    [`${prefix}.packages[].version`]: ['The exact version-release, like 1.3.0-0.68.el7.2.'],
+    [`${prefix}.files`]: ['Extra text files (at most 1 MiB each).', []],
+    [`${prefix}.files[].path`]: ['Absolute path on the node; not one k8s-image writes, nor under /etc/k8s-image, /usr/local/lib/k8s-image, /var/lib/k8s-image, /etc/kubernetes.'],
+    [`${prefix}.files[].mode`]: ["Quoted octal mode like '0644' ('0600' with secret).", '0644'],
+    [`${prefix}.files[].content`]: ['The text itself (or source).'],
+    [`${prefix}.files[].source`]: ['A file next to cluster.yaml whose text it is (or content).'],
+    [`${prefix}.files[].secret`]: ['Travel like the cluster secrets (the OEMDRV seed, never ks.cfg text; 0600 unless mode says otherwise).', false],
+    [`${prefix}.caCertificates`]: ['Extra trusted CA certificates (a private registry, mirror or proxy): /etc/pki/ca-trust/source/anchors/k8s-image-NN.crt, then update-ca-trust before yum.', []],
+    [`${prefix}.caCertificates[].content`]: ['PEM text (CA certificates only; never a key).'],
+    [`${prefix}.caCertificates[].source`]: ['A PEM file next to cluster.yaml.'],
+    [`${prefix}.hooks`]: ['Shell scripts of your own (files next to cluster.yaml, run by bash, never inlined): a failure stops the step with the hook named in the log and report.'],
+    [`${prefix}.hooks.afterInstall`]: ['Run by install.sh after the packages and units (in the installer chroot or on the running clone; K8S_IMAGE_LIVE says which); run again if the install reruns.', []],
+    [`${prefix}.hooks.beforeKubeadm`]: ['Run by first boot before kubeadm init/join (not on lb nodes).', []],
+    [`${prefix}.hooks.afterReady`]: ['Run by first boot once the node is Ready (not on lb nodes).', []],
+  };
+}
+
 function nodeKubernetesDocs(prefix: string, who: string): Record<string, Doc> {
   return {
     [prefix]: [`Labels, taints and kubelet flags of ${who}.`],
@@ -53,6 +76,7 @@ export const FIELD_DOCS: Record<string, Doc> = {
   'cluster.imageRepository': ['Where kubeadm pulls the control-plane images.', 'registry.aliyuncs.com/google_containers'],
   'cluster.allowUnsupportedVersion': ['Render releases above the CentOS 7 ceiling (1.32+), which kubeadm refuses on kernel 3.10 unless told to ignore it.', false],
   'cluster.allowUnknownPatchRelease': ['Render a patch release the version table does not know (the install fails if the mirror has no such package).', false],
+  ...customDocs('custom', 'every node (a node\'s own are added after)'),
   ...storageDocs('storage', 'every node (a node\'s own storage replaces it)'),
   kubernetes: ['Kubernetes settings of the nodes: per role, and the kubelet configuration of every node.'],
   'kubernetes.roles': ['Labels, taints and kubelet flags per role; a node\'s own (nodes[].kubernetes) win key by key, its taints replace the role\'s.'],
@@ -145,6 +169,7 @@ export const FIELD_DOCS: Record<string, Doc> = {
   'nodes[].routes[].via': ['The gateway, on one of the node\'s subnets.'],
   'nodes[].routes[].metric': ['Route metric.'],
   'nodes[].kubernetesInterface': ['The device (NIC, bond or VLAN) holding ip, the Kubernetes address: kubelet --node-ip, keepalived, the installer\'s network. Defaults to the only device left that carries nothing else.'],
+  ...customDocs('nodes[].custom', 'this node (after the cluster\'s)'),
   ...storageDocs('nodes[].storage', 'this node (replaces storage)'),
   ...nodeKubernetesDocs('nodes[].kubernetes', 'this node (over its role\'s, key by key)'),
 };

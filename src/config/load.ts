@@ -20,11 +20,12 @@ import {
 import { ClusterFileSchema, type ClusterFile } from './schema.js';
 import { CRYPT_HASH, URL_USERINFO } from './patterns.js';
 import { contains, formatCidr, ipToInt, isAligned, networkOf, overlaps, parseCidr, type Cidr } from './net.js';
-import type { Cluster, LoadedCluster, Mirrors, Node } from './types.js';
+import type { Cluster, Custom, LoadedCluster, Mirrors, Node } from './types.js';
 import { defaultClusterYaml } from './defaults.js';
 import { vendorManifestProblem } from './cni-manifest.js';
 import { resolveLinks, resolveNodeKubernetes } from './links.js';
 import { resolveStorage } from './storage.js';
+import { resolveCustom } from './custom.js';
 import { didYouMean, fieldsAt, foldWarnings, withLines } from './where.js';
 
 /** What each preset fills in. Sources: the mirrors' own directory listings; vault.centos.org holds 7.9.2009 since EOL. */
@@ -188,8 +189,12 @@ export function loadCluster(text: string | undefined, source?: string, opts: Loa
     throw new UserError(withLines(issues.map((i) => describeIssue(i, raw)), body, paths));
   }
   let resolved: { cluster: Cluster; warnings: string[] };
+  // Every file the config names is an input too: a changed one changes the outputs (and the digest).
+  const read = new Map<string, string>();
+  const readFile = opts.readFile;
+  const recording: LoadOptions = readFile ? { ...opts, readFile: (p) => { const t = readFile(p); read.set(p, t); return t; } } : opts;
   try {
-    resolved = resolve(parsed.data, opts);
+    resolved = resolve(parsed.data, recording);
   } catch (e) {
     // Positions cost a second parse: only a refused file pays for it.
     if (e instanceof UserError) throw new UserError(withLines(e.problems, body));
@@ -200,6 +205,8 @@ export function loadCluster(text: string | undefined, source?: string, opts: Loa
   const digest = createHash('sha256').update(body);
   // A file the config names is an input too: a changed calico.yaml changes the outputs.
   if (cluster.cniManifest) digest.update('\0').update(cluster.cniManifest.text);
+  // Others (custom files, certificates, hooks) only when there are any: digests of configs without them stay as they were.
+  for (const p of [...read.keys()].sort()) if (p !== cluster.cniManifest?.path) digest.update('\0').update(p).update('\0').update(read.get(p)!);
   return { cluster, warnings, digest: digest.digest('hex'), source };
 }
 
@@ -216,7 +223,7 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
   const p = PRESETS[preset];
   const { kubernetesVersion, runtime, inTable } = resolveVersions(c, r);
   const mirrors = resolveMirrors(f, kubernetesVersion, inTable, r);
-  const nodes = resolveNodes(f, runtime.kind, r);
+  const nodes = resolveNodes(f, runtime.kind, r, opts);
   const podSubnet = c.podSubnet ?? DEFAULTS.podSubnet;
   const serviceSubnet = c.serviceSubnet ?? DEFAULTS.serviceSubnet;
   const nodeNets = checkNetworks(podSubnet, serviceSubnet, nodes, r);
@@ -371,10 +378,12 @@ function resolveMirrors(f: ClusterFile, kubernetesVersion: string, inTable: bool
 }
 
 /** Nodes: per-node network filled from the cluster defaults, then checked one by one and against each other. */
-function resolveNodes(f: ClusterFile, runtimeKind: Cluster['runtime']['kind'], r: Report): Node[] {
+function resolveNodes(f: ClusterFile, runtimeKind: Cluster['runtime']['kind'], r: Report, opts: LoadOptions): Node[] {
   const { errors, warnings } = r;
   const net = f.network ?? {};
   const nodes: Node[] = [];
+  // The cluster's own additions are read and checked once, whatever the number of nodes.
+  const shared = resolveCustom([{ c: f.custom, field: 'custom' }], opts.readFile, errors);
   f.nodes.forEach((n, i) => {
     const [ip, slash] = n.ip.split('/');
     const prefix = slash !== undefined ? Number(slash) : net.prefix ?? DEFAULTS.prefix;
@@ -401,6 +410,7 @@ function resolveNodes(f: ClusterFile, runtimeKind: Cluster['runtime']['kind'], r
       mtu: n.mtu,
       links: linked?.links,
       storage: resolveStorage(n.storage ?? f.storage, n.storage ? `nodes[${i}].storage` : 'storage', n.disk ?? DEFAULTS.disk, n.disk !== undefined, runtimeKind, errors, warnings),
+      custom: n.custom ? mergeCustom(shared, resolveCustom([{ c: n.custom, field: `nodes[${i}].custom` }], opts.readFile, errors), i, errors) : shared,
       kubernetes: resolveNodeKubernetes(roleK8s, n.kubernetes, i, `kubernetes.roles.${n.role}`, errors),
     });
   });
@@ -467,6 +477,21 @@ function resolveNodes(f: ClusterFile, runtimeKind: Cluster['runtime']['kind'], r
   });
 
   return nodes;
+}
+
+/** The cluster's additions, then the node's own; a file path once. */
+function mergeCustom(shared: Custom, own: Custom, i: number, errors: string[]): Custom {
+  for (const f of own.files) {
+    const clash = shared.files.find((x) => x.path === f.path);
+    if (clash) errors.push(`${f.field}.path: "${f.path}" is already ${clash.field}; a node's own file needs a path of its own`);
+  }
+  void i;
+  return {
+    packages: [...shared.packages, ...own.packages],
+    files: [...shared.files, ...own.files],
+    caCertificates: [...shared.caCertificates, ...own.caCertificates],
+    hooks: [...shared.hooks, ...own.hooks],
+  };
 }
 
 /** Pod and service CIDRs aligned, and pairwise disjoint with every node subnet; returns the node subnets. */

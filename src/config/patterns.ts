@@ -44,3 +44,9 @@ export const KUBELET_FLAG = /^[a-z][a-z0-9-]{0,62}$/;
 export const KUBELET_ARG_VALUE = /^[A-Za-z0-9._:/=,@+%-]{1,256}$/;
 /** A resource quantity (100m, 1Gi, 500Mi, 10%) as KubeletConfiguration's reserved and eviction maps take it. */
 export const QUANTITY = /^([0-9]{1,12}(\.[0-9]{1,6})?(m|k|Ki|M|Mi|G|Gi|T|Ti)?|[0-9]{1,2}(\.[0-9]{1,3})?%|100%)$/;
+/** An RPM package name. */
+export const RPM_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$/;
+/** An absolute path on the node that needs no quoting in a shell word, a kickstart heredoc line or YAML. */
+export const NODE_FILE_PATH = /^(\/[A-Za-z0-9_+@-][A-Za-z0-9._+@-]{0,127}){1,16}$/;
+/** A file next to cluster.yaml: relative, plain characters, no component that is . or .. . */
+export const SOURCE_PATH = /^(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._+@-]+(\/[A-Za-z0-9._+@-]+){0,15}$/;

@@ -119,6 +119,35 @@ const StorageSchema = z
   })
   .strict();
 
+/** A file of one's own next to cluster.yaml (relative, no ..). */
+const sourcePath = str(P.SOURCE_PATH, 'a path relative to cluster.yaml like files/motd or hooks/after-install.sh (no .., no spaces)');
+/** One's own additions: pinned packages, files, trusted CA certificates and hook scripts at named points. */
+const CustomSchema = z
+  .object({
+    packages: z
+      .array(z.object({ name: str(P.RPM_NAME, 'an RPM package name like nfs-utils'), version: str(P.RPM_VERSION, 'the exact RPM version-release like 1.3.0-0.68.el7.2 (pinned: every node gets the same)') }).strict())
+      .optional(),
+    files: z
+      .array(
+        z
+          .object({
+            path: str(P.NODE_FILE_PATH, 'an absolute path like /etc/motd (letters, digits, . _ - + @ and /; no .., spaces or quotes)'),
+            mode: str(/^0?[0-7]{3}$/, "a quoted octal mode like '0644' or '0755' (no setuid/setgid bits)").optional(),
+            content: z.string().optional(),
+            source: sourcePath.optional(),
+            secret: z.boolean().optional(),
+          })
+          .strict(),
+      )
+      .optional(),
+    caCertificates: z.array(z.object({ content: z.string().optional(), source: sourcePath.optional() }).strict()).optional(),
+    hooks: z
+      .object({ afterInstall: z.array(sourcePath).optional(), beforeKubeadm: z.array(sourcePath).optional(), afterReady: z.array(sourcePath).optional() })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
 export const NodeSchema = z
   .object({
     name: str(P.LABEL, 'a lowercase RFC 1123 label: a-z, 0-9 and -, 1-63 chars, not starting or ending with -'),
@@ -140,6 +169,7 @@ export const NodeSchema = z
     kubernetesInterface: ifaceName.optional(),
     kubernetes: NodeKubernetesSchema.optional(),
     storage: StorageSchema.optional(),
+    custom: CustomSchema.optional(),
   })
   .strict();
 
@@ -172,6 +202,7 @@ export const ClusterFileSchema = z
       .strict()
       .optional(),
     storage: StorageSchema.optional(),
+    custom: CustomSchema.optional(),
     kubernetes: z
       .object({
         roles: z.object({ master: NodeKubernetesSchema.optional(), node: NodeKubernetesSchema.optional() }).strict().optional(),

@@ -27,8 +27,21 @@ export interface Node {
   links?: NodeLinks;
   /** The installer's disk layout (storage / nodes[].storage); undefined: `disk` alone, / on all of it. */
   storage?: NodeStorage;
+  /** One's own additions: the cluster's (custom), then the node's own (nodes[].custom). */
+  custom: Custom;
   /** Labels, taints and kubelet flags: the role's, then the node's own, merged key by key. */
   kubernetes: NodeKubernetes;
+}
+
+export type HookPoint = 'after-install' | 'before-kubeadm' | 'after-ready';
+
+export interface Custom {
+  /** name-version, as yum takes them. */
+  packages: string[];
+  files: { path: string; mode: number; content: string; secret: boolean; field: string }[];
+  /** PEM text of each certificate. */
+  caCertificates: string[];
+  hooks: { point: HookPoint; name: string; content: string }[];
 }
 
 export interface NodeStorage {

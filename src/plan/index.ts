@@ -81,6 +81,23 @@ function routeFile(routes: PlanRoute[]): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * One's own additions as plan files: files as given; CA certificates as anchors (install.sh runs
+ * update-ca-trust before yum, so a mirror behind a private CA works); hooks as scripts numbered in
+ * the config's order under hooks/<point>/ (run by install.sh and first boot, never inlined).
+ */
+function customFiles(node: Node): PlanFile[] {
+  const c = node.custom;
+  if (!c) return [];
+  const nn = (i: number) => String(i + 1).padStart(2, '0');
+  return [
+    ...c.files.map((f) => file(f.path, f.content, f.mode, f.secret)),
+    ...c.caCertificates.map((pem, i) => file(`${PATHS.caAnchorsDir}/k8s-image-${nn(i)}.crt`, pem)),
+    // lb nodes run no kubeadm: only their after-install hooks land.
+    ...c.hooks.map((h, i) => ({ h, i })).filter(({ h }) => node.role !== 'lb' || h.point === 'after-install').map(({ h, i }) => file(`${PATHS.hooksDir}/${h.point}/${nn(i)}-${h.name}`, h.content, 0o755)),
+  ];
+}
+
 /** Up to this many nodes every node lists every other in /etc/hosts, as seed 000 does by hand. */
 export const HOSTS_ALL_NODES_MAX = 32;
 
@@ -419,6 +436,9 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     // The proxy must listen as soon as cloud-init is done: the first master's init goes through it.
     startServices.push(...lbServices(cluster));
   }
+  // One's own packages, pinned, in the same yum transaction.
+  packages = [...packages, ...(node.custom?.packages ?? [])];
+  const hookPoints = new Set((node.custom?.hooks ?? []).filter((h) => node.role !== 'lb' || h.point === 'after-install').map((h) => h.point));
   // Progress reports: the node's own key (derived from the CA key; only this node and the server hold it) and the sender.
   const reportUrl = cluster.status ? `${cluster.status.url}/report` : undefined;
   const statusEnv: [string, string][] = reportUrl ? [['STATUS_URL', reportUrl], ['REPORTER', REPORTER_PATH]] : [];
@@ -427,7 +447,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     files.push(file(REPORTER_PATH, readAsset('node-files/report.py'), 0o755));
   }
   // Every node has the first-boot unit: it reruns an unfinished install, and on Kubernetes nodes inits or joins.
-  files.push(firstbootEnv(cluster, node, bootstrap, statusEnv));
+  files.push(firstbootEnv(cluster, node, bootstrap, [...statusEnv, ...(hookPoints.has('before-kubeadm') || hookPoints.has('after-ready') ? [['HOOKS_DIR', PATHS.hooksDir] as [string, string]] : [])]));
   files.push(file(PATHS.firstbootScript, firstbootScript(), 0o755));
   files.push(file(`/etc/systemd/system/${PATHS.firstbootUnit}`, readAsset(`node-files/${PATHS.firstbootUnit}`)));
 
@@ -447,12 +467,22 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
         ['NODE_ADDRESS', node.ip],
         ['NIC', node.mac ?? node.interface ?? 'link'],
         ['SELINUX', cluster.os.selinux],
+        ...(node.custom?.caCertificates.length ? [['UPDATE_CA_TRUST', 1] as [string, number]] : []),
+        ...(hookPoints.has('after-install') ? [['HOOKS_DIR', PATHS.hooksDir] as [string, string]] : []),
         ...(reportUrl ? [['NODE_NAME', node.name] as [string, string], ...statusEnv] : []),
       ]),
     ),
   );
   files.push(file(PATHS.installScript, readAsset('node-files/install.sh'), 0o755));
 
+  // One's own files last: a path k8s-image writes itself is refused, naming the field.
+  for (const f of customFiles(node)) {
+    if (files.some((x) => x.path === f.path)) {
+      const field = node.custom.files.find((x) => x.path === f.path)?.field ?? 'custom';
+      throw new UserError(`${field}.path: "${f.path}" is written by k8s-image itself on ${node.name}; change it through its own setting, or pick another path`);
+    }
+    files.push(f);
+  }
   // A file that carries a proxy's or mirror's password is root's only, and travels like the other
   // secrets (the OEMDRV seed, never ks.cfg text).
   const credentials = clusterCredentials(cluster);

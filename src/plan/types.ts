@@ -119,4 +119,8 @@ export const PATHS = {
   goldenEnv: '/etc/k8s-image/golden.env',
   goldenMarker: '/etc/k8s-image/golden.json',
   cloudInitDisabled: '/etc/cloud/cloud-init.disabled',
+  /** One's own hook scripts, one directory per point (after-install, before-kubeadm, after-ready). */
+  hooksDir: '/usr/local/lib/k8s-image/hooks',
+  /** One's own CA certificates: k8s-image-NN.crt here, then update-ca-trust. */
+  caAnchorsDir: '/etc/pki/ca-trust/source/anchors',
 } as const;
