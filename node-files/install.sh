@@ -65,6 +65,8 @@ GRUB_DEFAULTS=${GRUB_DEFAULTS:-/etc/default/grub}
 KERNEL_SYSCONFIG=${KERNEL_SYSCONFIG:-/etc/sysconfig/kernel}
 PROC_CMDLINE=${PROC_CMDLINE:-/proc/cmdline}
 REBOOT_WAIT=${REBOOT_WAIT:-600}
+UPDATE_CA_TRUST=${UPDATE_CA_TRUST:-0}
+HOOKS_DIR=${HOOKS_DIR:-}
 
 mkdir -p "$(dirname "$INSTALL_LOG")"
 # 0600: yum may print a mirror's or proxy's URL, password included, when it fails.
@@ -165,6 +167,15 @@ else
   echo "SELINUX=$SELINUX" >>"$SELINUX_CONFIG"
 fi
 log "SELINUX=$SELINUX in $SELINUX_CONFIG"
+
+# --- one's own CA certificates (custom.caCertificates, written to /etc/pki/ca-trust/source/anchors):
+# trusted before yum runs, so a mirror or proxy behind a private CA works (and the runtime, which
+# reads the system bundle, trusts a private registry).
+if [ "$UPDATE_CA_TRUST" = 1 ]; then
+  command -v update-ca-trust >/dev/null 2>&1 || die "update-ca-trust: not found on this machine (package ca-certificates); the CA certificates in /etc/pki/ca-trust/source/anchors/k8s-image-*.crt cannot be trusted"
+  update-ca-trust extract || die "update-ca-trust extract failed: the CA certificates in /etc/pki/ca-trust/source/anchors/k8s-image-*.crt are not trusted"
+  log "trusted the CA certificates in /etc/pki/ca-trust/source/anchors (update-ca-trust extract)"
+fi
 
 # --- packages, exact versions. Mirrors flake: retry, with a bounded backoff.
 if [ -n "${PACKAGES// /}" ]; then
@@ -306,6 +317,21 @@ if [ "$LIVE" = 1 ]; then
       systemctl reload "$unit" || die "systemctl reload $unit failed: see 'journalctl -u $unit'"
       log "reloaded $unit (it reads the configuration the seed wrote)"
     fi
+  done
+fi
+
+# --- one's own after-install hooks (custom.hooks.afterInstall), in the config's order, each a file
+# run by bash (never inlined). A failing hook fails the install; a rerun runs every hook again.
+if [ -n "$HOOKS_DIR" ] && [ -d "$HOOKS_DIR/after-install" ]; then
+  for hook in "$HOOKS_DIR"/after-install/*; do
+    [ -f "$hook" ] || continue
+    log "hook $hook: start"
+    rc=0
+    K8S_IMAGE_HOOK=after-install K8S_IMAGE_LIVE=$LIVE K8S_IMAGE_NODE_IP=$NODE_ADDRESS bash "$hook" </dev/null || rc=$?
+    if [ "$rc" -ne 0 ]; then
+      die "hook $hook (custom.hooks.afterInstall) failed with exit $rc; its output is above. Fix the script next to cluster.yaml and rebuild the seed, or fix $hook here and run 'systemctl start ${FIRSTBOOT_UNIT:-k8s-image-firstboot.service}' to run the install again"
+    fi
+    log "hook $hook: done"
   done
 fi
 

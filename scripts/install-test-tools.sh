@@ -18,12 +18,14 @@ SUDO=""
 # own validate of the golden image template. isolinux, mtools, dosfstools: a small bootable DVD
 # for the remaster test (isolinux.bin and the isohybrid MBR, the FAT EFI boot image). golang-go (with gcc
 # and libc6-dev for cgo): a real Go dialer reads a master's /etc/hosts as kubeadm and the kubelet do.
+# ifupdown, ifenslave, cpio: the bond/VLAN boot test (test/boot/), whose guest runs Debian's cloud-init
+# over a read-only 9p view of this machine and brings the network up with ifupdown.
 PACKAGES=(cloud-init xorriso genisoimage shellcheck p7zip-full python3-pycdlib python3-yaml python3-toml
   openssl util-linux systemd nginx libnginx-mod-stream haproxy keepalived cloud-image-utils ca-certificates tzdata firewalld dnsmasq grub-common
   iproute2 busybox tftp-hpa curl qemu-system-x86 ipxe-qemu ovmf pxelinux syslinux-common grub-efi-amd64-bin
   shim-signed grub-efi-amd64-signed gdisk
   debian-installer-12-netboot-amd64 chromium fonts-dejavu-core packer
-  isolinux mtools dosfstools golang-go gcc libc6-dev)
+  isolinux mtools dosfstools golang-go gcc libc6-dev ifupdown ifenslave cpio)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -37,4 +39,21 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 else
   echo "test readers already installed" >&2
+fi
+
+# The bond/VLAN boot test (test/boot/): a Debian guest kernel with the bonding and 8021q modules
+# (this machine's own kernel may have neither), from Debian's linux-image-amd64, unpacked once.
+GUEST_KERNEL_DIR=${K8S_IMAGE_GUEST_KERNEL:-/var/cache/k8s-image-tests/linux-image}
+if ! ls "$GUEST_KERNEL_DIR"/boot/vmlinuz-* >/dev/null 2>&1; then
+  pkg=$(apt-cache depends linux-image-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1)
+  [ -n "$pkg" ] || { echo "linux-image-amd64 names no kernel package (apt-get update?)" >&2; exit 1; }
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp"
+  (cd "$tmp" && apt-get download "$pkg")
+  $SUDO mkdir -p "$GUEST_KERNEL_DIR"
+  $SUDO dpkg-deb -x "$tmp"/"$pkg"_*.deb "$GUEST_KERNEL_DIR"
+  rm -rf "$tmp"
+  echo "guest kernel $pkg unpacked in $GUEST_KERNEL_DIR" >&2
+else
+  echo "guest kernel already in $GUEST_KERNEL_DIR" >&2
 fi

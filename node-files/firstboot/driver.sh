@@ -17,7 +17,7 @@ stage() {
   # Called plainly, not in an `if`: inside a condition bash would ignore set -e in the whole stage.
   "stage_$name"
   if [ "$STAGE_UNFINISHED" = 1 ]; then
-    # Only a stage that may go on after a failure sets this (pull); the others exit through die.
+    # Only a stage that may go on after a failure sets this (pull, after_ready); the others exit through die.
     log "not recorded as done; it runs again next time"
   else
     date +%Y-%m-%dT%H:%M:%S%:z >"$STATE_DIR/$name.done"
@@ -65,9 +65,11 @@ main() {
       stage prepare
       stage time
       stage pull
+      stage before_kubeadm
       stage init
       stage cni
       stage ready
+      stage after_ready
       stage keeper
       stage endpoint
       ;;
@@ -76,15 +78,19 @@ main() {
       stage prepare
       stage time
       stage pull
+      stage before_kubeadm
       stage join
       stage ready
+      stage after_ready
       ;;
     join)
       need_var CA_CERT
       stage prepare
       stage time
+      stage before_kubeadm
       stage join
       stage ready
+      stage after_ready
       ;;
     *)
       die "ROLE=$ROLE: expected init, join-control-plane, join or none"

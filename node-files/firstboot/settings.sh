@@ -7,9 +7,10 @@
 # Static file: every value comes from ${K8S_IMAGE_ENV:-/etc/k8s-image/firstboot.env} (see
 # node-files/README.md). Run by k8s-image-firstboot.service. Stages, each recorded as
 # $STATE_DIR/<stage>.done so a rerun resumes at the first unfinished one:
-#   init:               prepare time pull init cni ready keeper endpoint
-#   join-control-plane: prepare time pull join ready  (pull only if the config names images)
-#   join:               prepare time join ready
+#   init:               prepare time pull before_kubeadm init cni ready after_ready keeper endpoint
+#   join-control-plane: prepare time pull before_kubeadm join ready after_ready  (pull only if the config names images)
+#   join:               prepare time before_kubeadm join ready after_ready
+# (before_kubeadm and after_ready run one's own hooks, custom.hooks, when the node has any.)
 #   none (lb):          nothing beyond the install
 # Before any stage: the install must have finished (INSTALL_MARKER); if it did not, it is rerun here.
 # Success leaves $STATE_DIR/bootstrap-success.complete; after that a run does nothing.
@@ -51,6 +52,7 @@ WAIT_DEADLINE=${WAIT_DEADLINE:-604800}
 STATUS_URL=${STATUS_URL:-}
 REPORTER=${REPORTER:-/usr/local/lib/k8s-image/report.py}
 REPORT_PYTHON=${REPORT_PYTHON:-python}
+HOOKS_DIR=${HOOKS_DIR:-}
 CURRENT_STAGE=startup
 STAGE_UNFINISHED=0
 NOT_READY=0

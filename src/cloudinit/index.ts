@@ -4,6 +4,7 @@ import { sharedBytes, textArtifact } from '../artifact.js';
 import type { NodePlan } from '../plan/index.js';
 import { readAsset } from '../assets.js';
 import { renderTemplate } from '../template.js';
+import { VOLUME_LABELS } from '../plan/index.js';
 
 /**
  * Why a cidata seed cannot work for this node, or undefined. cloud-init matches (and renames) a NIC
@@ -126,6 +127,60 @@ function userDataDocument(node: Record<string, unknown>, installScript: string):
 }
 
 /**
+ * The network-config v1 items (cloud-init-centos7.md §4): one `physical` per NIC (matched and
+ * renamed by MAC), `bond` (bond_interfaces, params as bond-* keys: BONDING_OPTS), `vlan`
+ * (vlan_link, vlan_id: VLAN=yes, PHYSDEV). Static routes go under the subnet of the device whose
+ * gateway they use: 19.4's sysconfig renderer writes route-<dev> only from subnets[].routes and
+ * drops top-level `route` items.
+ */
+function networkConfigItems(plan: NodePlan, k8sSubnet: Record<string, unknown>): Record<string, unknown>[] {
+  const n = plan.network;
+  if (!n.devices) {
+    // With only the MAC known, cloud-init names that NIC eth0 (GenericCloud's own name for it).
+    const physical: Record<string, unknown> = { type: 'physical', name: n.device ?? 'eth0' };
+    if (n.mac) physical.mac_address = n.mac;
+    if (n.mtu !== undefined) physical.mtu = n.mtu;
+    physical.subnets = [k8sSubnet];
+    return [physical];
+  }
+  return n.devices.map((d) => {
+    const item: Record<string, unknown> = { type: d.kind, name: d.name };
+    if (d.mac) item.mac_address = d.mac;
+    if (d.kind === 'bond') {
+      item.bond_interfaces = d.members;
+      item.params = Object.fromEntries(d.bondOptions!.map(([k, v]) => [`bond-${k.replaceAll('_', '-')}`, /^[0-9]+$/.test(v) ? Number(v) : v]));
+    }
+    if (d.kind === 'vlan') {
+      item.vlan_link = d.link;
+      item.vlan_id = d.vlanId;
+    }
+    if (d.mtu !== undefined) item.mtu = d.mtu;
+    const routes = d.routes.map((r) => ({ network: r.network, netmask: r.netmask, gateway: r.gateway, ...(r.metric !== undefined ? { metric: r.metric } : {}) }));
+    if (d.kubernetes) item.subnets = [{ ...k8sSubnet, ...(routes.length ? { routes } : {}) }];
+    else if (d.address) item.subnets = [{ type: 'static', address: `${d.address.ip}/${d.address.prefix}`, ...(routes.length ? { routes } : {}) }];
+    // A bond member or a VLAN's parent: no address, brought up by what sits on it.
+    else item.subnets = [];
+    return item;
+  });
+}
+
+/**
+ * cc_disk_setup's fs_setup and cc_mounts' mounts for the volumes on disks of their own
+ * (cloud-init-centos7.md §2: 19.4's keys). A volume on the OS disk is the installer's alone: an
+ * installed clone keeps its image's layout (config warns). No partition table: the filesystem takes
+ * the whole disk (`partition: none`), and an existing one is kept (`overwrite: false`).
+ */
+function volumeSetup(plan: NodePlan): { fs_setup?: unknown; mounts?: unknown } {
+  const own = (plan.storage?.volumes ?? []).filter((v) => v.disk);
+  if (!own.length) return { fs_setup: undefined, mounts: undefined };
+  const dev = (d: string) => (d.startsWith('/dev/') ? d : `/dev/${d}`);
+  return {
+    fs_setup: own.map((v) => ({ label: VOLUME_LABELS[v.use], filesystem: 'xfs', device: dev(v.disk!), partition: 'none', overwrite: false })),
+    mounts: own.map((v) => [`LABEL=${VOLUME_LABELS[v.use]}`, v.mount, 'xfs', 'defaults,nofail', '0', '2']),
+  };
+}
+
+/**
  * NoCloud seed files for the node: user-data (#cloud-config, its fixed text in cloud-init/),
  * meta-data, network-config (v1). A `nocloud-net` seed also carries the network in meta-data (see
  * CloudInitOptions).
@@ -142,6 +197,7 @@ export function renderCloudInit(plan: NodePlan, opts: CloudInitOptions = {}): Ar
       timezone: plan.timezone,
       ssh_pwauth: plan.sshAuthorizedKeys.length === 0,
       users: [root],
+      ...volumeSetup(plan),
       write_files: plan.files.map((f) => ({
         path: f.path,
         owner: 'root:root',
@@ -158,16 +214,14 @@ export function renderCloudInit(plan: NodePlan, opts: CloudInitOptions = {}): Ar
   if (n.search) subnet.dns_search = [n.search];
   const problem = cidataNicProblem(plan);
   if (problem) throw new Error(`${plan.hostname} ${problem}: the command layer must not render its cloud-init files`);
-  // With only the MAC known, cloud-init names that NIC eth0 (GenericCloud's own name for it).
-  const physical: Record<string, unknown> = { type: 'physical', name: n.device ?? 'eth0' };
-  if (n.mac) physical.mac_address = n.mac;
-  physical.subnets = [subnet];
-  const networkConfig = dump({ version: 1, config: [physical] });
+  const networkConfig = dump({ version: 1, config: networkConfigItems(plan, subnet) });
   const metaData = dump({
     'instance-id': plan.instanceId,
     'local-hostname': plan.hostname,
     // Used by 19.4 only when no network-config was read (a URL seed); the same network as network-config.
-    ...(opts.seed === 'nocloud-net' ? { 'network-interfaces': eniText(plan) } : {}),
+    // ENI cannot carry bonds or VLANs through 19.4's conversion (every interface becomes physical):
+    // a node with devices has its network only from network-config (a netbooted image: network-config=).
+    ...(opts.seed === 'nocloud-net' && !plan.network.devices ? { 'network-interfaces': eniText(plan) } : {}),
   });
   return [
     textArtifact('cloud-init/user-data', userDataText, hasSecret),

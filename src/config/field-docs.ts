@@ -6,6 +6,58 @@
  */
 type Doc = [description: string, defaultValue?: unknown];
 
+/** Labels, taints and kubelet flags: the same fields per role and per node. */
+/** The disk layout: the same fields cluster-wide and per node. */
+function storageDocs(prefix: string, who: string): Record<string, Doc> {
+  return {
+    [prefix]: [`The installer's disk layout of ${who}; never swap. A cidata clone keeps its image's layout and gets only the volumes on disks of their own.`],
+    [`${prefix}.rootSize`]: ['The size of / (50Gi, 51200 MiB); at least 8Gi. Default: / grows to fill the OS disk(s).'],
+    [`${prefix}.lvm`]: ['/ (and volumes on the OS disk) as logical volumes of the volume group vg_os.', false],
+    [`${prefix}.raid1`]: ['Two disks to mirror the OS on (software RAID1: /boot and /, or the LVM physical volume); the first is the boot drive. Leave out the node\'s disk.'],
+    [`${prefix}.containerData`]: ['A filesystem of its own for the container runtime\'s data (/var/lib/docker or /var/lib/containerd), labelled k8s-data.'],
+    [`${prefix}.containerData.disk`]: ['A disk of its own (all of it): sdb, nvme1n1 or /dev/disk/by-id/...; on both paths (cloud-init: fs_setup and mounts).'],
+    [`${prefix}.containerData.size`]: ['Without disk: a partition (LV with lvm) of the OS disk(s) of this size (the installer only).'],
+    [`${prefix}.log`]: ['A filesystem of its own for /var/log, labelled k8s-log.'],
+    [`${prefix}.log.disk`]: ['A disk of its own (all of it).'],
+    [`${prefix}.log.size`]: ['Without disk: a partition (LV with lvm) of the OS disk(s) of this size (the installer only).'],
+  };
+}
+
+/** One's own additions: the same fields cluster-wide and per node. */
+function customDocs(prefix: string, who: string): Record<string, Doc> {
+  return {
+    [prefix]: [`One's own packages, files, CA certificates and hook scripts for ${who}; carried by the plan to every path.`],
+    [`${prefix}.packages`]: ['Extra packages, pinned, installed in the same yum transaction as the rest (from the repositories the node has).', []],
+    [`${prefix}.packages[].name`]: ['The RPM name, like nfs-utils.'],
+    [`${prefix}.packages[].version`]: ['The exact version-release, like 1.3.0-0.68.el7.2.'],
+    [`${prefix}.files`]: ['Extra text files (at most 1 MiB each).', []],
+    [`${prefix}.files[].path`]: ['Absolute path on the node; not one k8s-image writes, nor under /etc/k8s-image, /usr/local/lib/k8s-image, /var/lib/k8s-image, /etc/kubernetes.'],
+    [`${prefix}.files[].mode`]: ["Quoted octal mode like '0644' ('0600' with secret).", '0644'],
+    [`${prefix}.files[].content`]: ['The text itself (or source).'],
+    [`${prefix}.files[].source`]: ['A file next to cluster.yaml whose text it is (or content).'],
+    [`${prefix}.files[].secret`]: ['Travel like the cluster secrets (the OEMDRV seed, never ks.cfg text; 0600 unless mode says otherwise).', false],
+    [`${prefix}.caCertificates`]: ['Extra trusted CA certificates (a private registry, mirror or proxy): /etc/pki/ca-trust/source/anchors/k8s-image-NN.crt, then update-ca-trust before yum.', []],
+    [`${prefix}.caCertificates[].content`]: ['PEM text (CA certificates only; never a key).'],
+    [`${prefix}.caCertificates[].source`]: ['A PEM file next to cluster.yaml.'],
+    [`${prefix}.hooks`]: ['Shell scripts of your own (files next to cluster.yaml, run by bash, never inlined): a failure stops the step with the hook named in the log and report.'],
+    [`${prefix}.hooks.afterInstall`]: ['Run by install.sh after the packages and units (in the installer chroot or on the running clone; K8S_IMAGE_LIVE says which); run again if the install reruns.', []],
+    [`${prefix}.hooks.beforeKubeadm`]: ['Run by first boot before kubeadm init/join (not on lb nodes).', []],
+    [`${prefix}.hooks.afterReady`]: ['Run by first boot once the node is Ready (not on lb nodes).', []],
+  };
+}
+
+function nodeKubernetesDocs(prefix: string, who: string): Record<string, Doc> {
+  return {
+    [prefix]: [`Labels, taints and kubelet flags of ${who}.`],
+    [`${prefix}.labels`]: ['Node labels (key: value), set by the kubelet (--node-labels) when it registers. Your own prefix (example.com/rack): the kubelet refuses node-role.kubernetes.io/* and other kubernetes.io/k8s.io keys.', {}],
+    [`${prefix}.taints`]: ['Taints set when the node registers (kubeadm nodeRegistration.taints); listing them replaces kubeadm\'s default (masters NoSchedule, workers none): [] makes a master schedulable.'],
+    [`${prefix}.taints[].key`]: ['The taint key (a label key like example.com/dedicated).'],
+    [`${prefix}.taints[].value`]: ['The taint value (a label value; may be left out).'],
+    [`${prefix}.taints[].effect`]: ['NoSchedule, PreferNoSchedule or NoExecute.'],
+    [`${prefix}.kubeletExtraArgs`]: ['Kubelet flags (name without dashes: value), through kubeadm nodeRegistration.kubeletExtraArgs; node-ip, node-labels, register-with-taints and the runtime flags are set by k8s-image.', {}],
+  };
+}
+
 export const FIELD_DOCS: Record<string, Doc> = {
   cluster: ['The cluster as a whole: name, versions, networks, CNI.'],
   'cluster.name': ['Used in output paths and cloud-init instance ids (an RFC 1123 label).', 'k8s-lab'],
@@ -24,6 +76,23 @@ export const FIELD_DOCS: Record<string, Doc> = {
   'cluster.imageRepository': ['Where kubeadm pulls the control-plane images.', 'registry.aliyuncs.com/google_containers'],
   'cluster.allowUnsupportedVersion': ['Render 1.32-1.37 on the stock 3.10 kernel, which kubeadm refuses unless told to ignore it (os.kernel lt is the supported way).', false],
   'cluster.allowUnknownPatchRelease': ['Render a patch release the version table does not know (the install fails if the mirror has no such package).', false],
+  ...customDocs('custom', 'every node (a node\'s own are added after)'),
+  ...storageDocs('storage', 'every node (a node\'s own storage replaces it)'),
+  kubernetes: ['Kubernetes settings of the nodes: per role, and the kubelet configuration of every node.'],
+  'kubernetes.roles': ['Labels, taints and kubelet flags per role; a node\'s own (nodes[].kubernetes) win key by key, its taints replace the role\'s.'],
+  ...nodeKubernetesDocs('kubernetes.roles.master', 'every master'),
+  ...nodeKubernetesDocs('kubernetes.roles.node', 'every worker'),
+  'kubernetes.kubelet': ['KubeletConfiguration fields for every node (kubeadm init uploads them; joining nodes read them from the cluster).'],
+  'kubernetes.kubelet.maxPods': ['Pods per node.', 110],
+  'kubernetes.kubelet.podPidsLimit': ['Process IDs per pod (-1: unlimited).', -1],
+  'kubernetes.kubelet.systemReserved': ['Reserved for the OS: cpu, memory, ephemeral-storage, pid (quantities like 500m, 1Gi).', {}],
+  'kubernetes.kubelet.kubeReserved': ['Reserved for the kubelet and the runtime: cpu, memory, ephemeral-storage, pid.', {}],
+  'kubernetes.kubelet.evictionHard': ['Hard eviction thresholds (memory.available: 500Mi, nodefs.available: 10%, ...); setting any replaces all the kubelet\'s defaults.'],
+  'kubernetes.kubelet.imageGCHighThresholdPercent': ['Disk use (percent) at which image garbage collection always runs.', 85],
+  'kubernetes.kubelet.imageGCLowThresholdPercent': ['Disk use (percent) image garbage collection frees down to; below the high threshold.', 80],
+  'kubernetes.kubelet.serializeImagePulls': ['Pull one image at a time.', true],
+  'kubernetes.kubelet.containerLogMaxSize': ['Size at which a container log is rotated (containerd; docker uses its own log-opts).', '10Mi'],
+  'kubernetes.kubelet.containerLogMaxFiles': ['Rotated container log files kept.', 5],
   bootstrap: ['The shared join token.'],
   'bootstrap.tokenTTL': ['Lifetime of the join token; each refresh by the master gives it this long again. 0 = never expires (warns).', '24h'],
   'bootstrap.joinDeadline': ['How long after kubeadm init the token is kept alive for late nodes; then it is deleted (sooner once every node joined).', '7d'],
@@ -77,4 +146,34 @@ export const FIELD_DOCS: Record<string, Doc> = {
   'nodes[].generation': ['Part of the cloud-init instance id; bump it to re-seed this node on purpose.', 1],
   'nodes[].cpus': ['Informational: below 2 a warning says why.'],
   'nodes[].memory': ['Informational, MiB or 2Gi: below 2 GiB a warning says why.'],
+  'nodes[].mtu': ['The MTU of the node\'s one NIC (576-9216); with interfaces, set it per device.', 1500],
+  'nodes[].interfaces': ['The node\'s NICs when it has several (bonds, VLANs, a storage NIC); the device named by kubernetesInterface carries ip.'],
+  'nodes[].interfaces[].name': ['The NIC\'s kernel name on CentOS 7 (eno1, ens1f0: what the installer and the installed system call it; bonds list members by it).'],
+  'nodes[].interfaces[].mac': ['The NIC\'s MAC: the kickstart and cloud-init match it by this (required unless the NIC is in a bond).'],
+  'nodes[].interfaces[].mtu': ['This NIC\'s MTU (a bond member takes its bond\'s).', 1500],
+  'nodes[].interfaces[].ip': ['An address of its own (a storage or management network, IPv4/prefix); no gateway: add routes.'],
+  'nodes[].bonds': ['Bonded NICs (the bonding driver).'],
+  'nodes[].bonds[].name': ['bond0, bond1, ...'],
+  'nodes[].bonds[].interfaces': ['Its member NICs, by name (from interfaces); they carry nothing themselves.'],
+  'nodes[].bonds[].mode': ['active-backup (no switch setup), 802.3ad (LACP on the switch), or balance-rr, balance-xor, broadcast, balance-tlb, balance-alb.'],
+  'nodes[].bonds[].miimon': ['Link check interval in ms.', 100],
+  'nodes[].bonds[].lacpRate': ['802.3ad: slow or fast LACPDUs.'],
+  'nodes[].bonds[].xmitHashPolicy': ['802.3ad, balance-xor, balance-tlb: layer2, layer2+3, layer3+4, encap2+3, encap3+4.'],
+  'nodes[].bonds[].primary': ['active-backup, balance-tlb, balance-alb: the member used while its link is up.'],
+  'nodes[].bonds[].mtu': ['The bond\'s MTU (its members follow).', 1500],
+  'nodes[].bonds[].ip': ['An address of its own (not with a VLAN on the bond).'],
+  'nodes[].vlans': ['802.1Q VLANs on a NIC or a bond (one per NIC or bond).'],
+  'nodes[].vlans[].id': ['The tag, 1-4094.'],
+  'nodes[].vlans[].link': ['The NIC or bond it sits on.'],
+  'nodes[].vlans[].name': ['<link>.<id> (the default) or vlan<id>: dracut and the network scripts read the tag from the name.'],
+  'nodes[].vlans[].mtu': ['The VLAN\'s MTU, at most its link\'s.'],
+  'nodes[].vlans[].ip': ['An address of its own, when the VLAN is not the Kubernetes device.'],
+  'nodes[].routes': ['Static routes; each goes out of the device whose subnet holds its gateway.'],
+  'nodes[].routes[].to': ['The destination network (CIDR).'],
+  'nodes[].routes[].via': ['The gateway, on one of the node\'s subnets.'],
+  'nodes[].routes[].metric': ['Route metric.'],
+  'nodes[].kubernetesInterface': ['The device (NIC, bond or VLAN) holding ip, the Kubernetes address: kubelet --node-ip, keepalived, the installer\'s network. Defaults to the only device left that carries nothing else.'],
+  ...customDocs('nodes[].custom', 'this node (after the cluster\'s)'),
+  ...storageDocs('nodes[].storage', 'this node (replaces storage)'),
+  ...nodeKubernetesDocs('nodes[].kubernetes', 'this node (over its role\'s, key by key)'),
 };

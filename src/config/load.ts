@@ -22,9 +22,12 @@ import {
 import { ClusterFileSchema, type ClusterFile } from './schema.js';
 import { CRYPT_HASH, DNS_NAME, URL_USERINFO } from './patterns.js';
 import { contains, formatCidr, ipToInt, isAligned, networkOf, overlaps, parseCidr, type Cidr } from './net.js';
-import type { Cluster, LoadedCluster, Mirrors, Node } from './types.js';
+import type { Cluster, Custom, LoadedCluster, Mirrors, Node } from './types.js';
 import { defaultClusterYaml } from './defaults.js';
 import { vendorManifestProblem } from './cni-manifest.js';
+import { resolveLinks, resolveNodeKubernetes } from './links.js';
+import { resolveStorage } from './storage.js';
+import { resolveCustom } from './custom.js';
 import { didYouMean, fieldsAt, foldWarnings, withLines } from './where.js';
 import { checkEndpoint } from './endpoint.js';
 
@@ -189,8 +192,12 @@ export function loadCluster(text: string | undefined, source?: string, opts: Loa
     throw new UserError(withLines(issues.map((i) => describeIssue(i, raw)), body, paths));
   }
   let resolved: { cluster: Cluster; warnings: string[]; fieldWarnings: string[] };
+  // Every file the config names is an input too: a changed one changes the outputs (and the digest).
+  const read = new Map<string, string>();
+  const readFile = opts.readFile;
+  const recording: LoadOptions = readFile ? { ...opts, readFile: (p) => { const t = readFile(p); read.set(p, t); return t; } } : opts;
   try {
-    resolved = resolve(parsed.data, opts);
+    resolved = resolve(parsed.data, recording);
   } catch (e) {
     // Positions cost a second parse: only a refused file pays for it.
     if (e instanceof UserError) throw new UserError(withLines(e.problems, body));
@@ -202,6 +209,8 @@ export function loadCluster(text: string | undefined, source?: string, opts: Loa
   const digest = createHash('sha256').update(body);
   // A file the config names is an input too: a changed calico.yaml changes the outputs.
   if (cluster.cniManifest) digest.update('\0').update(cluster.cniManifest.text);
+  // Others (custom files, certificates, hooks) only when there are any: digests of configs without them stay as they were.
+  for (const p of [...read.keys()].sort()) if (p !== cluster.cniManifest?.path) digest.update('\0').update(p).update('\0').update(read.get(p)!);
   return { cluster, warnings, digest: digest.digest('hex'), source };
 }
 
@@ -219,7 +228,7 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
   const kernel = resolveKernel(f, r);
   const { kubernetesVersion, runtime, inTable } = resolveVersions(c, r, kernel);
   const mirrors = resolveMirrors(f, kubernetesVersion, inTable, r);
-  const nodes = resolveNodes(f, r);
+  const nodes = resolveNodes(f, runtime.kind, r, opts);
   const podSubnet = c.podSubnet ?? DEFAULTS.podSubnet;
   const serviceSubnet = c.serviceSubnet ?? DEFAULTS.serviceSubnet;
   const nodeNets = checkNetworks(podSubnet, serviceSubnet, nodes, r);
@@ -237,6 +246,7 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
   const searchDomain = f.network?.searchDomain;
   const proxy = resolveProxy(f, [podSubnet, serviceSubnet, ...nodeNets, ...(endpoint ? [endpoint.host] : []), ...(searchDomain ? [`.${searchDomain}`] : [])], r);
   const cniManifest = resolveCniManifest(c, opts, kubernetesVersion, inTable, r);
+  const kubelet = resolveKubelet(f, r);
   if (r.errors.length) throw new UserError(r.errors);
 
   const cluster: Cluster = {
@@ -268,6 +278,7 @@ function resolve(f: ClusterFile, opts: LoadOptions): { cluster: Cluster; warning
       sshAuthorizedKeys: f.os?.sshAuthorizedKeys ?? [],
     },
     searchDomain,
+    kubelet,
     nodes,
   };
   return { cluster, warnings: r.warnings, fieldWarnings: endpointReport.warnings };
@@ -383,16 +394,21 @@ function resolveMirrors(f: ClusterFile, kubernetesVersion: string, inTable: bool
 }
 
 /** Nodes: per-node network filled from the cluster defaults, then checked one by one and against each other. */
-function resolveNodes(f: ClusterFile, r: Report): Node[] {
+function resolveNodes(f: ClusterFile, runtimeKind: Cluster['runtime']['kind'], r: Report, opts: LoadOptions): Node[] {
   const { errors, warnings } = r;
   const net = f.network ?? {};
   const nodes: Node[] = [];
+  // The cluster's own additions are read and checked once, whatever the number of nodes.
+  const shared = resolveCustom([{ c: f.custom, field: 'custom' }], opts.readFile, errors);
   f.nodes.forEach((n, i) => {
     const [ip, slash] = n.ip.split('/');
     const prefix = slash !== undefined ? Number(slash) : net.prefix ?? DEFAULTS.prefix;
     const gateway = n.gateway ?? net.gateway;
     if (!gateway) errors.push(`nodes[${i}].gateway: missing: set network.gateway for every node or nodes[${i}].gateway for this one`);
     const dns = n.dns ?? net.dns ?? (gateway ? [gateway] : []);
+    const linked = resolveLinks(n, i, ip!, prefix, net.prefix ?? DEFAULTS.prefix, errors);
+    const roleK8s = n.role === 'lb' ? undefined : f.kubernetes?.roles?.[n.role];
+    if (n.role === 'lb' && n.kubernetes) errors.push(`nodes[${i}].kubernetes: an lb node runs no kubelet; labels, taints and kubelet flags are for masters and workers`);
     nodes.push({
       name: n.name,
       role: n.role,
@@ -400,12 +416,18 @@ function resolveNodes(f: ClusterFile, r: Report): Node[] {
       prefix,
       gateway: gateway ?? '',
       dns,
-      mac: n.mac?.toLowerCase(),
-      interface: n.interface ?? net.interface,
-      disk: n.disk ?? DEFAULTS.disk,
+      mac: linked ? linked.mac : n.mac?.toLowerCase(),
+      interface: linked ? linked.interface : n.interface ?? net.interface,
+      // Mirrored: the RAID's first disk is the boot drive.
+      disk: (n.storage ?? f.storage)?.raid1?.[0] ?? n.disk ?? DEFAULTS.disk,
       generation: n.generation ?? 1,
       cpus: n.cpus,
       memoryMiB: memoryMiB(n.memory),
+      mtu: n.mtu,
+      links: linked?.links,
+      storage: resolveStorage(n.storage ?? f.storage, n.storage ? `nodes[${i}].storage` : 'storage', n.disk ?? DEFAULTS.disk, n.disk !== undefined, runtimeKind, errors, warnings),
+      custom: n.custom ? mergeCustom(shared, resolveCustom([{ c: n.custom, field: `nodes[${i}].custom` }], opts.readFile, errors), i, errors) : shared,
+      kubernetes: resolveNodeKubernetes(roleK8s, n.kubernetes, i, `kubernetes.roles.${n.role}`, errors),
     });
   });
 
@@ -415,6 +437,16 @@ function resolveNodes(f: ClusterFile, r: Report): Node[] {
   const sharedGatewayFitsSome = sharedGateway !== undefined && nodes.some((n, i) => f.nodes[i]!.gateway === undefined && contains(subnetOf(n), ipToInt(sharedGateway)));
   let sharedGatewayReported = false;
   const seen = { name: new Map<string, number>(), ip: new Map<string, number>(), mac: new Map<string, number>() };
+  // Every NIC's MAC once in the farm (DHCP reservations and cloud-init match by it), beside the nodes' own.
+  const nicMacs = new Map<string, number>();
+  nodes.forEach((n, i) => {
+    n.links?.interfaces.forEach((nic, j) => {
+      if (!nic.mac) return;
+      const first = nicMacs.get(nic.mac);
+      if (first !== undefined && first !== i) errors.push(`nodes[${i}].interfaces[${j}].mac: "${nic.mac}" is already a NIC of nodes[${first}] (${nodes[first]!.name}); each NIC has its own MAC`);
+      else nicMacs.set(nic.mac, i);
+    });
+  });
   nodes.forEach((n, i) => {
     for (const key of ['name', 'ip', 'mac'] as const) {
       const v = n[key];
@@ -461,6 +493,21 @@ function resolveNodes(f: ClusterFile, r: Report): Node[] {
   });
 
   return nodes;
+}
+
+/** The cluster's additions, then the node's own; a file path once. */
+function mergeCustom(shared: Custom, own: Custom, i: number, errors: string[]): Custom {
+  for (const f of own.files) {
+    const clash = shared.files.find((x) => x.path === f.path);
+    if (clash) errors.push(`${f.field}.path: "${f.path}" is already ${clash.field}; a node's own file needs a path of its own`);
+  }
+  void i;
+  return {
+    packages: [...shared.packages, ...own.packages],
+    files: [...shared.files, ...own.files],
+    caCertificates: [...shared.caCertificates, ...own.caCertificates],
+    hooks: [...shared.hooks, ...own.hooks],
+  };
 }
 
 /** Pod and service CIDRs aligned, and pairwise disjoint with every node subnet; returns the node subnets. */
@@ -657,6 +704,15 @@ function resolveCniManifest(c: ClusterSection, opts: LoadOptions, kubernetesVers
     );
   }
   return cniManifest;
+}
+
+/** KubeletConfiguration fields (kubernetes.kubelet), cross-checked. */
+function resolveKubelet(f: ClusterFile, r: Report): Cluster['kubelet'] {
+  const k = f.kubernetes?.kubelet ?? {};
+  if (k.imageGCHighThresholdPercent !== undefined && k.imageGCLowThresholdPercent !== undefined && k.imageGCLowThresholdPercent >= k.imageGCHighThresholdPercent) {
+    r.errors.push(`kubernetes.kubelet.imageGCLowThresholdPercent: ${k.imageGCLowThresholdPercent} must be below imageGCHighThresholdPercent (${k.imageGCHighThresholdPercent}); the kubelet refuses to start otherwise`);
+  }
+  return { ...k };
 }
 
 /** True when nobody could log in to the machines without a generated root password. */

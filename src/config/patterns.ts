@@ -33,3 +33,20 @@ export const CRYPT_HASH = /^\$(5|6)\$(rounds=[0-9]{4,9}\$)?[./A-Za-z0-9]{1,16}\$
 export const SSH_KEY = /^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]{16,16384}={0,3}( [A-Za-z0-9@._+:=,-][A-Za-z0-9@._+:=, -]{0,199})?$/;
 /** A no-proxy entry: host, .domain suffix, IP or CIDR. */
 export const NO_PROXY = /^(\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|[0-9.]+\/[0-9]{1,2})$/;
+/** A bond device name (dracut, initscripts and anaconda all take bondN). */
+export const BOND_NAME = /^bond[0-9]{1,4}$/;
+/** A Kubernetes label key: an optional DNS subdomain prefix and /, then a name of at most 63 characters. */
+export const LABEL_KEY = /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+export const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+/** A kubelet flag name as kubeadm's kubeletExtraArgs key (no leading dashes). */
+export const KUBELET_FLAG = /^[a-z][a-z0-9-]{0,62}$/;
+/** A kubelet flag value: one word kubeadm writes into kubeadm-flags.env in double quotes (no quotes, spaces, $ or backslashes). */
+export const KUBELET_ARG_VALUE = /^[A-Za-z0-9._:/=,@+%-]{1,256}$/;
+/** A resource quantity (100m, 1Gi, 500Mi, 10%) as KubeletConfiguration's reserved and eviction maps take it. */
+export const QUANTITY = /^([0-9]{1,12}(\.[0-9]{1,6})?(m|k|Ki|M|Mi|G|Gi|T|Ti)?|[0-9]{1,2}(\.[0-9]{1,3})?%|100%)$/;
+/** An RPM package name. */
+export const RPM_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$/;
+/** An absolute path on the node that needs no quoting in a shell word, a kickstart heredoc line or YAML. */
+export const NODE_FILE_PATH = /^(\/[A-Za-z0-9_+@-][A-Za-z0-9._+@-]{0,127}){1,16}$/;
+/** A file next to cluster.yaml: relative, plain characters, no component that is . or .. . */
+export const SOURCE_PATH = /^(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._+@-]+(\/[A-Za-z0-9._+@-]+){0,15}$/;

@@ -26,6 +26,128 @@ const duration = z.union([z.literal(0), str(P.DURATION, 'a duration like 24h, 90
   errorMap: () => ({ message: 'expected a duration like 24h, 90m, 7d or 1d12h (0 = never)' }),
 });
 
+const mtu = z.number({ invalid_type_error: 'expected an MTU in bytes like 1500 or 9000' }).int().min(576, 'expected an MTU of at least 576 (the IPv4 minimum)').max(9216, 'expected an MTU of at most 9216 (the largest jumbo frame switches pass)');
+const ifaceName = str(P.IFACE, 'an interface name like eno1, ens1f0 or bond0 (letters first, at most 15 chars)');
+
+/** A NIC by its kernel name (what the installer and CentOS 7 call it) and MAC (what cloud-init matches). */
+const InterfaceSchema = z
+  .object({
+    name: ifaceName,
+    mac: str(/^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/, 'a MAC address like 00:50:56:aa:bb:01').optional(),
+    mtu: mtu.optional(),
+    ip: ipWithPrefix.optional(),
+  })
+  .strict();
+
+export const BOND_MODES = ['active-backup', '802.3ad', 'balance-rr', 'balance-xor', 'broadcast', 'balance-tlb', 'balance-alb'] as const;
+
+const BondSchema = z
+  .object({
+    name: str(P.BOND_NAME, 'a bond name like bond0 (bond and a number)'),
+    interfaces: z.array(ifaceName).min(1, 'list the NICs (by name, from interfaces) this bond joins'),
+    mode: z.enum(BOND_MODES, { errorMap: () => ({ message: `expected one of ${BOND_MODES.join(', ')}` }) }),
+    miimon: z.number().int().min(0).max(60000).optional(),
+    lacpRate: z.enum(['slow', 'fast']).optional(),
+    xmitHashPolicy: z.enum(['layer2', 'layer2+3', 'layer3+4', 'encap2+3', 'encap3+4']).optional(),
+    primary: ifaceName.optional(),
+    mtu: mtu.optional(),
+    ip: ipWithPrefix.optional(),
+  })
+  .strict();
+
+const VlanSchema = z
+  .object({
+    id: z.number({ invalid_type_error: 'expected a VLAN id 1-4094' }).int().min(1, 'expected a VLAN id 1-4094').max(4094, 'expected a VLAN id 1-4094'),
+    link: ifaceName,
+    name: ifaceName.optional(),
+    mtu: mtu.optional(),
+    ip: ipWithPrefix.optional(),
+  })
+  .strict();
+
+const RouteSchema = z.object({ to: cidr, via: ipv4, metric: z.number().int().min(0).max(65535).optional() }).strict();
+
+const labelKey = str(P.LABEL_KEY, 'a label key like example.com/rack or rack (an optional DNS prefix and /, then 1-63 of A-Z a-z 0-9 - _ .)');
+const labelValue = z.union([str(P.LABEL_VALUE, 'a label value: at most 63 of A-Z a-z 0-9 - _ ., starting and ending alphanumeric, or empty'), z.number().transform(String), z.boolean().transform(String)]);
+const TaintSchema = z
+  .object({
+    key: labelKey,
+    value: labelValue.optional(),
+    effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'], { errorMap: () => ({ message: 'expected one of NoSchedule, PreferNoSchedule, NoExecute' }) }),
+  })
+  .strict();
+const kubeletArgs = z.record(str(P.KUBELET_FLAG, 'a kubelet flag name without dashes, like max-pods or image-gc-high-threshold'), z.union([str(P.KUBELET_ARG_VALUE, 'a flag value without spaces, quotes or shell characters'), z.number().transform(String), z.boolean().transform(String)]));
+
+/** Labels, taints and kubelet flags: per role (kubernetes.roles.<role>) and per node (which wins key by key). */
+const NodeKubernetesSchema = z
+  .object({
+    labels: z.record(labelKey, labelValue).optional(),
+    taints: z.array(TaintSchema).optional(),
+    kubeletExtraArgs: kubeletArgs.optional(),
+  })
+  .strict();
+
+const quantity = z.union([str(P.QUANTITY, 'a resource quantity like 500m, 1Gi or 10%'), z.number().int().min(0).transform(String)]);
+/** The KubeletConfiguration fields one may set (kubelet.config.k8s.io/v1beta1; the same for 1.15-1.31). */
+const KubeletConfigSchema = z
+  .object({
+    maxPods: z.number().int().min(10).max(2500).optional(),
+    podPidsLimit: z.number().int().min(-1).max(4194304).optional(),
+    systemReserved: z.record(z.enum(['cpu', 'memory', 'ephemeral-storage', 'pid']), quantity).optional(),
+    kubeReserved: z.record(z.enum(['cpu', 'memory', 'ephemeral-storage', 'pid']), quantity).optional(),
+    evictionHard: z.record(z.enum(['memory.available', 'nodefs.available', 'nodefs.inodesFree', 'imagefs.available', 'imagefs.inodesFree', 'pid.available']), quantity).optional(),
+    imageGCHighThresholdPercent: z.number().int().min(1).max(100).optional(),
+    imageGCLowThresholdPercent: z.number().int().min(0).max(100).optional(),
+    serializeImagePulls: z.boolean().optional(),
+    containerLogMaxSize: str(/^[0-9]{1,6}(Ki|Mi|Gi)$/, 'a size like 10Mi').optional(),
+    containerLogMaxFiles: z.number().int().min(2).max(100).optional(),
+  })
+  .strict();
+
+const diskSize = z.union([z.number().int().min(1), str(/^[0-9]{1,7}(Mi|Gi|Ti)$/, 'a size as MiB (51200) or 50Gi / 512Mi / 2Ti')]);
+const disk = str(P.DISK, 'a disk like sda, vda, nvme0n1 or /dev/disk/by-id/<id>');
+/** A filesystem of its own: on a disk of its own (all of it), or a partition (LV with lvm) of the OS disk(s) of a size. */
+const VolumeSchema = z.object({ disk: disk.optional(), size: diskSize.optional() }).strict();
+/** The installer's disk layout (kickstart); a cloud-init clone gets only the volumes on disks of their own. */
+const StorageSchema = z
+  .object({
+    rootSize: diskSize.optional(),
+    lvm: z.boolean().optional(),
+    raid1: z.array(disk).length(2, 'list exactly two disks to mirror the OS on (software RAID1)').optional(),
+    containerData: VolumeSchema.optional(),
+    log: VolumeSchema.optional(),
+  })
+  .strict();
+
+/** A file of one's own next to cluster.yaml (relative, no ..). */
+const sourcePath = str(P.SOURCE_PATH, 'a path relative to cluster.yaml like files/motd or hooks/after-install.sh (no .., no spaces)');
+/** One's own additions: pinned packages, files, trusted CA certificates and hook scripts at named points. */
+const CustomSchema = z
+  .object({
+    packages: z
+      .array(z.object({ name: str(P.RPM_NAME, 'an RPM package name like nfs-utils'), version: str(P.RPM_VERSION, 'the exact RPM version-release like 1.3.0-0.68.el7.2 (pinned: every node gets the same)') }).strict())
+      .optional(),
+    files: z
+      .array(
+        z
+          .object({
+            path: str(P.NODE_FILE_PATH, 'an absolute path like /etc/motd (letters, digits, . _ - + @ and /; no .., spaces or quotes)'),
+            mode: str(/^0?[0-7]{3}$/, "a quoted octal mode like '0644' or '0755' (no setuid/setgid bits)").optional(),
+            content: z.string().optional(),
+            source: sourcePath.optional(),
+            secret: z.boolean().optional(),
+          })
+          .strict(),
+      )
+      .optional(),
+    caCertificates: z.array(z.object({ content: z.string().optional(), source: sourcePath.optional() }).strict()).optional(),
+    hooks: z
+      .object({ afterInstall: z.array(sourcePath).optional(), beforeKubeadm: z.array(sourcePath).optional(), afterReady: z.array(sourcePath).optional() })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
 export const NodeSchema = z
   .object({
     name: str(P.LABEL, 'a lowercase RFC 1123 label: a-z, 0-9 and -, 1-63 chars, not starting or ending with -'),
@@ -39,6 +161,15 @@ export const NodeSchema = z
     generation: z.number().int().min(0).max(999999).optional(),
     cpus: z.number().int().min(1).max(1024).optional(),
     memory: z.union([z.number().int().min(1), str(/^[0-9]{1,7}(Mi|Gi|M|G)$/, 'memory as MiB (2048) or 2Gi / 2048Mi')]).optional(),
+    mtu: mtu.optional(),
+    interfaces: z.array(InterfaceSchema).min(1).optional(),
+    bonds: z.array(BondSchema).optional(),
+    vlans: z.array(VlanSchema).optional(),
+    routes: z.array(RouteSchema).optional(),
+    kubernetesInterface: ifaceName.optional(),
+    kubernetes: NodeKubernetesSchema.optional(),
+    storage: StorageSchema.optional(),
+    custom: CustomSchema.optional(),
   })
   .strict();
 
@@ -67,6 +198,15 @@ export const ClusterFileSchema = z
         imageRepository: str(P.IMAGE_REPO, 'an image repository like registry.aliyuncs.com/google_containers').optional(),
         allowUnsupportedVersion: z.boolean().optional(),
         allowUnknownPatchRelease: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+    storage: StorageSchema.optional(),
+    custom: CustomSchema.optional(),
+    kubernetes: z
+      .object({
+        roles: z.object({ master: NodeKubernetesSchema.optional(), node: NodeKubernetesSchema.optional() }).strict().optional(),
+        kubelet: KubeletConfigSchema.optional(),
       })
       .strict()
       .optional(),

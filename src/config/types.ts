@@ -18,6 +18,59 @@ export interface Node {
   generation: number;
   cpus?: number;
   memoryMiB?: number;
+  /** The MTU of the node's one NIC (nodes[].mtu; with `links`, each device has its own). */
+  mtu?: number;
+  /**
+   * Several NICs, bonds and VLANs (nodes[].interfaces/bonds/vlans/routes). `interface` is then the
+   * name of the device that holds `ip` (the Kubernetes address), computed by config.
+   */
+  links?: NodeLinks;
+  /** The installer's disk layout (storage / nodes[].storage); undefined: `disk` alone, / on all of it. */
+  storage?: NodeStorage;
+  /** One's own additions: the cluster's (custom), then the node's own (nodes[].custom). */
+  custom: Custom;
+  /** Labels, taints and kubelet flags: the role's, then the node's own, merged key by key. */
+  kubernetes: NodeKubernetes;
+}
+
+export type HookPoint = 'after-install' | 'before-kubeadm' | 'after-ready';
+
+export interface Custom {
+  /** name-version, as yum takes them. */
+  packages: string[];
+  files: { path: string; mode: number; content: string; secret: boolean; field: string }[];
+  /** PEM text of each certificate. */
+  caCertificates: string[];
+  hooks: { point: HookPoint; name: string; content: string }[];
+}
+
+export interface NodeStorage {
+  /** The disks holding the OS: [disk], or the two mirrored ones. */
+  osDisks: string[];
+  raid1: boolean;
+  lvm: boolean;
+  /** / in MiB; undefined: it grows to fill the OS disk(s). */
+  rootMiB?: number;
+  /** Filesystems of their own: on a disk of their own (disk), or on the OS disk(s) (sizeMiB). */
+  volumes: { use: 'containerData' | 'log'; mount: string; disk?: string; sizeMiB?: number }[];
+}
+
+export interface NodeKubernetes {
+  labels: [string, string][];
+  /** undefined: kubeadm's default (masters tainted NoSchedule, workers none). */
+  taints?: { key: string; value?: string; effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute' }[];
+  kubeletExtraArgs: [string, string][];
+}
+
+/** An address on a device other than the Kubernetes one (a storage or management network). */
+export interface LinkAddress { ip: string; prefix: number }
+
+export interface NodeLinks {
+  interfaces: { name: string; mac?: string; mtu?: number; address?: LinkAddress }[];
+  bonds: { name: string; interfaces: string[]; options: [string, string][]; mtu?: number; address?: LinkAddress }[];
+  vlans: { name: string; id: number; link: string; mtu?: number; address?: LinkAddress }[];
+  /** Static routes, each with the device whose subnet holds its gateway. */
+  routes: { to: string; via: string; metric?: number; device: string }[];
 }
 
 export interface Mirrors {
@@ -73,6 +126,8 @@ export interface Cluster {
     sshAuthorizedKeys: string[];
   };
   searchDomain?: string;
+  /** KubeletConfiguration fields (kubernetes.kubelet), in the order written; empty: kubeadm's defaults. */
+  kubelet: Record<string, unknown>;
   /** Where nodes report their progress (`k8s-image serve`); unset: they report nothing. */
   status?: { url: string };
   nodes: Node[];

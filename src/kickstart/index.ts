@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Artifact } from '../artifact.js';
 import { sharedBytes, textArtifact } from '../artifact.js';
-import type { NodePlan, PlanFile } from '../plan/index.js';
+import { VOLUME_LABELS, type NodePlan, type PlanFile, type PlanNetDevice } from '../plan/index.js';
 import { renderTemplate } from '../template.js';
 
 /** Where secret files sit on the OEMDRV seed, mirroring their absolute path on the node. */
@@ -64,6 +64,94 @@ function copySecretShell(f: PlanFile): string {
   ].join('\n');
 }
 
+/**
+ * The kickstart's network lines (pykickstart RHEL7 `network`; test/reference/kickstart-rhel7.json).
+ * One NIC: one line, matched by MAC or name (`link`: the first NIC with a link). Several devices:
+ * one line per device that carries an address: a NIC by MAC, a bond with --bondslaves/--bondopts,
+ * a VLAN on its parent's line (--device=<parent> --vlanid --interfacename, a bond parent's
+ * --bondslaves on the same line, as anaconda builds the bond and the VLAN on it from one line).
+ * Only the Kubernetes device has the gateway, DNS and host name; the others --nodefroute.
+ */
+export function networkLines(plan: Pick<NodePlan, 'network' | 'hostname'>): string[] {
+  const n = plan.network;
+  const tail = '--onboot=yes --activate --noipv6';
+  if (n.dhcp) return [`network --bootproto=dhcp --device=${n.mac ?? n.device ?? 'link'} --hostname=${plan.hostname} ${tail}`];
+  const k8sArgs = `--ip=${n.ip} --netmask=${n.netmask} --gateway=${n.gateway} --nameserver=${n.dns.join(',')} --hostname=${plan.hostname}`;
+  const mtu = (m?: number) => (m !== undefined ? ` --mtu=${m}` : '');
+  if (!n.devices) return [`network --bootproto=static --device=${n.mac ?? n.device ?? 'link'}${mtu(n.mtu)} ${k8sArgs} ${tail}`];
+  const byName = new Map(n.devices.map((d) => [d.name, d]));
+  const bondArgs = (b: PlanNetDevice) => ` --bondslaves=${b.members!.join(',')} --bondopts=${b.bondOptions!.map(([k, v]) => `${k}=${v}`).join(',')}`;
+  const lines: string[] = [];
+  // The Kubernetes device first: its line has the host name, the gateway and DNS.
+  for (const d of [...n.devices.filter((x) => x.kubernetes), ...n.devices.filter((x) => !x.kubernetes)]) {
+    if (!d.kubernetes && !d.address) continue; // a bond member or a VLAN's parent: described on the line that uses it
+    const ipArgs = d.kubernetes ? k8sArgs : `--ip=${d.address!.ip} --netmask=${d.address!.netmask} --nodefroute`;
+    let dev: string;
+    if (d.kind === 'physical') dev = `--device=${d.mac ?? d.name}`;
+    else if (d.kind === 'bond') dev = `--device=${d.name}${bondArgs(d)}`;
+    else {
+      const parent = byName.get(d.link!)!;
+      dev = `--device=${parent.name}${parent.kind === 'bond' ? bondArgs(parent) : ''} --vlanid=${d.vlanId} --interfacename=${d.name}`;
+    }
+    // One --mtu a line: a VLAN's line carries its parent's when it has none of its own.
+    const m = d.mtu ?? (d.kind === 'vlan' ? byName.get(d.link!)!.mtu : undefined);
+    lines.push(`network --bootproto=static ${dev}${mtu(m)} ${ipArgs} ${tail}`);
+  }
+  return lines;
+}
+
+/**
+ * The installer's disk layout from plan.storage (pykickstart RHEL7 ignoredisk, clearpart, reqpart,
+ * part, raid, volgroup, logvol), or none (the template's one-disk layout). The OS on its disk, or
+ * mirrored on two (RAID1 /boot and /, or a RAID1 physical volume with lvm); each volume on a disk of
+ * its own (all of it) or a partition / logical volume of the OS disk(s). Never swap.
+ */
+export function storageLines(plan: Pick<NodePlan, 'storage'>): string[] {
+  const s = plan.storage;
+  if (!s) return [];
+  const disks = [...s.osDisks, ...s.volumes.flatMap((v) => (v.disk ? [v.disk] : []))];
+  const boot = s.osDisks[0]!;
+  const lines = [
+    `# Only these disks are touched (the OS on ${s.osDisks.join(s.raid1 ? ' and ' : '')}${s.volumes.some((v) => v.disk) ? ', volumes on disks of their own' : ''}); others are left alone.`,
+    `ignoredisk --only-use=${disks.join(',')}`,
+    'zerombr',
+    `clearpart --all --initlabel --drives=${disks.join(',')}`,
+    `bootloader --location=mbr --boot-drive=${boot}`,
+  ];
+  const root = `--size=${s.rootMiB ?? 8192}${s.rootMiB === undefined ? ' --grow' : ''}`;
+  const onOs = s.volumes.filter((v) => !v.disk);
+  let n = 0;
+  /** A RAID1 of one partition on each OS disk: the member lines, then the raid line. */
+  const mirror = (target: string, device: string, size: string, fs: string) => {
+    const members = s.osDisks.map((d) => ({ name: `raid.${String(++n).padStart(2, '0')}`, d }));
+    return [...members.map((m) => `part ${m.name} ${size} --ondisk=${m.d}`), `raid ${target} --level=1 --device=${device}${fs} ${members.map((m) => m.name).join(' ')}`];
+  };
+  const label = (v: (typeof s.volumes)[number]) => ` --label=${VOLUME_LABELS[v.use]}`;
+  if (!s.raid1) {
+    lines.push('# reqpart adds /boot and biosboot or /boot/efi as the firmware needs; no swap (kubelet refuses it).', 'reqpart --add-boot');
+  } else {
+    lines.push(
+      '# reqpart adds biosboot or /boot/efi on the boot drive as the firmware needs; /boot and / are mirrored; no swap.',
+      'reqpart',
+      ...mirror('/boot', 'boot', '--size=1024', ' --fstype=xfs'),
+    );
+  }
+  if (s.lvm) {
+    if (s.raid1) lines.push(...mirror('pv.01', 'pv00', '--size=1 --grow', ''));
+    else lines.push(`part pv.01 --size=1 --grow --ondisk=${boot}`);
+    lines.push('volgroup vg_os pv.01', `logvol / --vgname=vg_os --name=root --fstype=xfs ${root}`);
+    for (const v of onOs) lines.push(`logvol ${v.mount} --vgname=vg_os --name=${v.use === 'log' ? 'log' : 'data'} --fstype=xfs --size=${v.sizeMiB}${label(v)}`);
+  } else if (s.raid1) {
+    lines.push(...mirror('/', 'root', root, ' --fstype=xfs'));
+    for (const v of onOs) lines.push(...mirror(v.mount, v.use === 'log' ? 'log' : 'data', `--size=${v.sizeMiB}`, ` --fstype=xfs${label(v)}`));
+  } else {
+    lines.push(`part / --fstype=xfs ${root} --ondisk=${boot}`);
+    for (const v of onOs) lines.push(`part ${v.mount} --fstype=xfs --size=${v.sizeMiB}${label(v)} --ondisk=${boot}`);
+  }
+  for (const v of s.volumes.filter((x) => x.disk)) lines.push(`part ${v.mount} --fstype=xfs --size=1024 --grow${label(v)} --ondisk=${v.disk}`);
+  return lines;
+}
+
 export interface KickstartOptions {
   /** Install source line: `cdrom` for the VMware ISO flow; the PXE flow passes a `url --url=...` line. */
   source?: string;
@@ -87,12 +175,8 @@ export function renderKickstart(plan: NodePlan, opts: KickstartOptions = {}): Ar
     ntpServers: plan.ntpServers.join(','),
     ntpServerList: plan.ntpServers,
     // Anaconda matches --device by MAC or name; with neither known, `link` takes the first NIC with a link.
-    device: plan.network.mac ?? plan.network.device ?? 'link',
-    dhcp: plan.network.dhcp === true,
-    ip: plan.network.ip,
-    netmask: plan.network.netmask,
-    gateway: plan.network.gateway,
-    nameservers: plan.network.dns.join(','),
+    networkLines: networkLines(plan),
+    storageLines: storageLines(plan),
     rootPasswordHash: plan.rootPasswordHash,
     sshKeys: plan.sshAuthorizedKeys,
     selinux: plan.selinux,

@@ -11,13 +11,13 @@ import { cniManifest } from './cni.js';
 import { renderRepoFile, yumRepos } from './repos.js';
 import { isLocalProxyNode, lbFiles, lbFirewallProtocols, lbPackages, lbServices, localEndpointHosts, localProxy } from './lb.js';
 import { bootEnv, bootPlan, kernelPackages, kernelRepo } from './kernel.js';
-import { PATHS, type NodePlan, type PlanFile } from './types.js';
+import { PATHS, type NodePlan, type PlanFile, type PlanNetDevice, type PlanRoute } from './types.js';
 import { CERT_RENEW_ENV, CERT_RENEW_LOG, CERT_RENEW_SCRIPT, CERT_RENEW_SERVICE, CERT_RENEW_TIMER, RENEW_WITHIN_SECONDS, certsRenewCommand } from './certs.js';
 import { REPORTER_PATH, REPORT_KEY_PATH, reportKey } from '../status/protocol.js';
 import { firstbootScript } from './node-scripts.js';
 
-export type { NodePlan, PlanFile } from './types.js';
-export { PATHS } from './types.js';
+export type { NodePlan, PlanFile, PlanNetDevice, PlanRoute } from './types.js';
+export { PATHS, VOLUME_LABELS } from './types.js';
 export { kubeadmConfig, goDuration, apiServerCertSANs, endpointText } from './kubeadm.js';
 export { yumRepos } from './repos.js';
 
@@ -47,6 +47,57 @@ function previousMaster(cluster: Cluster, node: Node): Node {
 
 function file(path: string, content: string, mode = 0o644, secret = false): PlanFile {
   return { path, content, mode, secret };
+}
+
+/** A node's devices in plan form: NICs, then bonds, then VLANs (each after what it sits on). */
+function netDevices(node: Node): PlanNetDevice[] | undefined {
+  const l = node.links;
+  if (!l) return undefined;
+  const addr = (a?: { ip: string; prefix: number }) => (a ? { ip: a.ip, prefix: a.prefix, netmask: net.prefixToNetmask(a.prefix) } : undefined);
+  const routes = (name: string) =>
+    l.routes.filter((r) => r.device === name).map((r) => {
+      const [network, prefix] = r.to.split('/');
+      return { network: network!, prefix: Number(prefix), netmask: net.prefixToNetmask(Number(prefix)), gateway: r.via, ...(r.metric !== undefined ? { metric: r.metric } : {}) };
+    });
+  const common = (name: string, mtu?: number, a?: { ip: string; prefix: number }) => ({
+    name,
+    ...(mtu !== undefined ? { mtu } : {}),
+    kubernetes: name === node.interface,
+    ...(a ? { address: addr(a) } : {}),
+    routes: routes(name),
+  });
+  return [
+    ...l.interfaces.map((i): PlanNetDevice => ({ kind: 'physical', ...(i.mac ? { mac: i.mac } : {}), ...common(i.name, i.mtu, i.address) })),
+    ...l.bonds.map((b): PlanNetDevice => ({ kind: 'bond', members: b.interfaces, bondOptions: b.options, ...common(b.name, b.mtu, b.address) })),
+    ...l.vlans.map((v): PlanNetDevice => ({ kind: 'vlan', vlanId: v.id, link: v.link, ...common(v.name, v.mtu, v.address) })),
+  ];
+}
+
+/** route-<dev> in the ADDRESSn/NETMASKn/GATEWAYn form (initscripts ifup-routes; what cloud-init's sysconfig renderer writes). */
+function routeFile(routes: PlanRoute[]): string {
+  const lines = ['# Written by k8s-image: static routes of this device (nodes[].routes).'];
+  routes.forEach((r, i) => {
+    lines.push(`ADDRESS${i}=${r.network}`, `NETMASK${i}=${r.netmask}`, `GATEWAY${i}=${r.gateway}`);
+    if (r.metric !== undefined) lines.push(`METRIC${i}=${r.metric}`);
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * One's own additions as plan files: files as given; CA certificates as anchors (install.sh runs
+ * update-ca-trust before yum, so a mirror behind a private CA works); hooks as scripts numbered in
+ * the config's order under hooks/<point>/ (run by install.sh and first boot, never inlined).
+ */
+function customFiles(node: Node): PlanFile[] {
+  const c = node.custom;
+  if (!c) return [];
+  const nn = (i: number) => String(i + 1).padStart(2, '0');
+  return [
+    ...c.files.map((f) => file(f.path, f.content, f.mode, f.secret)),
+    ...c.caCertificates.map((pem, i) => file(`${PATHS.caAnchorsDir}/k8s-image-${nn(i)}.crt`, pem)),
+    // lb nodes run no kubeadm: only their after-install hooks land.
+    ...c.hooks.map((h, i) => ({ h, i })).filter(({ h }) => node.role !== 'lb' || h.point === 'after-install').map(({ h, i }) => file(`${PATHS.hooksDir}/${h.point}/${nn(i)}-${h.name}`, h.content, 0o755)),
+  ];
 }
 
 /** Up to this many nodes every node lists every other in /etc/hosts, as seed 000 does by hand. */
@@ -366,6 +417,9 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
   const files: PlanFile[] = [];
 
   files.push(file('/etc/hosts', hostsFile(cluster, node)));
+  // Static routes as CentOS 7's network scripts (and NetworkManager's ifcfg-rh) read them, one file a
+  // device: the kickstart's `network` has no route option; cloud-init writes the same file itself.
+  for (const d of netDevices(node) ?? []) if (d.routes.length) files.push(file(`/etc/sysconfig/network-scripts/route-${d.name}`, routeFile(d.routes)));
   files.push(file('/etc/chrony.conf', chronyConf(cluster)));
   for (const { file: path, repos } of yumRepos(cluster)) {
     if (!isK8s && path !== '/etc/yum.repos.d/CentOS-Base.repo' && path !== '/etc/yum.repos.d/epel.repo') continue;
@@ -427,6 +481,9 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     // The proxy must listen as soon as cloud-init is done: the first master's init goes through it.
     startServices.push(...lbServices(cluster));
   }
+  // One's own packages, pinned, in the same yum transaction.
+  packages = [...packages, ...(node.custom?.packages ?? [])];
+  const hookPoints = new Set((node.custom?.hooks ?? []).filter((h) => node.role !== 'lb' || h.point === 'after-install').map((h) => h.point));
   // Progress reports: the node's own key (derived from the CA key; only this node and the server hold it) and the sender.
   const reportUrl = cluster.status ? `${cluster.status.url}/report` : undefined;
   const statusEnv: [string, string][] = reportUrl ? [['STATUS_URL', reportUrl], ['REPORTER', REPORTER_PATH]] : [];
@@ -441,7 +498,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     startServices.push(CERT_RENEW_TIMER);
   }
   // Every node has the first-boot unit: it reruns an unfinished install, and on Kubernetes nodes inits or joins.
-  files.push(firstbootEnv(cluster, node, bootstrap, statusEnv));
+  files.push(firstbootEnv(cluster, node, bootstrap, [...statusEnv, ...(hookPoints.has('before-kubeadm') || hookPoints.has('after-ready') ? [['HOOKS_DIR', PATHS.hooksDir] as [string, string]] : [])]));
   files.push(file(PATHS.firstbootScript, firstbootScript(), 0o755));
   files.push(file(`/etc/systemd/system/${PATHS.firstbootUnit}`, readAsset(`node-files/${PATHS.firstbootUnit}`)));
 
@@ -462,12 +519,22 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
         ['NIC', node.mac ?? node.interface ?? 'link'],
         ['SELINUX', cluster.os.selinux],
         ...bootEnv(boot),
+        ...(node.custom?.caCertificates.length ? [['UPDATE_CA_TRUST', 1] as [string, number]] : []),
+        ...(hookPoints.has('after-install') ? [['HOOKS_DIR', PATHS.hooksDir] as [string, string]] : []),
         ...(reportUrl ? [['NODE_NAME', node.name] as [string, string], ...statusEnv] : []),
       ]),
     ),
   );
   files.push(file(PATHS.installScript, readAsset('node-files/install.sh'), 0o755));
 
+  // One's own files last: a path k8s-image writes itself is refused, naming the field.
+  for (const f of customFiles(node)) {
+    if (files.some((x) => x.path === f.path)) {
+      const field = node.custom.files.find((x) => x.path === f.path)?.field ?? 'custom';
+      throw new UserError(`${field}.path: "${f.path}" is written by k8s-image itself on ${node.name}; change it through its own setting, or pick another path`);
+    }
+    files.push(f);
+  }
   // A file that carries a proxy's or mirror's password is root's only, and travels like the other
   // secrets (the OEMDRV seed, never ks.cfg text).
   const credentials = clusterCredentials(cluster);
@@ -491,6 +558,8 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
       gateway: node.gateway,
       dns: node.dns,
       search: cluster.searchDomain,
+      ...(node.mtu !== undefined ? { mtu: node.mtu } : {}),
+      ...(node.links ? { devices: netDevices(node) } : {}),
     },
     timezone: cluster.os.timezone,
     ntpServers: cluster.os.ntpServers,
@@ -499,6 +568,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     rootPasswordHash: cluster.os.rootPasswordHash ?? secrets.rootPasswordHash,
     sshAuthorizedKeys: cluster.os.sshAuthorizedKeys,
     disk: node.disk,
+    ...(node.storage ? { storage: node.storage } : {}),
     basePackages,
     enableServices,
     disableServices,

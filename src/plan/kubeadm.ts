@@ -43,13 +43,24 @@ function nodeRegistration(cluster: Cluster, node: Node, taintMaster: boolean): R
     name: node.name,
     criSocket: criSocket(cluster.runtime.kind, cluster.kubernetesVersion),
   };
-  // Workers must not inherit a taint; masters keep kubeadm's default NoSchedule (seed 002 notes it).
-  if (!taintMaster) reg.taints = [];
+  // Workers must not inherit a taint; masters keep kubeadm's default NoSchedule (seed 002 notes it),
+  // unless the config lists taints for the node (its own or its role's): then exactly those.
+  const k = node.kubernetes;
+  if (k?.taints) reg.taints = k.taints.map((t) => ({ key: t.key, ...(t.value !== undefined ? { value: t.value } : {}), effect: t.effect }));
+  else if (!taintMaster) reg.taints = [];
+  // Labels go through the kubelet's --node-labels (config refuses the namespaces the kubelet refuses).
+  const args: [string, string][] = [...(k?.kubeletExtraArgs ?? [])];
+  if (k?.labels.length) args.push(['node-labels', k.labels.map(([key, v]) => `${key}=${v}`).join(',')]);
+  // v1beta4 takes a [{name, value}] list; v1beta2/3 a map (reference: kubeadm-api.json).
+  if (args.length) {
+    reg.kubeletExtraArgs = minorFacts(cluster.kubernetesVersion).kubeadmApi.endsWith('v1beta4')
+      ? args.map(([name, value]) => ({ name, value }))
+      : Object.fromEntries(args);
+  }
   // Only reachable with cluster.allowUnsupportedVersion: kubeadm 1.32+ fails SystemVerification on the 3.10
   // kernel (and on cgroup v1). A list of check names in every apiVersion, so nothing differs for v1beta4.
   if (ignoresSystemVerification(cluster)) reg.ignorePreflightErrors = ['SystemVerification'];
-  // No kubeletExtraArgs are rendered: v1beta4 would need them as a [{name, value}] list (the node IP goes
-  // through /etc/sysconfig/kubelet instead).
+  // The node IP goes through /etc/sysconfig/kubelet (KUBELET_EXTRA_ARGS), which every path writes.
   return reg;
 }
 
@@ -89,6 +100,8 @@ export function kubeadmConfig(cluster: Cluster, secrets: Secrets, node: Node, mo
     const kubelet: Record<string, unknown> = { apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', cgroupDriver: 'systemd' };
     // The 1.35+ kubelet refuses cgroup v1 (CentOS 7) unless told otherwise; joins read this from the cluster.
     if (minorFacts(cluster.kubernetesVersion).minor >= FAIL_CGROUP_V1_MINOR) kubelet.failCgroupV1 = false;
+    // kubernetes.kubelet: cluster-wide (kubeadm init uploads it; joining nodes read it from the cluster).
+    Object.assign(kubelet, cluster.kubelet ?? {});
     docs.push(kubelet);
     // This, not KUBE_PROXY_MODE in /etc/sysconfig/kubelet (seed 000), is what switches kube-proxy to IPVS.
     docs.push({ apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', kind: 'KubeProxyConfiguration', mode: cluster.kubeProxyMode });

@@ -10,16 +10,19 @@ import { readAsset } from '../assets.js';
 export const FIRSTBOOT_PARTS = [
   'settings.sh', // header, env file, optional settings, the log
   'lib.sh', // log/die, reports, failure trap, env checks, timing, run
+  'hooks.sh', // one's own hook scripts (custom.hooks)
   'stages/prepare.sh',
   'stages/time.sh',
   'stages/pull.sh',
   'pki.sh', // masters: the shared CA material
   'wait.sh', // waits on other machines
   'kubeadm.sh', // init/join attempts with reset and retry
+  'stages/before_kubeadm.sh',
   'stages/init.sh',
   'stages/join.sh',
   'stages/cni.sh',
   'stages/ready.sh',
+  'stages/after_ready.sh',
   'stages/endpoint.sh',
   'stages/keeper.sh',
   'install-check.sh', // the install must have finished

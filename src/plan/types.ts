@@ -1,3 +1,5 @@
+import type { NodeStorage } from '../config/types.js';
+
 /** A file that lands on the node, byte-exact. `secret` files never appear in ks.cfg text. */
 export interface PlanFile {
   path: string;
@@ -32,6 +34,13 @@ export interface NodePlan {
     gateway: string;
     dns: string[];
     search?: string;
+    /** The one NIC's MTU (nodes[].mtu); with `devices`, each device has its own. */
+    mtu?: number;
+    /**
+     * Several NICs, bonds and VLANs, in order (NICs, bonds, VLANs: each after what it sits on); the
+     * one marked `kubernetes` (named `device` above) holds ip/gateway/dns. Undefined: one NIC.
+     */
+    devices?: PlanNetDevice[];
   };
   timezone: string;
   /** os.ntpServers: chrony's servers on the node, and the installer's clock source (kickstart %pre and `timezone --ntpservers`). */
@@ -41,6 +50,8 @@ export interface NodePlan {
   rootPasswordHash?: string;
   sshAuthorizedKeys: string[];
   disk: string;
+  /** The installer's disk layout beyond one disk (storage / nodes[].storage); undefined: / on all of `disk`. */
+  storage?: NodeStorage;
   /** Packages the installer takes from the install medium (kickstart %packages); install.sh also ensures them. */
   basePackages: string[];
   /** Units enabled at install time (also listed in install.env for install.sh). */
@@ -56,6 +67,37 @@ export interface NodePlan {
   status?: { reportUrl: string; reporter: string; key: string };
   files: PlanFile[];
 }
+
+export interface PlanRoute {
+  network: string;
+  prefix: number;
+  netmask: string;
+  gateway: string;
+  metric?: number;
+}
+
+/** One network device of a node: format-free, rendered as a kickstart line, a network-config item, dracut arguments. */
+export interface PlanNetDevice {
+  kind: 'physical' | 'bond' | 'vlan';
+  name: string;
+  mac?: string;
+  mtu?: number;
+  /** bond: its member NICs (kernel names) and bonding driver options, mode first. */
+  members?: string[];
+  bondOptions?: [string, string][];
+  /** vlan: its tag and the NIC or bond it sits on. */
+  vlanId?: number;
+  link?: string;
+  /** The device holding the Kubernetes address (network.ip, the gateway and DNS). */
+  kubernetes: boolean;
+  /** An address of its own (a storage or management network); never on the Kubernetes device. */
+  address?: { ip: string; prefix: number; netmask: string };
+  /** Static routes through a gateway on this device's subnet. */
+  routes: PlanRoute[];
+}
+
+/** The filesystem label of a volume: the same on the kickstart and the cloud-init path (XFS: 12 characters at most). */
+export const VOLUME_LABELS = { containerData: 'k8s-data', log: 'k8s-log' } as const;
 
 export const PATHS = {
   installScript: '/usr/local/lib/k8s-image/install.sh',
@@ -79,4 +121,8 @@ export const PATHS = {
   goldenEnv: '/etc/k8s-image/golden.env',
   goldenMarker: '/etc/k8s-image/golden.json',
   cloudInitDisabled: '/etc/cloud/cloud-init.disabled',
+  /** One's own hook scripts, one directory per point (after-install, before-kubeadm, after-ready). */
+  hooksDir: '/usr/local/lib/k8s-image/hooks',
+  /** One's own CA certificates: k8s-image-NN.crt here, then update-ca-trust. */
+  caAnchorsDir: '/etc/pki/ca-trust/source/anchors',
 } as const;

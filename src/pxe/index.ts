@@ -56,12 +56,44 @@ export function kernelCommandLine(cluster: Cluster, node: Node, opts: PxeOptions
   return [
     `inst.ks=http://${opts.server}/ks/${node.name}.cfg`,
     `inst.repo=${repoOf(cluster, opts)}`,
-    `ip=${node.ip}::${node.gateway}:${net.prefixToNetmask(node.prefix)}:${node.name}::none`,
-    ...node.dns.map((d) => `nameserver=${d}`),
-    `BOOTIF=${macFileName(node.mac!)}`,
+    ...dracutNetworkArgs(node),
     'inst.text',
     ...opts.kernelArgs,
   ].join(' ');
+}
+
+/**
+ * The installer's network as dracut 033 arguments (test/reference/dracut-033-network.md): the
+ * Kubernetes device only, so the installer reaches the farm server the way the node will.
+ * - One NIC: `ip=<ip>::<gw>:<mask>:<host>::none[:<mtu>]` and `BOOTIF` (see above).
+ * - A bond: `bond=<bond>:<nic>,<nic>:<opt>,<opt>` (one bond= is read: getarg takes one), and ip= names
+ *   the bond (field 6) with its MTU (field 8; the members follow the bond). No BOOTIF: dracut then
+ *   brings up the bond's first member (net-genrules.sh), not the booting NIC on its own.
+ * - A VLAN: `vlan=<name>:<parent>` (the id comes from the name: get_vid) and ip= names the VLAN;
+ *   no MTU there (dracut cannot raise the parent's first; the installed system gets it from the
+ *   kickstart), and the parent bond as above when it is one.
+ */
+export function dracutNetworkArgs(node: Node): string[] {
+  const mask = net.prefixToNetmask(node.prefix);
+  const dns = node.dns.map((d) => `nameserver=${d}`);
+  const l = node.links;
+  const k8s = node.interface;
+  const nic = l?.interfaces.find((x) => x.name === k8s);
+  if (!l || nic) {
+    const mtu = l ? nic!.mtu : node.mtu;
+    return [`ip=${node.ip}::${node.gateway}:${mask}:${node.name}::none${mtu !== undefined ? `:${mtu}` : ''}`, ...dns, `BOOTIF=${macFileName(node.mac!)}`];
+  }
+  const bondArg = (name: string) => {
+    const b = l.bonds.find((x) => x.name === name)!;
+    return `bond=${b.name}:${b.interfaces.join(',')}:${b.options.map(([k, v]) => `${k}=${v}`).join(',')}`;
+  };
+  const vlan = l.vlans.find((x) => x.name === k8s);
+  if (!vlan) {
+    const b = l.bonds.find((x) => x.name === k8s)!;
+    return [bondArg(b.name), `ip=${node.ip}::${node.gateway}:${mask}:${node.name}:${b.name}:none${b.mtu !== undefined ? `:${b.mtu}` : ''}`, ...dns];
+  }
+  const onBond = l.bonds.some((x) => x.name === vlan.link);
+  return [...(onBond ? [bondArg(vlan.link)] : []), `vlan=${vlan.name}:${vlan.link}`, `ip=${node.ip}::${node.gateway}:${mask}:${node.name}:${vlan.name}:none`, ...dns];
 }
 
 export interface BootEntries {

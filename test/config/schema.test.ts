@@ -25,8 +25,9 @@ test('every field of the schema has a description, and every documented field ex
   assert.equal(JSON.parse(text).definitions.Cluster.properties.nodes.items.properties.disk.default, 'sda');
 });
 
-test('ajv accepts both examples', () => {
-  for (const [name, text] of [['lab', defaultClusterYaml()], ['ha', haClusterYaml()]] as const) {
+test('ajv accepts every example', () => {
+  const bareMetal = readFileSync(`${packageRoot}/examples/bare-metal.yaml`, 'utf8');
+  for (const [name, text] of [['lab', defaultClusterYaml()], ['ha', haClusterYaml()], ['bare-metal', bareMetal]] as const) {
     assert.ok(validate(yaml.load(text)), `${name}: ${ajv.errorsText(validate.errors)}`);
   }
 });

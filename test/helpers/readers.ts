@@ -1000,3 +1000,171 @@ export async function shellcheck(script: string, name: string, opts: ShellcheckO
   }
   return problems;
 }
+
+// ---------------------------------------------------------------------------------------------
+// kickstart `network` lines beyond the option grammar (kickstart-rhel7-network.md)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The checks pykickstart 1.99.66.22's RHEL7_Network.parse makes on each `network` line after the
+ * option grammar (checkKickstart): a repeated --device ("A network device with the name ... has
+ * already been defined", FC3_NetworkData.__eq__ compares device only), --interfacename with a VLAN
+ * id after `.` or `vlan` in 0-4095 (and not `vlan.<id>`), --bridgeopts only with --bridgeslaves and
+ * as key=value, --bindto=mac not on a VLAN unless a bond's. Plus what anaconda needs to build
+ * the device: --vlanid an integer 0-4095, --mtu an integer, --bondopts only with --bondslaves as
+ * comma-separated key=value (`;` when a value holds a comma), at most one --hostname.
+ */
+export function kickstartNetworkProblems(ksText: string): string[] {
+  const problems: string[] = [];
+  const devices = new Map<string, number>();
+  let hostnames = 0;
+  ksText.split('\n').forEach((line, idx) => {
+    if (!/^network\s/.test(line)) return;
+    const n = idx + 1;
+    const opts = new Map<string, string>();
+    for (const a of shlexSplit(line).slice(1)) {
+      const eq = a.indexOf('=');
+      opts.set(eq < 0 ? a : a.slice(0, eq), eq < 0 ? '' : a.slice(eq + 1));
+    }
+    const say = (m: string) => problems.push(`line ${n}: ${m}: ${line}`);
+    const device = opts.get('--device');
+    if (device !== undefined) {
+      if (devices.has(device)) say(`--device=${device} was already defined on line ${devices.get(device)} (pykickstart warns; anaconda keeps one)`);
+      else devices.set(device, n);
+    }
+    const name = opts.get('--interfacename');
+    if (name !== undefined) {
+      const [pre, dot, idText] = [name.split('.')[0], name.includes('.'), name.slice(name.indexOf('.') + 1)];
+      let id: number | undefined;
+      if (dot) {
+        if (pre === 'vlan') say('--interfacename: <prefix>.<id> with the prefix vlan is refused');
+        else if (!/^[0-9]+$/.test(idText)) say('--interfacename: a . must be followed by a VLAN id');
+        else id = Number(idText);
+      }
+      if (name.startsWith('vlan')) {
+        if (!/^[0-9]+$/.test(name.slice(4))) say('--interfacename: vlan must be followed by a VLAN id');
+        else id = Number(name.slice(4));
+      }
+      if (id !== undefined && !(id >= 0 && id <= 4095)) say(`--interfacename: VLAN id ${id} out of 0-4095`);
+      if (id !== undefined && opts.has('--vlanid') && Number(opts.get('--vlanid')) !== id) say(`--interfacename ${name} names VLAN ${id} but --vlanid is ${opts.get('--vlanid')}`);
+    }
+    const vlanid = opts.get('--vlanid');
+    if (vlanid !== undefined && !(/^[0-9]+$/.test(vlanid) && Number(vlanid) <= 4095)) say('--vlanid must be an integer 0-4095');
+    const mtu = opts.get('--mtu');
+    if (mtu !== undefined && !/^[0-9]+$/.test(mtu)) say('--mtu must be an integer');
+    const bondopts = opts.get('--bondopts');
+    if (bondopts !== undefined) {
+      if (!opts.get('--bondslaves')) say('--bondopts without --bondslaves');
+      const sep = bondopts.includes(';') ? ';' : ',';
+      for (const o of bondopts.split(sep)) if (!/^[a-z_]+=[^=,;]+$/.test(o)) say(`--bondopts: "${o}" is not key=value`);
+    }
+    if (opts.has('--bridgeopts')) {
+      if (!opts.get('--bridgeslaves')) say('--bridgeopts requires --bridgeslaves');
+      for (const o of opts.get('--bridgeopts')!.split(',')) if (!/^[^=]+=[^=]+$/.test(o)) say('bad format of --bridgeopts, expecting key=value options separated by ","');
+    }
+    if (opts.get('--bindto') === 'mac' && vlanid !== undefined && !bondopts) say('--bindto=mac is not supported for a VLAN');
+    if (opts.has('--hostname')) hostnames++;
+  });
+  if (hostnames > 1) problems.push(`${hostnames} network lines set --hostname; the node has one`);
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// dracut 033 network arguments (dracut-033-network.md)
+// ---------------------------------------------------------------------------------------------
+
+/** Split a dracut argument value on `:` as net-lib.sh does (an IPv6 address in [...] is one field). */
+function dracutFields(value: string): string[] {
+  const out: string[] = [];
+  let v = `${value}:`;
+  while (v !== '') {
+    const m = /^\[([^\]]*)\]:/.exec(v);
+    if (m) {
+      out.push(m[1]!);
+      v = v.slice(m[0].length);
+    } else {
+      out.push(v.slice(0, v.indexOf(':')));
+      v = v.slice(v.indexOf(':') + 1);
+    }
+  }
+  return out;
+}
+
+/** get_vid in dracut 033's ifup.sh: the VLAN id a VLAN device name carries. */
+function dracutVid(name: string): string | undefined {
+  if (name.startsWith('vlan')) return name.slice(4);
+  if (name.includes('.')) return name.slice(name.lastIndexOf('.') + 1);
+  return undefined;
+}
+
+/**
+ * Check a kernel command line's network arguments against dracut 033 (CentOS 7's): ip= fields and
+ * autoconf rules, one bond= (0-3 fields, key=value options), one vlan= (2 fields, an id in the name),
+ * an ip= device that exists (a NIC, the bond or the VLAN), a VLAN's parent, the same device not
+ * configured twice, bootdev= with several ip=, nameserver= addresses, BOOTIF's form. Devices named
+ * `nics` (the node's NICs by kernel name) are the only physical ones accepted.
+ */
+export function dracutNetworkProblems(cmdline: string, nics: string[] = []): string[] {
+  const problems: string[] = [];
+  const args = cmdline.split(/\s+/).filter(Boolean);
+  const values = (key: string) => args.filter((a) => a.startsWith(`${key}=`)).map((a) => a.slice(key.length + 1));
+  const ipv4 = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;
+  const bonds = values('bond');
+  const vlans = values('vlan');
+  if (bonds.length > 1) problems.push(`bond=: ${bonds.length} given; dracut 033 reads one (getarg)`);
+  if (vlans.length > 1) problems.push(`vlan=: ${vlans.length} given; dracut 033 reads one (getarg)`);
+  const devs = new Set(nics);
+  let bond: { name: string; slaves: string[] } | undefined;
+  for (const b of bonds.slice(0, 1)) {
+    const f = dracutFields(b);
+    if (f.length > 3) problems.push(`bond=${b}: bond= requires zero to four parameters (got ${f.length} fields)`);
+    const [name = 'bond0', slavesText = 'eth0,eth1', options = ''] = f;
+    const slaves = slavesText.split(',');
+    for (const s of slaves) if (nics.length && !nics.includes(s)) problems.push(`bond=${b}: slave ${s} is not one of the NICs (${nics.join(', ')})`);
+    if (options) for (const o of options.split(',')) if (!/^[a-z_]+=[^=\s]+$/.test(o)) problems.push(`bond=${b}: option "${o}" is not key=value (ifup.sh writes /sys/class/net/<bond>/bonding/<key>)`);
+    bond = { name, slaves };
+    devs.add(name);
+  }
+  for (const v of vlans.slice(0, 1)) {
+    const f = dracutFields(v);
+    if (f.length !== 2) {
+      problems.push(`vlan=${v}: vlan= requires two parameters`);
+      continue;
+    }
+    const [name, parent] = f as [string, string];
+    const vid = dracutVid(name);
+    if (vid === undefined || !/^[0-9]+$/.test(vid)) problems.push(`vlan=${v}: get_vid finds no VLAN id in "${name}" (vlan<id> or <dev>.<id>)`);
+    if (!devs.has(parent)) problems.push(`vlan=${v}: parent ${parent} is neither a NIC nor the bond`);
+    if (bond && bond.slaves.includes(parent)) problems.push(`vlan=${v}: parent ${parent} is a slave of ${bond.name}`);
+    devs.add(name);
+  }
+  const ips = values('ip');
+  if (ips.length > 1 && values('bootdev').length === 0) problems.push('several ip= without bootdev=');
+  const configured = new Set<string>();
+  for (const p of ips) {
+    const f = dracutFields(p);
+    let ip: string | undefined, gw: string | undefined, mask: string | undefined, dev: string | undefined, autoconf: string | undefined, mtu: string | undefined;
+    if (f.length === 1) autoconf = f[0];
+    else if (f.length <= 4) [dev, autoconf, mtu] = f;
+    else [ip, , gw, mask, , dev, autoconf, mtu] = f;
+    ip ||= undefined; gw ||= undefined; mask ||= undefined; dev ||= undefined; autoconf ||= undefined; mtu ||= undefined;
+    if (autoconf === undefined) problems.push(`ip=${p}: empty autoconf defaults to dhcp`);
+    else if (autoconf === 'none' || autoconf === 'off') {
+      if (!ip) problems.push(`ip=${p}: ${autoconf} without static configuration does not make sense`);
+      if (!mask) problems.push(`ip=${p}: automatic calculation of netmask is not supported`);
+    } else if (['dhcp', 'dhcp6', 'on', 'any'].includes(autoconf)) {
+      if (ip) problems.push(`ip=${p}: setting client-ip does not make sense for ${autoconf}`);
+    } else if (!['auto6', 'ibft'].includes(autoconf)) problems.push(`ip=${p}: unknown autoconf value ${autoconf}`);
+    for (const [what, v] of [['client IP', ip], ['gateway', gw], ['netmask', mask]] as const) if (v !== undefined && !ipv4.test(v)) problems.push(`ip=${p}: ${what} "${v}" is not an IPv4 address`);
+    if (mtu !== undefined && !/^[0-9]+$/.test(mtu)) problems.push(`ip=${p}: mtu "${mtu}" is not a number`);
+    if (dev !== undefined) {
+      if (configured.has(dev)) problems.push(`ip=${p}: duplicate configuration for ${dev}`);
+      configured.add(dev);
+      if (!devs.has(dev)) problems.push(`ip=${p}: device ${dev} is not a NIC, the bond or the VLAN`);
+      if (bond?.slaves.includes(dev)) problems.push(`ip=${p}: ${dev} is a slave of ${bond.name}`);
+    } else if (bond || vlans.length) problems.push(`ip=${p}: names no device although bond= or vlan= builds one`);
+  }
+  for (const d of values('nameserver')) if (!ipv4.test(d)) problems.push(`nameserver=${d}: not an IPv4 address`);
+  for (const b of values('BOOTIF')) if (!/^01-([0-9a-f]{2}-){5}[0-9a-f]{2}$/.test(b)) problems.push(`BOOTIF=${b}: expected 01-aa-bb-cc-dd-ee-ff`);
+  return problems;
+}
