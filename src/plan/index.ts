@@ -16,7 +16,8 @@ import { REPORTER_PATH, REPORT_KEY_PATH, reportKey } from '../status/protocol.js
 export type { NodePlan, PlanFile } from './types.js';
 export { PATHS } from './types.js';
 export { kubeadmConfig, goDuration, apiServerCertSANs, endpointText } from './kubeadm.js';
-export { yumRepos } from './repos.js';
+export { yumRepos, bundleSourceRepos, bundleKeyFiles } from './repos.js';
+export { cniManifest } from './cni.js';
 
 /** From the install medium on every node (install.sh also ensures them on cloud images). */
 const BASE_PACKAGES = ['chrony', 'curl'];
@@ -318,6 +319,18 @@ function kubernetesCommon(cluster: Cluster): { files: PlanFile[]; packages: stri
     reloadServices.push('NetworkManager');
   }
   return { files, packages: pinnedPackages(cluster), enableServices: [runtimeService, 'kubelet'], reloadServices };
+}
+
+/**
+ * Every package any node of the cluster installs (Kubernetes nodes, lb nodes, firewalld when open),
+ * from the same lists planNode uses: what `k8s-image bundle` resolves as one transaction.
+ */
+export function clusterPackages(cluster: Cluster): string[] {
+  const firewall = cluster.os.firewall === 'open' ? ['firewalld'] : [];
+  const pkgs = new Set<string>();
+  if (cluster.nodes.some((n) => n.role !== 'lb')) for (const p of [...BASE_PACKAGES, ...firewall, ...KUBERNETES_NODE_PACKAGES, ...pinnedPackages(cluster)]) pkgs.add(p);
+  if (cluster.nodes.some((n) => n.role === 'lb')) for (const p of [...BASE_PACKAGES, ...firewall, ...lbPackages(cluster)]) pkgs.add(p);
+  return [...pkgs];
 }
 
 /** The single source of truth of what lands on one node. Pure: same inputs, same plan. */
