@@ -17,12 +17,15 @@ SUDO=""
 # (driven by playwright-core from npm) and a font: the status page, with screenshots. packer: its
 # own validate of the golden image template. isolinux, mtools, dosfstools: a small bootable DVD
 # for the remaster test (isolinux.bin and the isohybrid MBR, the FAT EFI boot image).
+# rpm (rpmbuild, rpm2cpio), cpio, createrepo-c, dnf, gpg: the offline bundle's synthetic upstream and
+# its solver; docker-registry, containerd (ctr), skopeo: the bundle's images pushed, pulled and loaded.
 PACKAGES=(cloud-init xorriso genisoimage shellcheck p7zip-full python3-pycdlib python3-yaml python3-toml
   openssl util-linux systemd nginx libnginx-mod-stream haproxy keepalived cloud-image-utils ca-certificates tzdata firewalld dnsmasq grub-common
   iproute2 busybox tftp-hpa curl qemu-system-x86 ipxe-qemu ovmf pxelinux syslinux-common grub-efi-amd64-bin
   shim-signed grub-efi-amd64-signed gdisk
   debian-installer-12-netboot-amd64 chromium fonts-dejavu-core packer
-  isolinux mtools dosfstools)
+  isolinux mtools dosfstools
+  rpm cpio createrepo-c dnf gpg docker-registry containerd skopeo)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
