@@ -225,6 +225,11 @@ config_names_images() {
 }
 
 stage_pull() {
+  # mirrors.bundle: the offline bundle's images are imported first (import-images.sh), so nothing is pulled.
+  if [ -n "${IMPORT_IMAGES:-}" ]; then
+    retry "importing the bundle's images" : "$IMPORT_IMAGES"
+    [ "$RETRY_OK" = 1 ] || die "the bundle's images could not be imported (import-images.sh said why above); fix the bundle or its server, then run 'systemctl start k8s-image-firstboot'"
+  fi
   if ! config_names_images; then
     # A JoinConfiguration alone makes `kubeadm config images pull` fall back to default images
     # (wrong repository and version); kubeadm join pulls the right ones in its preflight.

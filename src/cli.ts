@@ -199,6 +199,7 @@ program
   .option('-l, --listen <addr:port>', 'where to listen', '0.0.0.0:8080')
   .option('--state <dir>', 'where the status log and reported installs are kept (default: <dir>.state, or <out>/<cluster>-status with --config)')
   .option('--installer <dvd>', 'a CentOS 7 DVD (ISO image or extracted tree), served as the install repository /centos7/')
+  .option('--bundle <dir>', 'an offline bundle (k8s-image bundle), served as /bundle/ for nodes with mirrors.bundle: http://<server>/bundle; with -c, refused when built for another Kubernetes version')
   .addOption(secretsOption())
   .option('--trust-proxy', 'behind the nginx site k8s-image pxe wrote (needs --dir): a request from a loopback address that carries the tree\'s proxy-token in X-K8s-Image-Proxy may name the real client in X-Real-IP, which decides whose secrets it may read; without the token such a request is refused')
   .addHelpText(
@@ -208,6 +209,7 @@ Examples:
   k8s-image serve --dir outputs/farm-pxe --installer CentOS-7-x86_64-DVD-2009.iso
   k8s-image serve --dir outputs/farm-pxe --listen 127.0.0.1:8081 --trust-proxy    behind nginx
   k8s-image serve -c cluster.yaml --listen 0.0.0.0:8080      status only (VMware/cloud-init nodes)
+  k8s-image serve --dir outputs/farm-pxe --bundle outputs/farm-bundle       air-gapped: + /bundle/
 
 Open http://<server>/status for the live page (one row per node, its stage and the failure log);
 k8s-image status --server http://<server> prints it in a terminal. Every report is signed with the

@@ -290,6 +290,14 @@ function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstr
       ['TOKEN_TTL', cluster.bootstrap.tokenTTLSeconds],
       ['JOIN_DEADLINE', deadline],
       ['EXPECTED_NODES', expected],
+      // mirrors.bundle: first boot imports the bundle's images (node-files/import-images.sh) before kubeadm.
+      ...(cluster.mirrors.bundle
+        ? ([
+            ['IMPORT_IMAGES', PATHS.importImagesScript],
+            ['BUNDLE_URL', cluster.mirrors.bundle],
+            ['KUBERNETES_VERSION', cluster.kubernetesVersion],
+          ] as [string, string][])
+        : []),
     ]),
   );
 }
@@ -378,6 +386,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     files.push(file(PATHS.kubeadmConfig, kubeadmConfig(cluster, secrets, node, bootstrap as 'init' | 'join' | 'join-control-plane'), 0o600, true));
     files.push(file(PATHS.caCert, secrets.ca.cert));
     if (node.role === 'master') files.push(...masterPki(secrets));
+    if (cluster.mirrors.bundle) files.push(file(PATHS.importImagesScript, readAsset('node-files/import-images.sh'), 0o755));
     if (bootstrap === 'init') {
       files.push(file(PATHS.cniManifest, cniManifest(cluster)));
       files.push(file(PATHS.tokenFile, `${secrets.bootstrapToken}\n`, 0o600, true));
