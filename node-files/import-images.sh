@@ -4,7 +4,7 @@
 # it at the start of its pull stage; it can be run again by hand (images already imported from the
 # same archive are skipped).
 #
-# Values (from the env file, /etc/k8s-image/firstboot.env unless IMPORT_ENV names another):
+# Values (from the env file, /etc/k8s-image/firstboot.env unless K8S_IMAGE_ENV names another):
 #   BUNDLE_URL          where the bundle is served (http://<server>:8080/bundle), or file:///<dir>
 #   KUBERNETES_VERSION  the cluster's version: a bundle built for another one is refused
 #   RUNTIME_SERVICE     docker (docker load) or containerd (ctr -n k8s.io images import)
@@ -12,7 +12,7 @@
 # Exit codes: 0 imported (or nothing to do), 3 wrong bundle version, 4 a download failed its sha256,
 # 5 the runtime refused an archive, 6 the bundle could not be reached.
 set -euo pipefail
-ENV_FILE=${IMPORT_ENV:-/etc/k8s-image/firstboot.env}
+ENV_FILE=${K8S_IMAGE_ENV:-/etc/k8s-image/firstboot.env}
 # shellcheck source=/dev/null
 . "$ENV_FILE"
 : "${BUNDLE_URL:?BUNDLE_URL is not set in $ENV_FILE}" "${KUBERNETES_VERSION:?}" "${RUNTIME_SERVICE:?}" "${STATE_DIR:?}"
