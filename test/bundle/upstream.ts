@@ -8,7 +8,7 @@
  * coredns as a docker schema2 manifest, the others OCI. Not a test file itself.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readdirSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,7 +17,7 @@ import { gzipSync } from 'node:zlib';
 import { tarBuffer } from '../../src/bundle/tar.js';
 import { tempDir } from '../helpers/tmp.js';
 
-export interface Rpm { name: string; version: string; release: string; epoch?: number; requires?: string[]; provides?: string[]; files?: Record<string, string>; repo: string; arch?: string }
+export interface Rpm { name: string; version: string; release: string; epoch?: number; requires?: string[]; provides?: string[]; files?: Record<string, string>; repo: string; arch?: string; /** Bytes of incompressible payload (the benchmark's sizes). */ payload?: number }
 
 const K = '1.17.4';
 /** What kubeadm 1.17.4 prints for `config images list` (its constants: etcd 3.4.3-0, CoreDNS 1.6.5, pause 3.1). */
@@ -62,8 +62,13 @@ export const RPMS: Rpm[] = [
 /** What a node of the default lab installs, pinned (the plan's list). */
 export const NODE_PACKAGES = ['chrony', 'curl', 'ipset', 'ipvsadm', 'conntrack-tools', 'socat', 'docker-ce-18.06.3.ce-3.el7', 'kubeadm-1.17.4-0', 'kubelet-1.17.4-0', 'kubectl-1.17.4-0', 'kubernetes-cni-0.7.5-0', 'cri-tools-1.13.0-0'];
 
-function spec(r: Rpm): string {
-  const files = Object.entries(r.files ?? { [`/usr/share/doc/${r.name}-${r.version}/README`]: `${r.name} ${r.version}-${r.release} (k8s-image test build)\n` });
+function rpmFiles(r: Rpm): [string, string | Buffer][] {
+  const files: [string, string | Buffer][] = Object.entries(r.files ?? { [`/usr/share/doc/${r.name}-${r.version}/README`]: `${r.name} ${r.version}-${r.release} (k8s-image test build)\n` });
+  if (r.payload) files.push([`/usr/share/${r.name}/payload`, randomBytes(r.payload)]);
+  return files;
+}
+
+function spec(r: Rpm, files: [string, string | Buffer][]): string {
   const install = files.map(([p, c], i) => `mkdir -p %{buildroot}${p.replace(/\/[^/]+$/, '')}\ncp %{_sourcedir}/f${i} %{buildroot}${p}`).join('\n');
   return [
     `Name: ${r.name}`,
@@ -92,10 +97,11 @@ export async function buildRepos(root: string, rpms: Rpm[] = RPMS): Promise<stri
     rpms.map(async (r, n) => {
       const d = join(top, String(n));
       mkdirSync(join(d, 'SOURCES'), { recursive: true });
-      Object.values(r.files ?? { x: `${r.name} ${r.version}-${r.release} (k8s-image test build)\n` }).forEach((c, i) => writeFileSync(join(d, 'SOURCES', `f${i}`), c));
-      writeFileSync(join(d, 'p.spec'), spec(r));
+      const files = rpmFiles(r);
+      files.forEach(([, c], i) => writeFileSync(join(d, 'SOURCES', `f${i}`), c));
+      writeFileSync(join(d, 'p.spec'), spec(r, files));
       const code = await new Promise<number>((res) => {
-        const c = spawn('rpmbuild', ['-bb', '--quiet', '--define', `_topdir ${d}`, '--define', '_build_id_links none', '--define', '__os_install_post %{nil}', '--define', 'source_date_epoch_from_changelog 0', join(d, 'p.spec')], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SOURCE_DATE_EPOCH: '1605139200' } });
+        const c = spawn('rpmbuild', ['-bb', '--quiet', '--define', '_binary_payload w1.gzdio', '--define', `_topdir ${d}`, '--define', '_build_id_links none', '--define', '__os_install_post %{nil}', '--define', 'source_date_epoch_from_changelog 0', join(d, 'p.spec')], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SOURCE_DATE_EPOCH: '1605139200' } });
         let err = '';
         c.stderr.on('data', (b: Buffer) => (err += b.toString()));
         c.on('close', (k) => (k ? (console.error(err), res(k)) : res(0)));
@@ -220,7 +226,9 @@ export async function pushImage(host: string, repo: string, tag: string | undefi
 }
 
 /** Every image the 1.17.4 lab asks for, pushed under <host>/google_containers and <host>/dockerhub (flannel). */
-export async function pushLabImages(host: string): Promise<{ names: string[]; whiteout: string; multiArch: string }> {
+export async function pushLabImages(host: string, bigLayerBytes = 0): Promise<{ names: string[]; whiteout: string; multiArch: string }> {
+  // The benchmark's sizes: one incompressible layer per control-plane image.
+  const big = (tag: string) => (bigLayerBytes ? [layer([{ name: `${tag}.bin`, data: randomBytes(bigLayerBytes).toString('base64') }])] : []);
   const base = layer([{ name: 'etc/', type: 'dir' }, { name: 'etc/os-release', data: 'NAME=test\n' }, { name: 'etc/obsolete.conf', data: 'old\n' }]);
   // The whiteout: this layer deletes etc/obsolete.conf from the one below.
   const del = layer([{ name: 'etc/', type: 'dir' }, { name: 'etc/.wh.obsolete.conf' }, { name: 'etc/added.conf', data: 'new\n' }]);
@@ -228,10 +236,10 @@ export async function pushLabImages(host: string): Promise<{ names: string[]; wh
   const g = `${host}/google_containers`;
   for (const c of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy']) {
     const own = layer([{ name: 'usr/', type: 'dir' }, { name: 'usr/local/', type: 'dir' }, { name: `usr/local/${c}`, data: `${c} v${K}\n` }]);
-    await pushImage(host, `google_containers/${c}`, `v${K}`, [base, del, own], 'oci');
+    await pushImage(host, `google_containers/${c}`, `v${K}`, [base, del, own, ...big(c)], 'oci');
     names.push(`${g}/${c}:v${K}`);
   }
-  await pushImage(host, 'google_containers/etcd', '3.4.3-0', [base, layer([{ name: 'etcd', data: 'etcd 3.4.3\n' }])], 'oci');
+  await pushImage(host, 'google_containers/etcd', '3.4.3-0', [base, layer([{ name: 'etcd', data: 'etcd 3.4.3\n' }]), ...big('etcd')], 'oci');
   names.push(`${g}/etcd:3.4.3-0`);
   await pushImage(host, 'google_containers/coredns', '1.6.5', [base, layer([{ name: 'coredns', data: 'coredns 1.6.5\n' }])], 'docker');
   names.push(`${g}/coredns:1.6.5`);
