@@ -33,7 +33,6 @@ export interface BundleOptions {
   /** Fixed timestamp of the repodata and archive entries (same inputs, same bytes). */
   epoch: number;
   progress: (line: string) => void;
-  info: (line: string) => void;
 }
 
 export interface BundleResult {
@@ -86,7 +85,8 @@ function kubeadmImageList(cluster: Cluster, kubeadmRpm: string, work: string): s
   if (x.status !== 0 || !existsSync(bin)) throw new UserError(`bundle: cannot unpack kubeadm from ${basename(kubeadmRpm)} (${(x.stderr || '').trim() || `exit ${x.status}`})`);
   const r = spawnSync(bin, ['config', 'images', 'list', '--kubernetes-version', `v${cluster.kubernetesVersion}`, '--image-repository', cluster.imageRepository], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: work } });
   if (r.status !== 0) throw new UserError(`bundle: kubeadm config images list failed (${(r.stderr || String(r.error)).trim().split('\n').pop()}); on a host that cannot run the x86_64 kubeadm, pass the list with --kubeadm-images`);
-  return r.stdout.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('W') && !l.startsWith('I'));
+  // Only the image lines (klog warnings go to stderr, but an old kubeadm may print notes first).
+  return r.stdout.split('\n').map((l) => l.trim()).filter((l) => /^[a-z0-9][a-z0-9.:_\/-]*:[A-Za-z0-9_.-]+$/.test(l));
 }
 
 /** The images the CNI manifest names (the same manifest the init master applies). */
@@ -109,8 +109,8 @@ export function cniImages(cluster: Cluster): string[] {
 
 /** The source repositories as the solver takes them ($basearch is the solver's: x86_64). */
 function sourceRepos(cluster: Cluster, installer?: string): SourceRepo[] {
-  const proxy = cluster.proxy?.https ?? cluster.proxy?.http;
-  const repos: SourceRepo[] = bundleSourceRepos(cluster).map((r) => ({ id: r.id, baseurl: r.baseurl, ...(proxy ? { proxy } : {}) }));
+  // cluster.proxy is the nodes' proxy, not this machine's: the bundle is fetched directly.
+  const repos: SourceRepo[] = bundleSourceRepos(cluster).map((r) => ({ id: r.id, baseurl: r.baseurl }));
   // The DVD is cheaper than any mirror: at the same version its package wins (and is not copied).
   if (installer) repos.push({ id: 'installer', baseurl: `file://${resolve(installer)}`, cost: 1 });
   return repos;

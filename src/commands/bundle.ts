@@ -12,6 +12,7 @@ export async function bundle(opts: BundleCommandOptions, out: Output): Promise<v
   const loaded = readConfig(opts.config);
   for (const w of loaded.warnings) out.warn(w);
   const { cluster } = loaded;
+  if (cluster.proxy) out.warn('cluster.proxy is the nodes\' proxy: bundle fetches the mirrors and registries directly (run it on a machine that reaches them)');
   const output = opts.output ?? join('outputs', `${cluster.name}-bundle`);
   let kubeadmImages: string[] | undefined;
   if (opts.kubeadmImages !== undefined) {
@@ -19,7 +20,7 @@ export async function bundle(opts: BundleCommandOptions, out: Output): Promise<v
     if (!kubeadmImages.length) throw new UserError('--kubeadm-images: empty; give the lines `kubeadm config images list` prints, comma-separated');
   }
   const started = Date.now();
-  const r = await buildBundle({ cluster, output, installer: opts.installer, kubeadmImages, epoch: buildEpoch(), progress: (l) => out.progress(l), info: (l) => out.info(l) });
+  const r = await buildBundle({ cluster, output, installer: opts.installer, kubeadmImages, epoch: buildEpoch(), progress: (l) => out.progress(l) });
   const m = r.manifest;
   if (opts.json) {
     out.result(JSON.stringify({ output, kubernetesVersion: m.kubernetesVersion, packages: m.packages.length, images: m.images.map((i) => i.name), totalBytes: r.totalBytes, downloadedBytes: r.downloadedBytes, reusedBytes: r.reusedBytes }, null, 2));

@@ -8,7 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, readdirSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { bundle } from '../../src/commands/bundle.js';
@@ -21,7 +21,7 @@ import { startFarmServer, type FarmServer } from '../../src/serve/server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { requireTool } from '../helpers/tools.js';
 import { calls, makeSandbox, run, script } from '../node-files/sandbox.js';
-import { buildRepos, labYaml, pushLabImages, serveDir, startRegistry } from './upstream.js';
+import { NODE_PACKAGES, buildRepos, labYaml, pushLabImages, serveDir, startRegistry } from './upstream.js';
 
 const quiet: Output = { result: () => {}, info: () => {}, warn: () => {}, progress: () => {}, isTTY: false };
 /** A child run without blocking this process (the bundle is served from it). */
@@ -40,6 +40,8 @@ const envOf = (text: string) => Object.fromEntries(text.split('\n').filter((l) =
 describe('the bundle on the farm', { timeout: 120_000 }, () => {
   let work: string;
   let out: string;
+  let dvd: string;
+  let withDvd: string;
   let names: string[];
   let farm: FarmServer;
   let bundleUrl: string;
@@ -57,6 +59,11 @@ describe('the bundle on the farm', { timeout: 120_000 }, () => {
     writeFileSync(join(work, 'cluster.yaml'), labYaml(mirror.url, registry.host));
     out = join(work, 'lab-bundle');
     await bundle({ config: join(work, 'cluster.yaml'), output: out }, quiet);
+    // The same with a DVD: a tree with repodata holding the base packages (as the CentOS 7 DVD does).
+    dvd = join(work, 'dvd');
+    cpSync(join(work, 'upstream/centos/7.9.2009/os/x86_64'), dvd, { recursive: true });
+    withDvd = join(work, 'dvd-bundle');
+    await bundle({ config: join(work, 'cluster.yaml'), output: withDvd, installer: dvd }, quiet);
     // The upstream goes away: from here on only the bundle is reachable.
     for (const s of stops) s();
     stops = [];
@@ -128,6 +135,24 @@ describe('the bundle on the farm', { timeout: 120_000 }, () => {
     const again = await run(sb, 'import-images.sh', { PATH: `${bin}:${sb.env.PATH}` });
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /done: 0 images imported/);
+  });
+
+  it('--installer: what the DVD has is left out, newer builds from updates stay in, and the DVD plus the bundle install the node', async () => {
+    const m = JSON.parse(readFileSync(join(withDvd, 'bundle.json'), 'utf8'));
+    const inBundle = readdirSync(join(withDvd, 'repo/Packages'));
+    assert.ok(m.installer.packagesOnDvd.includes('socat-1.7.3.2-2.el7.x86_64'), JSON.stringify(m.installer));
+    assert.ok(!inBundle.some((f) => f.startsWith('socat-') || f.startsWith('chrony-')), inBundle.join(' '));
+    assert.ok(inBundle.includes('iptables-1.4.21-35.el7.x86_64.rpm'), 'the updates build is newer than the DVD one');
+    assert.ok(inBundle.includes('kubelet-1.17.4-0.x86_64.rpm'));
+    const d = tempDir('k8s-dvd-root-');
+    for (const s of ['root', 'cache', 'repos']) mkdirSync(join(d, s));
+    writeFileSync(join(d, 'dnf.conf'), '[main]\ninstall_weak_deps=False\n');
+    const dnf = (repos: string[]) => runAsync(requireTool('dnf'), ['-q', '--noplugins', `--config=${d}/dnf.conf`, `--setopt=reposdir=${d}/repos`, `--setopt=cachedir=${d}/cache`, `--installroot=${d}/root`, '--releasever=7', '--forcearch=x86_64', ...repos.flatMap((r, i) => [`--repofrompath=r${i},file://${r}`, `--repo=r${i}`]), '--nogpgcheck', '-y', 'install', ...NODE_PACKAGES]);
+    const alone = await dnf([join(withDvd, 'repo')]);
+    assert.notEqual(alone.status, 0, 'without the DVD the bundle is not enough');
+    assert.match(alone.stderr, /socat|chrony|curl|ipset/);
+    const both = await dnf([join(withDvd, 'repo'), dvd]);
+    assert.equal(both.status, 0, both.stderr);
   });
 
   it('a bundle of another Kubernetes version is refused, with the reason, by the node and by serve', async () => {
