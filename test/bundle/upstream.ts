@@ -152,12 +152,13 @@ export async function serveDir(root: string): Promise<{ url: string; server: Ser
 }
 
 /** Debian's docker-registry on loopback with a temp config and storage; resolves when /v2/ answers. */
-export async function startRegistry(): Promise<{ host: string; proc: ChildProcess; stop: () => void }> {
+export async function startRegistry(opts: { dataDir?: string; auth?: string } = {}): Promise<{ host: string; proc: ChildProcess; stop: () => void; dataDir: string }> {
   const dir = tempDir('k8s-registry-');
   const port = await freePort();
+  const dataDir = opts.dataDir ?? join(dir, 'data');
   writeFileSync(
     join(dir, 'config.yml'),
-    `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+    `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dataDir}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${opts.auth ?? ''}`,
   );
   const proc = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
@@ -166,7 +167,7 @@ export async function startRegistry(): Promise<{ host: string; proc: ChildProces
   for (let i = 0; i < 100; i++) {
     try {
       const r = await fetch(`http://${host}/v2/`);
-      if (r.ok) return { host, proc, stop: () => proc.kill('SIGTERM') };
+      if (r.ok || r.status === 401) return { host, proc, stop: () => proc.kill('SIGTERM'), dataDir };
     } catch {
       /* not yet */
     }
