@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { bundle } from '../../src/commands/bundle.js';
 import type { Output } from '../../src/commands/common.js';
 import { readBundleManifest } from '../../src/bundle/index.js';
@@ -24,6 +26,34 @@ function capture(): Output & { lines: string[]; progressLines: string[] } {
   const lines: string[] = [];
   const progressLines: string[] = [];
   return { lines, progressLines, result: (t) => lines.push(t), info: (t) => lines.push(t), warn: (t) => lines.push(`warning: ${t}`), progress: (t) => progressLines.push(t), isTTY: false };
+}
+
+/**
+ * `docker load` of docker 18.06, step by step as test/reference/docker-load-18.md records it (no
+ * docker daemon here): manifest.json, the config's os and diff_ids, every layer decompressed and its
+ * digest equal to its diff_id, RepoTags full name:tag references.
+ */
+function dockerLoad1806(archive: string): string[] {
+  const dir = tempDir('k8s-docker-load-');
+  assert.equal(spawnSync('tar', ['-xf', archive, '-C', dir]).status, 0);
+  const items = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { Config: string; RepoTags?: string[]; Layers: string[] }[];
+  assert.ok(Array.isArray(items));
+  const tags: string[] = [];
+  for (const m of items) {
+    const cfg = JSON.parse(readFileSync(join(dir, m.Config), 'utf8'));
+    assert.ok(cfg.os === 'linux' || cfg.os === undefined || cfg.os === '');
+    assert.equal(m.Layers.length, cfg.rootfs.diff_ids.length, 'invalid manifest, layers length mismatch');
+    m.Layers.forEach((l, i) => {
+      const raw = readFileSync(join(dir, l));
+      const tar = raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw;
+      assert.equal(`sha256:${createHash('sha256').update(tar).digest('hex')}`, cfg.rootfs.diff_ids[i], `invalid diffID for layer ${i}`);
+    });
+    for (const t of m.RepoTags ?? []) {
+      assert.match(t, /^[a-z0-9.-]+(:[0-9]+)?\/[a-z0-9._\/-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, `invalid tag ${t}`);
+      tags.push(t);
+    }
+  }
+  return tags;
 }
 
 /** dnf as a node would run it, on an empty root, with the bundle's repository as the only one. */
@@ -106,15 +136,14 @@ describe('k8s-image bundle', { timeout: 120_000 }, () => {
     assert.match(bad.out, /socat/, bad.out);
   });
 
-  it('image archives: the names kubeadm asks for, accepted by skopeo as docker-archive and oci-archive', () => {
+  it('image archives: the names kubeadm asks for, loaded by docker 18.06 (its load.go steps), accepted by skopeo as docker-archive and oci-archive', () => {
     const m = readBundleManifest(out);
     assert.ok('manifest' in m);
     assert.deepEqual(m.manifest.images.map((i) => i.name), images.names);
     const skopeo = requireTool('skopeo');
     for (const i of m.manifest.images) {
       const file = join(out, i.file);
-      const list = spawnSync('tar', ['-xOf', file, 'manifest.json'], { encoding: 'utf8' });
-      assert.deepEqual(JSON.parse(list.stdout)[0].RepoTags, [i.name]);
+      assert.deepEqual(dockerLoad1806(file), [i.name], 'docker 18.06 loads it under the full name');
       for (const transport of ['docker-archive', 'oci-archive']) {
         const r = spawnSync(skopeo, ['inspect', '--raw', `${transport}:${file}`], { encoding: 'utf8' });
         assert.equal(r.status, 0, `${transport} ${i.name}: ${r.stderr}`);
