@@ -21,7 +21,7 @@ import { startFarmServer, type FarmServer } from '../../src/serve/server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { requireTool } from '../helpers/tools.js';
 import { calls, makeSandbox, run, script } from '../node-files/sandbox.js';
-import { NODE_PACKAGES, buildRepos, labYaml, pushLabImages, serveDir, startRegistry } from './upstream.js';
+import { NODE_PACKAGES, buildRepos, freePort, labYaml, pushLabImages, serveDir, startRegistry } from './upstream.js';
 
 const quiet: Output = { result: () => {}, info: () => {}, warn: () => {}, progress: () => {}, isTTY: false };
 /** A child run without blocking this process (the bundle is served from it). */
@@ -153,6 +153,30 @@ describe('the bundle on the farm', { timeout: 120_000 }, () => {
     assert.match(alone.stderr, /socat|chrony|curl|ipset/);
     const both = await dnf([join(withDvd, 'repo'), dvd]);
     assert.equal(both.status, 0, both.stderr);
+  });
+
+  it('nginx serves the bundle as the README shows (location /bundle/ with alias), and dnf installs from it', async () => {
+    const base = tempDir('k8s-nginx-');
+    const port = await freePort();
+    // The README's snippet, inside a minimal nginx.conf (root here, so workers may read the temp dir).
+    const site = `location /bundle/ {\n    alias ${out}/;\n    autoindex off;\n}\n`;
+    writeFileSync(join(base, 'nginx.conf'), `user root;\nerror_log ${base}/error.log;\npid ${base}/nginx.pid;\nevents {}\nhttp {\n  access_log off;\n  include /etc/nginx/mime.types;\n  default_type application/octet-stream;\n  server {\n    listen 127.0.0.1:${port};\n    ${site}  }\n}\n`);
+    const t = spawnSync(requireTool('nginx'), ['-t', '-c', join(base, 'nginx.conf'), '-p', base], { encoding: 'utf8' });
+    assert.equal(t.status, 0, t.stderr);
+    const nginx = spawn(requireTool('nginx'), ['-c', join(base, 'nginx.conf'), '-p', base, '-g', 'daemon off;'], { stdio: 'ignore' });
+    try {
+      const url = `http://127.0.0.1:${port}/bundle`;
+      for (let i = 0; i < 100; i++) if (await fetch(`${url}/bundle.json`).then((r) => r.ok, () => false)) break; else await new Promise((r) => setTimeout(r, 50));
+      const plan = await nodePlan(`  bundle: ${url}\n`);
+      const d = tempDir('k8s-nginx-root-');
+      for (const x of ['root', 'cache', 'yum.repos.d']) mkdirSync(join(d, x));
+      for (const f of plan.files.filter((f) => f.path.startsWith('/etc/yum.repos.d/'))) writeFileSync(join(d, 'yum.repos.d', f.path.split('/').pop()!), f.content);
+      writeFileSync(join(d, 'dnf.conf'), '[main]\ninstall_weak_deps=False\n');
+      const r = await runAsync(requireTool('dnf'), ['-q', '--noplugins', `--config=${d}/dnf.conf`, `--setopt=reposdir=${d}/yum.repos.d`, `--setopt=cachedir=${d}/cache`, `--installroot=${d}/root`, '--releasever=7', '--forcearch=x86_64', '--setopt=timeout=10', '--nogpgcheck', '-y', 'install', ...NODE_PACKAGES]);
+      assert.equal(r.status, 0, r.stderr);
+    } finally {
+      nginx.kill('SIGTERM');
+    }
   });
 
   it('a bundle of another Kubernetes version is refused, with the reason, by the node and by serve', async () => {
