@@ -7,7 +7,8 @@
  * re-run keeps every file whose digest still matches and downloads only what changed.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, linkSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, linkSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { openIso } from '../iso/reader.js';
 import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import yaml from 'js-yaml';
@@ -26,7 +27,7 @@ export { BUNDLE_FORMAT, MANIFEST_FILE, readBundleManifest, bundleProblem, type B
 export interface BundleOptions {
   cluster: Cluster;
   output: string;
-  /** A CentOS 7 DVD tree (extracted): its packages count as already on the node, never copied. */
+  /** The CentOS 7 DVD (its ISO image or extracted tree): its packages count as already on the node, never copied. */
   installer?: string;
   /** Images kubeadm asks for, when kubeadm cannot be run here (another architecture): else asked from the bundled kubeadm. */
   kubeadmImages?: string[];
@@ -108,23 +109,46 @@ export function cniImages(cluster: Cluster): string[] {
 }
 
 /** The source repositories as the solver takes them ($basearch is the solver's: x86_64). */
-function sourceRepos(cluster: Cluster, installer?: string): SourceRepo[] {
+function sourceRepos(cluster: Cluster, installerDir?: string): SourceRepo[] {
   // cluster.proxy is the nodes' proxy, not this machine's: the bundle is fetched directly.
   const repos: SourceRepo[] = bundleSourceRepos(cluster).map((r) => ({ id: r.id, baseurl: r.baseurl }));
   // The DVD is cheaper than any mirror: at the same version its package wins (and is not copied).
-  if (installer) repos.push({ id: 'installer', baseurl: `file://${resolve(installer)}`, cost: 1 });
+  if (installerDir) repos.push({ id: 'installer', baseurl: `file://${installerDir}`, cost: 1 });
   return repos;
 }
 
-function checkInstaller(installer: string): void {
-  if (!existsSync(installer)) throw new UserError(`--installer ${installer}: no such directory`);
-  if (!statSync(installer).isDirectory()) throw new UserError(`--installer ${installer}: is ${kindOf(statSync(installer))}; give the DVD's extracted tree (mount -o loop CentOS-7-x86_64-DVD-2009.iso /mnt, or xorriso -osirrox on -indev DVD.iso -extract / dvd)`);
-  if (!existsSync(join(installer, 'repodata/repomd.xml'))) throw new UserError(`--installer ${installer}: no repodata/repomd.xml there; give the root of the CentOS 7 DVD's tree`);
+/**
+ * The DVD's repodata where the solver reads it: an extracted tree as it is, an ISO image's repodata/
+ * copied out of it (read in place: only the metadata is needed, its packages are never fetched).
+ */
+function installerRepo(installer: string, work: string): string {
+  if (!existsSync(installer)) throw new UserError(`--installer ${installer}: no such file or directory`);
+  const st = statSync(installer);
+  if (st.isDirectory()) {
+    if (!existsSync(join(installer, 'repodata/repomd.xml'))) throw new UserError(`--installer ${installer}: no repodata/repomd.xml there; give the CentOS 7 DVD image or the root of its extracted tree`);
+    return resolve(installer);
+  }
+  if (!st.isFile()) throw new UserError(`--installer ${installer}: is ${kindOf(st)}; give the CentOS 7 DVD image (CentOS-7-x86_64-DVD-2009.iso) or its extracted tree`);
+  let iso;
+  try {
+    iso = openIso(installer);
+  } catch (e) {
+    throw new UserError(`--installer ${installer}: not an ISO 9660 image (${(e as Error).message}); give the CentOS 7 DVD image or its extracted tree`);
+  }
+  try {
+    const entries = iso.list('repodata');
+    if (!entries || !entries.some((e) => e.name === 'repomd.xml')) throw new UserError(`--installer ${installer}: no repodata/repomd.xml in the image; give the CentOS 7 DVD (the Minimal and NetInstall images are fine too, they carry repodata)`);
+    const dir = join(work, 'installer');
+    makeDirSync(join(dir, 'repodata'));
+    for (const e of entries) if (!e.isDir) writeFileSync(join(dir, 'repodata', e.name), iso.read(e));
+    return dir;
+  } finally {
+    iso.close();
+  }
 }
 
 export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
   checkTools();
-  if (o.installer) checkInstaller(o.installer);
   const { cluster } = o;
   const target = resolve(o.output);
   let old: BundleManifest | undefined;
@@ -151,7 +175,7 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
       progress.phase = 'resolving packages';
       progress.render();
       const wanted = clusterPackages(cluster).sort();
-      const resolved = await resolvePackages(work, sourceRepos(cluster, o.installer), wanted);
+      const resolved = await resolvePackages(work, sourceRepos(cluster, o.installer ? installerRepo(o.installer, work) : undefined), wanted);
       checkpoint();
       const fetched = resolved.filter((p) => p.repo !== 'installer');
       const onDvd = resolved.filter((p) => p.repo === 'installer');
@@ -172,6 +196,8 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
         downloaded += progress.done - start;
         checkpoint();
       }
+      // createrepo_c records each file's mtime (<time file=...>): a fixed one, so the same packages give the same repodata.
+      for (const f of readdirSync(join(staging, 'repo/Packages'))) utimesSync(join(staging, 'repo/Packages', f), o.epoch, o.epoch);
       createRepo(join(staging, 'repo'), o.epoch);
       // 2. The upstream signing keys (gpgcheck=1 on the node needs every one of them).
       await mkdir(join(staging, 'keys'), { recursive: true });

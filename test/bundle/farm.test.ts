@@ -42,6 +42,7 @@ describe('the bundle on the farm', { timeout: 120_000 }, () => {
   let out: string;
   let dvd: string;
   let withDvd: string;
+  let fromIso: string;
   let names: string[];
   let farm: FarmServer;
   let bundleUrl: string;
@@ -64,6 +65,11 @@ describe('the bundle on the farm', { timeout: 120_000 }, () => {
     cpSync(join(work, 'upstream/centos/7.9.2009/os/x86_64'), dvd, { recursive: true });
     withDvd = join(work, 'dvd-bundle');
     await bundle({ config: join(work, 'cluster.yaml'), output: withDvd, installer: dvd }, quiet);
+    const iso = join(work, 'dvd.iso');
+    const x = spawnSync(requireTool('xorriso'), ['-as', 'mkisofs', '-quiet', '-R', '-J', '-o', iso, dvd], { encoding: 'utf8' });
+    assert.equal(x.status, 0, x.stderr);
+    fromIso = join(work, 'iso-bundle');
+    await bundle({ config: join(work, 'cluster.yaml'), output: fromIso, installer: iso }, quiet);
     // The upstream goes away: from here on only the bundle is reachable.
     for (const s of stops) s();
     stops = [];
@@ -153,6 +159,8 @@ describe('the bundle on the farm', { timeout: 120_000 }, () => {
     assert.match(alone.stderr, /socat|chrony|curl|ipset/);
     const both = await dnf([join(withDvd, 'repo'), dvd]);
     assert.equal(both.status, 0, both.stderr);
+    // The DVD as its ISO image (read in place: only its repodata is copied out): the same bundle.
+    assert.deepEqual(JSON.parse(readFileSync(join(fromIso, 'bundle.json'), 'utf8')).files, m.files);
   });
 
   it('nginx serves the bundle as the README shows (location /bundle/ with alias), and dnf installs from it', async () => {
