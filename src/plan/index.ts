@@ -356,7 +356,8 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
   for (const { file: path, repos } of yumRepos(cluster)) {
     if (!isK8s && path !== '/etc/yum.repos.d/CentOS-Base.repo' && path !== '/etc/yum.repos.d/epel.repo') continue;
     // nginx for the lb role comes from EPEL, so only there is EPEL enabled.
-    const needEpel = !isK8s && cluster.loadBalancer.kind === 'nginx';
+    // (With mirrors.bundle the bundle carries nginx: EPEL stays off.)
+    const needEpel = !isK8s && cluster.loadBalancer.kind === 'nginx' && !cluster.mirrors.bundle;
     files.push(file(path, renderRepoFile(repos.map((r) => (r.id === 'epel' && needEpel ? { ...r, enabled: true } : r)), yumProxy)));
   }
   const firewallOpen = cluster.os.firewall === 'open';

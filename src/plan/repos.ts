@@ -96,7 +96,7 @@ export function renderRepoFile(repos: YumRepo[], proxy?: string): string {
 }
 
 /**
- * The repositories `k8s-image bundle` resolves against: the enabled ones of yumRepos (EPEL too when
+ * The repositories `k8s-image bundle` resolves against: the enabled upstream ones (EPEL too when
  * an lb node takes nginx from it), with $basearch left for the solver (it is x86_64 there).
  */
 export function bundleSourceRepos(cluster: Cluster): YumRepo[] {
