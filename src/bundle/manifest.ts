@@ -42,3 +42,24 @@ export function bundleProblem(m: BundleManifest, kubernetesVersion: string, dir:
   if (m.kubernetesVersion !== kubernetesVersion) return `${dir}: this bundle was built for Kubernetes ${m.kubernetesVersion}, the cluster runs ${kubernetesVersion}; its packages and images would not match what kubeadm asks for: run k8s-image bundle -c <this cluster.yaml> -o ${dir} again`;
   return undefined;
 }
+
+/**
+ * Whether every file bundle.json lists is there with its size (cheap: no hashing of gigabytes at a
+ * server's start; yum checks each package's digest from the repodata and import-images.sh each
+ * archive's). Undefined when whole.
+ */
+export function bundleFilesProblem(dir: string, m: BundleManifest): string | undefined {
+  const bad: string[] = [];
+  for (const f of m.files) {
+    let size = -1;
+    try {
+      const st = statSync(join(dir, f.path));
+      if (st.isFile()) size = st.size;
+    } catch {
+      /* missing */
+    }
+    if (size !== f.size) bad.push(size < 0 ? `${f.path} is missing` : `${f.path} has ${size} bytes, not ${f.size}`);
+  }
+  if (!bad.length) return undefined;
+  return `${dir}: not the bundle its bundle.json describes (${bad.slice(0, 3).join('; ')}${bad.length > 3 ? `; ${bad.length - 3} more` : ''}); run k8s-image bundle -o ${dir} again, which keeps what is intact`;
+}

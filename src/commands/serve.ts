@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { installerProblem } from '../iso/installer.js';
-import { bundleProblem, readBundleManifest } from '../bundle/manifest.js';
+import { bundleFilesProblem, bundleProblem, readBundleManifest } from '../bundle/manifest.js';
 import { UserError } from '../errors.js';
 import { PROXY_TOKEN_FILE, pxeTreeIndex, readProxyToken, startFarmServer, stateDirFor, type FarmIndex, type FarmServer } from '../serve/server.js';
 import { deriveReportKeys } from '../serve/report-keys.js';
@@ -57,6 +57,7 @@ export async function serve(opts: ServeCommandOptions, out: Output): Promise<voi
     // The bundle is checked whole before anything is served; with --config, against the cluster's version.
     const b = readBundleManifest(opts.bundle);
     if ('problem' in b) problems.push(`--bundle ${opts.bundle}: ${b.problem}`);
+    else if (bundleFilesProblem(opts.bundle, b.manifest)) problems.push(`--bundle ${bundleFilesProblem(opts.bundle, b.manifest)}`);
     else if (opts.config) {
       const why = bundleProblem(b.manifest, readConfig(opts.config).cluster.kubernetesVersion, opts.bundle);
       if (why) problems.push(`--bundle ${why}`);

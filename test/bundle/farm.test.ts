@@ -196,6 +196,12 @@ describe('the bundle on the farm', { timeout: 120_000 }, () => {
     writeFileSync(other, labYaml('http://127.0.0.1:9', '127.0.0.1:9').replace('kubernetesVersion: 1.17.4', 'kubernetesVersion: 1.18.20'));
     await assert.rejects(serve({ config: other, bundle: out, listen: '127.0.0.1:0' }, quiet), /--bundle .*built for Kubernetes 1\.17\.4, the cluster runs 1\.18\.20/);
     await assert.rejects(serve({ config: other, bundle: work, listen: '127.0.0.1:0' }, quiet), /--bundle .*no bundle\.json/);
+    // A bundle with a file cut short (a copy interrupted) is refused before anything is served.
+    const cut = join(work, 'cut-bundle');
+    cpSync(out, cut, { recursive: true });
+    const victim = readdirSync(join(cut, 'images')).find((f) => f.endsWith('.tar'))!;
+    writeFileSync(join(cut, 'images', victim), readFileSync(join(cut, 'images', victim)).subarray(0, 100));
+    await assert.rejects(serve({ config: join(work, 'cluster.yaml'), bundle: cut, listen: '127.0.0.1:0' }, quiet), new RegExp(`images/${victim.replace(/[.]/g, '\\.')} has 100 bytes, not \\d+`));
     // serve keeps its rules on the bundle path: no dot-segments, nothing outside it.
     const port = (farm.server.address() as AddressInfo).port;
     const raw = await runAsync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--path-as-is', `http://127.0.0.1:${port}/bundle/../bundle/bundle.json`]);
