@@ -56,14 +56,19 @@ function dockerLoad1806(archive: string): string[] {
   return tags;
 }
 
-/** dnf as a node would run it, on an empty root, with the bundle's repository as the only one. */
-function dnfInstall(repoDir: string, packages: string[]): { status: number; out: string } {
+/**
+ * dnf as a node would run it, on an empty root, with the bundle's repository as the only one and
+ * gpgcheck on: the signing keys are the bundle's own (keys/), imported into the root's rpm database
+ * as yum imports a repo file's gpgkey.
+ */
+function dnfInstall(repoDir: string, packages: string[], keys: string[]): { status: number; out: string } {
   const d = tempDir('k8s-dnf-root-');
   for (const s of ['root', 'repos', 'cache']) mkdirSync(join(d, s));
-  writeFileSync(join(d, 'dnf.conf'), '[main]\ninstall_weak_deps=False\n');
+  writeFileSync(join(d, 'dnf.conf'), '[main]\ninstall_weak_deps=False\ngpgcheck=1\n');
+  if (keys.length) assert.equal(spawnSync('rpm', ['--root', `${d}/root`, '--import', ...keys]).status, 0);
   const r = spawnSync(
     requireTool('dnf'),
-    ['-q', '--noplugins', `--config=${d}/dnf.conf`, `--setopt=reposdir=${d}/repos`, `--setopt=cachedir=${d}/cache`, `--installroot=${d}/root`, '--releasever=7', '--forcearch=x86_64', `--repofrompath=bundle,file://${repoDir}`, '--repo=bundle', '--nogpgcheck', '-y', 'install', ...packages],
+    ['-q', '--noplugins', `--config=${d}/dnf.conf`, `--setopt=reposdir=${d}/repos`, `--setopt=cachedir=${d}/cache`, `--installroot=${d}/root`, '--releasever=7', '--forcearch=x86_64', `--repofrompath=bundle,file://${repoDir}`, '--repo=bundle', '--setopt=bundle.gpgcheck=1', '-y', 'install', ...packages],
     { encoding: 'utf8', cwd: '/' },
   );
   const q = spawnSync('rpm', ['--root', `${d}/root`, '-qa', '--qf', '%{NAME}-%{VERSION}-%{RELEASE}\\n'], { encoding: 'utf8' });
@@ -122,8 +127,13 @@ describe('k8s-image bundle', { timeout: 120_000 }, () => {
     assert.deepEqual(readdirSync(join(work, 'out')), ['lab-bundle']);
   });
 
-  it('dnf --installroot installs the node packages from the bundle alone, and names the package when one is missing', () => {
-    const ok = dnfInstall(join(out, 'repo'), NODE_PACKAGES);
+  it('dnf --installroot installs the node packages from the bundle alone, signatures checked with the keys it carries, and names the package when one is missing', () => {
+    const keys = readdirSync(join(out, 'keys')).map((k) => join(out, 'keys', k));
+    // gpgcheck is real: without the bundle's keys the signed packages are refused.
+    const unsigned = dnfInstall(join(out, 'repo'), ['socat'], []);
+    assert.notEqual(unsigned.status, 0);
+    assert.match(unsigned.out, /do not have any GPG public keys installed/, unsigned.out);
+    const ok = dnfInstall(join(out, 'repo'), NODE_PACKAGES, keys);
     assert.equal(ok.status, 0, ok.out);
     for (const p of ['kubelet-1.17.4-0', 'kubeadm-1.17.4-0', 'docker-ce-18.06.3.ce-3.el7', 'socat-1.7.3.2-2.el7', 'container-selinux-2.119.2']) assert.match(ok.out, new RegExp(`^${p.replaceAll('.', '\\.')}`, 'm'));
     const broken = join(tempDir('k8s-broken-'), 'repo');
@@ -131,7 +141,7 @@ describe('k8s-image bundle', { timeout: 120_000 }, () => {
     for (const f of readdirSync(join(broken, 'Packages'))) if (f.startsWith('socat-')) rmSync(join(broken, 'Packages', f));
     rmSync(join(broken, 'repodata'), { recursive: true });
     assert.equal(spawnSync('createrepo_c', ['--quiet', broken]).status, 0);
-    const bad = dnfInstall(broken, NODE_PACKAGES);
+    const bad = dnfInstall(broken, NODE_PACKAGES, keys);
     assert.notEqual(bad.status, 0);
     assert.match(bad.out, /socat/, bad.out);
   });

@@ -98,13 +98,20 @@ describe('the bundle on the farm', { timeout: 120_000 }, () => {
     assert.match(base, /^repo_gpgcheck=0$/m);
     assert.match(base, new RegExp(`${bundleUrl}/keys/kubernetes-1\\.gpg`));
     for (const f of repos) for (const m of f.content.matchAll(/^\[([^\]]+)\][^[]*?enabled=(\d)/gms)) assert.equal(m[2], m[1] === 'k8s-image-bundle' ? '1' : '0', `${m[1]} in ${f.path}`);
-    // The keys the repo file names are served.
-    for (const k of base.match(new RegExp(`${bundleUrl}/keys/[^\\s]+`, 'g'))!) assert.equal((await fetch(k)).status, 200, k);
+    for (const s of ['root', 'cache', 'keys']) mkdirSync(join(d, s));
+    // The keys the repo file names are served; they go into the root's rpm database as yum imports
+    // them (the CentOS key it also names is on every CentOS node, not on this host).
+    const keyUrls = base.match(new RegExp(`${bundleUrl}/keys/[^\\s]+`, 'g'))!;
+    for (const [i, k] of keyUrls.entries()) {
+      const res = await fetch(k);
+      assert.equal(res.status, 200, k);
+      writeFileSync(join(d, 'keys', `${i}.gpg`), Buffer.from(await res.arrayBuffer()));
+    }
+    assert.equal((await runAsync('rpm', ['--root', `${d}/root`, '--import', ...keyUrls.map((_, i) => join(d, 'keys', `${i}.gpg`))])).status, 0);
     const pkgs = envOf(plan.files.find((f) => f.path === PATHS.installEnv)!.content).PACKAGES!.split(' ');
-    for (const s of ['root', 'cache']) mkdirSync(join(d, s));
     writeFileSync(join(d, 'dnf.conf'), '[main]\ninstall_weak_deps=False\n');
-    // The test RPMs are unsigned (gpgcheck off here); the repo file, baseurl and solver are the node's.
-    const r = await runAsync(requireTool('dnf'), ['-q', '--noplugins', `--config=${d}/dnf.conf`, `--setopt=reposdir=${d}/yum.repos.d`, `--setopt=cachedir=${d}/cache`, `--installroot=${d}/root`, '--releasever=7', '--forcearch=x86_64', '--setopt=timeout=10', '--setopt=retries=1', '--nogpgcheck', '-y', 'install', ...pkgs]);
+    // The repo file (gpgcheck=1), baseurl and solver are the node's; the packages' signatures are checked.
+    const r = await runAsync(requireTool('dnf'), ['-q', '--noplugins', `--config=${d}/dnf.conf`, `--setopt=reposdir=${d}/yum.repos.d`, `--setopt=cachedir=${d}/cache`, `--installroot=${d}/root`, '--releasever=7', '--forcearch=x86_64', '--setopt=timeout=10', '--setopt=retries=1', '-y', 'install', ...pkgs]);
     assert.equal(r.status, 0, r.stderr);
     const q = spawnSync('rpm', ['--root', `${d}/root`, '-q', 'kubeadm', 'kubelet', 'docker-ce', 'socat'], { encoding: 'utf8' });
     assert.equal(q.status, 0, q.stdout + q.stderr);

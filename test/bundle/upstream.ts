@@ -113,15 +113,19 @@ export async function buildRepos(root: string, rpms: Rpm[] = RPMS): Promise<stri
       for (const f of readdirSync(out)) copyFileSync(join(out, f), join(dest, f));
     }),
   );
-  // The repositories' signing keys (a real OpenPGP key made here), where the repo files name them.
+  // The repositories' signing key (a real OpenPGP key made here; RSA, which CentOS 7's rpm 4.11
+  // verifies), every package signed with it by rpmsign, the key where the repo files name it.
   const gnupg = tempDir('k8s-gnupg-');
-  const g = spawnSync('gpg', ['--batch', '--homedir', gnupg, '--passphrase', '', '--quick-gen-key', 'k8s-image test <test@example.invalid>', 'ed25519', 'sign', 'never'], { encoding: 'utf8' });
+  const g = spawnSync('gpg', ['--batch', '--homedir', gnupg, '--passphrase', '', '--quick-gen-key', 'k8s-image test <test@example.invalid>', 'rsa2048', 'sign', 'never'], { encoding: 'utf8' });
   if (g.status !== 0) throw new Error(`gpg: ${g.stderr}`);
   const key = spawnSync('gpg', ['--batch', '--homedir', gnupg, '--armor', '--export', 'test@example.invalid']).stdout;
   for (const k of ['kubernetes/yum/doc/yum-key.gpg', 'kubernetes/yum/doc/rpm-package-key.gpg', 'docker-ce/gpg']) {
     mkdirSync(join(root, k, '..'), { recursive: true });
     writeFileSync(join(root, k), key);
   }
+  const all = [...new Set(rpms.map((r) => r.repo))].flatMap((repo) => readdirSync(join(root, repo, 'Packages')).map((f) => join(root, repo, 'Packages', f)));
+  const signed = spawnSync('rpmsign', ['--addsign', '--define', '_gpg_name test@example.invalid', '--define', `_gpg_path ${gnupg}`, '--define', '__gpg /usr/bin/gpg', ...all], { encoding: 'utf8' });
+  if (signed.status !== 0) throw new Error(`rpmsign: ${signed.stderr}`);
   const repos = [...new Set(rpms.map((r) => r.repo))];
   for (const repo of repos) {
     const r = spawnSync('createrepo_c', ['--quiet', join(root, repo)], { encoding: 'utf8' });
