@@ -212,6 +212,18 @@ describe('k8s-image bundle', { timeout: 120_000 }, () => {
     assert.ok(r2.downloadedBytes > 0 && r2.downloadedBytes < 2048, `only the new layer and config: ${r2.downloadedBytes}`);
     const changed = readFileSync(join(out, 'bundle.json'), 'utf8');
     assert.notEqual(changed, before);
+    // A package damaged in place is noticed by its digest and fetched again; the bundle is whole again.
+    const kubelet = readdirSync(join(out, 'repo/Packages')).find((f) => f.startsWith('kubelet-'))!;
+    const good = readFileSync(join(out, 'repo/Packages', kubelet));
+    const damaged = Buffer.from(good);
+    damaged[damaged.length - 1] ^= 0xff;
+    rmSync(join(out, 'repo/Packages', kubelet));
+    writeFileSync(join(out, 'repo/Packages', kubelet), damaged);
+    const fourth = capture();
+    await bundle({ config, output: out, json: true }, fourth);
+    assert.equal(JSON.parse(fourth.lines.join('\n')).downloadedBytes, good.length, 'only the damaged package');
+    assert.deepEqual(readFileSync(join(out, 'repo/Packages', kubelet)), good);
+    assert.equal(readFileSync(join(out, 'bundle.json'), 'utf8'), changed);
     // A failing run (an image the registry lacks) leaves the bundle as it was, and nothing beside it.
     const badConfig = join(work, 'bad.yaml');
     writeFileSync(badConfig, labYaml(mirror.url, registry.host).replace('/google_containers\n', '/missing_repo\n'));
