@@ -20,12 +20,15 @@ SUDO=""
 # and libc6-dev for cgo): a real Go dialer reads a master's /etc/hosts as kubeadm and the kubelet do.
 # ifupdown, ifenslave, cpio: the bond/VLAN boot test (test/boot/), whose guest runs Debian's cloud-init
 # over a read-only 9p view of this machine and brings the network up with ifupdown.
+# rpm (rpmbuild, rpm2cpio), cpio, createrepo-c, dnf, gpg: the offline bundle's synthetic upstream and
+# its solver; docker-registry, containerd (ctr), skopeo: the bundle's images pushed, pulled and loaded.
 PACKAGES=(cloud-init xorriso genisoimage shellcheck p7zip-full python3-pycdlib python3-yaml python3-toml
   openssl util-linux systemd nginx libnginx-mod-stream haproxy keepalived cloud-image-utils ca-certificates tzdata firewalld dnsmasq grub-common
   iproute2 busybox tftp-hpa curl qemu-system-x86 ipxe-qemu ovmf pxelinux syslinux-common grub-efi-amd64-bin
   shim-signed grub-efi-amd64-signed gdisk
   debian-installer-12-netboot-amd64 chromium fonts-dejavu-core packer
-  isolinux mtools dosfstools golang-go gcc libc6-dev ifupdown ifenslave cpio)
+  isolinux mtools dosfstools golang-go gcc libc6-dev ifupdown ifenslave cpio
+  rpm createrepo-c dnf gpg docker-registry containerd skopeo)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

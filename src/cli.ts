@@ -28,6 +28,7 @@ const golden = async (o: object) => (await import('./commands/golden.js')).golde
 const packer = async (o: object) => (await import('./commands/golden.js')).packer(o, await stdio());
 const guestinfo = async (o: object) => (await import('./commands/golden.js')).guestinfo(o, await stdio());
 const remaster = async (o: object) => (await import('./commands/remaster.js')).remaster(o, await stdio());
+const bundle = async (o: object) => (await import('./commands/bundle.js')).bundle(o, await stdio());
 const versions = async (o: object) => (await import('./commands/versions.js')).versions(o, await stdio());
 const tokenCreate = async (o: object) => (await import('./commands/token.js')).tokenCreate(o, await stdio());
 
@@ -224,6 +225,7 @@ program
   .option('-l, --listen <addr:port>', 'where to listen', '0.0.0.0:8080')
   .option('--state <dir>', 'where the status log and reported installs are kept (default: <dir>.state, or <out>/<cluster>-status with --config)')
   .option('--installer <dvd>', 'a CentOS 7 DVD (ISO image or extracted tree), served as the install repository /centos7/')
+  .option('--bundle <dir>', 'an offline bundle (k8s-image bundle), served as /bundle/ for nodes with mirrors.bundle: http://<server>/bundle; with -c, refused when built for another Kubernetes version')
   .addOption(secretsOption())
   .option('--trust-proxy', 'behind the nginx site k8s-image pxe wrote (needs --dir): a request from a loopback address that carries the tree\'s proxy-token in X-K8s-Image-Proxy may name the real client in X-Real-IP, which decides whose secrets it may read; without the token such a request is refused')
   .addHelpText(
@@ -233,6 +235,7 @@ Examples:
   k8s-image serve --dir outputs/farm-pxe --installer CentOS-7-x86_64-DVD-2009.iso
   k8s-image serve --dir outputs/farm-pxe --listen 127.0.0.1:8081 --trust-proxy    behind nginx
   k8s-image serve -c cluster.yaml --listen 0.0.0.0:8080      status only (VMware/cloud-init nodes)
+  k8s-image serve --dir outputs/farm-pxe --bundle outputs/farm-bundle       air-gapped: + /bundle/
 
 Open http://<server>/status for the live page (one row per node, its stage and the failure log);
 k8s-image status --server http://<server> prints it in a terminal. Every report is signed with the
@@ -303,6 +306,41 @@ secrets file. Example:
   k8s-image remaster -c cluster.yaml --iso CentOS-7-x86_64-DVD-2009.iso --node node01 -o node01.iso`,
   )
   .action((o) => remaster(o));
+
+program
+  .command('bundle')
+  .description('air-gapped farms: one offline bundle of everything the nodes download (a yum repository of the pinned packages and their dependencies, the images kubeadm and the CNI need, the signing keys)')
+  .addOption(configOption())
+  .option('-o, --output <dir>', 'the bundle directory (default: outputs/<cluster>-bundle); re-running into it downloads only what changed')
+  .option('--installer <dvd>', 'the CentOS 7 DVD (ISO image, read in place, or extracted tree): its packages count as available to the nodes and are left out (a smaller bundle, for nodes that also have the DVD as a yum repository)')
+  .option('--kubeadm-images <list>', 'the images kubeadm asks for, comma-separated (default: asked from the bundled kubeadm itself, which needs an x86_64 Linux host)')
+  .option('--json', 'machine-readable summary on stdout')
+  .addHelpText(
+    'after',
+    `
+Run it on a machine that reaches the mirrors of cluster.yaml (mirrors.preset and the URLs under it,
+cluster.imageRepository, mirrors.cniImageRegistry). It makes, in -o:
+  repo/       the pinned packages (kubeadm, kubelet, kubectl, kubernetes-cni, cri-tools, the runtime)
+              and everything they need, resolved as ONE transaction by dnf (Debian package dnf) from
+              those repositories, indexed by createrepo_c the way CentOS 7's yum 3 reads it
+  keys/       the Docker and Kubernetes signing keys (the nodes keep gpgcheck=1)
+  images/     one archive per image (kube-*, etcd, coredns, pause, the CNI's), linux/amd64, named as
+              kubeadm asks for them; docker load and ctr -n k8s.io images import both take them
+  bundle.json every file's sha256 and size, the Kubernetes version, the package and image lists
+
+Then serve it and point the nodes at it:
+  k8s-image serve --dir outputs/farm-pxe --bundle outputs/farm-bundle     served as /bundle/
+  mirrors:
+    bundle: http://10.0.0.1:8080/bundle      (in cluster.yaml; then build/pxe/remaster again)
+Nodes then install from the bundle only and import its images before kubeadm; a bundle made for
+another Kubernetes version is refused with the reason. Needs the Debian packages dnf, createrepo-c,
+rpm and cpio.
+
+Examples:
+  k8s-image bundle -c cluster.yaml -o outputs/farm-bundle
+  k8s-image bundle -c cluster.yaml -o outputs/farm-bundle --installer CentOS-7-x86_64-DVD-2009.iso`,
+  )
+  .action((o) => bundle(o));
 
 program
   .command('versions')

@@ -64,6 +64,7 @@ main() {
       need_var PKI_BACKUP PKI_DIR ADMIN_KUBECONFIG CNI_MANIFEST
       stage prepare
       stage time
+      stage images
       stage pull
       stage before_kubeadm
       stage init
@@ -77,6 +78,7 @@ main() {
       need_var PKI_BACKUP PKI_DIR ADMIN_KUBECONFIG CA_CERT
       stage prepare
       stage time
+      stage images
       stage pull
       stage before_kubeadm
       stage join
@@ -87,6 +89,7 @@ main() {
       need_var CA_CERT
       stage prepare
       stage time
+      stage images
       stage before_kubeadm
       stage join
       stage ready

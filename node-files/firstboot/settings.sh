@@ -7,9 +7,9 @@
 # Static file: every value comes from ${K8S_IMAGE_ENV:-/etc/k8s-image/firstboot.env} (see
 # node-files/README.md). Run by k8s-image-firstboot.service. Stages, each recorded as
 # $STATE_DIR/<stage>.done so a rerun resumes at the first unfinished one:
-#   init:               prepare time pull before_kubeadm init cni ready after_ready keeper endpoint
-#   join-control-plane: prepare time pull before_kubeadm join ready after_ready  (pull only if the config names images)
-#   join:               prepare time before_kubeadm join ready after_ready
+#   init:               prepare time images pull before_kubeadm init cni ready after_ready keeper endpoint
+#   join-control-plane: prepare time images pull before_kubeadm join ready after_ready  (pull only if the config names images)
+#   join:               prepare time images before_kubeadm join ready after_ready  (images only with an offline bundle)
 # (before_kubeadm and after_ready run one's own hooks, custom.hooks, when the node has any.)
 #   none (lb):          nothing beyond the install
 # Before any stage: the install must have finished (INSTALL_MARKER); if it did not, it is rerun here.

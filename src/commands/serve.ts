@@ -1,13 +1,14 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { installerProblem } from '../iso/installer.js';
+import { bundleFilesProblem, bundleProblem, readBundleManifest } from '../bundle/manifest.js';
 import { UserError } from '../errors.js';
 import { PROXY_TOKEN_FILE, pxeTreeIndex, readProxyToken, startFarmServer, stateDirFor, type FarmIndex, type FarmServer } from '../serve/server.js';
 import { deriveReportKeys } from '../serve/report-keys.js';
 import { checkSecretsFile } from '../secrets/index.js';
 import { readConfig, SECRETS_ENV, secretsPathFor, type Output } from './common.js';
 
-export interface ServeCommandOptions { dir?: string; config?: string; out?: string; listen?: string; state?: string; installer?: string; trustProxy?: boolean; secrets?: string }
+export interface ServeCommandOptions { bundle?: string; dir?: string; config?: string; out?: string; listen?: string; state?: string; installer?: string; trustProxy?: boolean; secrets?: string }
 
 /** Why the socket could not be opened, as the one line that says what to do instead. */
 function listenProblem(e: unknown, listen: string, host: string, port: number): string | undefined {
@@ -52,6 +53,16 @@ export async function serve(opts: ServeCommandOptions, out: Output): Promise<voi
     const t = readProxyToken(dir);
     if ('problem' in t) problems.push(`--trust-proxy: ${t.problem}`);
   }
+  if (opts.bundle) {
+    // The bundle is checked whole before anything is served; with --config, against the cluster's version.
+    const b = readBundleManifest(opts.bundle);
+    if ('problem' in b) problems.push(`--bundle ${opts.bundle}: ${b.problem}`);
+    else if (bundleFilesProblem(opts.bundle, b.manifest)) problems.push(`--bundle ${bundleFilesProblem(opts.bundle, b.manifest)}`);
+    else if (opts.config) {
+      const why = bundleProblem(b.manifest, readConfig(opts.config).cluster.kubernetesVersion, opts.bundle);
+      if (why) problems.push(`--bundle ${why}`);
+    }
+  }
   if (problems.length) throw new UserError(problems);
 
   let index: FarmIndex;
@@ -83,7 +94,7 @@ export async function serve(opts: ServeCommandOptions, out: Output): Promise<voi
   let s: FarmServer;
   try {
     // With --dir the server reads the tree itself, and again whenever k8s-image pxe rewrites it.
-    s = await startFarmServer({ dir, ...(dir ? {} : { index }), stateDir, installer: opts.installer, trustProxy: opts.trustProxy, log: (l) => out.info(l) }, { host, port });
+    s = await startFarmServer({ dir, ...(dir ? {} : { index }), stateDir, installer: opts.installer, bundle: opts.bundle, trustProxy: opts.trustProxy, log: (l) => out.info(l) }, { host, port });
   } catch (e) {
     const p = listenProblem(e, opts.listen ?? '0.0.0.0:8080', host, port);
     if (p) throw new UserError(p);
@@ -97,7 +108,7 @@ export async function serve(opts: ServeCommandOptions, out: Output): Promise<voi
     : `reports and installed markers kept in ${state}/${opts.state && resolve(opts.state) !== resolve(stateDirFor(dir)) ? ` (not the default ${stateDirFor(dir)}: give k8s-image pxe the same --state ${opts.state}, so --reinstall clears the marker this server reads)` : ''}`;
   const proxyNote = opts.trustProxy ? `; X-Real-IP trusted only from loopback peers that send X-K8s-Image-Proxy with the token in ${join(dir!, PROXY_TOKEN_FILE)} (--trust-proxy)` : '';
   out.info(
-    `serving ${dir ? `${dir}/http${opts.installer ? ` and ${opts.installer} as /centos7/` : ''}` : `the status of cluster ${index.cluster} (${index.nodes.length} nodes)`} on ${where}; live status at http://${where}/status; ${stateNote}; at most ${s.budget.connections} connections (open-file limit ${s.budget.fileLimit})${proxyNote}${dir ? `; follows ${dir} when k8s-image pxe rewrites it` : ''} (Ctrl-C stops)`,
+    `serving ${dir ? `${dir}/http${opts.installer ? ` and ${opts.installer} as /centos7/` : ''}` : `the status of cluster ${index.cluster} (${index.nodes.length} nodes)`}${opts.bundle ? `, the bundle ${opts.bundle} as /bundle/` : ''} on ${where}; live status at http://${where}/status; ${stateNote}; at most ${s.budget.connections} connections (open-file limit ${s.budget.fileLimit})${proxyNote}${dir ? `; follows ${dir} when k8s-image pxe rewrites it` : ''} (Ctrl-C stops)`,
   );
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {

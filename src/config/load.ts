@@ -32,7 +32,7 @@ import { didYouMean, fieldsAt, foldWarnings, withLines } from './where.js';
 import { checkEndpoint } from './endpoint.js';
 
 /** What each preset fills in. Sources: the mirrors' own directory listings; vault.centos.org holds 7.9.2009 since EOL. */
-export const PRESETS: Record<Mirrors['preset'], Omit<Mirrors, 'preset' | 'registryMirrors' | 'insecureRegistries'> & { imageRepository: string; ntpServers: string[] }> = {
+export const PRESETS: Record<Mirrors['preset'], Omit<Mirrors, 'preset' | 'registryMirrors' | 'insecureRegistries' | 'bundle'> & { imageRepository: string; ntpServers: string[] }> = {
   aliyun: {
     centos: 'https://mirrors.aliyun.com/centos-vault/7.9.2009',
     epel: 'https://mirrors.aliyun.com/epel-archive/7',
@@ -383,6 +383,7 @@ function resolveMirrors(f: ClusterFile, kubernetesVersion: string, inTable: bool
     registryMirrors: f.mirrors?.registryMirrors ?? [],
     insecureRegistries: f.mirrors?.insecureRegistries ?? [],
     cniImageRegistry: f.mirrors?.cniImageRegistry ?? p.cniImageRegistry,
+    ...(f.mirrors?.bundle ? { bundle: f.mirrors.bundle.replace(/\/+$/, '') } : {}),
   };
   if (inTable && minorFacts(kubernetesVersion).repo === 'el7' && !mirrors.kubernetesEl7) {
     r.errors.push(

@@ -86,6 +86,11 @@ export interface Mirrors {
   kubernetesPkgs: string;
   registryMirrors: string[];
   insecureRegistries: string[];
+  /**
+   * Where the nodes reach the offline bundle (`k8s-image bundle`, served by `serve --bundle` or any
+   * web server): its repository becomes the only enabled one and first boot imports its images.
+   */
+  bundle?: string;
   /** Registry (host[/path]) that serves the CNI's Docker Hub images (flannel, calico) in place of docker.io. */
   cniImageRegistry: string;
 }

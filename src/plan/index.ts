@@ -19,7 +19,8 @@ import { firstbootScript } from './node-scripts.js';
 export type { NodePlan, PlanFile, PlanNetDevice, PlanRoute } from './types.js';
 export { PATHS, VOLUME_LABELS } from './types.js';
 export { kubeadmConfig, goDuration, apiServerCertSANs, endpointText } from './kubeadm.js';
-export { yumRepos } from './repos.js';
+export { yumRepos, bundleSourceRepos, bundleKeyFiles } from './repos.js';
+export { cniManifest } from './cni.js';
 
 /** From the install medium on every node (install.sh also ensures them on cloud images). */
 const BASE_PACKAGES = ['chrony', 'curl'];
@@ -349,6 +350,14 @@ function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstr
       ['TOKEN_TTL', cluster.bootstrap.tokenTTLSeconds],
       ['JOIN_DEADLINE', deadline],
       ['EXPECTED_NODES', expected],
+      // mirrors.bundle: first boot imports the bundle's images (node-files/import-images.sh) before kubeadm.
+      ...(cluster.mirrors.bundle
+        ? ([
+            ['IMPORT_IMAGES', PATHS.importImagesScript],
+            ['BUNDLE_URL', cluster.mirrors.bundle],
+            ['KUBERNETES_VERSION', cluster.kubernetesVersion],
+          ] as [string, string][])
+        : []),
     ]),
   );
 }
@@ -406,6 +415,18 @@ function kubernetesCommon(cluster: Cluster): { files: PlanFile[]; packages: stri
   return { files, packages: pinnedPackages(cluster), enableServices: [runtimeService, 'kubelet'], reloadServices };
 }
 
+/**
+ * Every package any node of the cluster installs (Kubernetes nodes, lb nodes, firewalld when open),
+ * from the same lists planNode uses: what `k8s-image bundle` resolves as one transaction.
+ */
+export function clusterPackages(cluster: Cluster): string[] {
+  const firewall = cluster.os.firewall === 'open' ? ['firewalld'] : [];
+  const pkgs = new Set<string>();
+  if (cluster.nodes.some((n) => n.role !== 'lb')) for (const p of [...BASE_PACKAGES, ...firewall, ...KUBERNETES_NODE_PACKAGES, ...pinnedPackages(cluster)]) pkgs.add(p);
+  if (cluster.nodes.some((n) => n.role === 'lb')) for (const p of [...BASE_PACKAGES, ...firewall, ...lbPackages(cluster)]) pkgs.add(p);
+  return [...pkgs];
+}
+
 /** The single source of truth of what lands on one node. Pure: same inputs, same plan. */
 export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): NodePlan {
   const node = cluster.nodes.find((n) => n.name === nodeName);
@@ -423,8 +444,9 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
   files.push(file('/etc/chrony.conf', chronyConf(cluster)));
   for (const { file: path, repos } of yumRepos(cluster)) {
     if (!isK8s && path !== '/etc/yum.repos.d/CentOS-Base.repo' && path !== '/etc/yum.repos.d/epel.repo') continue;
-    // nginx for the lb role (or a local proxy) comes from EPEL, so only there is EPEL enabled.
-    const needEpel = (!isK8s || isLocalProxyNode(cluster, node)) && cluster.loadBalancer.kind === 'nginx';
+    // nginx for the lb role (or a local proxy) comes from EPEL, so only there is EPEL enabled
+    // (with mirrors.bundle the bundle carries nginx: EPEL stays off).
+    const needEpel = (!isK8s || isLocalProxyNode(cluster, node)) && cluster.loadBalancer.kind === 'nginx' && !cluster.mirrors.bundle;
     files.push(file(path, renderRepoFile(repos.map((r) => (r.id === 'epel' && needEpel ? { ...r, enabled: true } : r)), yumProxy)));
   }
   const kernel = isK8s ? kernelRepo(cluster) : undefined;
@@ -457,6 +479,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     files.push(file(PATHS.kubeadmConfig, kubeadmConfig(cluster, secrets, node, bootstrap as 'init' | 'join' | 'join-control-plane'), 0o600, true));
     files.push(file(PATHS.caCert, secrets.ca.cert));
     if (node.role === 'master') files.push(...masterPki(secrets));
+    if (cluster.mirrors.bundle) files.push(file(PATHS.importImagesScript, readAsset('node-files/import-images.sh'), 0o755));
     if (bootstrap === 'init') {
       files.push(file(PATHS.cniManifest, cniManifest(cluster)));
       files.push(file(PATHS.tokenFile, `${secrets.bootstrapToken}\n`, 0o600, true));

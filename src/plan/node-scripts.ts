@@ -13,6 +13,7 @@ export const FIRSTBOOT_PARTS = [
   'hooks.sh', // one's own hook scripts (custom.hooks)
   'stages/prepare.sh',
   'stages/time.sh',
+  'stages/images.sh',
   'stages/pull.sh',
   'pki.sh', // masters: the shared CA material
   'wait.sh', // waits on other machines

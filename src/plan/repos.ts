@@ -8,6 +8,8 @@ export interface YumRepo {
   gpgkey: string[];
   enabled: boolean;
   exclude?: string[];
+  /** The bundle: a rebuilt repository has no signed repomd.xml (repo_gpgcheck=0), and is reached directly (proxy=_none_). */
+  local?: boolean;
 }
 
 /** Packages held back from `yum update`: installed only with --disableexcludes. */
@@ -19,6 +21,24 @@ export const RUNTIME_HELD = ['docker-ce', 'docker-ce-cli', 'containerd.io'];
  * since EOL, so base/updates/extras are rewritten to the vault (extras carries container-selinux).
  */
 export function yumRepos(cluster: Cluster): { file: string; repos: YumRepo[] }[] {
+  const upstream = upstreamRepoFiles(cluster);
+  const bundle = cluster.mirrors.bundle;
+  if (!bundle) return upstream;
+  // mirrors.bundle: the offline bundle is the one enabled repository; the others stay written but
+  // off, so `yum-config-manager --enable` brings a mirror back when the farm is connected again.
+  const own: YumRepo = {
+    id: 'k8s-image-bundle',
+    name: `k8s-image offline bundle (Kubernetes ${cluster.kubernetesVersion})`,
+    baseurl: `${bundle}/repo/`,
+    gpgkey: ['file:///etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-7', ...bundleKeyFiles(cluster).map((k) => `${bundle}/${k.file}`)],
+    enabled: true,
+    local: true,
+  };
+  return upstream.map((f) => ({ file: f.file, repos: [...(f.file === '/etc/yum.repos.d/CentOS-Base.repo' ? [own] : []), ...f.repos.map((r) => ({ ...r, enabled: false }))] }));
+}
+
+/** The upstream repositories (mirrors.*): what nodes use without a bundle, and what the bundle is made from. */
+function upstreamRepoFiles(cluster: Cluster): { file: string; repos: YumRepo[] }[] {
   const m = cluster.mirrors;
   const centosKey = ['file:///etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-7'];
   const centos = (id: string, dir: string): YumRepo => ({
@@ -69,7 +89,27 @@ export function renderRepoFile(repos: YumRepo[], proxy?: string): string {
   for (const r of repos) {
     out.push('', `[${r.id}]`, `name=${r.name}`, `baseurl=${r.baseurl}`, `enabled=${r.enabled ? 1 : 0}`, 'gpgcheck=1', `gpgkey=${r.gpgkey.join('\n       ')}`);
     if (r.exclude) out.push(`exclude=${r.exclude.join(' ')}`);
-    if (proxy) out.push(`proxy=${proxy}`);
+    if (r.local) out.push('repo_gpgcheck=0', 'proxy=_none_');
+    else if (proxy) out.push(`proxy=${proxy}`);
   }
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * The repositories `k8s-image bundle` resolves against: the enabled upstream ones (EPEL too when
+ * an lb node takes nginx from it), with $basearch left for the solver (it is x86_64 there).
+ */
+export function bundleSourceRepos(cluster: Cluster): YumRepo[] {
+  const needEpel = cluster.nodes.some((n) => n.role === 'lb') && cluster.loadBalancer.kind === 'nginx';
+  return upstreamRepoFiles(cluster)
+    .flatMap((f) => f.repos)
+    .filter((r) => r.enabled || (r.id === 'epel' && needEpel));
+}
+
+/**
+ * The upstream signing keys that travel in the bundle (keys/<repo>-<n>.gpg): every http(s) gpgkey of
+ * the source repositories. The CentOS key is on every node already (file:///etc/pki/rpm-gpg/...).
+ */
+export function bundleKeyFiles(cluster: Cluster): { url: string; file: string }[] {
+  return bundleSourceRepos(cluster).flatMap((r) => r.gpgkey.filter((u) => /^https?:/.test(u)).map((url, i) => ({ url, file: `keys/${r.id}-${i + 1}.gpg` })));
 }

@@ -103,6 +103,7 @@ export const PATHS = {
   installScript: '/usr/local/lib/k8s-image/install.sh',
   firstbootScript: '/usr/local/lib/k8s-image/firstboot.sh',
   tokenKeeperScript: '/usr/local/lib/k8s-image/token-keeper.sh',
+  importImagesScript: '/usr/local/lib/k8s-image/import-images.sh',
   firstbootUnit: 'k8s-image-firstboot.service',
   firstbootEnv: '/etc/k8s-image/firstboot.env',
   installEnv: '/etc/k8s-image/install.env',

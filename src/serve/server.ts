@@ -183,6 +183,8 @@ export interface ServeOptions {
   stateDir: string;
   /** A CentOS 7 DVD, its ISO image (read in place) or extracted tree, served as /centos7/. */
   installer?: string;
+  /** An offline bundle (`k8s-image bundle`), served as /bundle/ (public: packages, images, keys). */
+  bundle?: string;
   log: (line: string) => void;
   /**
    * A request whose TCP peer is loopback may name the real client in X-Real-IP (a proxy in front),
@@ -274,6 +276,7 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
   const installedDir = join(opts.stateDir, 'installed');
   const installerIso: IsoImage | undefined = opts.installer && statSync(opts.installer).isFile() ? openIso(opts.installer) : undefined;
   const installerRoot = opts.installer && !installerIso ? realpathSync(opts.installer) : undefined;
+  const bundleRoot = opts.bundle ? realpathSync(opts.bundle) : undefined;
   const store = new StatusStore(opts.stateDir);
   for (const note of store.notes) opts.log(note);
   const events = new Set<ServerResponse>();
@@ -534,6 +537,14 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
 
   function file(req: IncomingMessage, res: ServerResponse, path: string, ip: string, conn: Conn): number {
     const { httpRoot } = current();
+    if (bundleRoot && (path === '/bundle' || path.startsWith('/bundle/'))) {
+      // The same checks as the tree: real path inside the bundle, regular files, no 0600 file.
+      const found = resolveFile(bundleRoot, path.slice('/bundle'.length) || '/');
+      if (!found) return send(res, 404, 'not found\n');
+      const why = refusal(found.real, found.st, ip);
+      if (why) return send(res, 403, `${why}\n`);
+      return window(req, res, conn, found.st.size, found.real, async (start, end) => ({ stream: (await open(found.real, 'r')).createReadStream({ start, end }) }));
+    }
     if (!httpRoot) return send(res, 404, 'not found (this server has no PXE tree: only /status and /report)\n');
     if (installerIso && path.startsWith('/centos7/')) {
       const e = installerIso.lookup(path.slice('/centos7/'.length));

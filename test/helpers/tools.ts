@@ -30,6 +30,16 @@ export const DEBIAN_PACKAGE: Record<string, string> = {
   mmd: 'mtools',
   mcopy: 'mtools',
   mtype: 'mtools',
+  rpmbuild: 'rpm',
+  rpm2cpio: 'rpm',
+  cpio: 'cpio',
+  createrepo_c: 'createrepo-c',
+  dnf: 'dnf',
+  'docker-registry': 'docker-registry',
+  containerd: 'containerd',
+  ctr: 'containerd',
+  skopeo: 'skopeo',
+  gpg: 'gpg',
 };
 
 function findOnPath(cmd: string): string | null {

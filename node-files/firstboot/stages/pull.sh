@@ -7,6 +7,11 @@ config_names_images() {
 }
 
 stage_pull() {
+  if [ -n "${IMPORT_IMAGES:-}" ]; then
+    # An air-gapped node: stage images imported them; a pull could only fail, slowly, retried.
+    log "skipped: the offline bundle's images were imported (stage images)"
+    return 0
+  fi
   if ! config_names_images; then
     # A JoinConfiguration alone makes `kubeadm config images pull` fall back to default images
     # (wrong repository and version); kubeadm join pulls the right ones in its preflight.
