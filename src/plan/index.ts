@@ -8,7 +8,7 @@ import { readAsset } from '../assets.js';
 import { criSocket, dockerCompanions, kubernetesPackageVersion, minorFacts, IPVS_MODULES } from '../versions/index.js';
 import { kubeadmConfig, endpointText } from './kubeadm.js';
 import { cniManifest } from './cni.js';
-import { renderRepoFile, yumRepos } from './repos.js';
+import { BUNDLE_ISO_LABEL, BUNDLE_ISO_MOUNT, bundleBaseUrl, renderRepoFile, yumRepos } from './repos.js';
 import { isLocalProxyNode, lbFiles, lbFirewallProtocols, lbPackages, lbServices, localEndpointHosts, localProxy } from './lb.js';
 import { bootEnv, bootPlan, kernelPackages, kernelRepo } from './kernel.js';
 import { PATHS, type NodePlan, type PlanFile, type PlanNetDevice, type PlanRoute } from './types.js';
@@ -19,7 +19,7 @@ import { firstbootScript } from './node-scripts.js';
 export type { NodePlan, PlanFile, PlanNetDevice, PlanRoute } from './types.js';
 export { PATHS, VOLUME_LABELS } from './types.js';
 export { kubeadmConfig, goDuration, apiServerCertSANs, endpointText } from './kubeadm.js';
-export { yumRepos, bundleSourceRepos, bundleKeyFiles } from './repos.js';
+export { yumRepos, bundleSourceRepos, bundleKeyFiles, bundleBaseUrl, BUNDLE_ISO_LABEL, BUNDLE_ISO_MOUNT } from './repos.js';
 export { cniManifest } from './cni.js';
 
 /** From the install medium on every node (install.sh also ensures them on cloud images). */
@@ -354,8 +354,9 @@ function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstr
       ...(cluster.mirrors.bundle
         ? ([
             ['IMPORT_IMAGES', PATHS.importImagesScript],
-            ['BUNDLE_URL', cluster.mirrors.bundle],
+            ['BUNDLE_URL', bundleBaseUrl(cluster)!],
             ['KUBERNETES_VERSION', cluster.kubernetesVersion],
+            ...bundleMountEnv(cluster),
           ] as [string, string][])
         : []),
     ]),
@@ -427,6 +428,19 @@ export function clusterPackages(cluster: Cluster): string[] {
   return [...pkgs];
 }
 
+/**
+ * mirrors.bundle: iso: the helper that mounts the bundle's disc (found by its label) read-only, and
+ * where; install.sh and import-images.sh run it when BUNDLE_MOUNT is set.
+ */
+function bundleMountEnv(cluster: Cluster): [string, string][] {
+  if (cluster.mirrors.bundle !== 'iso') return [];
+  return [
+    ['BUNDLE_MOUNT', PATHS.bundleMountScript],
+    ['BUNDLE_LABEL', BUNDLE_ISO_LABEL],
+    ['BUNDLE_DIR', BUNDLE_ISO_MOUNT],
+  ];
+}
+
 /** The single source of truth of what lands on one node. Pure: same inputs, same plan. */
 export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): NodePlan {
   const node = cluster.nodes.find((n) => n.name === nodeName);
@@ -480,6 +494,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     files.push(file(PATHS.caCert, secrets.ca.cert));
     if (node.role === 'master') files.push(...masterPki(secrets));
     if (cluster.mirrors.bundle) files.push(file(PATHS.importImagesScript, readAsset('node-files/import-images.sh'), 0o755));
+
     if (bootstrap === 'init') {
       files.push(file(PATHS.cniManifest, cniManifest(cluster)));
       files.push(file(PATHS.tokenFile, `${secrets.bootstrapToken}\n`, 0o600, true));
@@ -543,12 +558,15 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
         ['SELINUX', cluster.os.selinux],
         ...bootEnv(boot),
         ...(node.custom?.caCertificates.length ? [['UPDATE_CA_TRUST', 1] as [string, number]] : []),
+        ...bundleMountEnv(cluster),
         ...(hookPoints.has('after-install') ? [['HOOKS_DIR', PATHS.hooksDir] as [string, string]] : []),
         ...(reportUrl ? [['NODE_NAME', node.name] as [string, string], ...statusEnv] : []),
       ]),
     ),
   );
   files.push(file(PATHS.installScript, readAsset('node-files/install.sh'), 0o755));
+  // mirrors.bundle: iso: install.sh (before yum) and import-images.sh (at first boot) mount the disc with it.
+  if (cluster.mirrors.bundle === 'iso') files.push(file(PATHS.bundleMountScript, readAsset('node-files/bundle-mount.sh'), 0o755));
 
   // One's own files last: a path k8s-image writes itself is refused, naming the field.
   for (const f of customFiles(node)) {
@@ -653,6 +671,15 @@ export function planGolden(cluster: Cluster, secrets: Secrets): NodePlan {
         ['SEAL_SCRIPT', PATHS.sealScript],
         ['GOLDEN_UNIT', PATHS.goldenUnit],
         ['MARKER', PATHS.goldenMarker],
+        // mirrors.bundle: the bundle's images are imported (import-images.sh), not pulled from a registry.
+        ...(cluster.mirrors.bundle
+          ? ([
+              ['IMPORT_IMAGES', PATHS.importImagesScript],
+              ['BUNDLE_URL', bundleBaseUrl(cluster)!],
+              ['STATE_DIR', PATHS.stateDir],
+              ...bundleMountEnv(cluster),
+            ] as [string, string][])
+          : []),
       ]),
     ),
   );
@@ -671,9 +698,12 @@ export function planGolden(cluster: Cluster, secrets: Secrets): NodePlan {
         ['INSTALL_LOG', PATHS.installLog],
         ['SELINUX', cluster.os.selinux],
         ...bootEnv(boot),
+        ...bundleMountEnv(cluster),
       ]),
     ),
   );
+  if (cluster.mirrors.bundle) files.push(file(PATHS.importImagesScript, readAsset('node-files/import-images.sh'), 0o755));
+  if (cluster.mirrors.bundle === 'iso') files.push(file(PATHS.bundleMountScript, readAsset('node-files/bundle-mount.sh'), 0o755));
   const credentials = clusterCredentials(cluster);
   for (const [i, f] of files.entries()) {
     if (credentials.some((c) => f.content.includes(c))) files[i] = { ...f, secret: true, mode: 0o600 };
