@@ -10,7 +10,8 @@
 #   RUNTIME_SERVICE     docker (docker load) or containerd (ctr -n k8s.io images import)
 #   STATE_DIR           where the archives are downloaded, verified and marked imported
 #   BUNDLE_MOUNT        (mirrors.bundle: iso) bundle-mount.sh: the bundle's disc, found by BUNDLE_LABEL, is
-#                       mounted read-only at BUNDLE_DIR first (BUNDLE_URL is then file://BUNDLE_DIR)
+#                       mounted read-only at BUNDLE_DIR first (BUNDLE_URL is then file://BUNDLE_DIR); with
+#                       BUNDLE_SUBDIR/BUNDLE_COPY (remaster --bundle) the install's copy on the disk is bound there
 # Exit codes: 0 imported (or nothing to do), 3 wrong bundle version, 4 a download failed its sha256,
 # 5 the runtime refused an archive, 6 the bundle could not be reached (or its disc mounted).
 set -euo pipefail
@@ -25,7 +26,7 @@ say() { echo "import-images: $*" >&2; }
 
 # mirrors.bundle: iso: after the install's reboot nothing is mounted; the helper finds the disc again.
 if [ -n "${BUNDLE_MOUNT:-}" ]; then
-  if ! BUNDLE_LABEL=${BUNDLE_LABEL:-} BUNDLE_DIR=${BUNDLE_DIR:-} bash "$BUNDLE_MOUNT" mount; then
+  if ! BUNDLE_LABEL=${BUNDLE_LABEL:-} BUNDLE_DIR=${BUNDLE_DIR:-} BUNDLE_SUBDIR=${BUNDLE_SUBDIR:-} BUNDLE_COPY=${BUNDLE_COPY:-} bash "$BUNDLE_MOUNT" mount; then
     say "the bundle's disc is not mounted (bundle-mount.sh said why above), so $BUNDLE_URL cannot be read"
     exit 6
   fi

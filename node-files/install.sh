@@ -70,6 +70,8 @@ HOOKS_DIR=${HOOKS_DIR:-}
 BUNDLE_MOUNT=${BUNDLE_MOUNT:-}
 BUNDLE_LABEL=${BUNDLE_LABEL:-}
 BUNDLE_DIR=${BUNDLE_DIR:-}
+BUNDLE_SUBDIR=${BUNDLE_SUBDIR:-}
+BUNDLE_COPY=${BUNDLE_COPY:-}
 
 mkdir -p "$(dirname "$INSTALL_LOG")"
 # 0600: yum may print a mirror's or proxy's URL, password included, when it fails.
@@ -100,7 +102,7 @@ report() {
 
 # bundle_mount mount|umount: the offline bundle's disc (mirrors.bundle: iso), by node-files/bundle-mount.sh.
 bundle_mount() {
-  BUNDLE_LABEL=$BUNDLE_LABEL BUNDLE_DIR=$BUNDLE_DIR bash "$BUNDLE_MOUNT" "$1" >>"$INSTALL_LOG" 2>&1
+  BUNDLE_LABEL=$BUNDLE_LABEL BUNDLE_DIR=$BUNDLE_DIR BUNDLE_SUBDIR=$BUNDLE_SUBDIR BUNDLE_COPY=$BUNDLE_COPY bash "$BUNDLE_MOUNT" "$1" >>"$INSTALL_LOG" 2>&1
 }
 BUNDLE_MOUNTED=0
 

@@ -294,6 +294,7 @@ program
   .option('-n, --node <name>', 'the node it installs')
   .option('-o, --output <file>', 'the ISO to write, mode 0600 (default: outputs/<cluster>-<node>-install.iso)')
   .option('--force', 'replace an existing image file (never a device, a link or the --iso input)')
+  .option('--bundle <dir>', 'put the offline bundle (k8s-image bundle -o DIR) on the DVD as /k8s-image-bundle/: with mirrors.bundle: iso the install copies it to the disk and installs from it, and first boot imports its images (one disc, nothing served)')
   .addOption(secretsOption())
   .addOption(noNewCa('remaster makes one node\'s installer, which would leave every other node with the old CA'))
   .option('--json', 'machine-readable result on stdout')

@@ -293,7 +293,7 @@ function clusterCredentials(cluster: Cluster): string[] {
 }
 
 /** The values first boot reads (node-files/README.md lists each). */
-function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstrap'], status: [string, string][]): PlanFile {
+function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstrap'], status: [string, string][], where: PlanOptions = {}): PlanFile {
   const header = 'k8s-image first-boot settings for this node (see node-files/README.md)';
   const install: [string, string][] = [
     ['INSTALL_SCRIPT', PATHS.installScript],
@@ -356,7 +356,7 @@ function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstr
             ['IMPORT_IMAGES', PATHS.importImagesScript],
             ['BUNDLE_URL', bundleBaseUrl(cluster)!],
             ['KUBERNETES_VERSION', cluster.kubernetesVersion],
-            ...bundleMountEnv(cluster),
+            ...bundleMountEnv(cluster, where),
           ] as [string, string][])
         : []),
     ]),
@@ -428,21 +428,41 @@ export function clusterPackages(cluster: Cluster): string[] {
   return [...pkgs];
 }
 
+/** How the node is delivered, where it changes what lands on it. */
+export interface PlanOptions {
+  /**
+   * `remaster --bundle`: the bundle is the folder /k8s-image-bundle/ of the node's install DVD, whose
+   * volume label this is (mirrors.bundle: iso); the install copies it to the disk (the DVD is gone
+   * at first boot) and both use that copy.
+   */
+  bundleOnDvd?: string;
+}
+
+/** The folder of the remastered DVD that holds the bundle (remaster --bundle). */
+export const BUNDLE_DVD_DIR = 'k8s-image-bundle';
+
 /**
  * mirrors.bundle: iso: the helper that mounts the bundle's disc (found by its label) read-only, and
- * where; install.sh and import-images.sh run it when BUNDLE_MOUNT is set.
+ * where; install.sh and import-images.sh run it when BUNDLE_MOUNT is set. On a remastered DVD the
+ * bundle is a folder of the install disc, copied to BUNDLE_COPY by the install and bound from there.
  */
-function bundleMountEnv(cluster: Cluster): [string, string][] {
+function bundleMountEnv(cluster: Cluster, where: PlanOptions = {}): [string, string][] {
   if (cluster.mirrors.bundle !== 'iso') return [];
   return [
     ['BUNDLE_MOUNT', PATHS.bundleMountScript],
-    ['BUNDLE_LABEL', BUNDLE_ISO_LABEL],
+    ['BUNDLE_LABEL', where.bundleOnDvd !== undefined ? `"${where.bundleOnDvd}"` : BUNDLE_ISO_LABEL],
     ['BUNDLE_DIR', BUNDLE_ISO_MOUNT],
+    ...(where.bundleOnDvd !== undefined
+      ? ([
+          ['BUNDLE_SUBDIR', BUNDLE_DVD_DIR],
+          ['BUNDLE_COPY', `${PATHS.stateDir}/bundle`],
+        ] as [string, string][])
+      : []),
   ];
 }
 
 /** The single source of truth of what lands on one node. Pure: same inputs, same plan. */
-export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): NodePlan {
+export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string, where: PlanOptions = {}): NodePlan {
   const node = cluster.nodes.find((n) => n.name === nodeName);
   if (!node) throw new UserError(`--node ${nodeName}: no such node in cluster ${cluster.name} (nodes: ${cluster.nodes.map((n) => n.name).join(', ')})`);
   if (secrets.cluster !== cluster.name) throw new Error(`secrets for cluster ${secrets.cluster} used with cluster ${cluster.name}`);
@@ -536,7 +556,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     startServices.push(CERT_RENEW_TIMER);
   }
   // Every node has the first-boot unit: it reruns an unfinished install, and on Kubernetes nodes inits or joins.
-  files.push(firstbootEnv(cluster, node, bootstrap, [...statusEnv, ...(hookPoints.has('before-kubeadm') || hookPoints.has('after-ready') ? [['HOOKS_DIR', PATHS.hooksDir] as [string, string]] : [])]));
+  files.push(firstbootEnv(cluster, node, bootstrap, [...statusEnv, ...(hookPoints.has('before-kubeadm') || hookPoints.has('after-ready') ? [['HOOKS_DIR', PATHS.hooksDir] as [string, string]] : [])], where));
   files.push(file(PATHS.firstbootScript, firstbootScript(), 0o755));
   files.push(file(`/etc/systemd/system/${PATHS.firstbootUnit}`, readAsset(`node-files/${PATHS.firstbootUnit}`)));
 
@@ -558,7 +578,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
         ['SELINUX', cluster.os.selinux],
         ...bootEnv(boot),
         ...(node.custom?.caCertificates.length ? [['UPDATE_CA_TRUST', 1] as [string, number]] : []),
-        ...bundleMountEnv(cluster),
+        ...bundleMountEnv(cluster, where),
         ...(hookPoints.has('after-install') ? [['HOOKS_DIR', PATHS.hooksDir] as [string, string]] : []),
         ...(reportUrl ? [['NODE_NAME', node.name] as [string, string], ...statusEnv] : []),
       ]),
