@@ -231,6 +231,23 @@ describe('k8s-image bundle --iso', { timeout: 60_000 }, () => {
   });
 });
 
+describe('the node scripts of the bundle', () => {
+  it('bundle-mount.sh and import-images.sh: bash -n, shellcheck -S style clean (CentOS 7 bash 4.2), #!/bin/bash and set -euo pipefail', () => {
+    for (const f of ['bundle-mount.sh', 'import-images.sh']) {
+      const path = join(packageRoot, 'node-files', f);
+      assert.equal(spawnSync('bash', ['-n', path]).status, 0, f);
+      const sc = spawnSync(requireTool('shellcheck'), ['-s', 'bash', '-S', 'style', '-f', 'gcc', path], { encoding: 'utf8' });
+      assert.equal(sc.status, 0, sc.stdout);
+      assert.match(readFileSync(path, 'utf8'), /^#!\/bin\/bash\n(#.*\n)*set -euo pipefail$/m);
+    }
+  });
+  it('bundle-mount.sh without mount or umount: usage, exit 2', () => {
+    const r = spawnSync('bash', [join(packageRoot, 'node-files/bundle-mount.sh')], { encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^usage: bundle-mount\.sh mount\|umount$/m);
+  });
+});
+
 describe('mirrors.bundle: iso in the plan', () => {
   const yaml = (bundle: string) => `mirrors:\n  bundle: ${bundle}\nloadBalancer: { kind: nginx }
 nodes:
