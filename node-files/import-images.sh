@@ -9,8 +9,11 @@
 #   KUBERNETES_VERSION  the cluster's version: a bundle built for another one is refused
 #   RUNTIME_SERVICE     docker (docker load) or containerd (ctr -n k8s.io images import)
 #   STATE_DIR           where the archives are downloaded, verified and marked imported
+#   BUNDLE_MOUNT        (mirrors.bundle: iso) bundle-mount.sh: the bundle's disc, found by BUNDLE_LABEL, is
+#                       mounted read-only at BUNDLE_DIR first (BUNDLE_URL is then file://BUNDLE_DIR); with
+#                       BUNDLE_SUBDIR/BUNDLE_COPY (remaster --bundle) the install's copy on the disk is bound there
 # Exit codes: 0 imported (or nothing to do), 3 wrong bundle version, 4 a download failed its sha256,
-# 5 the runtime refused an archive, 6 the bundle could not be reached.
+# 5 the runtime refused an archive, 6 the bundle could not be reached (or its disc mounted).
 set -euo pipefail
 ENV_FILE=${K8S_IMAGE_ENV:-/etc/k8s-image/firstboot.env}
 # shellcheck source=/dev/null
@@ -20,6 +23,14 @@ work="$STATE_DIR/bundle-images"
 mkdir -p "$work"
 
 say() { echo "import-images: $*" >&2; }
+
+# mirrors.bundle: iso: after the install's reboot nothing is mounted; the helper finds the disc again.
+if [ -n "${BUNDLE_MOUNT:-}" ]; then
+  if ! BUNDLE_LABEL=${BUNDLE_LABEL:-} BUNDLE_DIR=${BUNDLE_DIR:-} BUNDLE_SUBDIR=${BUNDLE_SUBDIR:-} BUNDLE_COPY=${BUNDLE_COPY:-} bash "$BUNDLE_MOUNT" mount; then
+    say "the bundle's disc is not mounted (bundle-mount.sh said why above), so $BUNDLE_URL cannot be read"
+    exit 6
+  fi
+fi
 
 # curl 7.29 (CentOS 7): -f fails on HTTP errors; the bundle is on the farm network, never behind the proxy.
 fetch() {

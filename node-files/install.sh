@@ -67,6 +67,11 @@ PROC_CMDLINE=${PROC_CMDLINE:-/proc/cmdline}
 REBOOT_WAIT=${REBOOT_WAIT:-600}
 UPDATE_CA_TRUST=${UPDATE_CA_TRUST:-0}
 HOOKS_DIR=${HOOKS_DIR:-}
+BUNDLE_MOUNT=${BUNDLE_MOUNT:-}
+BUNDLE_LABEL=${BUNDLE_LABEL:-}
+BUNDLE_DIR=${BUNDLE_DIR:-}
+BUNDLE_SUBDIR=${BUNDLE_SUBDIR:-}
+BUNDLE_COPY=${BUNDLE_COPY:-}
 
 mkdir -p "$(dirname "$INSTALL_LOG")"
 # 0600: yum may print a mirror's or proxy's URL, password included, when it fails.
@@ -95,8 +100,16 @@ report() {
   "$REPORT_PYTHON" "$REPORTER" --flush "$STATUS_URL" </dev/null >>"$INSTALL_LOG" 2>&1 &
 }
 
+# bundle_mount mount|umount: the offline bundle's disc (mirrors.bundle: iso), by node-files/bundle-mount.sh.
+bundle_mount() {
+  BUNDLE_LABEL=$BUNDLE_LABEL BUNDLE_DIR=$BUNDLE_DIR BUNDLE_SUBDIR=$BUNDLE_SUBDIR BUNDLE_COPY=$BUNDLE_COPY bash "$BUNDLE_MOUNT" "$1" >>"$INSTALL_LOG" 2>&1
+}
+BUNDLE_MOUNTED=0
+
 on_exit() {
   local rc=$?
+  # The installer's chroot: the disc is unmounted before anaconda unmounts the new system (first boot mounts it again).
+  if [ "$BUNDLE_MOUNTED" = 1 ]; then bundle_mount umount || true; fi
   if [ "$rc" -ne 0 ] && [ -n "$STATUS_URL" ] && [ -n "$NODE_NAME" ]; then
     # Waited for, at most 10 s: the installer halts and cloud-init moves on once this script ends.
     # shellcheck disable=SC2094 # the sender reads the log's tail before it appends its own lines
@@ -179,6 +192,12 @@ fi
 
 # --- packages, exact versions. Mirrors flake: retry, with a bounded backoff.
 if [ -n "${PACKAGES// /}" ]; then
+  # mirrors.bundle: iso: the only enabled repository is file://$BUNDLE_DIR/repo on the bundle's disc.
+  if [ -n "$BUNDLE_MOUNT" ]; then
+    bundle_mount mount || die "the offline bundle's disc (label ${BUNDLE_LABEL:-K8SBUNDLE}) could not be mounted at ${BUNDLE_DIR:-/run/k8s-image/bundle}, and yum reads its packages there: $(tail -n 1 "$INSTALL_LOG")"
+    if [ "$LIVE" = 0 ]; then BUNDLE_MOUNTED=1; fi
+    log "the offline bundle's disc is mounted at ${BUNDLE_DIR:-/run/k8s-image/bundle}"
+  fi
   read -r -a packages <<<"$PACKAGES"
   yum_args=(install -y --setopt=obsoletes=0)
   if [ -n "$DISABLE_EXCLUDES" ]; then yum_args+=("--disableexcludes=$DISABLE_EXCLUDES"); fi

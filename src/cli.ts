@@ -294,6 +294,7 @@ program
   .option('-n, --node <name>', 'the node it installs')
   .option('-o, --output <file>', 'the ISO to write, mode 0600 (default: outputs/<cluster>-<node>-install.iso)')
   .option('--force', 'replace an existing image file (never a device, a link or the --iso input)')
+  .option('--bundle <dir>', 'put the offline bundle (k8s-image bundle -o DIR) on the DVD as /k8s-image-bundle/: with mirrors.bundle: iso the install copies it to the disk and installs from it, and first boot imports its images (one disc, nothing served)')
   .addOption(secretsOption())
   .addOption(noNewCa('remaster makes one node\'s installer, which would leave every other node with the old CA'))
   .option('--json', 'machine-readable result on stdout')
@@ -314,6 +315,7 @@ program
   .option('-o, --output <dir>', 'the bundle directory (default: outputs/<cluster>-bundle); re-running into it downloads only what changed')
   .option('--installer <dvd>', 'the CentOS 7 DVD (ISO image, read in place, or extracted tree): its packages count as available to the nodes and are left out (a smaller bundle, for nodes that also have the DVD as a yum repository)')
   .option('--kubeadm-images <list>', 'the images kubeadm asks for, comma-separated (default: asked from the bundled kubeadm itself, which needs an x86_64 Linux host)')
+  .option('--iso <file>', 'also write the bundle as one ISO 9660 image (label K8SBUNDLE, made with xorriso, same bundle same bytes) to attach to every node as a CD drive, with mirrors.bundle: iso (VMware, a BMC\'s virtual media: no server needed)')
   .option('--json', 'machine-readable summary on stdout')
   .addHelpText(
     'after',

@@ -6,10 +6,11 @@ import { openIso } from '../iso/reader.js';
 import { remasterIso } from '../iso/remaster.js';
 import { renderKickstart } from '../kickstart/index.js';
 import { checkOutputFile, commitFile, kindOf, makeDir, removeNow, withSignalCleanup, type OutputFile } from '../output/index.js';
-import { planNode } from '../plan/index.js';
+import { BUNDLE_DVD_DIR, planNode } from '../plan/index.js';
+import { bundleProblem, readBundleManifest } from '../bundle/manifest.js';
 import { loadSecretsFor, readConfig, secretsPathFor, type Output } from './common.js';
 
-export interface RemasterCommandOptions { config?: string; iso?: string; node?: string; output?: string; force?: boolean; newCa?: boolean; json?: boolean }
+export interface RemasterCommandOptions { config?: string; iso?: string; node?: string; output?: string; force?: boolean; newCa?: boolean; bundle?: string; json?: boolean }
 
 /** Where anaconda has the install DVD mounted in %pre and %post --nochroot. */
 const DVD_MOUNT = '/run/install/repo';
@@ -28,6 +29,27 @@ export async function remaster(opts: RemasterCommandOptions, out: Output): Promi
       openIso(opts.iso).close();
     } catch (e) {
       problems.push(`--iso ${opts.iso}: ${(e as Error).message}`);
+    }
+  }
+  let dvdLabel: string | undefined;
+  if (opts.bundle !== undefined) {
+    if (cluster.mirrors.bundle !== 'iso') problems.push(`--bundle: the nodes read the bundle from a disc only with mirrors.bundle: iso in ${opts.config ?? 'cluster.yaml'} (it is ${cluster.mirrors.bundle ?? 'unset'}); set it, or leave --bundle out`);
+    const r = readBundleManifest(opts.bundle);
+    if ('problem' in r) problems.push(`--bundle ${r.problem}`);
+    else {
+      const p = bundleProblem(r.manifest, cluster.kubernetesVersion, opts.bundle);
+      if (p) problems.push(`--bundle ${p}`);
+    }
+    if (opts.iso && !problems.length) {
+      try {
+        const iso = openIso(opts.iso);
+        dvdLabel = iso.volumeId;
+        iso.close();
+      } catch {
+        /* said above */
+      }
+      // The label reaches the node's env file (blkid -L): the DVD's own d-characters and spaces only.
+      if (dvdLabel !== undefined && !/^[A-Za-z0-9_. -]{1,32}$/.test(dvdLabel)) problems.push(`--iso ${opts.iso}: its volume label "${dvdLabel}" has characters the node could not look up safely; pass a CentOS 7 DVD (label "CentOS 7 x86_64")`);
     }
   }
   if (!opts.node) problems.push(`--node: missing: which node this installer is for (${cluster.nodes.map((n) => n.name).join(', ')})`);
@@ -56,7 +78,7 @@ export async function remaster(opts: RemasterCommandOptions, out: Output): Promi
   if (problems.length) throw new UserError(problems);
 
   const { secrets } = await loadSecretsFor(loaded, { newCa: opts.newCa }, out);
-  const kickstart = renderKickstart(planNode(cluster, secrets, opts.node!), { seedDir: DVD_MOUNT });
+  const kickstart = renderKickstart(planNode(cluster, secrets, opts.node!, dvdLabel !== undefined ? { bundleOnDvd: dvdLabel } : {}), { seedDir: DVD_MOUNT });
   await makeDir(dirname(output), '-o');
   // The image is made inside a 0700 folder beside the output (its secrets are nobody else's while
   // it is written) and renamed into place whole: nothing half-written is left under the output's name.
@@ -76,6 +98,7 @@ export async function remaster(opts: RemasterCommandOptions, out: Output): Promi
           node: opts.node!,
           kickstart,
           work,
+          ...(opts.bundle !== undefined ? { bundle: { dir: opts.bundle, as: BUNDLE_DVD_DIR } } : {}),
           progress: (p) => {
             if (p - shown >= 1 || p === 100) out.progress(`remastering ${opts.iso}: ${p.toFixed(1)}%`);
             shown = p;
@@ -92,9 +115,10 @@ export async function remaster(opts: RemasterCommandOptions, out: Output): Promi
         return result;
       },
     );
-    if (opts.json) return out.result(JSON.stringify({ output, node: opts.node, ...r }, null, 2));
+    if (opts.json) return out.result(JSON.stringify({ output, node: opts.node, ...r, ...(opts.bundle !== undefined ? { bundle: `/${BUNDLE_DVD_DIR}/` } : {}) }, null, 2));
     out.result(`${output} (mode 0600): the CentOS 7 DVD that installs ${opts.node} of cluster ${cluster.name} with no key pressed`);
     out.result(`its ${[r.bios ? 'BIOS (isolinux)' : '', r.uefi ? 'UEFI (GRUB)' : ''].filter(Boolean).join(' and ')} menu${r.bios && r.uefi ? 's' : ''} default to ${r.ksArg} after 5 s; the DVD's boot records and hybrid MBR are kept, so it boots from a USB stick too (dd if=${output} of=/dev/sdX bs=4M)`);
+    if (opts.bundle !== undefined) out.result(`the offline bundle ${opts.bundle} is on it as /${BUNDLE_DVD_DIR}/: the install copies it to /var/lib/k8s-image/bundle on the node's disk and installs from it; first boot imports its images from that copy (no DVD needed after the install)`);
   } finally {
     await rm(partial, { force: true });
     await rm(work, { recursive: true, force: true });

@@ -383,7 +383,7 @@ function resolveMirrors(f: ClusterFile, kubernetesVersion: string, inTable: bool
     registryMirrors: f.mirrors?.registryMirrors ?? [],
     insecureRegistries: f.mirrors?.insecureRegistries ?? [],
     cniImageRegistry: f.mirrors?.cniImageRegistry ?? p.cniImageRegistry,
-    ...(f.mirrors?.bundle ? { bundle: f.mirrors.bundle.replace(/\/+$/, '') } : {}),
+    ...(f.mirrors?.bundle ? { bundle: f.mirrors.bundle === 'iso' ? 'iso' : f.mirrors.bundle.replace(/\/+$/, '') } : {}),
   };
   if (inTable && minorFacts(kubernetesVersion).repo === 'el7' && !mirrors.kubernetesEl7) {
     r.errors.push(

@@ -18,6 +18,8 @@ const cidr = z
   .string({ invalid_type_error: 'expected a CIDR like 10.244.0.0/16' })
   .regex(/^[0-9.]+\/[0-9]{1,2}$/, 'expected a CIDR like 10.244.0.0/16')
   .refine((s) => P.IPV4.test(s.split('/')[0]!) && Number(s.split('/')[1]) <= 32, 'expected a CIDR like 10.244.0.0/16 (octets 0-255, prefix 0-32)');
+/** mirrors.bundle: where the nodes find the offline bundle. */
+const BUNDLE_WHAT = 'the http(s) URL the bundle is served at, like http://10.0.0.1:8080/bundle (k8s-image serve --bundle), or iso: the ISO `k8s-image bundle --iso` wrote, attached to every node as a CD drive (label K8SBUNDLE)';
 const url = str(P.HTTP_URL, 'an http(s) URL like https://mirrors.example.com/path or http://user:password@proxy:3128 (no spaces, quotes, query or $; other characters in a password as %XX)');
 const host = z
   .string({ invalid_type_error: 'expected a host name (ntp.example.com) or an IPv4 address' })
@@ -232,7 +234,7 @@ export const ClusterFileSchema = z
         kubernetesPkgs: url.optional(),
         registryMirrors: z.array(url).optional(),
         insecureRegistries: z.array(str(P.HOST_PORT, 'host[:port] like registry.local:5000')).optional(),
-        bundle: url.optional(),
+        bundle: str(new RegExp(`^iso$|${P.HTTP_URL.source}`), BUNDLE_WHAT).optional(),
         cniImageRegistry: str(P.IMAGE_REPO, 'a registry host[/path] serving the Docker Hub CNI images, like docker.m.daocloud.io or harbor.example.com/dockerhub').optional(),
       })
       .strict()

@@ -89,6 +89,8 @@ export interface Mirrors {
   /**
    * Where the nodes reach the offline bundle (`k8s-image bundle`, served by `serve --bundle` or any
    * web server): its repository becomes the only enabled one and first boot imports its images.
+   * `iso`: the bundle's ISO (`k8s-image bundle --iso`) is a CD drive of every node, found by its label
+   * and mounted read-only at /run/k8s-image/bundle (node-files/bundle-mount.sh).
    */
   bundle?: string;
   /** Registry (host[/path]) that serves the CNI's Docker Hub images (flannel, calico) in place of docker.io. */

@@ -125,6 +125,8 @@ export interface RemasterOptions {
   work: string;
   /** Percent written, as xorriso reports it. */
   progress?: (percent: number) => void;
+  /** `--bundle`: an offline bundle folder, added whole as /<bundleDir>/ (its repo, keys, images, bundle.json). */
+  bundle?: { dir: string; as: string };
 }
 
 export interface RemasterResult {
@@ -186,6 +188,8 @@ export async function remasterIso(opts: RemasterOptions): Promise<RemasterResult
   }
   const args = ['-abort_on', 'FAILURE', '-indev', opts.dvd, '-outdev', opts.output, '-boot_image', 'any', 'replay'];
   for (const [from, to] of maps) args.push('-map', from, to);
+  // The bundle is streamed from its folder like the DVD; its files are the node's to read (no secret in it).
+  if (opts.bundle) for (const part of ['repo', 'keys', 'images', 'bundle.json']) args.push('-map', join(opts.bundle.dir, part), `/${opts.bundle.as}/${part}`);
   // The node's secret files and kickstart: root's only inside the image too.
   const secrets = maps.filter(([, to]) => to === '/ks.cfg' || to.startsWith('/k8s-image/')).map(([, to]) => to);
   if (secrets.length) args.push('-chmod', '0600', ...secrets, '--');

@@ -8,7 +8,7 @@ import { readAsset } from '../assets.js';
 import { criSocket, dockerCompanions, kubernetesPackageVersion, minorFacts, IPVS_MODULES } from '../versions/index.js';
 import { kubeadmConfig, endpointText } from './kubeadm.js';
 import { cniManifest } from './cni.js';
-import { renderRepoFile, yumRepos } from './repos.js';
+import { BUNDLE_ISO_LABEL, BUNDLE_ISO_MOUNT, bundleBaseUrl, renderRepoFile, yumRepos } from './repos.js';
 import { isLocalProxyNode, lbFiles, lbFirewallProtocols, lbPackages, lbServices, localEndpointHosts, localProxy } from './lb.js';
 import { bootEnv, bootPlan, kernelPackages, kernelRepo } from './kernel.js';
 import { PATHS, type NodePlan, type PlanFile, type PlanNetDevice, type PlanRoute } from './types.js';
@@ -19,7 +19,7 @@ import { firstbootScript } from './node-scripts.js';
 export type { NodePlan, PlanFile, PlanNetDevice, PlanRoute } from './types.js';
 export { PATHS, VOLUME_LABELS } from './types.js';
 export { kubeadmConfig, goDuration, apiServerCertSANs, endpointText } from './kubeadm.js';
-export { yumRepos, bundleSourceRepos, bundleKeyFiles } from './repos.js';
+export { yumRepos, bundleSourceRepos, bundleKeyFiles, bundleBaseUrl, BUNDLE_ISO_LABEL, BUNDLE_ISO_MOUNT } from './repos.js';
 export { cniManifest } from './cni.js';
 
 /** From the install medium on every node (install.sh also ensures them on cloud images). */
@@ -293,7 +293,7 @@ function clusterCredentials(cluster: Cluster): string[] {
 }
 
 /** The values first boot reads (node-files/README.md lists each). */
-function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstrap'], status: [string, string][]): PlanFile {
+function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstrap'], status: [string, string][], where: PlanOptions = {}): PlanFile {
   const header = 'k8s-image first-boot settings for this node (see node-files/README.md)';
   const install: [string, string][] = [
     ['INSTALL_SCRIPT', PATHS.installScript],
@@ -354,8 +354,9 @@ function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstr
       ...(cluster.mirrors.bundle
         ? ([
             ['IMPORT_IMAGES', PATHS.importImagesScript],
-            ['BUNDLE_URL', cluster.mirrors.bundle],
+            ['BUNDLE_URL', bundleBaseUrl(cluster)!],
             ['KUBERNETES_VERSION', cluster.kubernetesVersion],
+            ...bundleMountEnv(cluster, where),
           ] as [string, string][])
         : []),
     ]),
@@ -427,8 +428,41 @@ export function clusterPackages(cluster: Cluster): string[] {
   return [...pkgs];
 }
 
+/** How the node is delivered, where it changes what lands on it. */
+export interface PlanOptions {
+  /**
+   * `remaster --bundle`: the bundle is the folder /k8s-image-bundle/ of the node's install DVD, whose
+   * volume label this is (mirrors.bundle: iso); the install copies it to the disk (the DVD is gone
+   * at first boot) and both use that copy.
+   */
+  bundleOnDvd?: string;
+}
+
+/** The folder of the remastered DVD that holds the bundle (remaster --bundle). */
+export const BUNDLE_DVD_DIR = 'k8s-image-bundle';
+
+/**
+ * mirrors.bundle: iso: the helper that mounts the bundle's disc (found by its label) read-only, and
+ * where; install.sh and import-images.sh run it when BUNDLE_MOUNT is set. On a remastered DVD the
+ * bundle is a folder of the install disc, copied to BUNDLE_COPY by the install and bound from there.
+ */
+function bundleMountEnv(cluster: Cluster, where: PlanOptions = {}): [string, string][] {
+  if (cluster.mirrors.bundle !== 'iso') return [];
+  return [
+    ['BUNDLE_MOUNT', PATHS.bundleMountScript],
+    ['BUNDLE_LABEL', where.bundleOnDvd !== undefined ? `"${where.bundleOnDvd}"` : BUNDLE_ISO_LABEL],
+    ['BUNDLE_DIR', BUNDLE_ISO_MOUNT],
+    ...(where.bundleOnDvd !== undefined
+      ? ([
+          ['BUNDLE_SUBDIR', BUNDLE_DVD_DIR],
+          ['BUNDLE_COPY', `${PATHS.stateDir}/bundle`],
+        ] as [string, string][])
+      : []),
+  ];
+}
+
 /** The single source of truth of what lands on one node. Pure: same inputs, same plan. */
-export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): NodePlan {
+export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string, where: PlanOptions = {}): NodePlan {
   const node = cluster.nodes.find((n) => n.name === nodeName);
   if (!node) throw new UserError(`--node ${nodeName}: no such node in cluster ${cluster.name} (nodes: ${cluster.nodes.map((n) => n.name).join(', ')})`);
   if (secrets.cluster !== cluster.name) throw new Error(`secrets for cluster ${secrets.cluster} used with cluster ${cluster.name}`);
@@ -480,6 +514,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     files.push(file(PATHS.caCert, secrets.ca.cert));
     if (node.role === 'master') files.push(...masterPki(secrets));
     if (cluster.mirrors.bundle) files.push(file(PATHS.importImagesScript, readAsset('node-files/import-images.sh'), 0o755));
+
     if (bootstrap === 'init') {
       files.push(file(PATHS.cniManifest, cniManifest(cluster)));
       files.push(file(PATHS.tokenFile, `${secrets.bootstrapToken}\n`, 0o600, true));
@@ -521,7 +556,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     startServices.push(CERT_RENEW_TIMER);
   }
   // Every node has the first-boot unit: it reruns an unfinished install, and on Kubernetes nodes inits or joins.
-  files.push(firstbootEnv(cluster, node, bootstrap, [...statusEnv, ...(hookPoints.has('before-kubeadm') || hookPoints.has('after-ready') ? [['HOOKS_DIR', PATHS.hooksDir] as [string, string]] : [])]));
+  files.push(firstbootEnv(cluster, node, bootstrap, [...statusEnv, ...(hookPoints.has('before-kubeadm') || hookPoints.has('after-ready') ? [['HOOKS_DIR', PATHS.hooksDir] as [string, string]] : [])], where));
   files.push(file(PATHS.firstbootScript, firstbootScript(), 0o755));
   files.push(file(`/etc/systemd/system/${PATHS.firstbootUnit}`, readAsset(`node-files/${PATHS.firstbootUnit}`)));
 
@@ -543,12 +578,15 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
         ['SELINUX', cluster.os.selinux],
         ...bootEnv(boot),
         ...(node.custom?.caCertificates.length ? [['UPDATE_CA_TRUST', 1] as [string, number]] : []),
+        ...bundleMountEnv(cluster, where),
         ...(hookPoints.has('after-install') ? [['HOOKS_DIR', PATHS.hooksDir] as [string, string]] : []),
         ...(reportUrl ? [['NODE_NAME', node.name] as [string, string], ...statusEnv] : []),
       ]),
     ),
   );
   files.push(file(PATHS.installScript, readAsset('node-files/install.sh'), 0o755));
+  // mirrors.bundle: iso: install.sh (before yum) and import-images.sh (at first boot) mount the disc with it.
+  if (cluster.mirrors.bundle === 'iso') files.push(file(PATHS.bundleMountScript, readAsset('node-files/bundle-mount.sh'), 0o755));
 
   // One's own files last: a path k8s-image writes itself is refused, naming the field.
   for (const f of customFiles(node)) {
@@ -653,6 +691,15 @@ export function planGolden(cluster: Cluster, secrets: Secrets): NodePlan {
         ['SEAL_SCRIPT', PATHS.sealScript],
         ['GOLDEN_UNIT', PATHS.goldenUnit],
         ['MARKER', PATHS.goldenMarker],
+        // mirrors.bundle: the bundle's images are imported (import-images.sh), not pulled from a registry.
+        ...(cluster.mirrors.bundle
+          ? ([
+              ['IMPORT_IMAGES', PATHS.importImagesScript],
+              ['BUNDLE_URL', bundleBaseUrl(cluster)!],
+              ['STATE_DIR', PATHS.stateDir],
+              ...bundleMountEnv(cluster),
+            ] as [string, string][])
+          : []),
       ]),
     ),
   );
@@ -671,9 +718,12 @@ export function planGolden(cluster: Cluster, secrets: Secrets): NodePlan {
         ['INSTALL_LOG', PATHS.installLog],
         ['SELINUX', cluster.os.selinux],
         ...bootEnv(boot),
+        ...bundleMountEnv(cluster),
       ]),
     ),
   );
+  if (cluster.mirrors.bundle) files.push(file(PATHS.importImagesScript, readAsset('node-files/import-images.sh'), 0o755));
+  if (cluster.mirrors.bundle === 'iso') files.push(file(PATHS.bundleMountScript, readAsset('node-files/bundle-mount.sh'), 0o755));
   const credentials = clusterCredentials(cluster);
   for (const [i, f] of files.entries()) {
     if (credentials.some((c) => f.content.includes(c))) files[i] = { ...f, secret: true, mode: 0o600 };

@@ -12,6 +12,20 @@ export interface YumRepo {
   local?: boolean;
 }
 
+/** The label of the bundle's ISO (`k8s-image bundle --iso`): how a node finds the disc (blkid -L). */
+export const BUNDLE_ISO_LABEL = 'K8SBUNDLE';
+/** Where node-files/bundle-mount.sh mounts it, read-only (a tmpfs: nothing of it outlives a boot). */
+export const BUNDLE_ISO_MOUNT = '/run/k8s-image/bundle';
+
+/**
+ * Where a node reads the bundle: the URL it is served at, or with mirrors.bundle: iso the mount
+ * point of its disc (file://; yum and import-images.sh read file:// as well as http).
+ */
+export function bundleBaseUrl(cluster: Cluster): string | undefined {
+  const b = cluster.mirrors.bundle;
+  return b === 'iso' ? `file://${BUNDLE_ISO_MOUNT}` : b;
+}
+
 /** Packages held back from `yum update`: installed only with --disableexcludes. */
 export const KUBERNETES_HELD = ['kubelet', 'kubeadm', 'kubectl', 'kubernetes-cni', 'cri-tools'];
 export const RUNTIME_HELD = ['docker-ce', 'docker-ce-cli', 'containerd.io'];
@@ -22,7 +36,7 @@ export const RUNTIME_HELD = ['docker-ce', 'docker-ce-cli', 'containerd.io'];
  */
 export function yumRepos(cluster: Cluster): { file: string; repos: YumRepo[] }[] {
   const upstream = upstreamRepoFiles(cluster);
-  const bundle = cluster.mirrors.bundle;
+  const bundle = bundleBaseUrl(cluster);
   if (!bundle) return upstream;
   // mirrors.bundle: the offline bundle is the one enabled repository; the others stay written but
   // off, so `yum-config-manager --enable` brings a mirror back when the farm is connected again.

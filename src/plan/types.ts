@@ -104,6 +104,7 @@ export const PATHS = {
   firstbootScript: '/usr/local/lib/k8s-image/firstboot.sh',
   tokenKeeperScript: '/usr/local/lib/k8s-image/token-keeper.sh',
   importImagesScript: '/usr/local/lib/k8s-image/import-images.sh',
+  bundleMountScript: '/usr/local/lib/k8s-image/bundle-mount.sh',
   firstbootUnit: 'k8s-image-firstboot.service',
   firstbootEnv: '/etc/k8s-image/firstboot.env',
   installEnv: '/etc/k8s-image/install.env',

@@ -232,6 +232,25 @@ describe('k8s-image bundle', { timeout: 120_000 }, () => {
     assert.deepEqual(readdirSync(join(work, 'out')), ['lab-bundle']);
   });
 
+  it('--iso: the bundle as a K8SBUNDLE ISO; 7z extracts every file bundle.json lists with its sha256; the same bundle gives the same bytes', async () => {
+    const iso = join(work, 'out', 'lab-bundle.iso');
+    const cap = capture();
+    await bundle({ config, output: out, iso }, cap);
+    assert.match(cap.lines.join('\n'), /as an ISO in .*lab-bundle\.iso \(label K8SBUNDLE\): attach it to every node as one more CD drive and set mirrors\.bundle: iso/);
+    assert.match(spawnSync('blkid', ['-p', '-o', 'export', iso], { encoding: 'utf8' }).stdout, /^LABEL=K8SBUNDLE$/m);
+    const x = join(work, 'iso-files');
+    const r = spawnSync('7z', ['x', '-y', `-o${x}`, iso], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const m = readBundleManifest(out);
+    assert.ok('manifest' in m);
+    assert.ok(m.manifest.files.length > 10);
+    for (const f of m.manifest.files) assert.equal(createHash('sha256').update(readFileSync(join(x, f.path))).digest('hex'), f.sha256, f.path);
+    assert.ok(readFileSync(join(x, 'bundle.json')).equals(readFileSync(join(out, 'bundle.json'))));
+    const again = join(work, 'again.iso');
+    await bundle({ config, output: out, iso: again }, capture());
+    assert.ok(readFileSync(again).equals(readFileSync(iso)));
+  });
+
   it('missing tools: one line naming the Debian packages', () => {
     const empty = tempDir('k8s-nopath-');
     const r = spawnSync(process.execPath, [CLI, 'bundle', '-c', config, '-o', join(work, 'nothing')], { encoding: 'utf8', env: { PATH: empty } });

@@ -64,7 +64,7 @@ test('without mirrors.bundle nothing of the bundle appears', async () => {
   }
 });
 
-test('mirrors.bundle must be an http(s) URL', () => {
+test('mirrors.bundle must be an http(s) URL (or iso)', () => {
   const p = configProblems(yamlWith('mirrors:\n  bundle: "ftp://x/bundle"\n'));
-  assert.ok(p.some((x) => x.startsWith('mirrors.bundle: "ftp://x/bundle" is not valid: expected an http(s) URL')), p.join('\n'));
+  assert.ok(p.some((x) => x.startsWith('mirrors.bundle: "ftp://x/bundle" is not valid: expected the http(s) URL the bundle is served at')), p.join('\n'));
 });

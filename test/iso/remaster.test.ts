@@ -6,7 +6,7 @@
 // the embedded kickstart.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -232,4 +232,83 @@ test('remaster without xorriso says which package to install', async () => {
   assert.equal((bad as { code: number }).code, 2);
   assert.match((bad as { stderr: string }).stderr, /--iso .*lab\.yaml: .*not an ISO 9660 image/);
   assert.match((bad as { stderr: string }).stderr, /--node nodeX: no such node/);
+});
+
+// remaster --bundle (mirrors.bundle: iso): the offline bundle on the DVD as /k8s-image-bundle/; the
+// install finds the DVD by its own label, copies the bundle to the disk and installs from it; first
+// boot, with no DVD any more, imports the images from that copy. The node side runs in the
+// node-files sandbox (blkid/mount stand-ins modelled on util-linux 2.23), the DVD's files as 7z
+// extracts them from the remastered image.
+test('remaster --bundle: the bundle on the DVD, copied to the disk by the install, used again at first boot without the DVD', { timeout: 120000 }, async () => {
+  const { makeSandbox, run, callsOf, calls } = await import('../node-files/sandbox.js');
+  const bundle = join(base, 'bundle');
+  mkdirSync(join(bundle, 'repo/repodata'), { recursive: true });
+  mkdirSync(join(bundle, 'keys'));
+  mkdirSync(join(bundle, 'images'));
+  writeFileSync(join(bundle, 'repo/kubeadm-1.17.4-0.x86_64.rpm'), 'rpm');
+  writeFileSync(join(bundle, 'repo/repodata/repomd.xml'), '<repomd/>\n');
+  writeFileSync(join(bundle, 'keys/kubernetes-1.gpg'), 'key\n');
+  const archive = Buffer.from('pause archive\n'.repeat(100));
+  writeFileSync(join(bundle, 'images/pause_3.1.tar'), archive);
+  const sha = (await import('node:crypto')).createHash('sha256').update(archive).digest('hex');
+  writeFileSync(join(bundle, 'images/index.txt'), `kubernetesVersion 1.17.4\n${sha} pause_3.1.tar registry.aliyuncs.com/google_containers/pause:3.1\n`);
+  writeFileSync(join(bundle, 'bundle.json'), JSON.stringify({ format: 'k8s-image-bundle/1', kubernetesVersion: '1.17.4', runtime: 'docker', files: [], images: [], packages: [], keys: [] }));
+  const cfg = join(base, 'bundle-lab.yaml');
+  writeFileSync(cfg, readFileSync(join(packageRoot, 'examples/lab.yaml'), 'utf8').replace(/^(  preset: aliyun.*)$/m, '$1\n  bundle: iso'));
+  const bout = join(base, 'node01-bundle.iso');
+
+  // Without mirrors.bundle: iso the nodes would not look for it: refused in one line, nothing written.
+  const refused = await exec(process.execPath, [cli, 'remaster', '--iso', dvd, '--node', 'node01', '-o', bout, '--bundle', bundle], { cwd: base }).catch((e: { code: number; stderr: string }) => e);
+  assert.equal((refused as { code: number }).code, 2);
+  assert.match((refused as { stderr: string }).stderr, /--bundle: the nodes read the bundle from a disc only with mirrors\.bundle: iso/);
+  assert.ok(!existsSync(bout));
+
+  const r = await exec(process.execPath, [cli, 'remaster', '-c', cfg, '--iso', dvd, '--node', 'node01', '-o', bout, '--bundle', bundle, '--json'], { cwd: base });
+  assert.equal(JSON.parse(r.stdout).bundle, '/k8s-image-bundle/');
+  const listing = execFileSync(requireTool('isoinfo'), ['-R', '-f', '-i', bout], { encoding: 'utf8' }).split('\n');
+  for (const f of ['/k8s-image-bundle/bundle.json', '/k8s-image-bundle/images/index.txt', '/k8s-image-bundle/images/pause_3.1.tar', '/k8s-image-bundle/repo/repodata/repomd.xml', '/k8s-image-bundle/keys/kubernetes-1.gpg']) assert.ok(listing.includes(f), f);
+  assert.match(report(bout, 'el_torito'), /El Torito boot img :\s+1\s+BIOS\s+y/, 'still boots');
+  const iso = openIso(bout);
+  let ks: string;
+  try {
+    ks = iso.read(iso.lookup('ks.cfg')!).toString('utf8');
+  } finally {
+    iso.close();
+  }
+  assert.deepEqual(checkKickstart(ks), []);
+  assert.match(ks, /^BUNDLE_LABEL="CentOS 7 x86_64"\nBUNDLE_DIR=\/run\/k8s-image\/bundle\nBUNDLE_SUBDIR=k8s-image-bundle\nBUNDLE_COPY=\/var\/lib\/k8s-image\/bundle$/m);
+  assert.match(ks, /^baseurl=file:\/\/\/run\/k8s-image\/bundle\/repo\/$/m);
+
+  // The node: the installer's chroot, the DVD found by its own label.
+  const dvdFiles = join(base, 'dvd-files');
+  const x = spawnSync(requireTool('7z'), ['x', '-y', `-o${dvdFiles}`, bout], { encoding: 'utf8' });
+  assert.equal(x.status, 0, x.stdout + x.stderr);
+  const sb = makeSandbox('join');
+  try {
+    const mnt = join(sb.root, 'run/k8s-image/bundle');
+    const copy = join(sb.root, 'var/lib/k8s-image/bundle');
+    mkdirSync(join(sb.fake, 'labels'));
+    writeFileSync(join(sb.fake, 'labels', LABEL), `${dvdFiles}\n`);
+    const bundleEnv = [`BUNDLE_MOUNT=${join(packageRoot, 'node-files/bundle-mount.sh')}`, `BUNDLE_LABEL="${LABEL}"`, `BUNDLE_DIR=${mnt}`, 'BUNDLE_SUBDIR=k8s-image-bundle', `BUNDLE_COPY=${copy}`];
+    writeFileSync(sb.p.installEnv, [
+      'PACKAGES="kubeadm-1.17.4-0"', 'FIRSTBOOT_UNIT=k8s-image-firstboot.service', `INSTALL_MARKER=${sb.p.installMarker}`, `FSTAB=${join(sb.root, 'fstab')}`,
+      `SELINUX_CONFIG=${join(sb.root, 'selinux')}`, `INSTALL_LOG=${join(sb.root, 'install.log')}`, ...bundleEnv, '',
+    ].join('\n'));
+    const inst = await run(sb, 'install.sh', {}, 20000);
+    assert.equal(inst.code, 0, inst.stdout + inst.stderr);
+    assert.ok(readFileSync(join(copy, 'images/pause_3.1.tar')).equals(archive), 'the bundle is on the disk');
+    const order = calls(sb).map((c) => c.join(' ')).filter((c) => /^(mount|umount|yum) /.test(c));
+    assert.deepEqual(order.map((c) => c.split(' ').slice(0, 2).join(' ')), ['mount -r', 'umount ' + mnt + '.disc', `mount --bind`, 'yum install', `umount ${mnt}`]);
+    // The reboot: the DVD is gone, nothing is mounted; first boot's import binds the copy again.
+    rmSync(join(sb.fake, 'labels', LABEL));
+    writeFileSync(join(sb.fake, 'mounts'), '');
+    const env = join(sb.p.etc, 'images.env');
+    writeFileSync(env, [`BUNDLE_URL=file://${mnt}`, 'KUBERNETES_VERSION=1.17.4', 'RUNTIME_SERVICE=docker', `STATE_DIR=${sb.p.state}`, ...bundleEnv, ''].join('\n'));
+    const imp = await run(sb, 'import-images.sh', { K8S_IMAGE_ENV: env });
+    assert.equal(imp.code, 0, imp.stdout + imp.stderr);
+    assert.deepEqual(callsOf(sb, 'docker', 'load').map((c) => c[3]!.split('/').at(-1)), ['pause_3.1.tar']);
+    assert.match(imp.stderr, /bound the bundle's copy .* at /);
+  } finally {
+    sb.cleanup();
+  }
 });

@@ -247,5 +247,50 @@ case $name in
       esac
     done
     ;;
+  blkid | mount | umount | mountpoint)
+    # util-linux 2.23 (CentOS 7), as test/reference/util-linux-2.23-blkid-mount.md records it. A "disc" is
+    # a directory of the sandbox; $FAKE_DIR/labels/LABEL names the one carrying LABEL (none: no such
+    # device). Mounting copies the disc's files to the mount point, read-only, and records it in
+    # $FAKE_DIR/mounts ("DEV DIR" lines); unmounting empties the mount point again.
+    mounts=$FAKE_DIR/mounts
+    touch "$mounts"
+    case $name in
+      blkid)
+        # blkid -L LABEL: the device on stdout and 0; no device with the label: no output, exit 2.
+        [ "${1:-}" = -L ] || { echo "fake blkid: only -L LABEL is modelled" >&2; exit 4; }
+        if [ -f "$FAKE_DIR/labels/$2" ]; then cat "$FAKE_DIR/labels/$2"; exit 0; fi
+        exit 2
+        ;;
+      mountpoint)
+        # mountpoint -q DIR: 0 when DIR is a mount point, 1 when not.
+        dir=${*: -1}
+        if awk -v d="$dir" '$2 == d { f = 1 } END { exit !f }' "$mounts"; then exit 0; fi
+        exit 1
+        ;;
+      mount)
+        dev='' dir=''
+        while [ $# -gt 0 ]; do
+          case $1 in
+            -t | -o) shift ;;
+            -*) ;;
+            *) if [ -z "$dev" ]; then dev=$1; else dir=$1; fi ;;
+          esac
+          shift
+        done
+        if [ ! -e "$dev" ]; then echo "mount: special device $dev does not exist" >&2; exit 32; fi
+        if [ ! -d "$dir" ]; then echo "mount: mount point $dir does not exist" >&2; exit 32; fi
+        if grep -qxF "$dev $dir" "$mounts"; then echo "mount: $dev is already mounted or $dir busy" >&2; exit 32; fi
+        cp -R "$dev"/. "$dir"/
+        find "$dir" -type f -exec chmod a-w {} +
+        echo "$dev $dir" >>"$mounts"
+        ;;
+      umount)
+        dir=$1
+        if ! awk -v d="$dir" '$2 == d { f = 1 } END { exit !f }' "$mounts"; then echo "umount: $dir: not mounted" >&2; exit 32; fi
+        find "$dir" -mindepth 1 -delete
+        awk -v d="$dir" '$2 != d' "$mounts" >"$mounts.new" && mv -f "$mounts.new" "$mounts"
+        ;;
+    esac
+    ;;
 esac
 exit 0

@@ -52,6 +52,10 @@ export const FAKE_COMMANDS = [
   'ip',
   'docker',
   'crictl',
+  'blkid',
+  'mount',
+  'umount',
+  'mountpoint',
 ] as const;
 
 /** The stand-in for kubeadm's certificate renewal (fake-command.sh hands `kubeadm alpha|certs ...` to it). */
