@@ -52,9 +52,14 @@ umask 077
 mkdir -p "$STATE_DIR" "$(dirname "$CERT_LOG")"
 touch "$CERT_LOG"
 chmod 0600 "$CERT_LOG"
-exec > >(tee -a "$CERT_LOG") 2>&1
+# Everything goes straight into the log (no `tee` process: systemd ends a oneshot unit's whole cgroup
+# when the script exits, and a tee could be killed before it wrote the last lines, which the failure
+# report reads). The journal (the unit's stdout, kept as fd 3) gets a one-line summary from on_exit.
+exec 3>&1
+exec >>"$CERT_LOG" 2>&1
 
 WORK=''
+SUMMARY=''
 log() {
   echo "$(date +%Y-%m-%dT%H:%M:%S%:z) cert-renew: $*"
 }
@@ -64,13 +69,21 @@ die() {
   exit 1
 }
 
-# report KIND [report.py options]: queued in order, sent in the background (failures are waited for).
+# report KIND: sent before the script goes on, waiting at most 10 s. Never in the background: the
+# unit is Type=oneshot with KillMode=control-group, so systemd SIGTERMs every process left in its
+# cgroup the moment the script exits (systemd 219 service.c: service_enter_running ->
+# service_enter_stop), a background sender included. A report not sent in time stays queued on
+# the node (report.py's spool) and goes with the next report.
 report() {
   [ -n "$STATUS_URL" ] || return 0
-  local kind=$1
+  local kind=$1 rc=0
   shift
-  "$REPORT_PYTHON" "$REPORTER" --queue-only --certs "$KUBE_DIR" "$@" "$STATUS_URL" "$NODE_NAME" "$kind" </dev/null >>"$CERT_LOG" 2>&1 || return 0
-  "$REPORT_PYTHON" "$REPORTER" --flush "$STATUS_URL" </dev/null >>"$CERT_LOG" 2>&1 &
+  "$REPORT_PYTHON" "$REPORTER" --certs "$KUBE_DIR" --sync 10 "$@" "$STATUS_URL" "$NODE_NAME" "$kind" </dev/null >>"$CERT_LOG" 2>&1 || rc=$?
+  case $rc in
+    0) ;;
+    3) log "WARNING: the status server refused the $kind report (its reason is above)" ;;
+    *) log "WARNING: the $kind report is not sent yet (status server down or slow); it stays queued on this node and goes with the next report" ;;
+  esac
 }
 
 on_exit() {
@@ -78,10 +91,13 @@ on_exit() {
   if [ -n "$WORK" ]; then rm -rf "$WORK"; fi
   if [ "$rc" -ne 0 ]; then
     log "FAILED (exit $rc). Read $CERT_LOG; 'kubeadm certs check-expiration' (1.15-1.19: 'kubeadm alpha certs check-expiration') shows every certificate. The timer tries again tomorrow; 'systemctl start k8s-image-cert-renew' tries now"
+    echo "k8s-image cert-renew: FAILED (exit $rc): $(grep 'ERROR: ' "$CERT_LOG" | tail -n 1 | sed 's/^.*ERROR: //'); the log is $CERT_LOG" >&3
     if [ -n "$STATUS_URL" ]; then
       # shellcheck disable=SC2094 # the sender reads the log's tail before it appends its own lines
       "$REPORT_PYTHON" "$REPORTER" --log "$CERT_LOG" --certs "$KUBE_DIR" --sync 10 "$STATUS_URL" "$NODE_NAME" certs-failed </dev/null >>"$CERT_LOG" 2>&1 || true
     fi
+  else
+    echo "k8s-image cert-renew: ${SUMMARY:-done} (the log is $CERT_LOG)" >&3
   fi
 }
 trap on_exit EXIT
@@ -195,6 +211,7 @@ main() {
   if ! flock -n 9; then die "another cert-renew run holds $STATE_DIR/cert-renew.lock"; fi
   if [ ! -f "$PKI_DIR/ca.crt" ] || [ ! -f "$PKI_DIR/apiserver.crt" ] || [ ! -f "$KUBE_DIR/admin.conf" ]; then
     log "kubeadm has not made this master's PKI yet (no $PKI_DIR/apiserver.crt or $KUBE_DIR/admin.conf); nothing to do"
+    SUMMARY="no kubeadm PKI yet; nothing to do"
     exit 0
   fi
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/k8s-image-cert-renew.XXXXXX")
@@ -210,11 +227,12 @@ main() {
   if [ -z "$due" ]; then
     log "every certificate lasts more than $((RENEW_WITHIN / 86400)) days; nothing to renew"
     log_expiry
+    SUMMARY="every certificate lasts more than $((RENEW_WITHIN / 86400)) days; nothing renewed"
     report certs-checked
     exit 0
   fi
   log "ending within $((RENEW_WITHIN / 86400)) days: $(echo "$due" | tr '\n' ' ')"
-  local before after
+  local before after due_before=$due
   before=$(ca_fingerprints)
   # shellcheck disable=SC2086 # RENEW_COMMAND is the subcommand's words (the plan writes it from its table)
   log "+ kubeadm $RENEW_COMMAND --cert-dir $PKI_DIR"
@@ -228,6 +246,7 @@ main() {
   log_expiry
   restart_control_plane
   copy_admin_conf
+  SUMMARY="renewed: $(echo "$due_before" | tr '\n' ' ')"
   report certs-renewed
   log "done"
 }

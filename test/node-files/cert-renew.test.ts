@@ -8,7 +8,7 @@
  * report.py under CentOS 7's python 2.7 where this machine has it.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -18,7 +18,7 @@ import { after, before, describe, it } from 'node:test';
 import { packageRoot } from '../../src/assets.js';
 import { generateSecrets, type Secrets } from '../../src/secrets/index.js';
 import { parseCerts, reportKey, reportSignature } from '../../src/status/protocol.js';
-import { callsOf, makeSandbox, run, until, type Sandbox } from './sandbox.js';
+import { callsOf, makeSandbox, script, type Sandbox } from './sandbox.js';
 
 const REF = JSON.parse(readFileSync(join(packageRoot, 'test/reference/kubeadm-certs-renew.json'), 'utf8')) as {
   versions: { minors: [number, number]; argv: string[]; flags: string[] }[];
@@ -178,28 +178,59 @@ after(async () => {
   for (const sb of sandboxes) sb.cleanup();
 });
 
-/** Run cert-renew.sh on `m` with the stand-in of `fakeMinor`, reporting to the capture server. */
-async function renew(m: Pki, fakeMinor: number) {
+/**
+ * Run cert-renew.sh as systemd runs the oneshot unit: in a process group of its own (the unit's
+ * cgroup), and the moment the script's main process exits, SIGTERM then SIGKILL to the whole group
+ * (KillMode=control-group; systemd 219 service_enter_running -> service_enter_stop): a background
+ * sender does not survive it. Reports go to the capture server; what reached it is what counts.
+ */
+async function renew(m: Pki, fakeMinor: number, extraEnv: Record<string, string> = {}) {
   sandboxes.push(m.sb);
   const key = reportKey(secrets.ca.key, 'master');
   writeFileSync(join(m.sb.p.etc, 'report.key'), `${key}\n`, { mode: 0o600 });
   writeFileSync(m.certEnv, `${readFileSync(m.certEnv, 'utf8')}STATUS_URL=${reports.url}\nREPORTER=${REPORTER}\nREPORT_PYTHON=${PYTHON}\n`);
   const before = reports.bodies.length;
-  const r = await run(m.sb, 'cert-renew.sh', {
-    K8S_IMAGE_CERT_ENV: m.certEnv,
-    K8S_IMAGE_REPORT_KEY: join(m.sb.p.etc, 'report.key'),
-    K8S_IMAGE_REPORT_SPOOL: join(m.sb.p.state, 'reports'),
-    K8S_IMAGE_REPORT_TRIES: '3',
-    K8S_IMAGE_REPORT_PAUSE: '0.2',
-    ...fakeKubeadm(fakeMinor),
-  }, 30000);
-  return { ...r, log: readFileSync(join(m.sb.root, 'var/log/k8s-image/cert-renew.log'), 'utf8'), reportsFrom: before, key };
+  const child = spawn('bash', [script('cert-renew.sh')], {
+    env: {
+      ...m.sb.env,
+      LANG: 'C',
+      LC_ALL: 'C',
+      K8S_IMAGE_CERT_ENV: m.certEnv,
+      K8S_IMAGE_REPORT_KEY: join(m.sb.p.etc, 'report.key'),
+      K8S_IMAGE_REPORT_SPOOL: join(m.sb.p.state, 'reports'),
+      K8S_IMAGE_REPORT_TRIES: '3',
+      K8S_IMAGE_REPORT_PAUSE: '0.2',
+      ...fakeKubeadm(fakeMinor),
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let journal = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (journal += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (journal += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  clearTimeout(timer);
+  const killGroup = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, sig);
+    } catch {
+      // the group is empty already
+    }
+  };
+  killGroup('SIGTERM');
+  await new Promise((r) => setTimeout(r, 100));
+  killGroup('SIGKILL');
+  await new Promise((r) => setTimeout(r, 200));
+  return { code, journal, log: readFileSync(join(m.sb.root, 'var/log/k8s-image/cert-renew.log'), 'utf8'), reportsFrom: before, key };
 }
 
-/** The reports that run sent (waits for the background sender). */
-async function sent(from: number, n: number): Promise<URLSearchParams[]> {
-  await until(() => reports.bodies.length >= from + n, 10000);
-  return reports.bodies.slice(from);
+/** The reports that run sent: they must be there already (nothing of the run is left to send them). */
+function sent(from: number, n: number): URLSearchParams[] {
+  const got = reports.bodies.slice(from);
+  assert.ok(got.length >= n, `expected ${n} report(s) to have reached the server by the end of the run, got ${got.length}`);
+  return got;
 }
 
 describe('cert-renew.sh in the sandbox', () => {
@@ -237,7 +268,7 @@ describe('cert-renew.sh in the sandbox', () => {
     assert.deepEqual(callsOf(m.sb, 'systemctl', 'restart'), [['systemctl', 'restart', 'kubelet']]);
     assert.match(r.log, /ending within 60 days: apiserver\.crt/);
     // Reported: certs-renewed with the new earliest expiry and the CA's, signed over them.
-    const [body] = await sent(r.reportsFrom, 1);
+    const [body] = sent(r.reportsFrom, 1);
     assert.equal(body!.get('stage'), 'certs-renewed');
     const certs = parseCerts(body!.get('certs')!)!;
     assert.ok(certs, body!.get('certs')!);
@@ -256,7 +287,8 @@ describe('cert-renew.sh in the sandbox', () => {
     assert.deepEqual(callsOf(m.sb, 'docker', 'stop'), []);
     assert.equal(readFileSync(join(m.sb.p.pkiDir, 'apiserver.crt'), 'utf8'), before);
     assert.match(r.log, /every certificate lasts more than 60 days; nothing to renew/);
-    const [body] = await sent(r.reportsFrom, 1);
+    assert.equal(r.journal, `k8s-image cert-renew: every certificate lasts more than 60 days; nothing renewed (the log is ${join(m.sb.root, 'var/log/k8s-image/cert-renew.log')})\n`, 'the journal gets one line');
+    const [body] = sent(r.reportsFrom, 1);
     assert.equal(body!.get('stage'), 'certs-checked');
     const certs = parseCerts(body!.get('certs')!)!;
     assert.equal(certs.cert, 'front-proxy-client.crt');
@@ -283,10 +315,13 @@ describe('cert-renew.sh in the sandbox', () => {
     assert.match(r.log, /FAILED \(exit 1\)/);
     assert.equal(readFileSync(join(m.sb.p.pkiDir, 'apiserver.crt'), 'utf8'), before);
     assert.deepEqual(callsOf(m.sb, 'docker', 'stop'), []);
-    const bodies = await sent(r.reportsFrom, 1);
+    const bodies = sent(r.reportsFrom, 1);
     const failed = bodies.find((b) => b.get('stage') === 'certs-failed')!;
     assert.ok(failed, 'certs-failed reported');
     assert.match(failed.get('log')!, /unknown command "alpha"/);
+    // The log is written by the script itself (no tee to lose lines): the report's tail has the ERROR line.
+    assert.match(failed.get('log')!, /ERROR: kubeadm alpha certs renew all failed \(output above\)/);
+    assert.match(r.journal, /^k8s-image cert-renew: FAILED \(exit 1\): kubeadm alpha certs renew all failed/m, 'a one-line summary for the journal');
     assert.ok(parseCerts(failed.get('certs')!), 'with the expiry as it stands');
   });
 
@@ -310,7 +345,7 @@ describe('cert-renew.sh in the sandbox', () => {
       await promisify(execFile)(PYTHON, [REPORTER, reports.url, node, 'ready'], {
         env: { PATH: process.env.PATH ?? '/usr/bin:/bin', K8S_IMAGE_KUBE_DIR: kubeDir, K8S_IMAGE_REPORT_KEY: keyFile, K8S_IMAGE_REPORT_SPOOL: join(m.sb.p.state, 'reports'), K8S_IMAGE_REPORT_TRIES: '2', K8S_IMAGE_REPORT_PAUSE: '0.1' },
       });
-      return (await sent(from, 1))[0]!;
+      return (sent(from, 1))[0]!;
     };
     const master = await send(m.sb.p.kubeDir, 'master');
     const c = parseCerts(master.get('certs')!)!;
