@@ -186,7 +186,7 @@ restart_control_plane() {
     # shellcheck disable=SC2086 # one ID per word
     case $RUNTIME in
       docker) docker stop $ids >/dev/null || die "docker stop $c failed" ;;
-      containerd) crictl stop $ids >/dev/null || die "crictl stop $c failed" ;;
+      containerd) crictl stop --timeout 30 $ids >/dev/null || die "crictl stop $c failed" ;;
     esac
     log "restarted $c (stopped $(echo "$ids" | wc -w) container(s); the kubelet starts it again)"
   done

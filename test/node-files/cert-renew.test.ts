@@ -301,7 +301,7 @@ describe('cert-renew.sh in the sandbox', () => {
     assert.equal(r.code, 0, r.log);
     assert.deepEqual(callsOf(m.sb, 'kubeadm'), [['kubeadm', 'certs', 'renew', 'all', '--cert-dir', m.sb.p.pkiDir]]);
     assert.ok(endOf(embedded(readFileSync(join(m.sb.p.kubeDir, 'admin.conf'), 'utf8'))) - Date.now() / 1000 > 360 * 86400);
-    assert.deepEqual(callsOf(m.sb, 'crictl', 'stop'), ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'etcd'].map((x) => ['crictl', 'stop', `cid-${x}`]));
+    assert.deepEqual(callsOf(m.sb, 'crictl', 'stop'), ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'etcd'].map((x) => ['crictl', 'stop', '--timeout', '30', `cid-${x}`]));
     assert.match(r.log, /ending within 60 days: admin\.conf/);
   });
 
