@@ -20,8 +20,8 @@
 # the report this run made (with --flush: about any report sent).
 #
 # Each report is signed when it is made (HMAC-SHA256 with this node's key over
-# "node|stage|time|nonce|log", and "|certs" after it when the report carries certificate expiry; the
-# server refuses other keys, old times and seen nonces) and queued
+# "node|stage|time|nonce|log", or "node|stage|time|nonce certs|log" when the report carries certificate
+# expiry; the server refuses other keys, old times and seen nonces) and queued
 # in $K8S_IMAGE_REPORT_SPOOL (/var/lib/k8s-image/reports): one sender at a time sends the queue
 # oldest first, so reports arrive in the order they were made, and a server that is down loses
 # nothing. Never fails its caller's work: callers run it in the background or log its status.
@@ -149,7 +149,9 @@ def cert_expiry(kube_dir):
 def make_report(key, node, stage, log, certs=''):
     now = str(int(time.time()))
     nonce = binascii.hexlify(os.urandom(16)).decode('ascii')
-    parts = [node, stage, now, nonce, log] + ([certs] if certs else [])
+    # With certs: "node|stage|time|nonce certs|log" (protocol.ts reportSignature: unambiguous, the
+    # bare nonce never holds a space); without: "node|stage|time|nonce|log", as ever.
+    parts = [node, stage, now, nonce + ' ' + certs if certs else nonce, log]
     msg = '|'.join(parts).encode('utf-8')
     sig = hmac.new(key, msg, hashlib.sha256).hexdigest()
     fields = [('node', node), ('stage', stage), ('time', now), ('nonce', nonce), ('sig', sig)]
