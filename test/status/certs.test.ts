@@ -169,6 +169,33 @@ test('a CA ending within 30 days is a warning of its own, and an expired leaf sa
   assert.equal(certsOf(undefined, t0), null);
 });
 
+test('only masters report certificates: a worker-signed certs report, or a certs field on a worker\'s report, is refused with the reason; a certificate report before any bootstrap stage makes up no stage', async (t) => {
+  const farm = await serve();
+  t.after(() => farm.server.close());
+  const kinds: CertKind[] = ['certs-checked', 'certs-renewed', 'certs-failed'];
+  for (const kind of kinds) {
+    const r = await farm.post('worker1', kind, { certs: certs(1), ...(kind === 'certs-failed' ? { log: 'x' } : {}) });
+    assert.equal(r.status, 403, kind);
+    assert.equal(await r.text(), `worker1 is a node, not a master: only masters report certificates (${kind} refused)\n`);
+  }
+  const ready = await farm.post('worker1', 'ready', { certs: certs(1) });
+  assert.equal(ready.status, 403);
+  assert.match(await ready.text(), /only masters report certificates \(the certs field refused\)/);
+  // The worker's reports without certs are taken as ever.
+  assert.equal((await farm.post('worker1', 'ready')).status, 200);
+  // A master's first report is a certificate check (status.log lost, or serve started late): the
+  // expiry is kept, the bootstrap stage stays unknown (not a made-up "done").
+  assert.equal((await farm.post('master2', 'certs-checked', { certs: certs(300) })).status, 200);
+  const doc = (await (await fetch(`${farm.url}/status.json`)).json()) as StatusDocument;
+  const row = (n: string) => doc.nodes.find((r) => r.name === n)!;
+  assert.equal(row('worker1').stage, 'ready');
+  assert.equal(row('worker1').certs, null);
+  assert.equal(row('master2').stage, null);
+  assert.equal(row('master2').stageText, 'no bootstrap report yet (certificates only)');
+  assert.equal(row('master2').certs!.daysLeft, 300);
+  assert.deepEqual(doc.counts, { ready: 1, none: 3 });
+});
+
 test('the signature is unambiguous between the log and the certs: log "tail|X" without certs does not sign log "tail" with certs "X"', async (t) => {
   const key = reportKey(CA_KEY, 'master1');
   const c = certs(365);
