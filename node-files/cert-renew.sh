@@ -207,6 +207,8 @@ copy_admin_conf() {
 main() {
   [[ $RENEW_WITHIN =~ ^[0-9]+$ ]] || die "$ENV_FILE: RENEW_WITHIN=$RENEW_WITHIN is not a whole number of seconds"
   [ -n "$RENEW_COMMAND" ] || die "$ENV_FILE does not set RENEW_COMMAND (the kubeadm renewal subcommand of this cluster's version)"
+  # Without openssl every `-checkend` would fail and every certificate would look due: renewing daily.
+  command -v openssl >/dev/null 2>&1 || die "openssl is not installed (yum install openssl; the plan installs it on masters): cannot read any certificate, nothing checked or renewed"
   exec 9>"$STATE_DIR/cert-renew.lock"
   if ! flock -n 9; then die "another cert-renew run holds $STATE_DIR/cert-renew.lock"; fi
   if [ ! -f "$PKI_DIR/ca.crt" ] || [ ! -f "$PKI_DIR/apiserver.crt" ] || [ ! -f "$KUBE_DIR/admin.conf" ]; then

@@ -99,8 +99,11 @@ KUBECONFIG_CERT = re.compile(r'^\s*client-certificate-data:\s*(\S+)\s*$', re.M)
 
 def not_after(pem):
     """A certificate's notAfter as Unix seconds (openssl x509 -enddate: 'notAfter=Dec  6 19:01:10 2027 GMT')."""
-    p = subprocess.Popen(['openssl', 'x509', '-noout', '-enddate'], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = p.communicate(pem)[0].decode('ascii', 'replace').strip()
+    try:
+        p = subprocess.Popen(['openssl', 'x509', '-noout', '-enddate'], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out = p.communicate(pem)[0].decode('ascii', 'replace').strip()
+    except (IOError, OSError):
+        return None  # no openssl (not installed): the report goes without the expiry
     m = re.match(r'^notAfter=(\w{3}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4}) GMT$', out)
     if p.returncode != 0 or not m or m.group(1) not in MONTHS:
         return None

@@ -16,6 +16,11 @@ export const CERT_RENEW_TIMER = 'k8s-image-cert-renew.timer';
  * daily retries before the status page's 30-day warning, and another month before the end.
  */
 export const RENEW_WITHIN_SECONDS = 60 * 86400;
+/**
+ * What a master installs for its certificates: cert-renew.sh and report.py read every certificate
+ * with the openssl CLI (in @core on CentOS 7, not on every cloud image).
+ */
+export const MASTER_PACKAGES = ['openssl'];
 
 /**
  * `kubeadm alpha certs renew all` up to 1.19 (cmd/kubeadm/app/cmd/alpha/certs.go); `kubeadm certs

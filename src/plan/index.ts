@@ -12,7 +12,7 @@ import { renderRepoFile, yumRepos } from './repos.js';
 import { isLocalProxyNode, lbFiles, lbFirewallProtocols, lbPackages, lbServices, localEndpointHosts, localProxy } from './lb.js';
 import { bootEnv, bootPlan, kernelPackages, kernelRepo } from './kernel.js';
 import { PATHS, type NodePlan, type PlanFile, type PlanNetDevice, type PlanRoute } from './types.js';
-import { CERT_RENEW_ENV, CERT_RENEW_LOG, CERT_RENEW_SCRIPT, CERT_RENEW_SERVICE, CERT_RENEW_TIMER, RENEW_WITHIN_SECONDS, certsRenewCommand } from './certs.js';
+import { CERT_RENEW_ENV, CERT_RENEW_LOG, CERT_RENEW_SCRIPT, CERT_RENEW_SERVICE, CERT_RENEW_TIMER, MASTER_PACKAGES, RENEW_WITHIN_SECONDS, certsRenewCommand } from './certs.js';
 import { REPORTER_PATH, REPORT_KEY_PATH, reportKey } from '../status/protocol.js';
 import { firstbootScript } from './node-scripts.js';
 
@@ -423,6 +423,7 @@ export function clusterPackages(cluster: Cluster): string[] {
   const firewall = cluster.os.firewall === 'open' ? ['firewalld'] : [];
   const pkgs = new Set<string>();
   if (cluster.nodes.some((n) => n.role !== 'lb')) for (const p of [...BASE_PACKAGES, ...firewall, ...KUBERNETES_NODE_PACKAGES, ...pinnedPackages(cluster)]) pkgs.add(p);
+  if (cluster.nodes.some((n) => n.role === 'master')) for (const p of MASTER_PACKAGES) pkgs.add(p);
   if (cluster.nodes.some((n) => n.role === 'lb')) for (const p of [...BASE_PACKAGES, ...firewall, ...lbPackages(cluster)]) pkgs.add(p);
   return [...pkgs];
 }
@@ -487,7 +488,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
       files.push(file('/etc/systemd/system/k8s-image-token-keeper.service', readAsset('node-files/k8s-image-token-keeper.service')));
       files.push(file('/etc/systemd/system/k8s-image-token-keeper.timer', readAsset('node-files/k8s-image-token-keeper.timer')));
     }
-    packages = [...packages, ...common.packages, ...kernelPackages(cluster)];
+    packages = [...packages, ...common.packages, ...kernelPackages(cluster), ...(node.role === 'master' ? MASTER_PACKAGES : [])];
     enableServices.push(...common.enableServices);
     if (isLocalProxyNode(cluster, node)) {
       // loadBalancer.kind local: this node's own proxy to every master, listening before the join.
@@ -625,7 +626,8 @@ export function planGolden(cluster: Cluster, secrets: Secrets): NodePlan {
   const boot = bootPlan(cluster);
   files.push(...common.files);
   const basePackages = [...BASE_PACKAGES, ...(firewallOpen ? ['firewalld'] : []), ...KUBERNETES_NODE_PACKAGES, ...GOLDEN_PACKAGES];
-  const packages = [...basePackages, ...common.packages, ...kernelPackages(cluster)];
+  // Any clone may become a master: what masters need too.
+  const packages = [...basePackages, ...common.packages, ...kernelPackages(cluster), ...MASTER_PACKAGES];
   const enableServices = ['chronyd', ...(firewallOpen ? ['firewalld'] : []), ...common.enableServices];
   const disableServices = firewallOpen ? ['iptables', 'ip6tables'] : ['firewalld', 'iptables', 'ip6tables'];
   const runtimeService = cluster.runtime.kind === 'docker' ? 'docker' : 'containerd';

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -323,6 +323,30 @@ describe('cert-renew.sh in the sandbox', () => {
     assert.match(failed.get('log')!, /ERROR: kubeadm alpha certs renew all failed \(output above\)/);
     assert.match(r.journal, /^k8s-image cert-renew: FAILED \(exit 1\): kubeadm alpha certs renew all failed/m, 'a one-line summary for the journal');
     assert.ok(parseCerts(failed.get('certs')!), 'with the expiry as it stands');
+  });
+
+  it('no openssl on the master: the run fails clearly (it does not take every certificate for due), and report.py still reports, without the expiry', async () => {
+    const m = makeMaster(secrets, 17, 'docker', { apiserver: 1 });
+    // Every command of PATH but openssl, as on a master where it is not installed.
+    const noOpenssl = join(m.sb.root, 'no-openssl-bin');
+    mkdirSync(noOpenssl);
+    const [fakes, ...rest] = m.sb.env.PATH!.split(':');
+    for (const d of rest) {
+      if (!existsSync(d)) continue;
+      for (const f of readdirSync(d)) {
+        if (f !== 'openssl' && !existsSync(join(noOpenssl, f))) symlinkSync(join(d, f), join(noOpenssl, f));
+      }
+    }
+    const before = readFileSync(join(m.sb.p.pkiDir, 'apiserver.crt'), 'utf8');
+    const r = await renew(m, 17, { PATH: `${fakes}:${noOpenssl}` });
+    assert.equal(r.code, 1, r.log);
+    assert.match(r.log, /ERROR: openssl is not installed \(yum install openssl; the plan installs it on masters\)/);
+    assert.deepEqual(callsOf(m.sb, 'kubeadm'), [], 'nothing renewed');
+    assert.equal(readFileSync(join(m.sb.p.pkiDir, 'apiserver.crt'), 'utf8'), before);
+    const [failed] = sent(r.reportsFrom, 1);
+    assert.equal(failed!.get('stage'), 'certs-failed');
+    assert.equal(failed!.get('certs'), null, 'no expiry without openssl');
+    assert.match(failed!.get('log')!, /ERROR: openssl is not installed/);
   });
 
   it('the stand-in refuses a flag its version does not have', () => {

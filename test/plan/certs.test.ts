@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { loadCluster } from '../../src/config/index.js';
 import { generateSecrets } from '../../src/secrets/index.js';
-import { planNode } from '../../src/plan/index.js';
+import { clusterPackages, planGolden, planNode } from '../../src/plan/index.js';
 import { certsRenewCommand, CERT_RENEW_ENV, CERT_RENEW_SCRIPT, CERT_RENEW_TIMER } from '../../src/plan/certs.js';
 import { renderCloudInit } from '../../src/cloudinit/index.js';
 import { renderKickstart } from '../../src/kickstart/index.js';
@@ -60,11 +60,22 @@ test('every master gets the renewal (script, units, settings; the timer enabled 
       assert.match(env.content, new RegExp(`^NODE_NAME=${node.name}$`, 'm'));
       assert.match(env.content, /^RENEW_WITHIN=5184000$/m);
       assert.match(env.content, new RegExp(`^RUNTIME=${cluster.runtime.kind}$`, 'm'));
+      // cert-renew.sh and report.py read the certificates with the openssl CLI: installed with the rest.
+      assert.match(installEnv, /^PACKAGES=".*\bopenssl\b.*"$/m, node.name);
     } else {
       assert.deepEqual(has, [false, false, false, false], node.name);
+      assert.doesNotMatch(installEnv, /^PACKAGES=".*\bopenssl\b/m, node.name);
       assert.doesNotMatch(installEnv, /cert-renew/);
     }
   }
+});
+
+test('openssl is in the cluster\'s package set (the offline bundle resolves it) and in the golden image (a clone may be a master)', async () => {
+  const cluster = haCluster('1.22.3');
+  const secrets = await generateSecrets({ cluster: cluster.name, generateRootPassword: false });
+  assert.ok(clusterPackages(cluster).includes('openssl'));
+  const golden = planGolden(cluster, secrets).files.find((f) => f.path === '/etc/k8s-image/install.env')!.content;
+  assert.match(golden, /^PACKAGES=".*\bopenssl\b.*"$/m);
 });
 
 test('the kickstart and the cloud-init seed of a master carry the same renewal files', async () => {
