@@ -34,7 +34,7 @@ export const CERT_KIND_TEXT: Record<CertKind, string> = {
 };
 export const isCertKind = (k: string): k is CertKind => (CERT_KINDS as readonly string[]).includes(k);
 
-/** A master's certificates as reported: the earliest leaf notAfter (Unix seconds), which file, the CA's notAfter. */
+/** A master's certificates as reported: the earliest leaf notAfter (Unix seconds), which file, the earliest notAfter of its three CAs (cluster, front-proxy, etcd). */
 export interface CertExpiry {
   notAfter: number;
   cert: string;

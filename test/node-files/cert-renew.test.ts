@@ -385,6 +385,25 @@ describe('cert-renew.sh in the sandbox', () => {
     assert.equal(w.get('stage'), 'ready');
   });
 
+  it('report.py: a kubelet.conf still embedding its client certificate counts (1.15/1.16, not repointed), and the CA field is the earliest of the three CAs', async () => {
+    const m = makeMaster(secrets, 16, 'docker', { 'kubelet.conf': 50 });
+    sandboxes.push(m.sb);
+    const keyFile = join(m.sb.p.etc, 'report.key');
+    writeFileSync(keyFile, `${reportKey(secrets.ca.key, 'master')}\n`, { mode: 0o600 });
+    // A front-proxy CA that ends before the cluster CA (100 days; made by hand, say).
+    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(m.sb.root, 'fp.key'), '-out', join(m.sb.p.pkiDir, 'front-proxy-ca.crt'), '-subj', '/CN=front-proxy-ca', '-days', '100']);
+    const from = reports.bodies.length;
+    await promisify(execFile)(PYTHON, [REPORTER, '--certs', m.sb.p.kubeDir, reports.url, 'master', 'certs-checked'], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', K8S_IMAGE_REPORT_KEY: keyFile, K8S_IMAGE_REPORT_SPOOL: join(m.sb.p.state, 'reports'), K8S_IMAGE_REPORT_TRIES: '2', K8S_IMAGE_REPORT_PAUSE: '0.1' },
+    });
+    const [body] = sent(from, 1);
+    const c = parseCerts(body!.get('certs')!)!;
+    assert.equal(c.cert, 'kubelet.conf');
+    assert.equal(c.notAfter, endOf(embedded(readFileSync(join(m.sb.p.kubeDir, 'kubelet.conf'), 'utf8'))));
+    assert.equal(c.caNotAfter, endOf(readFileSync(join(m.sb.p.pkiDir, 'front-proxy-ca.crt'), 'utf8')));
+    assert.ok(c.caNotAfter < endOf(secrets.ca.cert));
+  });
+
   it('before kubeadm made the PKI: nothing at all', async () => {
     const m = makeMaster(secrets, 17, 'docker', {});
     spawnSync('rm', ['-f', join(m.sb.p.pkiDir, 'apiserver.crt'), join(m.sb.p.kubeDir, 'admin.conf')]);
