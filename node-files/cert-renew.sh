@@ -38,6 +38,12 @@ RUNTIME=${RUNTIME:-docker}
 STATUS_URL=${STATUS_URL:-}
 REPORTER=${REPORTER:-/usr/local/lib/k8s-image/report.py}
 REPORT_PYTHON=${REPORT_PYTHON:-python}
+# This master's place among the masters and its timer's time (HH:MM), written by the plan; with
+# CATCH_UP_STAGGER (seconds) they space out the catch-up runs after a farm-wide outage (catch_up_wait).
+MASTER_INDEX=${MASTER_INDEX:-0}
+RENEW_SLOT=${RENEW_SLOT:-}
+CATCH_UP_STAGGER=${CATCH_UP_STAGGER:-600}
+PROC_UPTIME=${PROC_UPTIME:-/proc/uptime}
 
 # kubeadm's leaf certificates and the kubeconfig files whose client certificate it renews (its renewal
 # manager, cmd/kubeadm/app/phases/certs/renewal); only those present are looked at (no local etcd:
@@ -168,6 +174,27 @@ fix_kubelet_conf() {
   systemctl restart kubelet || die "systemctl restart kubelet failed after rewriting $conf"
 }
 
+# The timer has Persistent=true: after the whole farm was off at its time, every master runs at boot,
+# together, and would restart etcd and the API server together. A run within 15 minutes of boot and
+# not at this master's own time (RENEW_SLOT, +15 min) is such a catch-up: before renewing, it waits
+# MASTER_INDEX x CATCH_UP_STAGGER seconds (master 0 at once, master 1 ten minutes later, ...).
+# No randomness: the order is the masters' order in cluster.yaml.
+catch_up_wait() {
+  if ! [[ $MASTER_INDEX =~ ^[0-9]+$ && $CATCH_UP_STAGGER =~ ^[0-9]+$ ]]; then
+    die "$ENV_FILE: MASTER_INDEX=$MASTER_INDEX and CATCH_UP_STAGGER=$CATCH_UP_STAGGER must be whole numbers"
+  fi
+  [ "$MASTER_INDEX" -gt 0 ] || return 0
+  [[ $RENEW_SLOT =~ ^([0-9]{2}):([0-9]{2})$ ]] || return 0
+  local slot=$((10#${BASH_REMATCH[1]} * 60 + 10#${BASH_REMATCH[2]})) up now wait
+  up=$(cut -d. -f1 "$PROC_UPTIME" 2>/dev/null) || return 0
+  if ! [[ $up =~ ^[0-9]+$ ]] || [ "$up" -ge 900 ]; then return 0; fi
+  now=$((10#$(date +%H) * 60 + 10#$(date +%M)))
+  [ $(((now - slot + 1440) % 1440)) -ge 15 ] || return 0
+  wait=$((MASTER_INDEX * CATCH_UP_STAGGER))
+  log "a catch-up run $((up / 60)) minute(s) after boot, not at this master's time ($RENEW_SLOT): the other masters may be renewing now; waiting ${wait}s (master index $MASTER_INDEX x ${CATCH_UP_STAGGER}s) first"
+  sleep "$wait"
+}
+
 # Stop the running containers of the static control-plane pods: the kubelet starts them again from
 # the same manifests, and the new processes read the renewed files. Works the same from 1.15 on,
 # without depending on the kubelet's file-check period as moving manifests out and back does.
@@ -234,6 +261,7 @@ main() {
     exit 0
   fi
   log "ending within $((RENEW_WITHIN / 86400)) days: $(echo "$due" | tr '\n' ' ')"
+  catch_up_wait
   local before after due_before=$due
   before=$(ca_fingerprints)
   # shellcheck disable=SC2086 # RENEW_COMMAND is the subcommand's words (the plan writes it from its table)

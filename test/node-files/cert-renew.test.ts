@@ -297,8 +297,17 @@ describe('cert-renew.sh in the sandbox', () => {
 
   it('1.22 (kubeadm certs renew all), containerd: a one-day admin.conf certificate is renewed and crictl restarts the control plane', async () => {
     const m = makeMaster(secrets, 22, 'containerd', { 'admin.conf': 1 });
+    // Master index 2, started 1 minute after boot and 6 hours away from its own time: a Persistent=true
+    // catch-up after a farm-wide outage; it waits 2 x CATCH_UP_STAGGER (1 s here) before renewing.
+    writeFileSync(join(m.sb.root, 'uptime'), '61.25 100.00\n');
+    const d = new Date(Date.now() + 6 * 3600_000);
+    const slot = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+    writeFileSync(m.certEnv, `${readFileSync(m.certEnv, 'utf8')}MASTER_INDEX=2\nRENEW_SLOT=${slot}\nCATCH_UP_STAGGER=1\nPROC_UPTIME=${join(m.sb.root, 'uptime')}\n`);
+    const t0 = Date.now();
     const r = await renew(m, 22);
     assert.equal(r.code, 0, r.log);
+    assert.match(r.log, new RegExp(`a catch-up run 1 minute\\(s\\) after boot, not at this master's time \\(${slot}\\): .* waiting 2s \\(master index 2 x 1s\\) first`));
+    assert.ok(Date.now() - t0 >= 2000, 'it waited');
     assert.deepEqual(callsOf(m.sb, 'kubeadm'), [['kubeadm', 'certs', 'renew', 'all', '--cert-dir', m.sb.p.pkiDir]]);
     assert.ok(endOf(embedded(readFileSync(join(m.sb.p.kubeDir, 'admin.conf'), 'utf8'))) - Date.now() / 1000 > 360 * 86400);
     assert.deepEqual(callsOf(m.sb, 'crictl', 'stop'), ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'etcd'].map((x) => ['crictl', 'stop', '--timeout', '30', `cid-${x}`]));
