@@ -184,8 +184,8 @@ catch_up_wait() {
     die "$ENV_FILE: MASTER_INDEX=$MASTER_INDEX and CATCH_UP_STAGGER=$CATCH_UP_STAGGER must be whole numbers"
   fi
   [ "$MASTER_INDEX" -gt 0 ] || return 0
-  [[ $RENEW_SLOT =~ ^([0-9]{2}):([0-9]{2})$ ]] || return 0
-  local slot=$((10#${BASH_REMATCH[1]} * 60 + 10#${BASH_REMATCH[2]})) up now wait
+  [[ $RENEW_SLOT =~ ^[0-9]{2}:[0-9]{2}$ ]] || return 0
+  local slot=$((10#${RENEW_SLOT%:*} * 60 + 10#${RENEW_SLOT#*:})) up now wait
   up=$(cut -d. -f1 "$PROC_UPTIME" 2>/dev/null) || return 0
   if ! [[ $up =~ ^[0-9]+$ ]] || [ "$up" -ge 900 ]; then return 0; fi
   now=$((10#$(date +%H) * 60 + 10#$(date +%M)))
