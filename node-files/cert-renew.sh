@@ -38,6 +38,12 @@ RUNTIME=${RUNTIME:-docker}
 STATUS_URL=${STATUS_URL:-}
 REPORTER=${REPORTER:-/usr/local/lib/k8s-image/report.py}
 REPORT_PYTHON=${REPORT_PYTHON:-python}
+# This master's place among the masters and its timer's time (HH:MM), written by the plan; with
+# CATCH_UP_STAGGER (seconds) they space out the catch-up runs after a farm-wide outage (catch_up_wait).
+MASTER_INDEX=${MASTER_INDEX:-0}
+RENEW_SLOT=${RENEW_SLOT:-}
+CATCH_UP_STAGGER=${CATCH_UP_STAGGER:-600}
+PROC_UPTIME=${PROC_UPTIME:-/proc/uptime}
 
 # kubeadm's leaf certificates and the kubeconfig files whose client certificate it renews (its renewal
 # manager, cmd/kubeadm/app/phases/certs/renewal); only those present are looked at (no local etcd:
@@ -52,9 +58,14 @@ umask 077
 mkdir -p "$STATE_DIR" "$(dirname "$CERT_LOG")"
 touch "$CERT_LOG"
 chmod 0600 "$CERT_LOG"
-exec > >(tee -a "$CERT_LOG") 2>&1
+# Everything goes straight into the log (no `tee` process: systemd ends a oneshot unit's whole cgroup
+# when the script exits, and a tee could be killed before it wrote the last lines, which the failure
+# report reads). The journal (the unit's stdout, kept as fd 3) gets a one-line summary from on_exit.
+exec 3>&1
+exec >>"$CERT_LOG" 2>&1
 
 WORK=''
+SUMMARY=''
 log() {
   echo "$(date +%Y-%m-%dT%H:%M:%S%:z) cert-renew: $*"
 }
@@ -64,13 +75,21 @@ die() {
   exit 1
 }
 
-# report KIND [report.py options]: queued in order, sent in the background (failures are waited for).
+# report KIND: sent before the script goes on, waiting at most 10 s. Never in the background: the
+# unit is Type=oneshot with KillMode=control-group, so systemd SIGTERMs every process left in its
+# cgroup the moment the script exits (systemd 219 service.c: service_enter_running ->
+# service_enter_stop), a background sender included. A report not sent in time stays queued on
+# the node (report.py's spool) and goes with the next report.
 report() {
   [ -n "$STATUS_URL" ] || return 0
-  local kind=$1
+  local kind=$1 rc=0
   shift
-  "$REPORT_PYTHON" "$REPORTER" --queue-only --certs "$KUBE_DIR" "$@" "$STATUS_URL" "$NODE_NAME" "$kind" </dev/null >>"$CERT_LOG" 2>&1 || return 0
-  "$REPORT_PYTHON" "$REPORTER" --flush "$STATUS_URL" </dev/null >>"$CERT_LOG" 2>&1 &
+  "$REPORT_PYTHON" "$REPORTER" --certs "$KUBE_DIR" --sync 10 "$@" "$STATUS_URL" "$NODE_NAME" "$kind" </dev/null >>"$CERT_LOG" 2>&1 || rc=$?
+  case $rc in
+    0) ;;
+    3) log "WARNING: the status server refused the $kind report (its reason is above)" ;;
+    *) log "WARNING: the $kind report is not sent yet (status server down or slow); it stays queued on this node and goes with the next report" ;;
+  esac
 }
 
 on_exit() {
@@ -78,10 +97,13 @@ on_exit() {
   if [ -n "$WORK" ]; then rm -rf "$WORK"; fi
   if [ "$rc" -ne 0 ]; then
     log "FAILED (exit $rc). Read $CERT_LOG; 'kubeadm certs check-expiration' (1.15-1.19: 'kubeadm alpha certs check-expiration') shows every certificate. The timer tries again tomorrow; 'systemctl start k8s-image-cert-renew' tries now"
+    echo "k8s-image cert-renew: FAILED (exit $rc): $(grep 'ERROR: ' "$CERT_LOG" | tail -n 1 | sed 's/^.*ERROR: //'); the log is $CERT_LOG" >&3
     if [ -n "$STATUS_URL" ]; then
       # shellcheck disable=SC2094 # the sender reads the log's tail before it appends its own lines
       "$REPORT_PYTHON" "$REPORTER" --log "$CERT_LOG" --certs "$KUBE_DIR" --sync 10 "$STATUS_URL" "$NODE_NAME" certs-failed </dev/null >>"$CERT_LOG" 2>&1 || true
     fi
+  else
+    echo "k8s-image cert-renew: ${SUMMARY:-done} (the log is $CERT_LOG)" >&3
   fi
 }
 trap on_exit EXIT
@@ -152,6 +174,27 @@ fix_kubelet_conf() {
   systemctl restart kubelet || die "systemctl restart kubelet failed after rewriting $conf"
 }
 
+# The timer has Persistent=true: after the whole farm was off at its time, every master runs at boot,
+# together, and would restart etcd and the API server together. A run within 15 minutes of boot and
+# not at this master's own time (RENEW_SLOT, +15 min) is such a catch-up: before renewing, it waits
+# MASTER_INDEX x CATCH_UP_STAGGER seconds (master 0 at once, master 1 ten minutes later, ...).
+# No randomness: the order is the masters' order in cluster.yaml.
+catch_up_wait() {
+  if ! [[ $MASTER_INDEX =~ ^[0-9]+$ && $CATCH_UP_STAGGER =~ ^[0-9]+$ ]]; then
+    die "$ENV_FILE: MASTER_INDEX=$MASTER_INDEX and CATCH_UP_STAGGER=$CATCH_UP_STAGGER must be whole numbers"
+  fi
+  [ "$MASTER_INDEX" -gt 0 ] || return 0
+  [[ $RENEW_SLOT =~ ^[0-9]{2}:[0-9]{2}$ ]] || return 0
+  local slot=$((10#${RENEW_SLOT%:*} * 60 + 10#${RENEW_SLOT#*:})) up now wait
+  up=$(cut -d. -f1 "$PROC_UPTIME" 2>/dev/null) || return 0
+  if ! [[ $up =~ ^[0-9]+$ ]] || [ "$up" -ge 900 ]; then return 0; fi
+  now=$((10#$(date +%H) * 60 + 10#$(date +%M)))
+  [ $(((now - slot + 1440) % 1440)) -ge 15 ] || return 0
+  wait=$((MASTER_INDEX * CATCH_UP_STAGGER))
+  log "a catch-up run $((up / 60)) minute(s) after boot, not at this master's time ($RENEW_SLOT): the other masters may be renewing now; waiting ${wait}s (master index $MASTER_INDEX x ${CATCH_UP_STAGGER}s) first"
+  sleep "$wait"
+}
+
 # Stop the running containers of the static control-plane pods: the kubelet starts them again from
 # the same manifests, and the new processes read the renewed files. Works the same from 1.15 on,
 # without depending on the kubelet's file-check period as moving manifests out and back does.
@@ -170,7 +213,7 @@ restart_control_plane() {
     # shellcheck disable=SC2086 # one ID per word
     case $RUNTIME in
       docker) docker stop $ids >/dev/null || die "docker stop $c failed" ;;
-      containerd) crictl stop $ids >/dev/null || die "crictl stop $c failed" ;;
+      containerd) crictl stop --timeout 30 $ids >/dev/null || die "crictl stop $c failed" ;;
     esac
     log "restarted $c (stopped $(echo "$ids" | wc -w) container(s); the kubelet starts it again)"
   done
@@ -191,10 +234,13 @@ copy_admin_conf() {
 main() {
   [[ $RENEW_WITHIN =~ ^[0-9]+$ ]] || die "$ENV_FILE: RENEW_WITHIN=$RENEW_WITHIN is not a whole number of seconds"
   [ -n "$RENEW_COMMAND" ] || die "$ENV_FILE does not set RENEW_COMMAND (the kubeadm renewal subcommand of this cluster's version)"
+  # Without openssl every `-checkend` would fail and every certificate would look due: renewing daily.
+  command -v openssl >/dev/null 2>&1 || die "openssl is not installed (yum install openssl; the plan installs it on masters): cannot read any certificate, nothing checked or renewed"
   exec 9>"$STATE_DIR/cert-renew.lock"
   if ! flock -n 9; then die "another cert-renew run holds $STATE_DIR/cert-renew.lock"; fi
   if [ ! -f "$PKI_DIR/ca.crt" ] || [ ! -f "$PKI_DIR/apiserver.crt" ] || [ ! -f "$KUBE_DIR/admin.conf" ]; then
     log "kubeadm has not made this master's PKI yet (no $PKI_DIR/apiserver.crt or $KUBE_DIR/admin.conf); nothing to do"
+    SUMMARY="no kubeadm PKI yet; nothing to do"
     exit 0
   fi
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/k8s-image-cert-renew.XXXXXX")
@@ -210,11 +256,13 @@ main() {
   if [ -z "$due" ]; then
     log "every certificate lasts more than $((RENEW_WITHIN / 86400)) days; nothing to renew"
     log_expiry
+    SUMMARY="every certificate lasts more than $((RENEW_WITHIN / 86400)) days; nothing renewed"
     report certs-checked
     exit 0
   fi
   log "ending within $((RENEW_WITHIN / 86400)) days: $(echo "$due" | tr '\n' ' ')"
-  local before after
+  catch_up_wait
+  local before after due_before=$due
   before=$(ca_fingerprints)
   # shellcheck disable=SC2086 # RENEW_COMMAND is the subcommand's words (the plan writes it from its table)
   log "+ kubeadm $RENEW_COMMAND --cert-dir $PKI_DIR"
@@ -228,6 +276,7 @@ main() {
   log_expiry
   restart_control_plane
   copy_admin_conf
+  SUMMARY="renewed: $(echo "$due_before" | tr '\n' ' ')"
   report certs-renewed
   log "done"
 }

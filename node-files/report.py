@@ -8,7 +8,8 @@
 #   --log  attach the last 50 lines of FILE (failures), secrets masked on this node
 #   --certs attach the certificates' expiry read from KUBE_DIR (kubeadm's /etc/kubernetes): the
 #          earliest notAfter of the leaf certificates in pki/ and the client certificates embedded in
-#          admin.conf, controller-manager.conf, scheduler.conf, super-admin.conf, and the CA's. A master's
+#          admin.conf, controller-manager.conf, scheduler.conf, super-admin.conf (and kubelet.conf while
+#          it embeds one), and the earliest of the three CAs' (ca, front-proxy-ca, etcd/ca). A master's
 #          `ready` and `done` reports carry it without the option (from $K8S_IMAGE_KUBE_DIR, default
 #          /etc/kubernetes) when kubeadm's PKI is there; cert-renew.sh passes it on every run
 #   --sync wait up to SECONDS for the queue to be sent (the install-once "installed" report);
@@ -20,8 +21,8 @@
 # the report this run made (with --flush: about any report sent).
 #
 # Each report is signed when it is made (HMAC-SHA256 with this node's key over
-# "node|stage|time|nonce|log", and "|certs" after it when the report carries certificate expiry; the
-# server refuses other keys, old times and seen nonces) and queued
+# "node|stage|time|nonce|log", or "node|stage|time|nonce certs|log" when the report carries certificate
+# expiry; the server refuses other keys, old times and seen nonces) and queued
 # in $K8S_IMAGE_REPORT_SPOOL (/var/lib/k8s-image/reports): one sender at a time sends the queue
 # oldest first, so reports arrive in the order they were made, and a server that is down loses
 # nothing. Never fails its caller's work: callers run it in the background or log its status.
@@ -93,14 +94,18 @@ def warn(msg):
 LEAF_CERTS = ['apiserver.crt', 'apiserver-kubelet-client.crt', 'apiserver-etcd-client.crt', 'front-proxy-client.crt',
               'etcd/server.crt', 'etcd/peer.crt', 'etcd/healthcheck-client.crt']
 KUBECONFIGS = ['admin.conf', 'super-admin.conf', 'controller-manager.conf', 'scheduler.conf']
+CA_CERTS = ['ca.crt', 'front-proxy-ca.crt', 'etcd/ca.crt']
 MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 KUBECONFIG_CERT = re.compile(r'^\s*client-certificate-data:\s*(\S+)\s*$', re.M)
 
 
 def not_after(pem):
     """A certificate's notAfter as Unix seconds (openssl x509 -enddate: 'notAfter=Dec  6 19:01:10 2027 GMT')."""
-    p = subprocess.Popen(['openssl', 'x509', '-noout', '-enddate'], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = p.communicate(pem)[0].decode('ascii', 'replace').strip()
+    try:
+        p = subprocess.Popen(['openssl', 'x509', '-noout', '-enddate'], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out = p.communicate(pem)[0].decode('ascii', 'replace').strip()
+    except (IOError, OSError):
+        return None  # no openssl (not installed): the report goes without the expiry
     m = re.match(r'^notAfter=(\w{3}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4}) GMT$', out)
     if p.returncode != 0 or not m or m.group(1) not in MONTHS:
         return None
@@ -117,19 +122,27 @@ def read_bytes(path):
 
 
 def cert_expiry(kube_dir):
-    """'<earliest leaf notAfter> <its file> <CA notAfter>' from kubeadm's files, or '' when there is no PKI."""
+    """'<earliest leaf notAfter> <its file> <earliest CA notAfter>' from kubeadm's files, or '' when there is no PKI."""
     pki = os.path.join(kube_dir, 'pki')
     ca = read_bytes(os.path.join(pki, 'ca.crt'))
     ca_end = not_after(ca) if ca else None
     if ca_end is None:
         return ''
+    # The CA field: the first of the three CAs to end (none of them is renewed by kubeadm).
+    for name in CA_CERTS[1:]:
+        pem = read_bytes(os.path.join(pki, name))
+        end = not_after(pem) if pem else None
+        if end is not None and end < ca_end:
+            ca_end = end
     earliest = None
     for name in LEAF_CERTS:
         pem = read_bytes(os.path.join(pki, name))
         end = not_after(pem) if pem else None
         if end is not None and (earliest is None or end < earliest[0]):
             earliest = (end, name)
-    for name in KUBECONFIGS:
+    # kubelet.conf counts while it embeds its client certificate (1.15/1.16 when cert-renew.sh could
+    # not point it at the kubelet's rotated one): that certificate never rotates and ends in a year.
+    for name in KUBECONFIGS + ['kubelet.conf']:
         text = read_bytes(os.path.join(kube_dir, name))
         m = KUBECONFIG_CERT.search(text.decode('utf-8', 'replace')) if text else None
         if not m:
@@ -149,7 +162,9 @@ def cert_expiry(kube_dir):
 def make_report(key, node, stage, log, certs=''):
     now = str(int(time.time()))
     nonce = binascii.hexlify(os.urandom(16)).decode('ascii')
-    parts = [node, stage, now, nonce, log] + ([certs] if certs else [])
+    # With certs: "node|stage|time|nonce certs|log" (protocol.ts reportSignature: unambiguous, the
+    # bare nonce never holds a space); without: "node|stage|time|nonce|log", as ever.
+    parts = [node, stage, now, nonce + ' ' + certs if certs else nonce, log]
     msg = '|'.join(parts).encode('utf-8')
     sig = hmac.new(key, msg, hashlib.sha256).hexdigest()
     fields = [('node', node), ('stage', stage), ('time', now), ('nonce', nonce), ('sig', sig)]

@@ -1,7 +1,7 @@
 import { UserError } from '../errors.js';
 import { endpointText } from '../plan/index.js';
 import { joinCommand } from '../secrets/index.js';
-import { parseSecrets, readSecretsFile, writeBootstrapToken } from '../secrets/store.js';
+import { checkSecretsWritable, parseSecrets, readSecretsFile, writeBootstrapToken } from '../secrets/store.js';
 import { createBootstrapToken, DEFAULT_TTL_SECONDS, parseTtl } from '../day2/token.js';
 import { readConfig, secretsLocation, type Output } from './common.js';
 
@@ -20,10 +20,20 @@ export async function tokenCreate(opts: TokenCreateOptions, out: Output): Promis
   if (!file) throw new UserError(`${where.path} (${where.why}): no secrets file; token create needs the one the cluster was built with (its CA signs the admin credentials)`);
   const secrets = parseSecrets(file.text, where.path);
   if (secrets.cluster !== loaded.cluster.name) throw new UserError(`${where.path} holds secrets for cluster "${secrets.cluster}", not "${loaded.cluster.name}"`);
+  // Before the POST: a token the cluster trusts but nobody was shown would stay live (--ttl 0: for ever).
+  if (opts.write) checkSecretsWritable(where.path);
   const { signClientCert } = await import('../secrets/pki.js');
   const client = await signClientCert({ ca: secrets.ca, subject: [{ O: ['system:masters'] }, { CN: ['kubernetes-admin'] }], now: new Date(), years: 1 });
   const created = await createBootstrapToken({ server, secrets, client, ttlSeconds });
-  if (opts.write) writeBootstrapToken(where.path, loaded.cluster.name, created.token);
+  if (opts.write) {
+    try {
+      writeBootstrapToken(where.path, loaded.cluster.name, created.token);
+    } catch (e) {
+      // The token is live in the cluster: say what it is rather than lose it.
+      const why = e instanceof Error ? e.message : String(e);
+      throw new UserError(`token create: created token ${created.token} (Secret kube-system/${created.secretName}, ${created.expiration ? `expires ${created.expiration}` : 'never expires'}) but could not write it into ${where.path}: ${why}. Use it by hand (kubeadm join ... --token ${created.token}), or delete it: kubectl -n kube-system delete secret ${created.secretName}`);
+    }
+  }
   const join = joinCommand({ ...secrets, bootstrapToken: created.token }, endpointText(loaded.cluster));
   if (opts.json) {
     out.result(JSON.stringify({ token: created.token, secret: `kube-system/${created.secretName}`, expiration: created.expiration ?? null, written: Boolean(opts.write), secretsFile: where.path, joinCommand: join }, null, 2));

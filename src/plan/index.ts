@@ -12,7 +12,7 @@ import { BUNDLE_ISO_LABEL, BUNDLE_ISO_MOUNT, bundleBaseUrl, renderRepoFile, yumR
 import { isLocalProxyNode, lbFiles, lbFirewallProtocols, lbPackages, lbServices, localEndpointHosts, localProxy } from './lb.js';
 import { bootEnv, bootPlan, kernelPackages, kernelRepo } from './kernel.js';
 import { PATHS, type NodePlan, type PlanFile, type PlanNetDevice, type PlanRoute } from './types.js';
-import { CERT_RENEW_ENV, CERT_RENEW_LOG, CERT_RENEW_SCRIPT, CERT_RENEW_SERVICE, CERT_RENEW_TIMER, RENEW_WITHIN_SECONDS, certsRenewCommand } from './certs.js';
+import { CATCH_UP_STAGGER_SECONDS, CERT_RENEW_ENV, CERT_RENEW_LOG, CERT_RENEW_SCRIPT, CERT_RENEW_SERVICE, CERT_RENEW_TIMER, MASTER_PACKAGES, RENEW_WITHIN_SECONDS, certRenewTimer, certsRenewCommand, renewSlot } from './certs.js';
 import { REPORTER_PATH, REPORT_KEY_PATH, reportKey } from '../status/protocol.js';
 import { firstbootScript } from './node-scripts.js';
 
@@ -365,9 +365,11 @@ function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstr
 
 /**
  * A master's certificate renewal: the script, its daily timer (enabled at install) and its settings.
- * The same on every master and every delivery path; it waits for kubeadm's PKI by itself.
+ * The same on every delivery path; it waits for kubeadm's PKI by itself. Each master renews at its
+ * own time of night (renewSlot, from its index among the masters), never two together.
  */
 function certRenewFiles(cluster: Cluster, node: Node, status: [string, string][]): PlanFile[] {
+  const masterIndex = cluster.nodes.filter((n) => n.role === 'master').indexOf(node);
   const env = envFile('k8s-image certificate renewal settings for this master (see node-files/README.md)', [
     ['NODE_NAME', node.name],
     ['KUBE_DIR', '/etc/kubernetes'],
@@ -379,13 +381,16 @@ function certRenewFiles(cluster: Cluster, node: Node, status: [string, string][]
     ['RENEW_COMMAND', certsRenewCommand(cluster.kubernetesVersion)],
     ['RENEW_WITHIN', RENEW_WITHIN_SECONDS],
     ['RUNTIME', cluster.runtime.kind],
+    ['MASTER_INDEX', masterIndex],
+    ['RENEW_SLOT', renewSlot(masterIndex)],
+    ['CATCH_UP_STAGGER', CATCH_UP_STAGGER_SECONDS],
     ...status,
   ]);
   return [
     file(CERT_RENEW_ENV, env),
     file(CERT_RENEW_SCRIPT, readAsset('node-files/cert-renew.sh'), 0o755),
     file(`/etc/systemd/system/${CERT_RENEW_SERVICE}`, readAsset(`node-files/${CERT_RENEW_SERVICE}`)),
-    file(`/etc/systemd/system/${CERT_RENEW_TIMER}`, readAsset(`node-files/${CERT_RENEW_TIMER}`)),
+    file(`/etc/systemd/system/${CERT_RENEW_TIMER}`, certRenewTimer(readAsset(`node-files/${CERT_RENEW_TIMER}`), masterIndex)),
   ];
 }
 
@@ -424,6 +429,7 @@ export function clusterPackages(cluster: Cluster): string[] {
   const firewall = cluster.os.firewall === 'open' ? ['firewalld'] : [];
   const pkgs = new Set<string>();
   if (cluster.nodes.some((n) => n.role !== 'lb')) for (const p of [...BASE_PACKAGES, ...firewall, ...KUBERNETES_NODE_PACKAGES, ...pinnedPackages(cluster)]) pkgs.add(p);
+  if (cluster.nodes.some((n) => n.role === 'master')) for (const p of MASTER_PACKAGES) pkgs.add(p);
   if (cluster.nodes.some((n) => n.role === 'lb')) for (const p of [...BASE_PACKAGES, ...firewall, ...lbPackages(cluster)]) pkgs.add(p);
   return [...pkgs];
 }
@@ -522,7 +528,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string, w
       files.push(file('/etc/systemd/system/k8s-image-token-keeper.service', readAsset('node-files/k8s-image-token-keeper.service')));
       files.push(file('/etc/systemd/system/k8s-image-token-keeper.timer', readAsset('node-files/k8s-image-token-keeper.timer')));
     }
-    packages = [...packages, ...common.packages, ...kernelPackages(cluster)];
+    packages = [...packages, ...common.packages, ...kernelPackages(cluster), ...(node.role === 'master' ? MASTER_PACKAGES : [])];
     enableServices.push(...common.enableServices);
     if (isLocalProxyNode(cluster, node)) {
       // loadBalancer.kind local: this node's own proxy to every master, listening before the join.
@@ -663,7 +669,8 @@ export function planGolden(cluster: Cluster, secrets: Secrets): NodePlan {
   const boot = bootPlan(cluster);
   files.push(...common.files);
   const basePackages = [...BASE_PACKAGES, ...(firewallOpen ? ['firewalld'] : []), ...KUBERNETES_NODE_PACKAGES, ...GOLDEN_PACKAGES];
-  const packages = [...basePackages, ...common.packages, ...kernelPackages(cluster)];
+  // Any clone may become a master: what masters need too.
+  const packages = [...basePackages, ...common.packages, ...kernelPackages(cluster), ...MASTER_PACKAGES];
   const enableServices = ['chronyd', ...(firewallOpen ? ['firewalld'] : []), ...common.enableServices];
   const disableServices = firewallOpen ? ['iptables', 'ip6tables'] : ['firewalld', 'iptables', 'ip6tables'];
   const runtimeService = cluster.runtime.kind === 'docker' ? 'docker' : 'containerd';

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { closeSync, constants as fsc, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsc, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import yaml from 'js-yaml';
@@ -452,6 +452,21 @@ export async function loadOrCreateSecrets(opts: Parameters<typeof planSecrets>[0
  * atomically (temp file, fsync, rename; mode 0600), and only over the text read here, so a file
  * another run changed meanwhile is never overwritten. Returns the updated secrets.
  */
+/**
+ * Throws a UserError unless writeBootstrapToken could replace `path` now: a temporary file can be
+ * made (and is removed) beside it, as the replacement is, and the file itself is writable. Checked
+ * before anything irreversible (token create POSTs a live token only after this passed).
+ */
+export function checkSecretsWritable(path: string): void {
+  try {
+    accessSync(path, fsc.W_OK);
+    rmSync(writeTemp(path, ''), { force: true });
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new UserError(`${path}: cannot be rewritten by this user (${why}); --write needs to replace it (a temporary file beside it, then a rename): fix the file's or its directory's owner or mode, or run without --write; nothing was created`);
+  }
+}
+
 export function writeBootstrapToken(path: string, cluster: string, token: string): Secrets {
   if (!BOOTSTRAP_TOKEN_RE.test(token)) throw new Error('not a bootstrap token');
   const before = readSecretsFile(path);

@@ -27,7 +27,7 @@ import { UserError } from '../errors.js';
 import { acquireLock, type Lock } from '../output/guard.js';
 import { entryPaths, localEntries } from '../pxe/index.js';
 import { openIso, type IsoImage } from '../iso/reader.js';
-import { MAX_REPORT_BYTES, parseReport, reportSignature } from '../status/protocol.js';
+import { MAX_REPORT_BYTES, isCertKind, parseReport, reportSignature } from '../status/protocol.js';
 import { StatusStore } from '../status/store.js';
 import { clockOffsetText, rowOf, statusDocument, type FarmNode } from '../status/view.js';
 import { statusPage } from '../status/page.js';
@@ -355,6 +355,12 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
       if (key === undefined) return [403, `no node ${r.node} in cluster ${index.cluster}\n`];
       const want = Buffer.from(reportSignature(key, { node: r.node, stage: r.stage, time: String(r.time), nonce: r.nonce, log: r.log, certs: r.certsText }), 'hex');
       if (!timingSafeEqual(want, Buffer.from(sig, 'hex'))) return [403, 'signature does not match this node\n'];
+      // Certificate expiry comes from masters only (kubeadm's PKI and cert-renew.sh live there): a
+      // worker's key must not paint a master-like expiry, or a false warning, on the page.
+      const role = current().byName.get(r.node)?.role;
+      if ((isCertKind(r.stage) || r.certs) && role !== 'master') {
+        return [403, `${r.node} is a ${role ?? 'node without a role'}, not a master: only masters report certificates (${isCertKind(r.stage) ? r.stage : 'the certs field'} refused)\n`];
+      }
       // Replay protection is the nonce alone, kept for the life of status.log: the node's clock is
       // shown, never trusted (a board with a dead RTC must still get its "installed" accepted).
       if (store.seen(r.node, r.nonce)) return [409, 'replayed report (this nonce was taken already)\n'];

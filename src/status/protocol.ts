@@ -34,7 +34,7 @@ export const CERT_KIND_TEXT: Record<CertKind, string> = {
 };
 export const isCertKind = (k: string): k is CertKind => (CERT_KINDS as readonly string[]).includes(k);
 
-/** A master's certificates as reported: the earliest leaf notAfter (Unix seconds), which file, the CA's notAfter. */
+/** A master's certificates as reported: the earliest leaf notAfter (Unix seconds), which file, the earliest notAfter of its three CAs (cluster, front-proxy, etcd). */
 export interface CertExpiry {
   notAfter: number;
   cert: string;
@@ -64,10 +64,16 @@ export function reportKey(caKey: string, node: string): string {
   return createHmac('sha256', caKey).update(`k8s-image status report ${node}`).digest('hex');
 }
 
-/** HMAC over `node|stage|time|nonce|log`, and `|certs` after it when the report carries them. */
+/**
+ * HMAC over `node|stage|time|nonce|log`; a report with certificate expiry signs
+ * `node|stage|time|nonce certs|log` instead. Unambiguous: node, stage, time and nonce never hold `|`
+ * or a space (parseReport), so the fourth field is the bare nonce exactly when there are no certs,
+ * and certs (parseCerts) never hold `|`. (Appending `|certs` after the free-text log, as before, let
+ * log `tail|X` sign the same as log `tail` with certs `X`.) Reports without certs are unchanged.
+ */
 export function reportSignature(key: string, r: { node: string; stage: string; time: string; nonce: string; log: string; certs?: string }): string {
-  const certs = r.certs ? `|${r.certs}` : '';
-  return createHmac('sha256', key).update(`${r.node}|${r.stage}|${r.time}|${r.nonce}|${r.log}${certs}`, 'utf8').digest('hex');
+  const nonce = r.certs ? `${r.nonce} ${r.certs}` : r.nonce;
+  return createHmac('sha256', key).update(`${r.node}|${r.stage}|${r.time}|${nonce}|${r.log}`, 'utf8').digest('hex');
 }
 
 export interface Report {

@@ -41,7 +41,8 @@ export interface NodeCerts {
 
 export interface NodeStatus {
   node: string;
-  stage: Stage;
+  /** null: no bootstrap stage reported yet (only a certificate report came; never made up). */
+  stage: Stage | null;
   /** When the node entered this stage (ms; a repeated report of the same stage keeps it). */
   since: number;
   lastReport: number;
@@ -144,7 +145,7 @@ export class StatusStore {
 
   /** A certificate report: the node's certificates change, its bootstrap stage and history do not. */
   private applyCerts(e: StatusEvent & { stage: CertKind }, prev: NodeStatus | undefined): NodeStatus {
-    const s: NodeStatus = prev ?? { node: e.node, stage: 'done', since: e.received, lastReport: e.received, lastIp: e.ip, history: [] };
+    const s: NodeStatus = prev ?? { node: e.node, stage: null, since: e.received, lastReport: e.received, lastIp: e.ip, history: [] };
     s.lastReport = e.received;
     s.lastIp = e.ip;
     if (typeof e.offset === 'number') s.clockOffset = e.offset;

@@ -102,7 +102,7 @@ export function rowOf(n: FarmNode, s: NodeStatus | undefined, now = Date.now()):
     ip: n.ip,
     mac: n.mac ?? '',
     stage: s?.stage ?? null,
-    stageText: s ? STAGE_TEXT[s.stage] : 'no report yet',
+    stageText: s?.stage ? STAGE_TEXT[s.stage] : s ? 'no bootstrap report yet (certificates only)' : 'no report yet',
     since: s?.since ?? null,
     lastReport: s?.lastReport ?? null,
     lastIp: s?.lastIp ?? null,

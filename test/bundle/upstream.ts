@@ -39,7 +39,8 @@ export const RPMS: Rpm[] = [
   }),
   { name: 'conntrack-tools', version: '1.4.4', release: '7.el7', requires: ['libnetfilter_cthelper'], repo: 'centos/7.9.2009/os/x86_64' },
   { name: 'libnetfilter_cthelper', version: '1.0.0', release: '11.el7', repo: 'centos/7.9.2009/os/x86_64' },
-  // updates: a newer iptables (the solver takes it)
+  // updates: a newer iptables (the solver takes it); openssl (masters: cert-renew.sh), epoch 1 as CentOS ships it
+  { name: 'openssl', version: '1.0.2k', release: '26.el7_9', epoch: 1, repo: 'centos/7.9.2009/updates/x86_64' },
   { name: 'iptables', version: '1.4.21', release: '35.el7', repo: 'centos/7.9.2009/updates/x86_64' },
   // extras: container-selinux, with its epoch
   { name: 'container-selinux', version: '2.119.2', release: '1.911c772.el7_8', epoch: 2, arch: 'noarch', repo: 'centos/7.9.2009/extras/x86_64' },

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
@@ -24,11 +24,11 @@ const REF = JSON.parse(readFileSync(join(packageRoot, 'test/reference/kubeadm-bo
   defaults: { usages: string[]; groups: string[]; ttlSeconds: number; tokenPattern: string };
 };
 
-async function k8sImage(args: string[], cwd: string): Promise<{ stdout: string; stderr: string; code: number }> {
+async function k8sImage(args: string[], cwd: string, uid?: number): Promise<{ stdout: string; stderr: string; code: number }> {
   const env = { ...process.env };
   delete env.K8S_IMAGE_SECRETS;
   try {
-    const r = await run(process.execPath, [cli, ...args], { cwd, env });
+    const r = await run(process.execPath, [cli, ...args], { cwd, env, ...(uid === undefined ? {} : { uid, gid: uid }) });
     return { stdout: r.stdout, stderr: r.stderr, code: 0 };
   } catch (e) {
     const err = e as { stdout: string; stderr: string; code: number };
@@ -52,6 +52,8 @@ function serverCert(dir: string, caCrt: string, caKey: string): { key: string; c
 interface FakeApi {
   url: string;
   requests: { method: string; path: string; subject: string; body: string }[];
+  /** Called as each request arrives (before the answer). */
+  onRequest?: () => void;
   /** Status to answer (201 by default) and its body. */
   answer: { status: number; body?: string };
   close(): Promise<void>;
@@ -65,6 +67,7 @@ async function fakeApi(tls: { key: string; cert: string }, clientCa: string): Pr
     for await (const c of req) body += c;
     const peer = (req.socket as TLSSocket).getPeerCertificate();
     api.requests.push({ method: req.method ?? '', path: req.url ?? '', subject: `O=${peer.subject?.O} CN=${peer.subject?.CN}`, body });
+    api.onRequest?.();
     res.writeHead(api.answer.status, { 'content-type': 'application/json' }).end(api.answer.body ?? body);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -183,4 +186,43 @@ test('refusals are one line and change nothing: another cluster\'s API server, a
   assert.match(r4.stderr, /no secrets file; token create needs the one the cluster was built with/);
   for (const r of [r1, r2, r3, r4]) assert.equal(r.stderr.trim().split('\n').filter((l) => l.startsWith('error')).length, 1, r.stderr);
   assert.equal(readFileSync(secretsPath, 'utf8'), before);
+});
+
+test('--write checks the secrets file can be rewritten before it creates anything; when the write fails after the POST, the error names the token, its Secret and how to delete it (run as uid 65534)', { skip: process.getuid?.() !== 0 ? 'needs root to run the CLI as another user' : false }, async (t) => {
+  const NOBODY = 65534;
+  const d = tempDir('k8s-image-token-nobody-');
+  chmodSync(d, 0o755);
+  copyFileSync(join(dir, 'cluster.yaml'), join(d, 'cluster.yaml'));
+  chmodSync(join(d, 'cluster.yaml'), 0o644);
+  const file = join(d, 'k8s-lab.secrets.yaml');
+  copyFileSync(secretsPath, file);
+  chmodSync(file, 0o600);
+  chownSync(file, NOBODY, NOBODY);
+  const before = readFileSync(file, 'utf8');
+  const args = ['token', 'create', '-c', join(d, 'cluster.yaml'), '--secrets', file, '--server', api.url, '--ttl', '0', '--write'];
+  // The file is the user's, its directory is not: the replacement cannot be made. Nothing is POSTed.
+  const n = api.requests.length;
+  const r1 = await k8sImage(args, d, NOBODY);
+  assert.equal(r1.code, 2, r1.stderr);
+  assert.match(r1.stderr, /cannot be rewritten by this user \(EACCES.*nothing was created/);
+  assert.equal(api.requests.length, n, 'no token created in the cluster');
+  // Writable when checked, not any more when written (the directory turns read-only during the POST):
+  // the live token is not lost.
+  chownSync(d, NOBODY, NOBODY);
+  api.onRequest = () => chmodSync(d, 0o555);
+  t.after(() => {
+    api.onRequest = undefined;
+    chmodSync(d, 0o755);
+  });
+  const r2 = await k8sImage(args, d, NOBODY);
+  api.onRequest = undefined;
+  assert.equal(r2.code, 2, r2.stderr);
+  assert.equal(api.requests.length, n + 1);
+  const data = (JSON.parse(api.requests[n]!.body) as { data: Record<string, string> }).data;
+  const [id, secret] = ['token-id', 'token-secret'].map((k) => Buffer.from(data[k]!, 'base64').toString('utf8'));
+  const errors = r2.stderr.trim().split('\n').filter((l) => l.startsWith('error'));
+  assert.equal(errors.length, 1, r2.stderr);
+  assert.ok(errors[0]!.includes(`created token ${id}.${secret} (Secret kube-system/bootstrap-token-${id}, never expires) but could not write it into ${file}`), errors[0]);
+  assert.ok(errors[0]!.endsWith(`delete it: kubectl -n kube-system delete secret bootstrap-token-${id}`), errors[0]);
+  assert.equal(readFileSync(file, 'utf8'), before, 'the secrets file as it was');
 });

@@ -8,9 +8,9 @@
  * report.py under CentOS 7's python 2.7 where this machine has it.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ import { after, before, describe, it } from 'node:test';
 import { packageRoot } from '../../src/assets.js';
 import { generateSecrets, type Secrets } from '../../src/secrets/index.js';
 import { parseCerts, reportKey, reportSignature } from '../../src/status/protocol.js';
-import { callsOf, makeSandbox, run, until, type Sandbox } from './sandbox.js';
+import { callsOf, makeSandbox, script, type Sandbox } from './sandbox.js';
 
 const REF = JSON.parse(readFileSync(join(packageRoot, 'test/reference/kubeadm-certs-renew.json'), 'utf8')) as {
   versions: { minors: [number, number]; argv: string[]; flags: string[] }[];
@@ -178,28 +178,59 @@ after(async () => {
   for (const sb of sandboxes) sb.cleanup();
 });
 
-/** Run cert-renew.sh on `m` with the stand-in of `fakeMinor`, reporting to the capture server. */
-async function renew(m: Pki, fakeMinor: number) {
+/**
+ * Run cert-renew.sh as systemd runs the oneshot unit: in a process group of its own (the unit's
+ * cgroup), and the moment the script's main process exits, SIGTERM then SIGKILL to the whole group
+ * (KillMode=control-group; systemd 219 service_enter_running -> service_enter_stop): a background
+ * sender does not survive it. Reports go to the capture server; what reached it is what counts.
+ */
+async function renew(m: Pki, fakeMinor: number, extraEnv: Record<string, string> = {}) {
   sandboxes.push(m.sb);
   const key = reportKey(secrets.ca.key, 'master');
   writeFileSync(join(m.sb.p.etc, 'report.key'), `${key}\n`, { mode: 0o600 });
   writeFileSync(m.certEnv, `${readFileSync(m.certEnv, 'utf8')}STATUS_URL=${reports.url}\nREPORTER=${REPORTER}\nREPORT_PYTHON=${PYTHON}\n`);
   const before = reports.bodies.length;
-  const r = await run(m.sb, 'cert-renew.sh', {
-    K8S_IMAGE_CERT_ENV: m.certEnv,
-    K8S_IMAGE_REPORT_KEY: join(m.sb.p.etc, 'report.key'),
-    K8S_IMAGE_REPORT_SPOOL: join(m.sb.p.state, 'reports'),
-    K8S_IMAGE_REPORT_TRIES: '3',
-    K8S_IMAGE_REPORT_PAUSE: '0.2',
-    ...fakeKubeadm(fakeMinor),
-  }, 30000);
-  return { ...r, log: readFileSync(join(m.sb.root, 'var/log/k8s-image/cert-renew.log'), 'utf8'), reportsFrom: before, key };
+  const child = spawn('bash', [script('cert-renew.sh')], {
+    env: {
+      ...m.sb.env,
+      LANG: 'C',
+      LC_ALL: 'C',
+      K8S_IMAGE_CERT_ENV: m.certEnv,
+      K8S_IMAGE_REPORT_KEY: join(m.sb.p.etc, 'report.key'),
+      K8S_IMAGE_REPORT_SPOOL: join(m.sb.p.state, 'reports'),
+      K8S_IMAGE_REPORT_TRIES: '3',
+      K8S_IMAGE_REPORT_PAUSE: '0.2',
+      ...fakeKubeadm(fakeMinor),
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let journal = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (journal += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (journal += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  clearTimeout(timer);
+  const killGroup = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, sig);
+    } catch {
+      // the group is empty already
+    }
+  };
+  killGroup('SIGTERM');
+  await new Promise((r) => setTimeout(r, 100));
+  killGroup('SIGKILL');
+  await new Promise((r) => setTimeout(r, 200));
+  return { code, journal, log: readFileSync(join(m.sb.root, 'var/log/k8s-image/cert-renew.log'), 'utf8'), reportsFrom: before, key };
 }
 
-/** The reports that run sent (waits for the background sender). */
-async function sent(from: number, n: number): Promise<URLSearchParams[]> {
-  await until(() => reports.bodies.length >= from + n, 10000);
-  return reports.bodies.slice(from);
+/** The reports that run sent: they must be there already (nothing of the run is left to send them). */
+function sent(from: number, n: number): URLSearchParams[] {
+  const got = reports.bodies.slice(from);
+  assert.ok(got.length >= n, `expected ${n} report(s) to have reached the server by the end of the run, got ${got.length}`);
+  return got;
 }
 
 describe('cert-renew.sh in the sandbox', () => {
@@ -237,7 +268,7 @@ describe('cert-renew.sh in the sandbox', () => {
     assert.deepEqual(callsOf(m.sb, 'systemctl', 'restart'), [['systemctl', 'restart', 'kubelet']]);
     assert.match(r.log, /ending within 60 days: apiserver\.crt/);
     // Reported: certs-renewed with the new earliest expiry and the CA's, signed over them.
-    const [body] = await sent(r.reportsFrom, 1);
+    const [body] = sent(r.reportsFrom, 1);
     assert.equal(body!.get('stage'), 'certs-renewed');
     const certs = parseCerts(body!.get('certs')!)!;
     assert.ok(certs, body!.get('certs')!);
@@ -256,7 +287,8 @@ describe('cert-renew.sh in the sandbox', () => {
     assert.deepEqual(callsOf(m.sb, 'docker', 'stop'), []);
     assert.equal(readFileSync(join(m.sb.p.pkiDir, 'apiserver.crt'), 'utf8'), before);
     assert.match(r.log, /every certificate lasts more than 60 days; nothing to renew/);
-    const [body] = await sent(r.reportsFrom, 1);
+    assert.equal(r.journal, `k8s-image cert-renew: every certificate lasts more than 60 days; nothing renewed (the log is ${join(m.sb.root, 'var/log/k8s-image/cert-renew.log')})\n`, 'the journal gets one line');
+    const [body] = sent(r.reportsFrom, 1);
     assert.equal(body!.get('stage'), 'certs-checked');
     const certs = parseCerts(body!.get('certs')!)!;
     assert.equal(certs.cert, 'front-proxy-client.crt');
@@ -265,11 +297,20 @@ describe('cert-renew.sh in the sandbox', () => {
 
   it('1.22 (kubeadm certs renew all), containerd: a one-day admin.conf certificate is renewed and crictl restarts the control plane', async () => {
     const m = makeMaster(secrets, 22, 'containerd', { 'admin.conf': 1 });
+    // Master index 2, started 1 minute after boot and 6 hours away from its own time: a Persistent=true
+    // catch-up after a farm-wide outage; it waits 2 x CATCH_UP_STAGGER (1 s here) before renewing.
+    writeFileSync(join(m.sb.root, 'uptime'), '61.25 100.00\n');
+    const d = new Date(Date.now() + 6 * 3600_000);
+    const slot = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+    writeFileSync(m.certEnv, `${readFileSync(m.certEnv, 'utf8')}MASTER_INDEX=2\nRENEW_SLOT=${slot}\nCATCH_UP_STAGGER=1\nPROC_UPTIME=${join(m.sb.root, 'uptime')}\n`);
+    const t0 = Date.now();
     const r = await renew(m, 22);
     assert.equal(r.code, 0, r.log);
+    assert.match(r.log, new RegExp(`a catch-up run 1 minute\\(s\\) after boot, not at this master's time \\(${slot}\\): .* waiting 2s \\(master index 2 x 1s\\) first`));
+    assert.ok(Date.now() - t0 >= 2000, 'it waited');
     assert.deepEqual(callsOf(m.sb, 'kubeadm'), [['kubeadm', 'certs', 'renew', 'all', '--cert-dir', m.sb.p.pkiDir]]);
     assert.ok(endOf(embedded(readFileSync(join(m.sb.p.kubeDir, 'admin.conf'), 'utf8'))) - Date.now() / 1000 > 360 * 86400);
-    assert.deepEqual(callsOf(m.sb, 'crictl', 'stop'), ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'etcd'].map((x) => ['crictl', 'stop', `cid-${x}`]));
+    assert.deepEqual(callsOf(m.sb, 'crictl', 'stop'), ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'etcd'].map((x) => ['crictl', 'stop', '--timeout', '30', `cid-${x}`]));
     assert.match(r.log, /ending within 60 days: admin\.conf/);
   });
 
@@ -283,11 +324,38 @@ describe('cert-renew.sh in the sandbox', () => {
     assert.match(r.log, /FAILED \(exit 1\)/);
     assert.equal(readFileSync(join(m.sb.p.pkiDir, 'apiserver.crt'), 'utf8'), before);
     assert.deepEqual(callsOf(m.sb, 'docker', 'stop'), []);
-    const bodies = await sent(r.reportsFrom, 1);
+    const bodies = sent(r.reportsFrom, 1);
     const failed = bodies.find((b) => b.get('stage') === 'certs-failed')!;
     assert.ok(failed, 'certs-failed reported');
     assert.match(failed.get('log')!, /unknown command "alpha"/);
+    // The log is written by the script itself (no tee to lose lines): the report's tail has the ERROR line.
+    assert.match(failed.get('log')!, /ERROR: kubeadm alpha certs renew all failed \(output above\)/);
+    assert.match(r.journal, /^k8s-image cert-renew: FAILED \(exit 1\): kubeadm alpha certs renew all failed/m, 'a one-line summary for the journal');
     assert.ok(parseCerts(failed.get('certs')!), 'with the expiry as it stands');
+  });
+
+  it('no openssl on the master: the run fails clearly (it does not take every certificate for due), and report.py still reports, without the expiry', async () => {
+    const m = makeMaster(secrets, 17, 'docker', { apiserver: 1 });
+    // Every command of PATH but openssl, as on a master where it is not installed.
+    const noOpenssl = join(m.sb.root, 'no-openssl-bin');
+    mkdirSync(noOpenssl);
+    const [fakes, ...rest] = m.sb.env.PATH!.split(':');
+    for (const d of rest) {
+      if (!existsSync(d)) continue;
+      for (const f of readdirSync(d)) {
+        if (f !== 'openssl' && !existsSync(join(noOpenssl, f))) symlinkSync(join(d, f), join(noOpenssl, f));
+      }
+    }
+    const before = readFileSync(join(m.sb.p.pkiDir, 'apiserver.crt'), 'utf8');
+    const r = await renew(m, 17, { PATH: `${fakes}:${noOpenssl}` });
+    assert.equal(r.code, 1, r.log);
+    assert.match(r.log, /ERROR: openssl is not installed \(yum install openssl; the plan installs it on masters\)/);
+    assert.deepEqual(callsOf(m.sb, 'kubeadm'), [], 'nothing renewed');
+    assert.equal(readFileSync(join(m.sb.p.pkiDir, 'apiserver.crt'), 'utf8'), before);
+    const [failed] = sent(r.reportsFrom, 1);
+    assert.equal(failed!.get('stage'), 'certs-failed');
+    assert.equal(failed!.get('certs'), null, 'no expiry without openssl');
+    assert.match(failed!.get('log')!, /ERROR: openssl is not installed/);
   });
 
   it('the stand-in refuses a flag its version does not have', () => {
@@ -310,7 +378,7 @@ describe('cert-renew.sh in the sandbox', () => {
       await promisify(execFile)(PYTHON, [REPORTER, reports.url, node, 'ready'], {
         env: { PATH: process.env.PATH ?? '/usr/bin:/bin', K8S_IMAGE_KUBE_DIR: kubeDir, K8S_IMAGE_REPORT_KEY: keyFile, K8S_IMAGE_REPORT_SPOOL: join(m.sb.p.state, 'reports'), K8S_IMAGE_REPORT_TRIES: '2', K8S_IMAGE_REPORT_PAUSE: '0.1' },
       });
-      return (await sent(from, 1))[0]!;
+      return (sent(from, 1))[0]!;
     };
     const master = await send(m.sb.p.kubeDir, 'master');
     const c = parseCerts(master.get('certs')!)!;
@@ -324,6 +392,25 @@ describe('cert-renew.sh in the sandbox', () => {
     const w = await send(worker, 'master');
     assert.equal(w.get('certs'), null);
     assert.equal(w.get('stage'), 'ready');
+  });
+
+  it('report.py: a kubelet.conf still embedding its client certificate counts (1.15/1.16, not repointed), and the CA field is the earliest of the three CAs', async () => {
+    const m = makeMaster(secrets, 16, 'docker', { 'kubelet.conf': 50 });
+    sandboxes.push(m.sb);
+    const keyFile = join(m.sb.p.etc, 'report.key');
+    writeFileSync(keyFile, `${reportKey(secrets.ca.key, 'master')}\n`, { mode: 0o600 });
+    // A front-proxy CA that ends before the cluster CA (100 days; made by hand, say).
+    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(m.sb.root, 'fp.key'), '-out', join(m.sb.p.pkiDir, 'front-proxy-ca.crt'), '-subj', '/CN=front-proxy-ca', '-days', '100']);
+    const from = reports.bodies.length;
+    await promisify(execFile)(PYTHON, [REPORTER, '--certs', m.sb.p.kubeDir, reports.url, 'master', 'certs-checked'], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', K8S_IMAGE_REPORT_KEY: keyFile, K8S_IMAGE_REPORT_SPOOL: join(m.sb.p.state, 'reports'), K8S_IMAGE_REPORT_TRIES: '2', K8S_IMAGE_REPORT_PAUSE: '0.1' },
+    });
+    const [body] = sent(from, 1);
+    const c = parseCerts(body!.get('certs')!)!;
+    assert.equal(c.cert, 'kubelet.conf');
+    assert.equal(c.notAfter, endOf(embedded(readFileSync(join(m.sb.p.kubeDir, 'kubelet.conf'), 'utf8'))));
+    assert.equal(c.caNotAfter, endOf(readFileSync(join(m.sb.p.pkiDir, 'front-proxy-ca.crt'), 'utf8')));
+    assert.ok(c.caNotAfter < endOf(secrets.ca.cert));
   });
 
   it('before kubeadm made the PKI: nothing at all', async () => {

@@ -79,6 +79,16 @@ case $name in
       for m in ${FAKE_NO_CONTAINERS:-}; do if [ "$m" = "$c" ]; then exit 0; fi; done
       if [ -n "$c" ]; then echo "cid-$c"; fi
     fi
+    # cri-tools' `crictl stop` (urfave/cli: options before the IDs) has --timeout/-t default 0: the
+    # runtime SIGKILLs at once, etcd and the API server included. The stand-in refuses a stop that
+    # does not give the container time to end (real crictl would kill it; a test must catch that).
+    if [ "$(basename "$0")" = crictl ] && [ "${1:-}" = stop ]; then
+      case ${2:-} in
+        --timeout | -t) [ "${3:-0}" -gt 0 ] || { echo "stand-in crictl: stop --timeout ${3:-} gives no time" >&2; exit 1; } ;;
+        --timeout=* | -t=*) [ "${2#*=}" -gt 0 ] || { echo "stand-in crictl: stop $2 gives no time" >&2; exit 1; } ;;
+        *) echo "stand-in crictl: stop without --timeout (default 0: SIGKILL at once) refused" >&2; exit 1 ;;
+      esac
+    fi
     ;;
   kubectl)
     args=" $* "

@@ -8,6 +8,12 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import yaml from 'js-yaml';
+import { packageRoot } from '../../src/assets.js';
+import { loadCluster } from '../../src/config/index.js';
+import { renewSlot } from '../../src/plan/certs.js';
+import { planNode } from '../../src/plan/index.js';
+import { generateSecrets } from '../../src/secrets/index.js';
 import { nodeFiles } from './sandbox.js';
 import { calendarProblem, SYSTEMD_219, systemd219Keys, timespanProblem } from './systemd219.js';
 
@@ -70,13 +76,31 @@ describe('node-files units against systemd 219 (test/reference/systemd-219.json)
     });
   }
 
-  it('the renewal timer: daily by calendar, Persistent (a day missed while off runs at boot), no randomized delay', () => {
-    const d = directives(readFileSync(join(nodeFiles, 'k8s-image-cert-renew.timer'), 'utf8'));
-    const get = (k: string) => d.filter((x) => x.section === 'Timer' && x.key === k).map((x) => x.value);
-    assert.deepEqual(get('OnCalendar'), ['daily']);
-    assert.deepEqual(get('Persistent'), ['true']);
-    assert.deepEqual(get('Unit'), ['k8s-image-cert-renew.service']);
-    assert.deepEqual(d.filter((x) => x.section === 'Install').map((x) => `${x.key}=${x.value}`), ['WantedBy=timers.target']);
+  it('the renewal timer, as the plan renders it for each master of a 5-master cluster: its own time of night (02:00, 02:30, ...), Persistent, no randomized delay, all 219\'s', async () => {
+    const doc = yaml.load(readFileSync(join(packageRoot, 'examples/ha.yaml'), 'utf8')) as { nodes: { name: string; role: string; ip: string }[] };
+    const masters = doc.nodes.filter((n) => n.role === 'master');
+    // Two more masters (addresses beside the example's), five in all.
+    const base = masters[masters.length - 1]!;
+    for (const k of [1, 2]) {
+      const ip = base.ip.replace(/\.(\d+)(\/\d+)?$/, (_m, last: string, len: string | undefined) => `.${Number(last) + 100 + k}${len ?? ''}`);
+      doc.nodes.splice(doc.nodes.indexOf(base) + k, 0, { ...base, name: `master${masters.length + k}`, ip });
+    }
+    const cluster = loadCluster(yaml.dump(doc)).cluster;
+    const secrets = await generateSecrets({ cluster: cluster.name, generateRootPassword: false });
+    const calendars: string[] = [];
+    for (const n of cluster.nodes.filter((x) => x.role === 'master')) {
+      const text = planNode(cluster, secrets, n.name).files.find((f) => f.path === '/etc/systemd/system/k8s-image-cert-renew.timer')!.content;
+      assert.deepEqual(problems(`${n.name}: k8s-image-cert-renew.timer`, text), []);
+      const d = directives(text);
+      const get = (k: string) => d.filter((x) => x.section === 'Timer' && x.key === k).map((x) => x.value);
+      calendars.push(...get('OnCalendar'));
+      assert.deepEqual(get('Persistent'), ['true']);
+      assert.deepEqual(get('Unit'), ['k8s-image-cert-renew.service']);
+      assert.deepEqual(get('RandomizedDelaySec'), []);
+      assert.deepEqual(d.filter((x) => x.section === 'Install').map((x) => `${x.key}=${x.value}`), ['WantedBy=timers.target']);
+    }
+    assert.deepEqual(calendars, ['*-*-* 02:00:00', '*-*-* 02:30:00', '*-*-* 03:00:00', '*-*-* 03:30:00', '*-*-* 04:00:00']);
+    assert.deepEqual(Array.from({ length: 10 }, (_, i) => renewSlot(i)), ['02:00', '02:30', '03:00', '03:30', '04:00', '04:30', '05:00', '05:30', '02:00', '02:30']);
   });
 
   it('the check refuses what 219 does not take (so it can fail)', () => {

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { loadCluster } from '../../src/config/index.js';
 import { generateSecrets } from '../../src/secrets/index.js';
-import { planNode } from '../../src/plan/index.js';
-import { certsRenewCommand, CERT_RENEW_ENV, CERT_RENEW_SCRIPT, CERT_RENEW_TIMER } from '../../src/plan/certs.js';
+import { clusterPackages, planGolden, planNode } from '../../src/plan/index.js';
+import { certsRenewCommand, renewSlot, CERT_RENEW_ENV, CERT_RENEW_SCRIPT, CERT_RENEW_TIMER } from '../../src/plan/certs.js';
 import { renderCloudInit } from '../../src/cloudinit/index.js';
 import { renderKickstart } from '../../src/kickstart/index.js';
 import { packageRoot } from '../../src/assets.js';
@@ -60,11 +60,30 @@ test('every master gets the renewal (script, units, settings; the timer enabled 
       assert.match(env.content, new RegExp(`^NODE_NAME=${node.name}$`, 'm'));
       assert.match(env.content, /^RENEW_WITHIN=5184000$/m);
       assert.match(env.content, new RegExp(`^RUNTIME=${cluster.runtime.kind}$`, 'm'));
+      // Its own time of night, from its index among the masters; the timer and the script agree.
+      const index = cluster.nodes.filter((n) => n.role === 'master').indexOf(node);
+      assert.match(env.content, new RegExp(`^MASTER_INDEX=${index}$`, 'm'));
+      assert.match(env.content, new RegExp(`^RENEW_SLOT=${renewSlot(index)}$`, 'm'));
+      assert.match(env.content, /^CATCH_UP_STAGGER=600$/m);
+      const timer = plan.files.find((f) => f.path === `/etc/systemd/system/${CERT_RENEW_TIMER}`)!.content;
+      assert.match(timer, new RegExp(`^OnCalendar=\\*-\\*-\\* ${renewSlot(index)}:00$`, 'm'));
+      assert.equal(timer.split('\n').filter((l) => l.startsWith('OnCalendar=')).length, 1);
+      // cert-renew.sh and report.py read the certificates with the openssl CLI: installed with the rest.
+      assert.match(installEnv, /^PACKAGES=".*\bopenssl\b.*"$/m, node.name);
     } else {
       assert.deepEqual(has, [false, false, false, false], node.name);
+      assert.doesNotMatch(installEnv, /^PACKAGES=".*\bopenssl\b/m, node.name);
       assert.doesNotMatch(installEnv, /cert-renew/);
     }
   }
+});
+
+test('openssl is in the cluster\'s package set (the offline bundle resolves it) and in the golden image (a clone may be a master)', async () => {
+  const cluster = haCluster('1.22.3');
+  const secrets = await generateSecrets({ cluster: cluster.name, generateRootPassword: false });
+  assert.ok(clusterPackages(cluster).includes('openssl'));
+  const golden = planGolden(cluster, secrets).files.find((f) => f.path === '/etc/k8s-image/install.env')!.content;
+  assert.match(golden, /^PACKAGES=".*\bopenssl\b.*"$/m);
 });
 
 test('the kickstart and the cloud-init seed of a master carry the same renewal files', async () => {

@@ -4,6 +4,7 @@
 // CA's, warning within 30 days or after a failed renewal. Screenshot: test-output/status-page-certs.png.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { after, before, test } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import { packageRoot } from '../../src/assets.js';
 import { startFarmServer, type FarmIndex, type FarmServer } from '../../src/serve/server.js';
-import { certsField, reportKey, signedReportBody, type CertKind, type Stage } from '../../src/status/protocol.js';
+import { certsField, reportKey, reportSignature, signedReportBody, type CertKind, type Stage } from '../../src/status/protocol.js';
 import { certsOf, certsText, type StatusDocument } from '../../src/status/view.js';
 import { tempDir } from '../helpers/tmp.js';
 import { requireTool } from '../helpers/tools.js';
@@ -166,4 +167,50 @@ test('a CA ending within 30 days is a warning of its own, and an expired leaf sa
   const fine = certsOf(status(200, 3000), t0)!;
   assert.equal(fine.warn, false);
   assert.equal(certsOf(undefined, t0), null);
+});
+
+test('only masters report certificates: a worker-signed certs report, or a certs field on a worker\'s report, is refused with the reason; a certificate report before any bootstrap stage makes up no stage', async (t) => {
+  const farm = await serve();
+  t.after(() => farm.server.close());
+  const kinds: CertKind[] = ['certs-checked', 'certs-renewed', 'certs-failed'];
+  for (const kind of kinds) {
+    const r = await farm.post('worker1', kind, { certs: certs(1), ...(kind === 'certs-failed' ? { log: 'x' } : {}) });
+    assert.equal(r.status, 403, kind);
+    assert.equal(await r.text(), `worker1 is a node, not a master: only masters report certificates (${kind} refused)\n`);
+  }
+  const ready = await farm.post('worker1', 'ready', { certs: certs(1) });
+  assert.equal(ready.status, 403);
+  assert.match(await ready.text(), /only masters report certificates \(the certs field refused\)/);
+  // The worker's reports without certs are taken as ever.
+  assert.equal((await farm.post('worker1', 'ready')).status, 200);
+  // A master's first report is a certificate check (status.log lost, or serve started late): the
+  // expiry is kept, the bootstrap stage stays unknown (not a made-up "done").
+  assert.equal((await farm.post('master2', 'certs-checked', { certs: certs(300) })).status, 200);
+  const doc = (await (await fetch(`${farm.url}/status.json`)).json()) as StatusDocument;
+  const row = (n: string) => doc.nodes.find((r) => r.name === n)!;
+  assert.equal(row('worker1').stage, 'ready');
+  assert.equal(row('worker1').certs, null);
+  assert.equal(row('master2').stage, null);
+  assert.equal(row('master2').stageText, 'no bootstrap report yet (certificates only)');
+  assert.equal(row('master2').certs!.daysLeft, 300);
+  assert.deepEqual(doc.counts, { ready: 1, none: 3 });
+});
+
+test('the signature is unambiguous between the log and the certs: log "tail|X" without certs does not sign log "tail" with certs "X"', async (t) => {
+  const key = reportKey(CA_KEY, 'master1');
+  const c = certs(365);
+  const base = { node: 'master1', stage: 'failed', time: String(now()), nonce: 'ab'.repeat(16) };
+  assert.notEqual(reportSignature(key, { ...base, log: 'tail', certs: c }), reportSignature(key, { ...base, log: `tail|${c}` }));
+  assert.notEqual(reportSignature(key, { ...base, log: 'tail', certs: c }), reportSignature(key, { ...base, log: `${c}|tail` }));
+  // Reports without certs sign exactly as before (nodes installed earlier keep reporting).
+  assert.equal(reportSignature(key, { ...base, log: 'tail' }), createHmac('sha256', key).update(`master1|failed|${base.time}|${base.nonce}|tail`).digest('hex'));
+  // On the wire: a signed certs-less report whose log ends in "|<certs>", re-sent split into log and certs, is refused.
+  const farm = await serve();
+  t.after(() => farm.server.close());
+  const signed = new URLSearchParams(signedReportBody(key, { node: 'master1', stage: 'certs-failed', time: now(), nonce: (nonce++).toString(16).padStart(32, '0'), log: `tail|${c}` }));
+  signed.set('log', 'tail');
+  signed.set('certs', c);
+  const r = await fetch(`${farm.url}/report`, { method: 'POST', body: signed.toString() });
+  assert.equal(r.status, 403);
+  assert.equal(await r.text(), 'signature does not match this node\n');
 });
