@@ -106,6 +106,7 @@ export const FIELD_DOCS: Record<string, Doc> = {
   'mirrors.centos': ['CentOS 7 base, updates and extras (the vault: CentOS 7 is end-of-life).', 'https://mirrors.aliyun.com/centos-vault/7.9.2009'],
   'mirrors.epel': ['EPEL 7 archive (enabled only on nginx lb nodes).', 'https://mirrors.aliyun.com/epel-archive/7'],
   'mirrors.elrepo': ['With os.kernel lt (required then): the ELRepo EL7 kernel repository on your mirror, the directory holding repodata/ and kernel-lt (ELRepo archived EL7 in 2024, so no preset fills it).'],
+  'mirrors.elrepoKey': ['With os.kernel lt: the URL of ELRepo\'s signing key (RPM-GPG-KEY-elrepo.org) that yum checks kernel-lt with. Default: RPM-GPG-KEY-elrepo.org in the mirrors.elrepo directory itself (<mirrors.elrepo>/RPM-GPG-KEY-elrepo.org, next to repodata/), so the mirror must carry the key there; www.elrepo.org is never used.'],
   'mirrors.dockerCe': ['docker-ce and containerd.io.', 'https://mirrors.aliyun.com/docker-ce/linux/centos'],
   'mirrors.kubernetesEl7': ['The legacy el7 Kubernetes repository for 1.15-1.23.', 'https://mirrors.aliyun.com/kubernetes/yum'],
   'mirrors.kubernetesPkgs': ['The per-minor pkgs.k8s.io layout for 1.24+.', 'https://mirrors.aliyun.com/kubernetes-new/core/stable'],

@@ -378,6 +378,7 @@ function resolveMirrors(f: ClusterFile, kubernetesVersion: string, inTable: bool
     epel: f.mirrors?.epel ?? p.epel,
     dockerCe: f.mirrors?.dockerCe ?? p.dockerCe,
     elrepo: f.mirrors?.elrepo,
+    ...(f.mirrors?.elrepo ? { elrepoKey: f.mirrors.elrepoKey ?? elrepoDefaultKey(f.mirrors.elrepo) } : {}),
     kubernetesEl7: f.mirrors?.kubernetesEl7 ?? p.kubernetesEl7,
     kubernetesPkgs: f.mirrors?.kubernetesPkgs ?? p.kubernetesPkgs,
     registryMirrors: f.mirrors?.registryMirrors ?? [],
@@ -595,17 +596,28 @@ function resolveEndpoint(f: ClusterFile, nodes: Node[], r: Report): { endpoint?:
   return { endpoint, lbPort };
 }
 
+/**
+ * Where yum fetches ELRepo's signing key when mirrors.elrepoKey is not set: the mirror itself, file
+ * RPM-GPG-KEY-elrepo.org in the mirrors.elrepo directory (next to repodata/). Never www.elrepo.org:
+ * mirrors.elrepo exists because only a mirror is reachable, and a key yum cannot fetch fails the install
+ * ("GPG key retrieval failed").
+ */
+export function elrepoDefaultKey(elrepo: string): string {
+  return `${elrepo.replace(/\/+$/, '')}/RPM-GPG-KEY-elrepo.org`;
+}
+
 /** os.kernel: the stock 3.10, or ELRepo's kernel-lt from mirrors.elrepo at a pinned version. */
 function resolveKernel(f: ClusterFile, r: Report): Cluster['os']['kernel'] {
   const kind = f.os?.kernel ?? 'stock';
   if (kind === 'stock') {
     if (f.os?.kernelVersion) r.errors.push(`os.kernelVersion: "${f.os.kernelVersion}" is set but os.kernel is not lt; set os.kernel: lt to install ELRepo's kernel-lt, or remove os.kernelVersion`);
     if (f.mirrors?.elrepo) r.warnings.push('mirrors.elrepo: set without os.kernel: lt; it has no effect');
+    if (f.mirrors?.elrepoKey) r.warnings.push('mirrors.elrepoKey: set without os.kernel: lt; it has no effect');
     return { kind: 'stock' };
   }
   if (!f.mirrors?.elrepo) {
     r.errors.push(
-      'mirrors.elrepo: missing: os.kernel: lt installs kernel-lt from ELRepo, which archived EL7 in 2024, so no preset knows a mirror; set it to the directory of your ELRepo EL7 kernel mirror that holds repodata/ and kernel-lt-*.rpm (like https://mirror.example.com/elrepo/kernel/el7/x86_64)',
+      'mirrors.elrepo: missing: os.kernel: lt installs kernel-lt from ELRepo, which archived EL7 in 2024, so no preset knows a mirror; set it to the directory of your ELRepo EL7 kernel mirror that holds repodata/ and kernel-lt-*.rpm (like https://mirror.example.com/elrepo/kernel/el7/x86_64); yum takes ELRepo\'s key from RPM-GPG-KEY-elrepo.org in that directory unless mirrors.elrepoKey says where it is',
     );
   }
   const version = f.os?.kernelVersion ?? DEFAULT_KERNEL_LT;

@@ -227,6 +227,7 @@ export const ClusterFileSchema = z
         centos: url.optional(),
         epel: url.optional(),
         elrepo: url.optional(),
+        elrepoKey: url.optional(),
         dockerCe: url.optional(),
         kubernetesEl7: url.optional(),
         kubernetesPkgs: url.optional(),
