@@ -621,7 +621,6 @@ function resolveKernel(f: ClusterFile, r: Report): Cluster['os']['kernel'] {
     );
   }
   const version = f.os?.kernelVersion ?? DEFAULT_KERNEL_LT;
-  if (!/\.el7\.elrepo$/.test(version)) r.errors.push(`os.kernelVersion: "${version}" is not an ELRepo EL7 build; expected a version-release ending in .el7.elrepo, like ${DEFAULT_KERNEL_LT}`);
   return { kind: 'lt', version };
 }
 

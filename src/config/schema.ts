@@ -250,7 +250,7 @@ export const ClusterFileSchema = z
           .optional(),
         selinux: z.enum(['disabled', 'permissive']).optional(),
         kernel: z.enum(['stock', 'lt']).optional(),
-        kernelVersion: str(P.RPM_VERSION, 'an ELRepo kernel-lt RPM version-release like 5.4.278-1.el7.elrepo').optional(),
+        kernelVersion: str(P.ELREPO_KERNEL_VERSION, 'an ELRepo EL7 kernel-lt version-release like 5.4.278-1.el7.elrepo (ending in .el7.elrepo; no epoch "1:", no kernel-lt- prefix, no .x86_64: it names /boot/vmlinuz-<version>.x86_64)').optional(),
         firewall: z.enum(['disabled', 'open']).optional(),
         ntpServers: z.array(host).min(1).optional(),
         rootPasswordHash: z.string().optional(),

@@ -104,16 +104,20 @@ test('past the table: 1.38 and later stay refused, with os.kernel lt and allowUn
 
 test('os.kernel lt needs mirrors.elrepo and an ELRepo EL7 build; kernelVersion without lt is refused', () => {
   assert.deepEqual(problems('1.33.2', (d) => (d.os.kernel = 'lt')), [
-    'mirrors.elrepo: missing: os.kernel: lt installs kernel-lt from ELRepo, which archived EL7 in 2024, so no preset knows a mirror; set it to the directory of your ELRepo EL7 kernel mirror that holds repodata/ and kernel-lt-*.rpm (like https://mirror.example.com/elrepo/kernel/el7/x86_64)',
+    'mirrors.elrepo: missing: os.kernel: lt installs kernel-lt from ELRepo, which archived EL7 in 2024, so no preset knows a mirror; set it to the directory of your ELRepo EL7 kernel mirror that holds repodata/ and kernel-lt-*.rpm (like https://mirror.example.com/elrepo/kernel/el7/x86_64); yum takes ELRepo\'s key from RPM-GPG-KEY-elrepo.org in that directory unless mirrors.elrepoKey says where it is',
   ]);
   assert.deepEqual(problems('1.33.2', (d) => { lt(d); d.os.kernelVersion = '5.4.278-1.el8.elrepo'; }), [
-    'os.kernelVersion: "5.4.278-1.el8.elrepo" is not an ELRepo EL7 build; expected a version-release ending in .el7.elrepo, like 5.4.278-1.el7.elrepo',
+    'os.kernelVersion: "5.4.278-1.el8.elrepo" is not valid: expected an ELRepo EL7 kernel-lt version-release like 5.4.278-1.el7.elrepo (ending in .el7.elrepo; no epoch \"1:\", no kernel-lt- prefix, no .x86_64: it names /boot/vmlinuz-<version>.x86_64)',
   ]);
+  // An epoch would render /boot/vmlinuz-1:5.4.278-1.el7.elrepo.x86_64, a file no package installs.
+  for (const v of ['1:5.4.278-1.el7.elrepo', 'kernel-lt-5.4.278-1.el7.elrepo', '5.4.278-1.el7.elrepo.x86_64', '5.4.278.el7.elrepo']) {
+    assert.deepEqual(problems('1.33.2', (d) => { lt(d); d.os.kernelVersion = v; }), [`os.kernelVersion: "${v}" is not valid: expected an ELRepo EL7 kernel-lt version-release like 5.4.278-1.el7.elrepo (ending in .el7.elrepo; no epoch \"1:\", no kernel-lt- prefix, no .x86_64: it names /boot/vmlinuz-<version>.x86_64)`], v);
+  }
   assert.deepEqual(problems('1.31.14', (d) => (d.os.kernelVersion = '5.4.278-1.el7.elrepo')), [
     'os.kernelVersion: "5.4.278-1.el7.elrepo" is set but os.kernel is not lt; set os.kernel: lt to install ELRepo\'s kernel-lt, or remove os.kernelVersion',
   ]);
   assert.deepEqual(problems('1.33.2', (d) => { lt(d); d.os.kernelVersion = '5.4.278-1.el7.elrepo; reboot'; }), [
-    'os.kernelVersion: "5.4.278-1.el7.elrepo; reboot" is not valid: expected an ELRepo kernel-lt RPM version-release like 5.4.278-1.el7.elrepo',
+    'os.kernelVersion: "5.4.278-1.el7.elrepo; reboot" is not valid: expected an ELRepo EL7 kernel-lt version-release like 5.4.278-1.el7.elrepo (ending in .el7.elrepo; no epoch \"1:\", no kernel-lt- prefix, no .x86_64: it names /boot/vmlinuz-<version>.x86_64)',
   ]);
   // A pinned older build is taken as given.
   const c = loadCluster(lab('1.31.14', (d) => { lt(d); d.os.kernelVersion = '5.4.270-1.el7.elrepo'; })).cluster;
