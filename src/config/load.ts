@@ -6,6 +6,7 @@ import {
   DEFAULT_KERNEL_LT,
   FAIL_CGROUP_V1_MINOR,
   IPVS_OLD_KERNEL_FIXED,
+  KERNEL_LT_LINE,
   KERNEL_PREFLIGHT_ERROR_MINOR,
   LAST_PATCH,
   MAX_KNOWN_MINOR,
@@ -317,7 +318,14 @@ function resolveVersions(c: ClusterSection, r: Report, kernel: Cluster['os']['ke
         ' (run `k8s-image versions`)',
     );
   } else if (minor > MAX_MINOR && kernel.kind === 'lt') {
-    // The end-of-life kit: a 4.19+ kernel passes kubeadm's kernel check; cgroup v1 stays (systemd 219).
+    // The end-of-life kit: a 5.4 kernel passes kubeadm's kernel check; cgroup v1 stays (systemd 219).
+    if (!kernel.version.startsWith(`${KERNEL_LT_LINE}.`)) {
+      versionOk = false;
+      errors.push(
+        `os.kernelVersion: "${kernel.version}" is not a ${KERNEL_LT_LINE}.x kernel-lt, and kubeadm ${kubernetesVersion} fails its SystemVerification preflight on it (kubeadm 1.32+ takes 4.19+, or only 5.4, 5.10, 5.15 and 6+ from system-validators v1.10; ELRepo's EL7 kernel-lt lines are 4.4 and 5.4)` +
+          `; pin a ${KERNEL_LT_LINE}.x build like ${DEFAULT_KERNEL_LT}, or remove os.kernelVersion`,
+      );
+    }
     warnings.push(
       `cluster.kubernetesVersion: ${kubernetesVersion} runs on ELRepo's kernel-lt ${kernel.version} (os.kernel: lt), with cgroup v1 only: CentOS 7's systemd 219 cannot run cgroup v2` +
         (minor >= FAIL_CGROUP_V1_MINOR ? `; the kubelet is given failCgroupV1: false and kubeadm is told to ignore its SystemVerification preflight error (cgroup v1)` : '') +
@@ -328,13 +336,13 @@ function resolveVersions(c: ClusterSection, r: Report, kernel: Cluster['os']['ke
     if (!allowUnsupported) {
       versionOk = false;
       errors.push(
-        `cluster.kubernetesVersion: "${kubernetesVersion}" is not supported on CentOS 7's own kernel: kubeadm 1.32+ fails preflight on kernels older than 4.19 (CentOS 7 runs 3.10)` +
+        `cluster.kubernetesVersion: "${kubernetesVersion}" is not supported on CentOS 7's own kernel: kubeadm 1.32+ fails its SystemVerification preflight on CentOS 7's 3.10 kernel (it takes 4.19+, or only 5.4, 5.10, 5.15 and 6+ from system-validators v1.10)` +
           (cgroup ? ' and the 1.35+ kubelet refuses cgroup v1' : '') +
           `; set os.kernel: lt (ELRepo's kernel-lt, with mirrors.elrepo) to run 1.${KERNEL_PREFLIGHT_ERROR_MINOR}-1.${MAX_KNOWN_MINOR}, use 1.${MAX_MINOR}.x or older, or set cluster.allowUnsupportedVersion: true to render it anyway`,
       );
     } else {
       warnings.push(
-        `cluster.kubernetesVersion: ${kubernetesVersion} is above 1.${MAX_MINOR}.x, the newest release supported on CentOS 7's own kernel; because cluster.allowUnsupportedVersion is set, kubeadm is told to ignore the SystemVerification preflight error (kernel 3.10 < 4.19)` +
+        `cluster.kubernetesVersion: ${kubernetesVersion} is above 1.${MAX_MINOR}.x, the newest release supported on CentOS 7's own kernel; because cluster.allowUnsupportedVersion is set, kubeadm is told to ignore the SystemVerification preflight error (CentOS 7's kernel 3.10)` +
           (cgroup ? ' and the kubelet is given failCgroupV1: false' : '') +
           '; nobody tests this combination (os.kernel: lt is the supported way)',
       );
