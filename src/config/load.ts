@@ -654,7 +654,20 @@ function resolveLocalEndpoint(f: ClusterFile, nodes: Node[], r: Report): { host:
     errors.push(`loadBalancer.port: ${lb.port} with loadBalancer.kind: local: the name resolves to the masters themselves, whose API servers listen on ${DEFAULTS.apiPort}, so the local proxies listen there too; remove loadBalancer.port`);
   }
   const text = f.cluster?.controlPlaneEndpoint;
-  if (!text) return { host: localEndpointName(f.cluster?.name ?? DEFAULTS.clusterName), port: DEFAULTS.apiPort };
+  // Every node's /etc/hosts lists each node as "<ip> <name>.<network.searchDomain> <name>": an endpoint
+  // name equal to a node's FQDN resolves to that node's own address first, past the local proxy.
+  const domain = f.network?.searchDomain?.toLowerCase();
+  const fqdnOwner = (name: string) => (domain ? nodes.findIndex((n) => `${n.name}.${domain}` === name) : -1);
+  if (!text) {
+    const host = localEndpointName(f.cluster?.name ?? DEFAULTS.clusterName);
+    const i = fqdnOwner(host);
+    if (i >= 0) {
+      errors.push(
+        `network.searchDomain: "${domain}" makes nodes[${i}] (${nodes[i]!.name}) ${host}, the name loadBalancer.kind: local gives the endpoint; every node's /etc/hosts would send it to ${nodes[i]!.name} instead of ${nodes[i]!.role === 'master' ? 'the local proxy' : 'a master'}; set cluster.controlPlaneEndpoint to a name of its own, or rename the node`,
+      );
+    }
+    return { host, port: DEFAULTS.apiPort };
+  }
   const [host, port] = text.toLowerCase().split(':');
   if (/^[0-9.]+$/.test(host!)) {
     errors.push(
@@ -664,6 +677,11 @@ function resolveLocalEndpoint(f: ClusterFile, nodes: Node[], r: Report): { host:
     errors.push(`cluster.controlPlaneEndpoint: "${text}": with loadBalancer.kind: local the host must be a DNS name of its own like api.example.internal (not localhost)`);
   } else if (nodes.some((n) => n.name === host)) {
     errors.push(`cluster.controlPlaneEndpoint: "${text}" is a node's name; with loadBalancer.kind: local the endpoint needs a name of its own, like ${localEndpointName(f.cluster?.name ?? DEFAULTS.clusterName)}`);
+  } else if (fqdnOwner(host!) >= 0) {
+    const n = nodes[fqdnOwner(host!)]!;
+    errors.push(
+      `cluster.controlPlaneEndpoint: "${text}" is ${n.name}'s FQDN (${n.name}.${domain}, network.searchDomain), which every node's /etc/hosts maps to ${n.ip}: workers would reach ${n.name} directly, past their local proxy; with loadBalancer.kind: local the endpoint needs a name of its own, like ${localEndpointName(f.cluster?.name ?? DEFAULTS.clusterName)}`,
+    );
   }
   if (port !== undefined && Number(port) !== DEFAULTS.apiPort) {
     errors.push(`cluster.controlPlaneEndpoint: port ${port} with loadBalancer.kind: local: the name reaches the masters' API servers (or the local proxy) on ${DEFAULTS.apiPort}; use ${host}:${DEFAULTS.apiPort}`);
