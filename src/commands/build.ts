@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Cluster, Node } from '../config/index.js';
 import { formatPath } from '../config/index.js';
 import { UserError } from '../errors.js';
+import { renderedEndpointProblems } from '../plan/endpoint.js';
 import { type IsoTool, ISO_TOOLS } from '../iso/index.js';
 import { buildEpoch } from '../output/index.js';
 import { loadSecretsFor, readConfig, warnNodes, withStatusUrl, type Output } from './common.js';
@@ -65,6 +66,9 @@ export async function build(opts: BuildOptions, out: Output, withIsos = true): P
   // The secrets are checked (or minted, in memory only) here; the file is written only just before
   // the tree lands (persist).
   const loadedSecrets = await loadSecretsFor(loaded, opts, out);
+  // The kubeadm configs as rendered, read back: endpoint, certSANs, every join's endpoint.
+  const endpointProblems = renderedEndpointProblems(cluster, loadedSecrets.secrets);
+  if (endpointProblems.length) throw new UserError(endpointProblems.map((p) => `cluster.controlPlaneEndpoint: the rendered kubeadm config of ${p}`));
   const secretsPath = loadedSecrets.secretsPath;
   const showProgress = out.isTTY && !opts.json && nodes.length > 1;
   const { clusterDir, manifestPath, summary, carried } = await writeClusterTree(

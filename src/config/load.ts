@@ -6,6 +6,7 @@ import {
   DEFAULT_KERNEL_LT,
   FAIL_CGROUP_V1_MINOR,
   IPVS_OLD_KERNEL_FIXED,
+  KERNEL_LT_LINE,
   KERNEL_PREFLIGHT_ERROR_MINOR,
   LAST_PATCH,
   MAX_KNOWN_MINOR,
@@ -317,7 +318,14 @@ function resolveVersions(c: ClusterSection, r: Report, kernel: Cluster['os']['ke
         ' (run `k8s-image versions`)',
     );
   } else if (minor > MAX_MINOR && kernel.kind === 'lt') {
-    // The end-of-life kit: a 4.19+ kernel passes kubeadm's kernel check; cgroup v1 stays (systemd 219).
+    // The end-of-life kit: a 5.4 kernel passes kubeadm's kernel check; cgroup v1 stays (systemd 219).
+    if (!kernel.version.startsWith(`${KERNEL_LT_LINE}.`)) {
+      versionOk = false;
+      errors.push(
+        `os.kernelVersion: "${kernel.version}" is not a ${KERNEL_LT_LINE}.x kernel-lt, and kubeadm ${kubernetesVersion} fails its SystemVerification preflight on it (kubeadm 1.32+ takes 4.19+, or only 5.4, 5.10, 5.15 and 6+ from system-validators v1.10; ELRepo's EL7 kernel-lt lines are 4.4 and 5.4)` +
+          `; pin a ${KERNEL_LT_LINE}.x build like ${DEFAULT_KERNEL_LT}, or remove os.kernelVersion`,
+      );
+    }
     warnings.push(
       `cluster.kubernetesVersion: ${kubernetesVersion} runs on ELRepo's kernel-lt ${kernel.version} (os.kernel: lt), with cgroup v1 only: CentOS 7's systemd 219 cannot run cgroup v2` +
         (minor >= FAIL_CGROUP_V1_MINOR ? `; the kubelet is given failCgroupV1: false and kubeadm is told to ignore its SystemVerification preflight error (cgroup v1)` : '') +
@@ -328,13 +336,13 @@ function resolveVersions(c: ClusterSection, r: Report, kernel: Cluster['os']['ke
     if (!allowUnsupported) {
       versionOk = false;
       errors.push(
-        `cluster.kubernetesVersion: "${kubernetesVersion}" is not supported on CentOS 7's own kernel: kubeadm 1.32+ fails preflight on kernels older than 4.19 (CentOS 7 runs 3.10)` +
+        `cluster.kubernetesVersion: "${kubernetesVersion}" is not supported on CentOS 7's own kernel: kubeadm 1.32+ fails its SystemVerification preflight on CentOS 7's 3.10 kernel (it takes 4.19+, or only 5.4, 5.10, 5.15 and 6+ from system-validators v1.10)` +
           (cgroup ? ' and the 1.35+ kubelet refuses cgroup v1' : '') +
           `; set os.kernel: lt (ELRepo's kernel-lt, with mirrors.elrepo) to run 1.${KERNEL_PREFLIGHT_ERROR_MINOR}-1.${MAX_KNOWN_MINOR}, use 1.${MAX_MINOR}.x or older, or set cluster.allowUnsupportedVersion: true to render it anyway`,
       );
     } else {
       warnings.push(
-        `cluster.kubernetesVersion: ${kubernetesVersion} is above 1.${MAX_MINOR}.x, the newest release supported on CentOS 7's own kernel; because cluster.allowUnsupportedVersion is set, kubeadm is told to ignore the SystemVerification preflight error (kernel 3.10 < 4.19)` +
+        `cluster.kubernetesVersion: ${kubernetesVersion} is above 1.${MAX_MINOR}.x, the newest release supported on CentOS 7's own kernel; because cluster.allowUnsupportedVersion is set, kubeadm is told to ignore the SystemVerification preflight error (CentOS 7's kernel 3.10)` +
           (cgroup ? ' and the kubelet is given failCgroupV1: false' : '') +
           '; nobody tests this combination (os.kernel: lt is the supported way)',
       );
@@ -378,6 +386,7 @@ function resolveMirrors(f: ClusterFile, kubernetesVersion: string, inTable: bool
     epel: f.mirrors?.epel ?? p.epel,
     dockerCe: f.mirrors?.dockerCe ?? p.dockerCe,
     elrepo: f.mirrors?.elrepo,
+    ...(f.mirrors?.elrepo ? { elrepoKey: f.mirrors.elrepoKey ?? elrepoDefaultKey(f.mirrors.elrepo) } : {}),
     kubernetesEl7: f.mirrors?.kubernetesEl7 ?? p.kubernetesEl7,
     kubernetesPkgs: f.mirrors?.kubernetesPkgs ?? p.kubernetesPkgs,
     registryMirrors: f.mirrors?.registryMirrors ?? [],
@@ -595,21 +604,31 @@ function resolveEndpoint(f: ClusterFile, nodes: Node[], r: Report): { endpoint?:
   return { endpoint, lbPort };
 }
 
+/**
+ * Where yum fetches ELRepo's signing key when mirrors.elrepoKey is not set: the mirror itself, file
+ * RPM-GPG-KEY-elrepo.org in the mirrors.elrepo directory (next to repodata/). Never www.elrepo.org:
+ * mirrors.elrepo exists because only a mirror is reachable, and a key yum cannot fetch fails the install
+ * ("GPG key retrieval failed").
+ */
+export function elrepoDefaultKey(elrepo: string): string {
+  return `${elrepo.replace(/\/+$/, '')}/RPM-GPG-KEY-elrepo.org`;
+}
+
 /** os.kernel: the stock 3.10, or ELRepo's kernel-lt from mirrors.elrepo at a pinned version. */
 function resolveKernel(f: ClusterFile, r: Report): Cluster['os']['kernel'] {
   const kind = f.os?.kernel ?? 'stock';
   if (kind === 'stock') {
     if (f.os?.kernelVersion) r.errors.push(`os.kernelVersion: "${f.os.kernelVersion}" is set but os.kernel is not lt; set os.kernel: lt to install ELRepo's kernel-lt, or remove os.kernelVersion`);
     if (f.mirrors?.elrepo) r.warnings.push('mirrors.elrepo: set without os.kernel: lt; it has no effect');
+    if (f.mirrors?.elrepoKey) r.warnings.push('mirrors.elrepoKey: set without os.kernel: lt; it has no effect');
     return { kind: 'stock' };
   }
   if (!f.mirrors?.elrepo) {
     r.errors.push(
-      'mirrors.elrepo: missing: os.kernel: lt installs kernel-lt from ELRepo, which archived EL7 in 2024, so no preset knows a mirror; set it to the directory of your ELRepo EL7 kernel mirror that holds repodata/ and kernel-lt-*.rpm (like https://mirror.example.com/elrepo/kernel/el7/x86_64)',
+      'mirrors.elrepo: missing: os.kernel: lt installs kernel-lt from ELRepo, which archived EL7 in 2024, so no preset knows a mirror; set it to the directory of your ELRepo EL7 kernel mirror that holds repodata/ and kernel-lt-*.rpm (like https://mirror.example.com/elrepo/kernel/el7/x86_64); yum takes ELRepo\'s key from RPM-GPG-KEY-elrepo.org in that directory unless mirrors.elrepoKey says where it is',
     );
   }
   const version = f.os?.kernelVersion ?? DEFAULT_KERNEL_LT;
-  if (!/\.el7\.elrepo$/.test(version)) r.errors.push(`os.kernelVersion: "${version}" is not an ELRepo EL7 build; expected a version-release ending in .el7.elrepo, like ${DEFAULT_KERNEL_LT}`);
   return { kind: 'lt', version };
 }
 
@@ -635,7 +654,20 @@ function resolveLocalEndpoint(f: ClusterFile, nodes: Node[], r: Report): { host:
     errors.push(`loadBalancer.port: ${lb.port} with loadBalancer.kind: local: the name resolves to the masters themselves, whose API servers listen on ${DEFAULTS.apiPort}, so the local proxies listen there too; remove loadBalancer.port`);
   }
   const text = f.cluster?.controlPlaneEndpoint;
-  if (!text) return { host: localEndpointName(f.cluster?.name ?? DEFAULTS.clusterName), port: DEFAULTS.apiPort };
+  // Every node's /etc/hosts lists each node as "<ip> <name>.<network.searchDomain> <name>": an endpoint
+  // name equal to a node's FQDN resolves to that node's own address first, past the local proxy.
+  const domain = f.network?.searchDomain?.toLowerCase();
+  const fqdnOwner = (name: string) => (domain ? nodes.findIndex((n) => `${n.name}.${domain}` === name) : -1);
+  if (!text) {
+    const host = localEndpointName(f.cluster?.name ?? DEFAULTS.clusterName);
+    const i = fqdnOwner(host);
+    if (i >= 0) {
+      errors.push(
+        `network.searchDomain: "${domain}" makes nodes[${i}] (${nodes[i]!.name}) ${host}, the name loadBalancer.kind: local gives the endpoint; every node's /etc/hosts would send it to ${nodes[i]!.name} instead of ${nodes[i]!.role === 'master' ? 'the local proxy' : 'a master'}; set cluster.controlPlaneEndpoint to a name of its own, or rename the node`,
+      );
+    }
+    return { host, port: DEFAULTS.apiPort };
+  }
   const [host, port] = text.toLowerCase().split(':');
   if (/^[0-9.]+$/.test(host!)) {
     errors.push(
@@ -645,6 +677,11 @@ function resolveLocalEndpoint(f: ClusterFile, nodes: Node[], r: Report): { host:
     errors.push(`cluster.controlPlaneEndpoint: "${text}": with loadBalancer.kind: local the host must be a DNS name of its own like api.example.internal (not localhost)`);
   } else if (nodes.some((n) => n.name === host)) {
     errors.push(`cluster.controlPlaneEndpoint: "${text}" is a node's name; with loadBalancer.kind: local the endpoint needs a name of its own, like ${localEndpointName(f.cluster?.name ?? DEFAULTS.clusterName)}`);
+  } else if (fqdnOwner(host!) >= 0) {
+    const n = nodes[fqdnOwner(host!)]!;
+    errors.push(
+      `cluster.controlPlaneEndpoint: "${text}" is ${n.name}'s FQDN (${n.name}.${domain}, network.searchDomain), which every node's /etc/hosts maps to ${n.ip}: workers would reach ${n.name} directly, past their local proxy; with loadBalancer.kind: local the endpoint needs a name of its own, like ${localEndpointName(f.cluster?.name ?? DEFAULTS.clusterName)}`,
+    );
   }
   if (port !== undefined && Number(port) !== DEFAULTS.apiPort) {
     errors.push(`cluster.controlPlaneEndpoint: port ${port} with loadBalancer.kind: local: the name reaches the masters' API servers (or the local proxy) on ${DEFAULTS.apiPort}; use ${host}:${DEFAULTS.apiPort}`);

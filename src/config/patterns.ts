@@ -11,6 +11,8 @@ export const IFACE = /^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$/;
 export const K8S_VERSION = /^1\.[0-9]{1,2}\.[0-9]{1,3}$/;
 /** RPM [epoch:]version-release as yum takes it after `name-`. */
 export const RPM_VERSION = /^([0-9]{1,3}:)?[0-9][0-9A-Za-z._~+]*(-[0-9A-Za-z._~+]+)?$/;
+/** An ELRepo EL7 kernel-lt version-release, no epoch: it names /boot/vmlinuz-<it>.x86_64, which has none. */
+export const ELREPO_KERNEL_VERSION = /^[0-9]+\.[0-9]+\.[0-9]+-[0-9]+(\.[0-9]+)*\.el7\.elrepo$/;
 /**
  * http(s) URL with optional `user:password@` (RFC 3986 unreserved characters and %XX escapes only),
  * a host, optional port and a plain path; no query, fragment, quotes, spaces or `$`.

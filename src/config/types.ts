@@ -80,6 +80,8 @@ export interface Mirrors {
   dockerCe: string;
   /** ELRepo's EL7 kernel repository (the directory with repodata/); set with os.kernel lt only. */
   elrepo?: string;
+  /** The ELRepo signing key yum fetches for it: mirrors.elrepoKey, or <elrepo>/RPM-GPG-KEY-elrepo.org on the mirror itself. */
+  elrepoKey?: string;
   /** Legacy el7 Kubernetes repo root (…/yum); undefined when the preset has none left. */
   kubernetesEl7?: string;
   /** Per-minor pkgs.k8s.io layout root (…/core:/stable:); the plan appends /v1.NN/rpm/. */

@@ -1,14 +1,18 @@
-import type { Cluster } from '../config/index.js';
+import yaml from 'js-yaml';
+import type { Cluster, Node } from '../config/index.js';
+import type { Secrets } from '../secrets/index.js';
 import { DNS1123_SUBDOMAIN } from '../config/endpoint.js';
 import { IPV4 } from '../config/patterns.js';
-import { apiServerCertSANs, endpointText } from './kubeadm.js';
+import { apiServerCertSANs, endpointText, kubeadmConfig } from './kubeadm.js';
+import { bootstrapOf } from './index.js';
 
 /**
- * The proof `validate` prints for the control-plane endpoint: how each node reaches it, and that the
- * API server certificate kubeadm will issue (apiServer.certSANs plus kubeadm's own) covers every name
- * and address a client uses: the endpoint host, the virtual IP, every master (a joining master and
- * the proxies dial them directly), and 127.0.0.1 where workers use their own proxy. Pure: the same
- * function the kubeadm config is rendered from gives the SANs.
+ * What `validate` prints about the control-plane endpoint: how each node reaches it, and which names
+ * and addresses the API server certificate must hold (the endpoint host, the virtual IP, every master,
+ * 127.0.0.1 where workers use their own proxy) next to the SANs k8s-image asks kubeadm for. This is a
+ * description, not a check of the output: the SANs come from apiServerCertSANs, the same function the
+ * kubeadm config is rendered from. The independent check is kubeadmConfigEndpointProblems below, on
+ * the rendered configs, which `build` runs.
  */
 export interface EndpointProof {
   endpoint: string;
@@ -18,7 +22,7 @@ export interface EndpointProof {
   sans: string[];
   /** What must be in the certificate, and why. */
   required: { value: string; why: string }[];
-  /** Required values the SANs lack, or SANs kubeadm would refuse (ValidateCertSANs): empty when proven. */
+  /** Required values the SANs lack, or SANs kubeadm would refuse (ValidateCertSANs). */
   problems: string[];
 }
 
@@ -61,4 +65,61 @@ export function endpointProof(cluster: Cluster): EndpointProof {
   for (const r of required) if (!sans.includes(r.value)) problems.push(`${r.value} (${r.why}) is not in the API server certificate's SANs`);
   for (const s of sans) if (!IPV4.test(s) && !DNS1123_SUBDOMAIN.test(s)) problems.push(`kubeadm refuses certSAN "${s}": not an IP address or DNS-1123 name`);
   return { endpoint: endpointText(cluster), mode, route, sans, required, problems };
+}
+
+/**
+ * The kubeadm configs as rendered (the plan's /etc/k8s-image/kubeadm.yaml of each master and worker),
+ * read back as YAML and checked on their own, not from the inputs apiServerCertSANs takes: the init
+ * master's ClusterConfiguration names the endpoint and its certSANs hold the endpoint host, 127.0.0.1
+ * (loadBalancer.kind local), the virtual IP and every master's address; every join dials the endpoint.
+ * Joining masters' certificates come from that ClusterConfiguration (kubeadm stores it at init).
+ * `build` refuses to write a tree when this finds anything.
+ */
+export function kubeadmConfigEndpointProblems(cluster: Cluster, configs: { node: Node; text: string }[]): string[] {
+  const ep = endpointText(cluster);
+  const problems: string[] = [];
+  const masters = cluster.nodes.filter((n) => n.role === 'master');
+  for (const n of cluster.nodes.filter((x) => x.role !== 'lb')) {
+    if (!configs.some((c) => c.node === n)) problems.push(`${n.name}: no kubeadm config rendered`);
+  }
+  let inits = 0;
+  for (const { node, text } of configs) {
+    let docs: unknown[];
+    try {
+      docs = yaml.loadAll(text);
+    } catch (e) {
+      problems.push(`${node.name}: its kubeadm config is not YAML (${(e as Error).message.split('\n')[0]})`);
+      continue;
+    }
+    const kinds = docs.filter((d): d is Record<string, any> => typeof d === 'object' && d !== null);
+    const cc = kinds.find((d) => d.kind === 'ClusterConfiguration');
+    const join = kinds.find((d) => d.kind === 'JoinConfiguration');
+    if (cc) {
+      inits++;
+      if (cc.controlPlaneEndpoint !== ep) problems.push(`${node.name}: ClusterConfiguration.controlPlaneEndpoint is ${JSON.stringify(cc.controlPlaneEndpoint)}, not ${ep}`);
+      const sans: unknown = cc.apiServer?.certSANs;
+      const list = Array.isArray(sans) ? sans.map(String) : [];
+      const need: [string, string][] = [[cluster.controlPlaneEndpoint.host, 'the endpoint']];
+      if (cluster.loadBalancer.mode === 'local') need.push(['127.0.0.1', "the workers' own proxy"]);
+      if (cluster.loadBalancer.virtualIP) need.push([cluster.loadBalancer.virtualIP, 'loadBalancer.virtualIP']);
+      for (const m of masters) need.push([m.ip, m.name]);
+      for (const [value, why] of need) if (!list.includes(value)) problems.push(`${node.name}: ${value} (${why}) is not in the certSANs of the kubeadm config it runs (apiServer.certSANs: ${JSON.stringify(sans ?? null)})`);
+      for (const s of list) if (!IPV4.test(s) && !DNS1123_SUBDOMAIN.test(s)) problems.push(`${node.name}: kubeadm refuses certSAN "${s}": not an IP address or DNS-1123 name`);
+    } else if (join) {
+      const got = join.discovery?.bootstrapToken?.apiServerEndpoint;
+      if (got !== ep) problems.push(`${node.name}: JoinConfiguration.discovery.bootstrapToken.apiServerEndpoint is ${JSON.stringify(got)}, not ${ep}`);
+    } else {
+      problems.push(`${node.name}: its kubeadm config has neither a ClusterConfiguration nor a JoinConfiguration`);
+    }
+  }
+  if (masters.length && inits !== 1) problems.push(`${inits} nodes run kubeadm init with a ClusterConfiguration; exactly one master must`);
+  return problems;
+}
+
+/** kubeadmConfigEndpointProblems on the configs the plan renders for every master and worker. */
+export function renderedEndpointProblems(cluster: Cluster, secrets: Secrets): string[] {
+  const configs = cluster.nodes
+    .filter((n) => n.role !== 'lb')
+    .map((node) => ({ node, text: kubeadmConfig(cluster, secrets, node, bootstrapOf(cluster, node) as 'init' | 'join' | 'join-control-plane') }));
+  return kubeadmConfigEndpointProblems(cluster, configs);
 }

@@ -288,7 +288,7 @@ function masterPki(secrets: Secrets): PlanFile[] {
 /** Every `user:password@` in the cluster's URLs (proxy, mirrors, registry mirrors). */
 function clusterCredentials(cluster: Cluster): string[] {
   const m = cluster.mirrors;
-  const urls = [cluster.proxy?.http, cluster.proxy?.https, m.centos, m.epel, m.dockerCe, m.kubernetesEl7, m.kubernetesPkgs, ...m.registryMirrors];
+  const urls = [cluster.proxy?.http, cluster.proxy?.https, m.centos, m.epel, m.dockerCe, m.elrepo, m.elrepoKey, m.kubernetesEl7, m.kubernetesPkgs, ...m.registryMirrors];
   return [...new Set(urls.flatMap((u) => (u ? (URL_USERINFO.exec(u)?.[0] ?? []) : [])))];
 }
 

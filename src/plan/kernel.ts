@@ -16,8 +16,6 @@ export interface BootPlan {
   defaultKernel?: { package: string; image: string };
 }
 
-/** ELRepo's signing key, as ELRepo publishes it (`rpm --import https://www.elrepo.org/RPM-GPG-KEY-elrepo.org`). */
-export const ELREPO_GPG_KEY = 'https://www.elrepo.org/RPM-GPG-KEY-elrepo.org';
 export const ELREPO_REPO_FILE = '/etc/yum.repos.d/elrepo-kernel.repo';
 
 export function bootPlan(cluster: Cluster): BootPlan {
@@ -31,7 +29,7 @@ export function kernelRepo(cluster: Cluster): { file: string; repos: YumRepo[] }
   if (cluster.os.kernel.kind !== 'lt' || !cluster.mirrors.elrepo) return undefined;
   return {
     file: ELREPO_REPO_FILE,
-    repos: [{ id: 'elrepo-kernel', name: 'ELRepo kernel-lt for EL7 (archive)', baseurl: `${cluster.mirrors.elrepo.replace(/\/+$/, '')}/`, gpgkey: [ELREPO_GPG_KEY], enabled: true, exclude: ['kernel-lt*'] }],
+    repos: [{ id: 'elrepo-kernel', name: 'ELRepo kernel-lt for EL7 (archive)', baseurl: `${cluster.mirrors.elrepo.replace(/\/+$/, '')}/`, gpgkey: [cluster.mirrors.elrepoKey!], enabled: true, exclude: ['kernel-lt*'] }],
   };
 }
 

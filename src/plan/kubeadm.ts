@@ -30,7 +30,7 @@ export function apiServerCertSANs(cluster: Cluster): string[] {
 
 /**
  * Whether kubeadm is told to ignore its SystemVerification preflight error: with the stock 3.10 kernel
- * from 1.32 (kernel < 4.19); with os.kernel lt only from 1.35, where the host is still cgroup v1
+ * from 1.32 (CentOS 7's kernel 3.10); with os.kernel lt only from 1.35, where the host is still cgroup v1
  * (systemd 219 cannot run v2). config/load.ts warns about both, so nothing is skipped silently.
  */
 export function ignoresSystemVerification(cluster: Cluster): boolean {

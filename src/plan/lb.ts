@@ -89,7 +89,13 @@ function nginxConfListening(cluster: Cluster, listen: { host?: string; port: num
  * anonymous clients through the system:public-info-viewer role). `option httpchk`,
  * `http-check expect`, `check-ssl` and `verify none` all exist in haproxy 1.5.
  * A master that fails 2 checks 3s apart is taken out; 2 passing checks bring it back. A connection
- * that still reaches a dead master before that is retried, the last retry on another master.
+ * that still reaches a dead master before that is retried, the last retry on another master (haproxy
+ * 1.5 doc/configuration.txt, retries and option redispatch: only the last retry is redispatched;
+ * haproxy 2.x redispatches every retry with roundrobin). A silent master (SYNs dropped) costs each
+ * attempt the whole `timeout connect`, so a new connection waits at most retries x timeout connect
+ * (2 x 2s) before the last retry goes elsewhere: with 3 x 5s it stalled 15s (haproxy 1.5 does not cut
+ * the retries short when the checks take the master out).
+ * The same config runs on lb nodes and on the workers of loadBalancer.kind local.
  */
 export function haproxyCfg(cluster: Cluster): string {
   const listen = listenAddress(cluster);
@@ -107,9 +113,10 @@ export function haproxyCfg(cluster: Cluster): string {
     '    log global',
     '    option tcplog',
     '    option dontlognull',
-    '    retries 3',
+    '    # A silent master costs retries x timeout connect (4s) before the last retry goes to another one.',
+    '    retries 2',
     '    option redispatch',
-    '    timeout connect 5s',
+    '    timeout connect 2s',
     '    # Watches (kubectl get -w, kubelet, controllers) idle for minutes; keep them open.',
     '    timeout client 10m',
     '    timeout server 10m',

@@ -30,11 +30,17 @@ export const MAX_KNOWN_MINOR = 37;
 
 /**
  * The end-of-life kit: ELRepo's kernel-lt (a 5.4 long-term kernel built for EL7) passes kubeadm
- * 1.32+'s kernel check (4.19+), so os.kernel: lt renders 1.32 to MAX_KNOWN_MINOR without
- * cluster.allowUnsupportedVersion. The default pin is the last kernel-lt ELRepo built for EL7 before
+ * 1.32+'s kernel check, so os.kernel: lt renders 1.32 to MAX_KNOWN_MINOR without
+ * cluster.allowUnsupportedVersion. That check (kubernetes/system-validators validators/types_unix.go,
+ * an error on a mismatch) takes ^4.19, ^4.[2-9][0-9] and 5+ up to v1.9.x (kubeadm 1.32), and only
+ * ^5.4, ^5.10, ^5.15 and 6+ from v1.10.0; which one kubeadm 1.33 to 1.37 vendor is not verified here.
+ * ELRepo built two kernel-lt lines for EL7, 4.4 (until 2020) and 5.4; only 5.4 passes both lists, so
+ * from 1.32 os.kernelVersion must be a 5.4.x build (KERNEL_LT_LINE; test/reference/kubeadm-kernel.json). The default pin is the last kernel-lt ELRepo built for EL7 before
  * archiving it (5.4.278, June 2024); os.kernelVersion pins another.
  */
 export const DEFAULT_KERNEL_LT = '5.4.278-1.el7.elrepo';
+/** The kernel-lt line kubeadm 1.32+ accepts (see DEFAULT_KERNEL_LT). */
+export const KERNEL_LT_LINE = '5.4';
 /** The kernel-lt package's /boot/vmlinuz-<version>.x86_64, what grubby names a boot entry by. */
 export function kernelImage(version: string): string {
   return `/boot/vmlinuz-${version}.x86_64`;

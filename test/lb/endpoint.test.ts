@@ -1,5 +1,5 @@
-// `k8s-image validate` proves the control-plane endpoint: how nodes reach it, that the API server
-// certificate covers the endpoint, the virtual IP and every master (kubeadm's own SAN rule), that VRRP
+// `k8s-image validate` describes and checks the control-plane endpoint: how nodes reach it, that the API server
+// certificate asked for covers the endpoint, the virtual IP and every master (kubeadm's own SAN rule), that VRRP
 // peers share a subnet and the virtual IP is free, and it warns where one master's address stands in
 // for the endpoint. Run through the real CLI, so exit status, stderr and line numbers are the user's.
 import assert from 'node:assert/strict';
@@ -8,6 +8,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { tempDir } from './_lb.js';
+import { loadCluster } from '../../src/config/index.js';
+import { planNode } from '../../src/plan/index.js';
+import { kubeadmConfigEndpointProblems, renderedEndpointProblems } from '../../src/plan/endpoint.js';
+import { generateSecrets } from '../../src/secrets/index.js';
 
 const { dir, cleanup } = tempDir('lb-endpoint');
 after(cleanup);
@@ -111,5 +115,40 @@ nodes:
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^endpoint api\.edge\.internal:6443 \(local proxies\): masters: api\.edge\.internal is the master itself in \/etc\/hosts \(then the other masters\); workers: api\.edge\.internal is 127\.0\.0\.1 in \/etc\/hosts, where haproxy listens and forwards to 2 master\(s\); outside the cluster \(the kubeconfig `k8s-image kubeconfig` writes\): api\.edge\.internal must resolve to a master, through your DNS or \/etc\/hosts$/m);
     assert.match(r.stdout, /^certificate SANs cover api\.edge\.internal \(the endpoint\), 127\.0\.0\.1 \(the workers' own proxy\), 10\.0\.1\.11 \(m1\), 10\.0\.1\.12 \(m2\)$/m);
+  });
+});
+
+describe('the rendered kubeadm configs, read back (what build checks before it writes a tree)', () => {
+  const LOCAL = `cluster: { name: edge, kubernetesVersion: 1.33.2, kubeProxyMode: iptables }
+loadBalancer: { kind: local }
+network: { prefix: 24, gateway: 10.0.1.1, interface: eth0 }
+os: { kernel: lt, sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH2xGFQXhnRnmRVUCN9fWe1j8rX2a8T7fHSyLpnCCjSM t@lab"] }
+mirrors: { elrepo: https://mirror.example.com/elrepo/kernel/el7/x86_64 }
+nodes:
+  - { name: m1, role: master, ip: 10.0.1.11 }
+  - { name: m2, role: master, ip: 10.0.1.12 }
+  - { name: w1, role: node, ip: 10.0.1.21 }
+`;
+  test('as rendered they pass; a SAN taken out, a wrong join endpoint or a second init are caught', async () => {
+    const s = await generateSecrets({ cluster: 'edge', generateRootPassword: false });
+    for (const text of [LOCAL, HA('{ kind: haproxy, virtualIP: 10.0.1.150 }')]) {
+      assert.deepEqual(renderedEndpointProblems(loadCluster(text, 'c.yaml').cluster, s), []);
+    }
+    const cluster = loadCluster(LOCAL, 'edge.yaml').cluster;
+    const configs = cluster.nodes.map((node) => ({ node, text: planNode(cluster, s, node.name).files.find((f) => f.path === '/etc/k8s-image/kubeadm.yaml')!.content }));
+    assert.deepEqual(kubeadmConfigEndpointProblems(cluster, configs), []);
+    // A broken SAN list in the config m1 runs: m2's address and 127.0.0.1 missing.
+    const broken = configs.map((c) => (c.node.name === 'm1' ? { ...c, text: c.text.replace(/^ *- 10\.0\.1\.12\n/m, '').replace(/^ *- 127\.0\.0\.1\n/m, '') } : c));
+    assert.notEqual(broken[0]!.text, configs[0]!.text);
+    assert.deepEqual(kubeadmConfigEndpointProblems(cluster, broken), [
+      "m1: 127.0.0.1 (the workers' own proxy) is not in the certSANs of the kubeadm config it runs (apiServer.certSANs: [\"api.edge.internal\",\"10.0.1.11\",\"m1\",\"m2\"])",
+      'm1: 10.0.1.12 (m2) is not in the certSANs of the kubeadm config it runs (apiServer.certSANs: ["api.edge.internal","10.0.1.11","m1","m2"])',
+    ]);
+    // A worker that joins through another name; a second master that runs init; a node with no config.
+    const wrongJoin = configs.map((c) => (c.node.name === 'w1' ? { ...c, text: c.text.replace('apiServerEndpoint: api.edge.internal:6443', 'apiServerEndpoint: 10.0.1.11:6443') } : c));
+    assert.deepEqual(kubeadmConfigEndpointProblems(cluster, wrongJoin), ['w1: JoinConfiguration.discovery.bootstrapToken.apiServerEndpoint is "10.0.1.11:6443", not api.edge.internal:6443']);
+    const twoInits = [...configs.slice(0, 1), { node: cluster.nodes[1]!, text: configs[0]!.text }, configs[2]!];
+    assert.deepEqual(kubeadmConfigEndpointProblems(cluster, twoInits), ['2 nodes run kubeadm init with a ClusterConfiguration; exactly one master must']);
+    assert.deepEqual(kubeadmConfigEndpointProblems(cluster, configs.slice(0, 2)), ['w1: no kubeadm config rendered']);
   });
 });

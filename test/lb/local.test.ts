@@ -66,6 +66,22 @@ describe('config', () => {
       'loadBalancer.virtualIP: "127.42.4.100" with loadBalancer.kind: local: no keepalived runs without lb nodes; remove it, or use lb nodes (kind nginx or haproxy)',
       'loadBalancer.port: 7443 with loadBalancer.kind: local: the name resolves to the masters themselves, whose API servers listen on 6443, so the local proxies listen there too; remove loadBalancer.port',
     ]);
+    // A node's FQDN (<name>.<network.searchDomain>, what every /etc/hosts lists) is refused like its short
+    // name: workers would resolve it to that master, past their proxy.
+    const domain = (y: string) => y.replace('interface: eth0 }', 'interface: eth0, searchDomain: edge.internal }');
+    assert.deepEqual(configProblems(domain(localYaml('haproxy')).replace('name: edge,', 'name: edge, controlPlaneEndpoint: master2.edge.internal:6443,')), [
+      "cluster.controlPlaneEndpoint: \"master2.edge.internal:6443\" is master2's FQDN (master2.edge.internal, network.searchDomain), which every node's /etc/hosts maps to 127.42.4.12: workers would reach master2 directly, past their local proxy; with loadBalancer.kind: local the endpoint needs a name of its own, like api.edge.internal",
+    ]);
+    assert.deepEqual(configProblems(domain(localYaml('haproxy')).replace('name: master1,', 'name: api,')), [
+      "network.searchDomain: \"edge.internal\" makes nodes[0] (api) api.edge.internal, the name loadBalancer.kind: local gives the endpoint; every node's /etc/hosts would send it to api instead of the local proxy; set cluster.controlPlaneEndpoint to a name of its own, or rename the node",
+    ]);
+    assert.deepEqual(loadCluster(domain(localYaml('haproxy')), 'edge.yaml').cluster.controlPlaneEndpoint, { host: 'api.edge.internal', port: 6443 });
+    // validate names the line of the field.
+    const file = join(dir, 'fqdn.yaml');
+    writeFileSync(file, domain(localYaml('haproxy')).replace('name: edge,', 'name: edge, controlPlaneEndpoint: MASTER2.edge.internal:6443,'));
+    const v = spawnSync(process.execPath, [new URL('../../src/cli.js', import.meta.url).pathname, 'validate', '-c', file], { encoding: 'utf8' });
+    assert.notEqual(v.status, 0);
+    assert.match(v.stderr, /^error: cluster\.controlPlaneEndpoint: "MASTER2\.edge\.internal:6443" is master2's FQDN .* \(line 1\)$/m);
     assert.deepEqual(configProblems(localYaml('haproxy').replace('kind: local, ', 'kind: nginx, ')), [
       'loadBalancer.proxy: "haproxy" is only for loadBalancer.kind: local; on lb nodes loadBalancer.kind itself names the proxy (nginx or haproxy)',
       'cluster.controlPlaneEndpoint: missing: with 3 masters, set it to a load balancer, virtual IP or DNS name (host:6443), or add one node with role lb',

@@ -14,6 +14,7 @@ import { defaultClusterYaml, haClusterYaml, loadCluster, type Cluster } from '..
 import { generateSecrets, type Secrets } from '../../src/secrets/index.js';
 import { planNode, PATHS, type NodePlan } from '../../src/plan/index.js';
 import { DEFAULT_KERNEL_LT } from '../../src/versions/index.js';
+import { configProblems } from '../helpers/config.js';
 import { STOCK_KERNEL, callsOf, grubCfg, kernelTitle, makeSandbox, run, type Sandbox } from './sandbox.js';
 
 const LT = `${DEFAULT_KERNEL_LT}.x86_64`;
@@ -70,6 +71,9 @@ test('the plan: kernel-lt pinned from mirrors.elrepo, its entry the default; nok
   assert.match(repo, /^baseurl=https:\/\/mirror\.example\.com\/elrepo\/kernel\/el7\/x86_64\/$/m);
   assert.match(repo, /^exclude=kernel-lt\*$/m, 'yum update never moves the pinned kernel');
   assert.match(repo, /^gpgcheck=1$/m);
+  // mirrors.elrepo exists because only a mirror is reachable: the key comes from the mirror too, never www.elrepo.org.
+  assert.match(repo, /^gpgkey=https:\/\/mirror\.example\.com\/elrepo\/kernel\/el7\/x86_64\/RPM-GPG-KEY-elrepo\.org$/m);
+  assert.doesNotMatch(repo, /www\.elrepo\.org/);
   // An lb node runs no kubelet: stock kernel, no arguments.
   const ha = loadCluster(haClusterYaml(), 'ha.yaml').cluster;
   const haSecrets = await generateSecrets({ cluster: ha.name, generateRootPassword: false });
@@ -82,6 +86,31 @@ test('the plan: kernel-lt pinned from mirrors.elrepo, its entry the default; nok
     });
     assert.deepEqual((await masterPlan(c)).boot.args, args, version);
   }
+});
+
+test('mirrors.elrepoKey: yum takes the key from where it says; a URL that is not one is refused', async () => {
+  const keyed = lab((d) => {
+    d.cluster.kubernetesVersion = '1.33.1';
+    delete d.cluster.runtime;
+    d.os.kernel = 'lt';
+    d.mirrors.elrepo = 'https://mirror.example.com/elrepo/kernel/el7/x86_64/';
+    d.mirrors.elrepoKey = 'http://keys.example.com/elrepo/RPM-GPG-KEY-elrepo.org';
+  });
+  const repo = (await masterPlan(keyed)).files.find((f) => f.path === '/etc/yum.repos.d/elrepo-kernel.repo')!.content;
+  assert.match(repo, /^gpgkey=http:\/\/keys\.example\.com\/elrepo\/RPM-GPG-KEY-elrepo\.org$/m);
+  const bad = yaml.load(defaultClusterYaml()) as any;
+  bad.cluster.kubernetesVersion = '1.33.1';
+  delete bad.cluster.runtime;
+  bad.os.kernel = 'lt';
+  bad.mirrors.elrepo = 'https://mirror.example.com/elrepo/kernel/el7/x86_64';
+  bad.mirrors.elrepoKey = 'file:///etc/pki/rpm-gpg/RPM-GPG-KEY-elrepo.org';
+  assert.deepEqual(configProblems(yaml.dump(bad)), [
+    'mirrors.elrepoKey: "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-elrepo.org" is not valid: expected an http(s) URL like https://mirrors.example.com/path or http://user:password@proxy:3128 (no spaces, quotes, query or $; other characters in a password as %XX)',
+  ]);
+  // Without os.kernel lt it does nothing, and says so.
+  const stock = yaml.load(defaultClusterYaml()) as any;
+  stock.mirrors.elrepoKey = 'https://keys.example.com/RPM-GPG-KEY-elrepo.org';
+  assert.deepEqual(loadCluster(yaml.dump(stock), 'k.yaml').warnings, ['mirrors.elrepoKey: set without os.kernel: lt; it has no effect']);
 });
 
 test('os.kernel lt in the installer: kernel-lt becomes the saved default entry, and stays so for its updates', async () => {

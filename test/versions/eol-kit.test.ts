@@ -74,12 +74,12 @@ test('os.kernel lt: 1.32 to 1.37 render, each with its warning; the kubeadm conf
 test('without os.kernel lt, 1.32 to 1.37 are refused (or rendered with allowUnsupportedVersion, as before)', () => {
   for (const v of ['1.32.13', '1.33.2', '1.34.1']) {
     assert.deepEqual(problems(v), [
-      `cluster.kubernetesVersion: "${v}" is not supported on CentOS 7's own kernel: kubeadm 1.32+ fails preflight on kernels older than 4.19 (CentOS 7 runs 3.10); set os.kernel: lt (ELRepo's kernel-lt, with mirrors.elrepo) to run 1.32-1.37, use 1.31.x or older, or set cluster.allowUnsupportedVersion: true to render it anyway`,
+      `cluster.kubernetesVersion: "${v}" is not supported on CentOS 7's own kernel: kubeadm 1.32+ fails its SystemVerification preflight on CentOS 7's 3.10 kernel (it takes 4.19+, or only 5.4, 5.10, 5.15 and 6+ from system-validators v1.10); set os.kernel: lt (ELRepo's kernel-lt, with mirrors.elrepo) to run 1.32-1.37, use 1.31.x or older, or set cluster.allowUnsupportedVersion: true to render it anyway`,
     ], v);
   }
   for (const v of ['1.35.9', '1.36.0', '1.37.3']) {
     assert.deepEqual(problems(v), [
-      `cluster.kubernetesVersion: "${v}" is not supported on CentOS 7's own kernel: kubeadm 1.32+ fails preflight on kernels older than 4.19 (CentOS 7 runs 3.10) and the 1.35+ kubelet refuses cgroup v1; set os.kernel: lt (ELRepo's kernel-lt, with mirrors.elrepo) to run 1.32-1.37, use 1.31.x or older, or set cluster.allowUnsupportedVersion: true to render it anyway`,
+      `cluster.kubernetesVersion: "${v}" is not supported on CentOS 7's own kernel: kubeadm 1.32+ fails its SystemVerification preflight on CentOS 7's 3.10 kernel (it takes 4.19+, or only 5.4, 5.10, 5.15 and 6+ from system-validators v1.10) and the 1.35+ kubelet refuses cgroup v1; set os.kernel: lt (ELRepo's kernel-lt, with mirrors.elrepo) to run 1.32-1.37, use 1.31.x or older, or set cluster.allowUnsupportedVersion: true to render it anyway`,
     ], v);
   }
 });
@@ -104,17 +104,40 @@ test('past the table: 1.38 and later stay refused, with os.kernel lt and allowUn
 
 test('os.kernel lt needs mirrors.elrepo and an ELRepo EL7 build; kernelVersion without lt is refused', () => {
   assert.deepEqual(problems('1.33.2', (d) => (d.os.kernel = 'lt')), [
-    'mirrors.elrepo: missing: os.kernel: lt installs kernel-lt from ELRepo, which archived EL7 in 2024, so no preset knows a mirror; set it to the directory of your ELRepo EL7 kernel mirror that holds repodata/ and kernel-lt-*.rpm (like https://mirror.example.com/elrepo/kernel/el7/x86_64)',
+    'mirrors.elrepo: missing: os.kernel: lt installs kernel-lt from ELRepo, which archived EL7 in 2024, so no preset knows a mirror; set it to the directory of your ELRepo EL7 kernel mirror that holds repodata/ and kernel-lt-*.rpm (like https://mirror.example.com/elrepo/kernel/el7/x86_64); yum takes ELRepo\'s key from RPM-GPG-KEY-elrepo.org in that directory unless mirrors.elrepoKey says where it is',
   ]);
   assert.deepEqual(problems('1.33.2', (d) => { lt(d); d.os.kernelVersion = '5.4.278-1.el8.elrepo'; }), [
-    'os.kernelVersion: "5.4.278-1.el8.elrepo" is not an ELRepo EL7 build; expected a version-release ending in .el7.elrepo, like 5.4.278-1.el7.elrepo',
+    'os.kernelVersion: "5.4.278-1.el8.elrepo" is not valid: expected an ELRepo EL7 kernel-lt version-release like 5.4.278-1.el7.elrepo (ending in .el7.elrepo; no epoch \"1:\", no kernel-lt- prefix, no .x86_64: it names /boot/vmlinuz-<version>.x86_64)',
   ]);
+  // An epoch would render /boot/vmlinuz-1:5.4.278-1.el7.elrepo.x86_64, a file no package installs.
+  for (const v of ['1:5.4.278-1.el7.elrepo', 'kernel-lt-5.4.278-1.el7.elrepo', '5.4.278-1.el7.elrepo.x86_64', '5.4.278.el7.elrepo']) {
+    assert.deepEqual(problems('1.33.2', (d) => { lt(d); d.os.kernelVersion = v; }), [`os.kernelVersion: "${v}" is not valid: expected an ELRepo EL7 kernel-lt version-release like 5.4.278-1.el7.elrepo (ending in .el7.elrepo; no epoch \"1:\", no kernel-lt- prefix, no .x86_64: it names /boot/vmlinuz-<version>.x86_64)`], v);
+  }
   assert.deepEqual(problems('1.31.14', (d) => (d.os.kernelVersion = '5.4.278-1.el7.elrepo')), [
     'os.kernelVersion: "5.4.278-1.el7.elrepo" is set but os.kernel is not lt; set os.kernel: lt to install ELRepo\'s kernel-lt, or remove os.kernelVersion',
   ]);
   assert.deepEqual(problems('1.33.2', (d) => { lt(d); d.os.kernelVersion = '5.4.278-1.el7.elrepo; reboot'; }), [
-    'os.kernelVersion: "5.4.278-1.el7.elrepo; reboot" is not valid: expected an ELRepo kernel-lt RPM version-release like 5.4.278-1.el7.elrepo',
+    'os.kernelVersion: "5.4.278-1.el7.elrepo; reboot" is not valid: expected an ELRepo EL7 kernel-lt version-release like 5.4.278-1.el7.elrepo (ending in .el7.elrepo; no epoch \"1:\", no kernel-lt- prefix, no .x86_64: it names /boot/vmlinuz-<version>.x86_64)',
   ]);
+  // kubeadm 1.32+'s kernel check (test/reference/kubeadm-kernel.json): ELRepo's 4.4 line fails it, under
+  // either system-validators list; the 5.4 line passes both. From 1.32 a 4.4.x pin is refused; before, taken.
+  const ref = JSON.parse(readFileSync(new URL('../../../test/reference/kubeadm-kernel.json', import.meta.url), 'utf8'));
+  const accepts = (list: string[], release: string) => list.some((re) => new RegExp(re).test(release));
+  for (const line of ref.elrepoKernelLtLinesEl7 as string[]) {
+    const release = `${line}.999-1.el7.elrepo.x86_64`;
+    const passes = Object.values(ref.kernelVersions as Record<string, string[]>).every((list) => accepts(list, release));
+    const pin = `${line}.248-1.el7.elrepo`;
+    for (const v of ['1.32.13', '1.34.1', '1.37.3']) {
+      if (passes) assert.ok(loadCluster(lab(v, (d) => { lt(d); d.os.kernelVersion = pin; })).cluster, v);
+      else {
+        assert.deepEqual(problems(v, (d) => { lt(d); d.os.kernelVersion = pin; }), [
+          `os.kernelVersion: "${pin}" is not a 5.4.x kernel-lt, and kubeadm ${v} fails its SystemVerification preflight on it (kubeadm 1.32+ takes 4.19+, or only 5.4, 5.10, 5.15 and 6+ from system-validators v1.10; ELRepo's EL7 kernel-lt lines are 4.4 and 5.4); pin a 5.4.x build like 5.4.278-1.el7.elrepo, or remove os.kernelVersion`,
+        ], v);
+      }
+    }
+  }
+  assert.ok(!Object.values(ref.kernelVersions as Record<string, string[]>).every((list) => accepts(list, '4.4.248-1.el7.elrepo.x86_64')), 'the reference refuses 4.4');
+  assert.deepEqual(loadCluster(lab('1.31.14', (d) => { lt(d); d.os.kernelVersion = '4.4.248-1.el7.elrepo'; })).cluster.os.kernel, { kind: 'lt', version: '4.4.248-1.el7.elrepo' });
   // A pinned older build is taken as given.
   const c = loadCluster(lab('1.31.14', (d) => { lt(d); d.os.kernelVersion = '5.4.270-1.el7.elrepo'; })).cluster;
   assert.deepEqual(c.os.kernel, { kind: 'lt', version: '5.4.270-1.el7.elrepo' });

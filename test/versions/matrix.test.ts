@@ -228,10 +228,10 @@ test('refused: releases older than 1.15 and newer than the table knows', () => {
 
 test('refused: 1.32-1.37 on CentOS 7\'s own kernel without cluster.allowUnsupportedVersion', () => {
   assert.deepEqual(problems(withVersion('1.32.4')), [
-    'cluster.kubernetesVersion: "1.32.4" is not supported on CentOS 7\'s own kernel: kubeadm 1.32+ fails preflight on kernels older than 4.19 (CentOS 7 runs 3.10); set os.kernel: lt (ELRepo\'s kernel-lt, with mirrors.elrepo) to run 1.32-1.37, use 1.31.x or older, or set cluster.allowUnsupportedVersion: true to render it anyway',
+    'cluster.kubernetesVersion: "1.32.4" is not supported on CentOS 7\'s own kernel: kubeadm 1.32+ fails its SystemVerification preflight on CentOS 7\'s 3.10 kernel (it takes 4.19+, or only 5.4, 5.10, 5.15 and 6+ from system-validators v1.10); set os.kernel: lt (ELRepo\'s kernel-lt, with mirrors.elrepo) to run 1.32-1.37, use 1.31.x or older, or set cluster.allowUnsupportedVersion: true to render it anyway',
   ]);
   assert.deepEqual(problems(withVersion('1.35.0')), [
-    'cluster.kubernetesVersion: "1.35.0" is not supported on CentOS 7\'s own kernel: kubeadm 1.32+ fails preflight on kernels older than 4.19 (CentOS 7 runs 3.10) and the 1.35+ kubelet refuses cgroup v1; set os.kernel: lt (ELRepo\'s kernel-lt, with mirrors.elrepo) to run 1.32-1.37, use 1.31.x or older, or set cluster.allowUnsupportedVersion: true to render it anyway',
+    'cluster.kubernetesVersion: "1.35.0" is not supported on CentOS 7\'s own kernel: kubeadm 1.32+ fails its SystemVerification preflight on CentOS 7\'s 3.10 kernel (it takes 4.19+, or only 5.4, 5.10, 5.15 and 6+ from system-validators v1.10) and the 1.35+ kubelet refuses cgroup v1; set os.kernel: lt (ELRepo\'s kernel-lt, with mirrors.elrepo) to run 1.32-1.37, use 1.31.x or older, or set cluster.allowUnsupportedVersion: true to render it anyway',
   ]);
 });
 
@@ -239,7 +239,7 @@ test('opted in above 1.31: warning, SystemVerification ignored, failCgroupV1: fa
   const optIn = (d: any) => { d.cluster.allowUnsupportedVersion = true; };
   const l32 = loadCluster(withVersion('1.32.4', undefined, optIn));
   assert.deepEqual(l32.warnings, [
-    'cluster.kubernetesVersion: 1.32.4 is above 1.31.x, the newest release supported on CentOS 7\'s own kernel; because cluster.allowUnsupportedVersion is set, kubeadm is told to ignore the SystemVerification preflight error (kernel 3.10 < 4.19); nobody tests this combination (os.kernel: lt is the supported way)',
+    'cluster.kubernetesVersion: 1.32.4 is above 1.31.x, the newest release supported on CentOS 7\'s own kernel; because cluster.allowUnsupportedVersion is set, kubeadm is told to ignore the SystemVerification preflight error (CentOS 7\'s kernel 3.10); nobody tests this combination (os.kernel: lt is the supported way)',
   ]);
   let docs = yaml.loadAll(fileOf(await planMaster(l32.cluster), '/etc/k8s-image/kubeadm.yaml')) as any[];
   assert.equal(docs[0].apiVersion, 'kubeadm.k8s.io/v1beta4');
@@ -250,7 +250,7 @@ test('opted in above 1.31: warning, SystemVerification ignored, failCgroupV1: fa
 
   const l35 = loadCluster(withVersion('1.35.0', undefined, optIn));
   assert.deepEqual(l35.warnings, [
-    'cluster.kubernetesVersion: 1.35.0 is above 1.31.x, the newest release supported on CentOS 7\'s own kernel; because cluster.allowUnsupportedVersion is set, kubeadm is told to ignore the SystemVerification preflight error (kernel 3.10 < 4.19) and the kubelet is given failCgroupV1: false; nobody tests this combination (os.kernel: lt is the supported way)',
+    'cluster.kubernetesVersion: 1.35.0 is above 1.31.x, the newest release supported on CentOS 7\'s own kernel; because cluster.allowUnsupportedVersion is set, kubeadm is told to ignore the SystemVerification preflight error (CentOS 7\'s kernel 3.10) and the kubelet is given failCgroupV1: false; nobody tests this combination (os.kernel: lt is the supported way)',
   ]);
   docs = yaml.loadAll(fileOf(await planMaster(l35.cluster), '/etc/k8s-image/kubeadm.yaml')) as any[];
   assert.equal(docs.find((d) => d.kind === 'KubeletConfiguration').failCgroupV1, false);
