@@ -23,6 +23,9 @@ PACKAGES=(cloud-init xorriso genisoimage shellcheck p7zip-full python3-pycdlib p
   shim-signed grub-efi-amd64-signed gdisk
   debian-installer-12-netboot-amd64 chromium fonts-dejavu-core packer
   isolinux mtools dosfstools)
+# ipxe: undionly.kpxe and ipxe.efi, the loaders k8s-image pxe puts on TFTP (BIOS and UEFI chain to iPXE);
+# kea-admin: perfdhcp, which drives dnsmasq in npm run bench:farm; isc-dhcp-relay: a rack's DHCP relay.
+PACKAGES+=(ipxe kea-admin isc-dhcp-relay)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
