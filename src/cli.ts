@@ -204,6 +204,8 @@ program
   .option('--state <dir>', 'where the status log and reported installs are kept (default: <dir>.state, or <out>/<cluster>-status with --config)')
   .option('--installer <dvd>', 'a CentOS 7 DVD (ISO image or extracted tree), served as the install repository /centos7/')
   .addOption(secretsOption())
+  .option('--max-installing <n>', 'at most this many nodes install at once (with --dir; default 500, about one 10 GbE link: ~1.5 GB per install in ~10 min); the others get an iPXE script that sleeps and asks again, in the order they came; 0: no limit')
+  .option('--retry-after <seconds>', 'how long a node told to wait sleeps in iPXE before it asks again, plus up to as much again spread by node (default 30)')
   .option('--trust-proxy', 'behind the nginx site k8s-image pxe wrote (needs --dir): a request from a loopback address that carries the tree\'s proxy-token in X-K8s-Image-Proxy may name the real client in X-Real-IP, which decides whose secrets it may read; without the token such a request is refused')
   .addHelpText(
     'after',
@@ -219,7 +221,9 @@ node's own key and kept in <state>/status.log (fsynced before it is acknowledged
 (seed/<node>/, nocloud/<node>/) go to its own address only, and only until its install is reported
 (k8s-image pxe --reinstall <node> hands them out again; with --state DIR, give pxe the same --state).
 Re-running k8s-image pxe while serve runs is fine: serve follows the new tree (nodes, addresses,
-report keys, proxy token) at the next request, and records an install under pxe's lock.`,
+report keys, proxy token) at the next request, and records an install under pxe's lock.
+A node holds one of the --max-installing slots from its iPXE entry (or its kickstart) until it
+reports installed or failed, or for 2 hours; the status page shows how many install and wait.`,
   )
   .action((o) => serve(o));
 

@@ -320,8 +320,9 @@ function nginxSite(cluster: Cluster, nodes: Node[], opts: PxeOptions, httpRoot: 
   const lines = [
     `# k8s-image PXE HTTP for cluster ${cluster.name} (${nodes.length} nodes): include it in nginx's http {} block`,
     '# (Debian: /etc/nginx/sites-enabled/, CentOS: /etc/nginx/conf.d/). Check: nginx -t.',
-    '# nginx serves ks/, ipxe/, boot.ipxe and centos7/ itself; seed/ and nocloud/ (a node\'s secrets, 0600, to its own',
-    '# address only), /report (install reports) and /status go to k8s-image serve, run as the user who ran pxe:',
+    '# nginx serves ks/, boot.ipxe and centos7/ (the bulk) itself; ipxe/ (the per-MAC entries: serve admits at most',
+    '# --max-installing nodes at once), seed/ and nocloud/ (a node\'s secrets, 0600, to its own address only),',
+    '# /report (install reports) and /status go to k8s-image serve, run as the user who ran pxe:',
     `#   k8s-image serve --dir ${tree} --listen ${back} --trust-proxy`,
     '# nginx\'s workers (www-data) must be able to traverse to the tree: keep it out of /root and other 0700 homes.',
     `# This file holds the proxy token (${PROXY_TOKEN_HEADER}, the tree's proxy-token) serve checks: it is 0600, which`,
@@ -340,7 +341,11 @@ function nginxSite(cluster: Cluster, nodes: Node[], opts: PxeOptions, httpRoot: 
     '    location / { return 404; }',
     '    location = /boot.ipxe { }',
     '    location /ks/ { default_type text/plain; }',
-    '    location /ipxe/ { default_type text/plain; }',
+    // The per-MAC iPXE entries go through serve: it admits at most --max-installing nodes at once
+    // and gives the others a script that waits and asks again (a few hundred bytes each).
+    '    location /ipxe/ {',
+    ...proxy(),
+    '    }',
     '    location /centos7/ { }',
     '    location /seed/ {',
     ...proxy(),

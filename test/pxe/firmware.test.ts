@@ -1,5 +1,6 @@
 /**
- * Real firmware PXE-boots the tree (QEMU, TCG; in a network namespace made here, on a tap device
+ * Real firmware PXE-boots the tree (QEMU, TCG; OVMF's own UEFI PXE chains to the tree's ipxe.efi, which
+ *  fetches the kernel over HTTP (only the loader over TFTP); in a network namespace made here, on a tap device
  * that dnsmasq serves as the unprivileged user Debian's package runs it as, `-u dnsmasq`):
  *  - SeaBIOS with the iPXE ROM as a plain PXE client, through pxelinux;
  *  - OVMF (Secure Boot off) with its own UEFI PXE: DHCP names shimx64.efi, shim loads grubx64.efi
@@ -102,8 +103,18 @@ before(() => {
     copyFileSync(need(KERNEL, 'debian-installer-12-netboot-amd64'), join(tree, d, 'vmlinuz'));
     writeFileSync(join(tree, d, 'initrd.img'), 'not an initrd\n');
   }
-  // A plain PXE ROM (not iPXE) asks for pxelinux/shim: the same config without the iPXE branch.
-  writeFileSync(join(tree, 'dnsmasq-plain.conf'), readFileSync(join(tree, 'dnsmasq.conf'), 'utf8').replace(/^dhcp-userclass=.*\n/m, ''));
+  // The TFTP chain without iPXE: pxelinux for BIOS, shim + GRUB for UEFI (what Secure Boot nodes keep,
+  // pxe --secure-boot); QEMU's NIC ROM is iPXE, so this config does not tell iPXE apart (no user class, no option 175).
+  writeFileSync(
+    join(tree, 'dnsmasq-plain.conf'),
+    readFileSync(join(tree, 'dnsmasq.conf'), 'utf8')
+      .replace(/^dhcp-userclass=.*\n/m, '')
+      .replace(/^dhcp-match=set:ipxe,175\n/m, '')
+      .replace(/^dhcp-boot=tag:!efi64,tag:!ipxe,undionly\.kpxe$/m, 'dhcp-boot=tag:!efi64,tag:!ipxe,pxelinux.0')
+      .replace(/^dhcp-boot=tag:efi64,tag:!sb,tag:!ipxe,ipxe\.efi$/m, 'dhcp-boot=tag:efi64,tag:!sb,tag:!ipxe,shimx64.efi')
+      // What pxe --log-dhcp writes: the boot file named in each answer, in the log.
+      .replace(/^# log-dhcp is off.*$/m, 'log-dhcp'),
+  );
   for (let d = base; d !== '/' && d !== '/tmp'; d = join(d, '..')) chmodSync(d, statSync(d).mode | 0o755);
   openUp(tree);
   makeDisk(DISK, true);
@@ -226,6 +237,22 @@ test('OVMF with Secure Boot enforced: Microsoft-signed shim -> Debian-signed GRU
     for (const f of ['shimx64.efi', 'grubx64.efi', 'grub/grub.cfg', `grub.cfg-${MACFILE}`, 'centos7/vmlinuz']) assert.match(r.dnsmasq, sent(f), f);
   } finally {
     copyFileSync(GRUB_MKIMAGE, join(tree, 'tftp/grubx64.efi'));
+  }
+});
+
+test('OVMF\'s own UEFI PXE (Secure Boot off), as generated: only ipxe.efi over TFTP; iPXE asks again, gets boot.ipxe and fetches the kernel over HTTP from serve', { timeout: 200000 }, async () => {
+  const serve = daemon([process.execPath, join(packageRoot, 'dist/src/cli.js'), 'serve', '--dir', tree, '--listen', '10.78.0.1:8080']);
+  let log = '';
+  serve.stderr!.on('data', (d) => (log += d));
+  for (let i = 0; i < 100 && !log.includes('serving'); i++) await new Promise((r) => setTimeout(r, 50));
+  try {
+    const r = await boot('uefi', 'dnsmasq.conf', CMDLINE);
+    assert.match(r.serial, CMDLINE, `${r.dnsmasq}\n${log}`);
+    assert.match(r.dnsmasq, sent('ipxe.efi'), 'the firmware fetched iPXE over TFTP');
+    assert.doesNotMatch(r.dnsmasq, /sent .*(vmlinuz|initrd|grub|shim)/, 'and nothing else over TFTP');
+    assert.match(log, /10\.78\.0\.11 GET \/boot\.ipxe 200[\s\S]*GET \/ipxe\/01-52-54-00-00-00-11\.ipxe 200[\s\S]*GET \/centos7\/images\/pxeboot\/vmlinuz 200/, log);
+  } finally {
+    await stop(serve);
   }
 });
 

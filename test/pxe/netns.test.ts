@@ -146,11 +146,11 @@ test('nginx (master root, workers www-data) serves the bulk from the tree, canno
   assert.equal(statSync(join(tree, 'proxy-token')).mode & 0o777, 0o600);
   assert.equal(statSync(join(tree, 'nginx-k8s-image.conf')).mode & 0o777, 0o600, 'the site holds the token; nginx\'s master (root) reads it');
   const proxied = site.split(/\n(?=    location )/).filter((b) => /proxy_pass/.test(b));
-  assert.deepEqual(proxied.map((b) => /location ([^{]*)\{/.exec(b)![1]!.trim()), ['/seed/', '/nocloud/', '= /report', '/status']);
+  assert.deepEqual(proxied.map((b) => /location ([^{]*)\{/.exec(b)![1]!.trim()), ['/ipxe/', '/seed/', '/nocloud/', '= /report', '/status']);
   for (const b of proxied) assert.ok(b.split('\n').includes(`        proxy_set_header X-K8s-Image-Proxy ${token.trim()};`), b);
   assert.equal((site.match(/X-K8s-Image-Proxy [0-9a-f]{64};/g) ?? []).length, proxied.length, 'nowhere else');
   // What serve takes, not less: a failure's log URL-encoded.
-  assert.match(proxied[2]!, new RegExp(`client_max_body_size ${MAX_REPORT_BYTES / 1024}k;`));
+  assert.match(proxied[3]!, new RegExp(`client_max_body_size ${MAX_REPORT_BYTES / 1024}k;`));
   const serve = await startServe('127.0.0.1:8081', command.slice(4));
   // serve --trust-proxy believes X-Real-IP from loopback only with the site's token: a local user
   // who names a node's address without it gets nothing.
