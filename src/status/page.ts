@@ -182,7 +182,8 @@ const FARM_STYLE = `
 .sq i{display:block;width:8px;height:8px;background:#ccc;cursor:pointer}
 #attention i{width:auto;height:auto;padding:0 .3em;font:11px/1.4 system-ui;font-style:normal;color:#fff}
 #legend span{margin-left:.8em;white-space:nowrap}
-#legend i{display:inline-block;width:8px;height:8px;margin-right:.2em;background:#ccc}
+#legend i{display:inline-block;width:8px;height:8px;margin-right:.2em}
+#attention{max-height:5.6em;overflow:auto}
 .grp{display:inline-block;vertical-align:top;margin:0 1em .4em 0;max-width:100%}
 .gh{font-size:11px;color:#555}
 #grid .sq{max-width:${26 * 9}px}
