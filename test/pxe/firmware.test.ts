@@ -115,6 +115,9 @@ before(() => {
       // What pxe --log-dhcp writes: the boot file named in each answer, in the log.
       .replace(/^# log-dhcp is off.*$/m, 'log-dhcp'),
   );
+  // What `pxe --secure-boot node01` writes (test/pxe/relay.test.ts): node01's UEFI firmware gets shim, iPXE still boot.ipxe.
+  writeFileSync(join(tree, 'dnsmasq-sb.conf'), readFileSync(join(tree, 'dnsmasq.conf'), 'utf8').replace(/^(dhcp-host=52:54:00:00:00:11,set:net1),/m, '$1,set:sb,'));
+  assert.match(readFileSync(join(tree, 'dnsmasq-sb.conf'), 'utf8'), /^dhcp-host=52:54:00:00:00:11,set:net1,set:sb,10\.78\.0\.11,node01$/m);
   for (let d = base; d !== '/' && d !== '/tmp'; d = join(d, '..')) chmodSync(d, statSync(d).mode | 0o755);
   openUp(tree);
   makeDisk(DISK, true);
@@ -295,9 +298,10 @@ test('iPXE over HTTP from k8s-image serve; then the signed install report sends 
   assert.match(removable.serial, /k8s-image: booting the local disk: \(hd0,gpt1\)\/EFI\/BOOT\/BOOTX64\.EFI[\s\S]*K8SI-DISK-LOADER-BOOT/, removable.serial.slice(-3000));
 
   // iPXE's UEFI ROM: its local entry exits with an error, so BDS goes on to the next boot option
-  // (here OVMF's own UEFI PXE, whose GRUB entry chainloads the disk; a bare `exit`, status 0, would
-  // make iPXE's LoadFile return EFI_SUCCESS and BDS open its boot manager menu).
-  const ipxe = await boot('uefi', 'dnsmasq.conf', MARK, { disk: DISK, ipxeRom: true, ms: 180000 });
+  // (here OVMF's own UEFI PXE; node01 is a Secure Boot node in dnsmasq-sb.conf, so it gets shim and
+  // GRUB's entry chainloads the disk; a bare `exit`, status 0, would make iPXE's LoadFile return
+  // EFI_SUCCESS and BDS open its boot manager menu).
+  const ipxe = await boot('uefi', 'dnsmasq-sb.conf', MARK, { disk: DISK, ipxeRom: true, ms: 180000 });
   assert.match(log, /10\.78\.0\.11 GET \/boot\.ipxe 200[\s\S]*10\.78\.0\.11 GET \/ipxe\/01-52-54-00-00-00-11\.ipxe 200[\s\S]*10\.78\.0\.11 GET \/boot\.ipxe 200[\s\S]*10\.78\.0\.11 GET \/ipxe\/01-52-54-00-00-00-11\.ipxe 200/, log);
   assert.match(ipxe.serial, /Could not boot: Error 0x00000001/, 'iPXE ran the local entry: exit 1');
   // The NIC's iPXE boot option failed (an EFI_SUCCESS would have opened the firmware's menu); BDS went on.
