@@ -30,7 +30,8 @@ import { reportKey, signedReportBody, type Stage } from '../src/status/protocol.
 const N = Number(process.env.FARM_BENCH_NODES ?? 5000);
 const MAX_INSTALLING = 500;
 const INSTALL_MS = 2000;
-const RETRY_S = 1;
+/** serve --retry-after in the wave (FARM_BENCH_RETRY): scaled down from the default 30 s like the install time. */
+const RETRY_S = Number(process.env.FARM_BENCH_RETRY ?? 1);
 const KERNEL = 64 << 10;
 const INITRD = 256 << 10;
 const cli = join(packageRoot, 'dist', 'src', 'cli.js');
@@ -388,6 +389,8 @@ try {
 
 async function httpParts(tree: string, keys: Record<string, string>): Promise<void> {
   let [serve, nginx] = await targets(tree);
+  const skip = (process.env.FARM_BENCH_SKIP ?? '').split(',');
+  if (!skip.includes('bulk')) {
   say(`\n### HTTP bulk: each node's iPXE entry, kernel (${KERNEL >> 10} KiB), initrd (${INITRD >> 10} KiB) and kickstart, ${MAX_INSTALLING} nodes in flight (scaled payloads)\n`);
   say('| server | requests | requests/s | MB/s | p50 ms | p99 ms | peak memory MiB | errors |');
   say('|---|---|---|---|---|---|---|---|');
@@ -398,6 +401,7 @@ async function httpParts(tree: string, keys: Record<string, string>): Promise<vo
   }
   const mb = rows.map((r) => Number(r.split('|')[4]));
   say(`\nserve's throughput is ${((100 * mb[0]!) / mb[1]!).toFixed(0)}% of nginx's on the same tree.`);
+  }
   stopping = true;
   await serve.stop();
   await nginx.stop();

@@ -218,11 +218,16 @@ function attention(){const now=Date.now()+skew;const list=[];
 const basePlace=place;
 place=function(r){basePlace(r);const q=document.getElementById('q-'+r.name);if(!q)return;
   q.className=r.stage||'none';q.dataset.since=r.since??'';q.title=r.name+' '+r.ip+': '+r.stageText;stage.set(r.name,r.stage||'none');later();};
+// At 5,000 rows the table's per-report refresh (every row's "in stage", the filter) is what limits
+// a burst of reports: it runs once per frame instead (the 1 s ticker and the filter box keep theirs).
+const baseTick=tick,baseFilter=applyFilter;let tablePending=false;
+function tableFrame(){if(!tablePending){tablePending=true;requestAnimationFrame(()=>{tablePending=false;baseTick();baseFilter();});}}
+tick=tableFrame;applyFilter=tableFrame;
 const baseCounts=counts;
 const admissionText=${admissionText.toString()};
 counts=function(d){baseCounts(d);if(d.admission)document.getElementById('admission').textContent=admissionText(d.admission);};
 setInterval(later,5000);
-function show(name){const tr=document.getElementById('n-'+name);if(!tr)return;filter.value='';applyFilter();
+function show(name){const tr=document.getElementById('n-'+name);if(!tr)return;filter.value='';baseFilter();
   for(const h of rows.querySelectorAll('tr.hl'))h.classList.remove('hl');tr.classList.add('hl');tr.scrollIntoView({block:'center'});
   const a=tr.querySelector('a.log');if(a)a.click();}
 document.getElementById('farm').addEventListener('click',(e)=>{const q=e.target.closest('i[id^="q-"],#attention i');if(!q)return;show(q.dataset.n||q.id.slice(2));});
