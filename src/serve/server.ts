@@ -301,8 +301,14 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
   store.subscribe((s) => {
     const n = current().byName.get(s.node);
     if (!n || !events.size) return;
-    const d = doc();
-    const data = `event: node\ndata: ${JSON.stringify({ row: rowOf(n, s), counts: d.counts, ...(d.admission ? { admission: d.admission } : {}) })}\n\n`;
+    // The counts only (not every row of the document): at 5,000 nodes, once per report.
+    const counts: Record<string, number> = {};
+    for (const node of current().index.nodes) {
+      const k = store.get(node.name)?.stage ?? 'none';
+      counts[k] = (counts[k] ?? 0) + 1;
+    }
+    const a = admission?.snapshot();
+    const data = `event: node\ndata: ${JSON.stringify({ row: rowOf(n, s), counts, ...(a ? { admission: a } : {}) })}\n\n`;
     for (const res of events) feed(res, data);
   });
 
