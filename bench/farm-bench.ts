@@ -277,6 +277,12 @@ async function wave(t: Target, keys: Record<string, string>): Promise<{ row: str
         const r = await get(`/ipxe/${macFileName(mac(i))}.ipxe`);
         entryLat.push(r.ms);
         const e = r.body.toString();
+        // A failed answer (nginx's 502/504 when serve is slow): iPXE's chain fails and the machine boots
+        // again, here after the retry time.
+        if (r.status !== 200) {
+          await sleep(RETRY_S * 1000);
+          continue;
+        }
         const s = /^sleep (\d+)$/m.exec(e);
         if (!s) break;
         retries++;
