@@ -29,6 +29,9 @@ PACKAGES=(cloud-init xorriso genisoimage shellcheck p7zip-full python3-pycdlib p
   debian-installer-12-netboot-amd64 chromium fonts-dejavu-core packer
   isolinux mtools dosfstools golang-go gcc libc6-dev ifupdown ifenslave cpio
   rpm createrepo-c dnf gpg docker-registry containerd skopeo)
+# ipxe: undionly.kpxe and ipxe.efi, the loaders k8s-image pxe puts on TFTP (BIOS and UEFI chain to iPXE);
+# kea-admin: perfdhcp, which drives dnsmasq in npm run bench:farm; isc-dhcp-relay: a rack's DHCP relay.
+PACKAGES+=(ipxe kea-admin isc-dhcp-relay)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -193,7 +193,9 @@ program
   .option('--repo <url>', 'install repository (default: the server\'s centos7/, i.e. serve --installer)')
   .option('--kernel-arg <arg>', 'extra kernel argument for every install entry, e.g. console=ttyS0,115200 (repeatable)', collect)
   .option('--installer <dvd>', 'a CentOS 7 DVD (the ISO image, read in place, or its extracted tree): copies images/pxeboot/{vmlinuz,initrd.img} and EFI/BOOT\'s GRUB into the tree')
-  .option('--loaders <dir>', 'a directory of boot loaders to copy into tftp/: pxelinux.0, ldlinux.c32, shimx64.efi (or BOOTX64.EFI), grubx64.efi, and iPXE\'s undionly.kpxe, ipxe.efi if there (default: --installer\'s, the previous tree\'s, then the build host\'s syslinux)')
+  .option('--loaders <dir>', 'a directory of boot loaders to copy into tftp/: iPXE\'s undionly.kpxe and ipxe.efi, shimx64.efi (or BOOTX64.EFI), grubx64.efi, pxelinux.0, ldlinux.c32 (default: --installer\'s, the previous tree\'s, then the build host\'s iPXE in /usr/lib/ipxe and syslinux)')
+  .option('--secure-boot [node...]', 'UEFI nodes with Secure Boot on (all of them when no node is named): they keep the signed shim + GRUB chain and fetch the kernel over TFTP; the others chain to iPXE and fetch it over HTTP')
+  .option('--log-dhcp', 'dnsmasq logs every DHCP exchange in detail (log-dhcp; off by default: about 10 lines per exchange in a boot storm)')
   .option('--reinstall <node>', 'put this node\'s install entries back after its install was reported (repeatable)', collect)
   .option('--state <dir>', 'where serve keeps the reported installs, as serve --state (default: <tree>.state): read for the entries, cleared by --reinstall')
   .addOption(secretsOption())
@@ -204,11 +206,14 @@ program
     `
 Examples:
   k8s-image pxe -c farm.yaml --server 10.0.0.1:8080 --installer /srv/centos7-dvd --kernel-arg console=ttyS0,115200
-  dnsmasq -k -C outputs/farm-pxe/dnsmasq.conf          (dnsmasq-proxy.conf beside an office DHCP server: BIOS and iPXE clients only)
+  dnsmasq -k -C outputs/farm-pxe/dnsmasq.conf          (dnsmasq-proxy.conf beside an office DHCP server: all but Secure Boot clients)
   k8s-image serve --dir outputs/farm-pxe --listen 0.0.0.0:8080 --installer /srv/centos7-dvd
   k8s-image serve --dir outputs/farm-pxe --listen 127.0.0.1:8081 --trust-proxy   (behind nginx: nginx-k8s-image.conf)
   k8s-image pxe -c farm.yaml --server 10.0.0.1:8080 --reinstall node07   (--state DIR if serve runs with --state DIR)
 
+Only the loader goes over TFTP: BIOS gets iPXE's undionly.kpxe, UEFI ipxe.efi (Secure Boot nodes:
+shim + GRUB), and iPXE fetches the kernel and initrd over HTTP. dnsmasq.conf is sized for the farm
+(leases, TFTP transfers, no lease file); racks on other subnets reach it through a DHCP relay.
 Every node needs a mac (DHCP reserves its ip by it). A node's kickstart reports "installed" to the
 server, which then points that MAC at the local disk: a machine left on PXE-first installs once.
 nginx-k8s-image.conf is 0600 (it holds the proxy token serve --trust-proxy checks). Cloud images that
@@ -227,6 +232,8 @@ program
   .option('--installer <dvd>', 'a CentOS 7 DVD (ISO image or extracted tree), served as the install repository /centos7/')
   .option('--bundle <dir>', 'an offline bundle (k8s-image bundle), served as /bundle/ for nodes with mirrors.bundle: http://<server>/bundle; with -c, refused when built for another Kubernetes version')
   .addOption(secretsOption())
+  .option('--max-installing <n>', 'at most this many nodes install at once (with --dir; default 500, about one 10 GbE link: ~1.5 GB per install in ~10 min); the others get an iPXE script that sleeps and asks again, in the order they came; 0: no limit')
+  .option('--retry-after <seconds>', 'how long a node told to wait sleeps in iPXE before it asks again, plus up to as much again spread by node (default 30)')
   .option('--trust-proxy', 'behind the nginx site k8s-image pxe wrote (needs --dir): a request from a loopback address that carries the tree\'s proxy-token in X-K8s-Image-Proxy may name the real client in X-Real-IP, which decides whose secrets it may read; without the token such a request is refused')
   .addHelpText(
     'after',
@@ -243,7 +250,9 @@ node's own key and kept in <state>/status.log (fsynced before it is acknowledged
 (seed/<node>/, nocloud/<node>/) go to its own address only, and only until its install is reported
 (k8s-image pxe --reinstall <node> hands them out again; with --state DIR, give pxe the same --state).
 Re-running k8s-image pxe while serve runs is fine: serve follows the new tree (nodes, addresses,
-report keys, proxy token) at the next request, and records an install under pxe's lock.`,
+report keys, proxy token) at the next request, and records an install under pxe's lock.
+A node holds one of the --max-installing slots from its iPXE entry (or its kickstart) until it
+reports installed or failed, or for 2 hours; the status page shows how many install and wait.`,
   )
   .action((o) => serve(o));
 

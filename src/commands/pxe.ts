@@ -26,6 +26,10 @@ export interface PxeCommandOptions {
   /** Where serve keeps the reported installs (serve --state); default <tree>.state. */
   state?: string;
   json?: boolean;
+  /** dnsmasq's log-dhcp (off by default). */
+  logDhcp?: boolean;
+  /** UEFI nodes that keep shim + GRUB (Secure Boot on): true for all, or names. */
+  secureBoot?: boolean | string[];
   newCa?: boolean;
   secrets?: string;
 }
@@ -131,13 +135,24 @@ const LOADERS: { name: string; aliases: string[]; host: string[]; get: string }[
   { name: 'shimx64.efi', aliases: ['BOOTX64.EFI'], host: [], get: '--installer <CentOS 7 DVD> (its EFI/BOOT/BOOTX64.EFI) or --loaders DIR' },
   { name: 'grubx64.efi', aliases: [], host: [], get: '--installer <CentOS 7 DVD> (its EFI/BOOT/grubx64.efi) or --loaders DIR' },
 ];
-/** Other loaders --loaders DIR copies when it has them (iPXE for proxy DHCP and UEFI, lpxelinux). */
-const OPTIONAL_LOADERS = ['lpxelinux.0', 'undionly.kpxe', 'ipxe.efi', 'snponly.efi'];
+/**
+ * iPXE, the loader BIOS and UEFI (Secure Boot off) clients get over TFTP: it fetches the rest over
+ * HTTP. Required: from --loaders DIR, the previous tree, or the build host's iPXE (Debian: ipxe,
+ * /usr/lib/ipxe; CentOS 7: ipxe-bootimgs, /usr/share/ipxe).
+ */
+export const IPXE_DIRS = ['/usr/lib/ipxe', '/usr/share/ipxe'];
+const IPXE_LOADERS: { name: string; host: string[]; get: string }[] = ['undionly.kpxe', 'ipxe.efi'].map((name) => ({
+  name,
+  host: IPXE_DIRS,
+  get: `iPXE's ${name} (BIOS and UEFI clients chain to iPXE, which fetches the kernel and initrd over HTTP): apt-get install ipxe (Debian, ${IPXE_DIRS[0]}) or yum install ipxe-bootimgs (CentOS, ${IPXE_DIRS[1]}), or --loaders DIR holding it`,
+}));
+/** Other loaders --loaders DIR copies when it has them (lpxelinux, iPXE's snponly). */
+const OPTIONAL_LOADERS = ['lpxelinux.0', 'snponly.efi'];
 
 /** Copy the loaders DIR has into the stage's tftp/; returns how many. */
 async function copyLoaders(dir: string, stage: string, provided: Map<string, string>): Promise<number> {
   let n = 0;
-  for (const { name, aliases } of [...LOADERS, ...OPTIONAL_LOADERS.map((name) => ({ name, aliases: [] as string[] }))]) {
+  for (const { name, aliases } of [...LOADERS, ...[...IPXE_LOADERS.map((l) => l.name), ...OPTIONAL_LOADERS].map((name) => ({ name, aliases: [] as string[] }))]) {
     const to = `tftp/${name}`;
     if (provided.has(to)) continue; // --installer's own (the DVD's) win over a directory's
     const from = [name, ...aliases].map((f) => join(dir, f)).find((f) => existsSync(f));
@@ -213,7 +228,7 @@ async function carryOver(oldTree: string, stage: string): Promise<string[]> {
 
 /** Look for the loaders the stage still lacks on the build host (pxelinux only: see LOADERS). */
 async function hostLoaders(stage: string, provided: Map<string, string>): Promise<void> {
-  for (const l of LOADERS) {
+  for (const l of [...LOADERS, ...IPXE_LOADERS]) {
     const to = `tftp/${l.name}`;
     if (existsSync(join(stage, to))) continue;
     const from = l.host.map((d) => join(d, l.name)).find((f) => existsSync(f));
@@ -280,6 +295,8 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
   }
   if (opts.repo && !patterns.HTTP_URL.test(opts.repo)) problems.push(`--repo ${opts.repo}: expected an http(s) URL of a CentOS 7 tree`);
   for (const a of opts.kernelArg ?? []) if (!KERNEL_ARG.test(a)) problems.push(`--kernel-arg ${JSON.stringify(a)}: one word of letters, digits and _.,:=/+- (like console=ttyS0,115200)`);
+  const secureBoot = Array.isArray(opts.secureBoot) && opts.secureBoot.length ? opts.secureBoot : opts.secureBoot ? 'all' : undefined;
+  for (const n of Array.isArray(secureBoot) ? secureBoot : []) if (!cluster.nodes.some((x) => x.name === n && x.mac)) problems.push(`--secure-boot ${n}: no node ${n} with a mac in cluster ${cluster.name}; name nodes of the config, or give --secure-boot alone for every UEFI node`);
   for (const n of opts.reinstall ?? []) if (!cluster.nodes.some((x) => x.name === n && x.mac)) problems.push(`--reinstall ${n}: no node ${n} with a mac in cluster ${cluster.name}`);
   // Checked before anything is made: a directory or image without the installer kernel leaves nothing behind.
   const installerWrong = opts.installer === undefined ? undefined : installerProblem(opts.installer);
@@ -287,7 +304,7 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
   if (opts.loaders !== undefined && !(existsSync(opts.loaders) && statSync(opts.loaders).isDirectory())) problems.push(`--loaders ${opts.loaders}: not a directory; give the directory holding pxelinux.0, ldlinux.c32, shimx64.efi, grubx64.efi (any of them)`);
   if (opts.state !== undefined && existsSync(opts.state) && !statSync(opts.state).isDirectory()) problems.push(`--state ${opts.state}: not a directory; give the directory serve --state uses`);
   if (problems.length) throw new UserError(problems);
-  const pxeOpts: PxeOptions = { server: opts.server!, repo: opts.repo, kernelArgs: opts.kernelArg ?? [] };
+  const pxeOpts: PxeOptions = { server: opts.server!, repo: opts.repo, kernelArgs: opts.kernelArg ?? [], logDhcp: !!opts.logDhcp, secureBoot };
   // Before anything is created; new secrets reach the disk only with the tree (persist below).
   // --reinstall changes entries only: it needs no secrets, and must never mint any.
   const sec = opts.reinstall?.length ? undefined : await loadSecretsFor(loaded, { out: opts.out, newCa: opts.newCa, secrets: opts.secrets }, out);
@@ -336,10 +353,13 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
       await writeArtifacts(stage, withTreeModes(rendered.artifacts));
       if (opts.installer) await copyInstaller(opts.installer, stage, provided);
       if (opts.loaders !== undefined && (await copyLoaders(opts.loaders, stage, provided)) === 0) {
-        throw new UserError(`--loaders ${opts.loaders}: none of ${[...LOADERS.map((l) => l.name), 'BOOTX64.EFI', ...OPTIONAL_LOADERS].join(', ')} in it; give the directory that holds them`);
+        throw new UserError(`--loaders ${opts.loaders}: none of ${[...LOADERS.map((l) => l.name), 'BOOTX64.EFI', ...IPXE_LOADERS.map((l) => l.name), ...OPTIONAL_LOADERS].join(', ')} in it; give the directory that holds them`);
       }
       kept = await carryOver(tree, stage);
       await hostLoaders(stage, provided);
+      // iPXE is the loader of every BIOS client and every UEFI one without Secure Boot: a tree without it boots nobody.
+      const noIpxe = IPXE_LOADERS.filter((l) => !(l.name === 'ipxe.efi' && opts.secureBoot === true) && !existsSync(join(stage, 'tftp', l.name)));
+      if (noIpxe.length) throw new UserError(noIpxe.map((l) => `missing tftp/${l.name}: ${l.get}`));
       sec.persist();
       await swapIntoPlace([{ staged: stage, target: tree }]);
     } finally {
@@ -347,7 +367,7 @@ export async function pxe(opts: PxeCommandOptions, out: Output): Promise<void> {
     }
     const nodes = cluster.nodes.filter((n) => n.mac);
     const has = (rel: string) => existsSync(join(tree, rel));
-    const loaders = LOADERS.map((l) => ({ file: `tftp/${l.name}`, present: has(`tftp/${l.name}`), from: provided.get(`tftp/${l.name}`) ?? (kept.includes(`tftp/${l.name}`) ? 'kept' : undefined), get: l.get }));
+    const loaders = [...LOADERS, ...IPXE_LOADERS].map((l) => ({ file: `tftp/${l.name}`, present: has(`tftp/${l.name}`), from: provided.get(`tftp/${l.name}`) ?? (kept.includes(`tftp/${l.name}`) ? 'kept' : undefined), get: l.get }));
     const kernel = ['tftp/centos7/vmlinuz', 'tftp/centos7/initrd.img'].map((file) => ({ file, present: has(file) }));
     const back = serveBehindNginx(opts.server!).listen;
     if (opts.json) {

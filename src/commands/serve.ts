@@ -5,10 +5,11 @@ import { bundleFilesProblem, bundleProblem, readBundleManifest } from '../bundle
 import { UserError } from '../errors.js';
 import { PROXY_TOKEN_FILE, pxeTreeIndex, readProxyToken, startFarmServer, stateDirFor, type FarmIndex, type FarmServer } from '../serve/server.js';
 import { deriveReportKeys } from '../serve/report-keys.js';
+import { DEFAULT_MAX_INSTALLING, DEFAULT_RETRY_SECONDS } from '../serve/admission.js';
 import { checkSecretsFile } from '../secrets/index.js';
 import { readConfig, SECRETS_ENV, secretsPathFor, type Output } from './common.js';
 
-export interface ServeCommandOptions { bundle?: string; dir?: string; config?: string; out?: string; listen?: string; state?: string; installer?: string; trustProxy?: boolean; secrets?: string }
+export interface ServeCommandOptions { bundle?: string; dir?: string; config?: string; out?: string; listen?: string; state?: string; installer?: string; trustProxy?: boolean; secrets?: string; maxInstalling?: string; retryAfter?: string }
 
 /** Why the socket could not be opened, as the one line that says what to do instead. */
 function listenProblem(e: unknown, listen: string, host: string, port: number): string | undefined {
@@ -63,6 +64,11 @@ export async function serve(opts: ServeCommandOptions, out: Output): Promise<voi
       if (why) problems.push(`--bundle ${why}`);
     }
   }
+  const maxInstalling = opts.maxInstalling === undefined ? DEFAULT_MAX_INSTALLING : /^[0-9]{1,6}$/.test(opts.maxInstalling) ? Number(opts.maxInstalling) : NaN;
+  if (!(maxInstalling >= 0)) problems.push(`--max-installing ${opts.maxInstalling}: expected a whole number of nodes, like 500 (0: no limit)`);
+  else if (opts.maxInstalling !== undefined && !dir) problems.push('--max-installing: needs --dir (nodes are admitted at their iPXE entry in the PXE tree)');
+  const retry = opts.retryAfter === undefined ? DEFAULT_RETRY_SECONDS : /^[0-9]{1,4}$/.test(opts.retryAfter) ? Number(opts.retryAfter) : NaN;
+  if (!(retry >= 1 && retry <= 3600)) problems.push(`--retry-after ${opts.retryAfter}: expected whole seconds from 1 to 3600, like 30`);
   if (problems.length) throw new UserError(problems);
 
   let index: FarmIndex;
@@ -94,7 +100,8 @@ export async function serve(opts: ServeCommandOptions, out: Output): Promise<voi
   let s: FarmServer;
   try {
     // With --dir the server reads the tree itself, and again whenever k8s-image pxe rewrites it.
-    s = await startFarmServer({ dir, ...(dir ? {} : { index }), stateDir, installer: opts.installer, bundle: opts.bundle, trustProxy: opts.trustProxy, log: (l) => out.info(l) }, { host, port });
+    const admission = dir && maxInstalling > 0 ? { admission: { max: maxInstalling, retrySeconds: retry } } : {};
+    s = await startFarmServer({ dir, ...(dir ? {} : { index }), stateDir, installer: opts.installer, bundle: opts.bundle, trustProxy: opts.trustProxy, log: (l) => out.info(l), ...admission }, { host, port });
   } catch (e) {
     const p = listenProblem(e, opts.listen ?? '0.0.0.0:8080', host, port);
     if (p) throw new UserError(p);
@@ -108,7 +115,7 @@ export async function serve(opts: ServeCommandOptions, out: Output): Promise<voi
     : `reports and installed markers kept in ${state}/${opts.state && resolve(opts.state) !== resolve(stateDirFor(dir)) ? ` (not the default ${stateDirFor(dir)}: give k8s-image pxe the same --state ${opts.state}, so --reinstall clears the marker this server reads)` : ''}`;
   const proxyNote = opts.trustProxy ? `; X-Real-IP trusted only from loopback peers that send X-K8s-Image-Proxy with the token in ${join(dir!, PROXY_TOKEN_FILE)} (--trust-proxy)` : '';
   out.info(
-    `serving ${dir ? `${dir}/http${opts.installer ? ` and ${opts.installer} as /centos7/` : ''}` : `the status of cluster ${index.cluster} (${index.nodes.length} nodes)`}${opts.bundle ? `, the bundle ${opts.bundle} as /bundle/` : ''} on ${where}; live status at http://${where}/status; ${stateNote}; at most ${s.budget.connections} connections (open-file limit ${s.budget.fileLimit})${proxyNote}${dir ? `; follows ${dir} when k8s-image pxe rewrites it` : ''} (Ctrl-C stops)`,
+    `serving ${dir ? `${dir}/http${opts.installer ? ` and ${opts.installer} as /centos7/` : ''}` : `the status of cluster ${index.cluster} (${index.nodes.length} nodes)`}${opts.bundle ? `, the bundle ${opts.bundle} as /bundle/` : ''} on ${where}; live status at http://${where}/status; ${stateNote}; at most ${s.budget.connections} connections (open-file limit ${s.budget.fileLimit})${s.admission ? `; at most ${s.admission.max} nodes install at once (--max-installing), the others wait in iPXE and ask again every ${retry}-${retry * 2 - 1} s (--retry-after)` : dir ? '; no limit on nodes installing at once (--max-installing 0)' : ''}${proxyNote}${dir ? `; follows ${dir} when k8s-image pxe rewrites it` : ''} (Ctrl-C stops)`,
   );
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {

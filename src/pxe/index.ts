@@ -29,6 +29,10 @@ export interface PxeOptions {
   repo?: string;
   /** Extra kernel arguments for every install entry (console=ttyS0,115200 ...). */
   kernelArgs: string[];
+  /** dnsmasq's log-dhcp (off by default: about 10 lines per exchange). */
+  logDhcp?: boolean;
+  /** UEFI nodes with Secure Boot on: they keep shim + GRUB over TFTP instead of chaining iPXE ('all', or node names). */
+  secureBoot?: 'all' | string[];
 }
 
 export const PXE_KERNEL = 'centos7/vmlinuz';
@@ -176,48 +180,131 @@ export function pxePlan(cluster: Cluster, secrets: Secrets, node: Node, opts: Px
   return planNode({ ...cluster, status: { url: `http://${opts.server}` } }, secrets, node.name);
 }
 
+/**
+ * Sizing of dnsmasq for a farm that powers on at once (issue 26):
+ *  - dhcp-lease-max: dnsmasq's default is 1,000 leases, after which it refuses; a node may hold two
+ *    (its PXE ROM and iPXE can send different client identifiers), so twice the nodes, at least 1,000.
+ *  - leasefile-ro: every address is reserved (dhcp-host), so the lease file holds nothing worth
+ *    keeping, and rewriting it at every exchange is what limits dnsmasq in a boot storm;
+ *    dhcp-authoritative lets a node that REQUESTs its reserved address after a dnsmasq restart (no
+ *    leases remembered) have it at once instead of a NAK and a new DISCOVER.
+ *  - log-dhcp is off (about 10 lines per exchange); `pxe --log-dhcp` turns it on.
+ *  - tftp-max: dnsmasq serves 50 TFTP transfers at once by default; only loaders go over TFTP (and
+ *    the Secure Boot clients' kernel and initrd), so one per node up to DNSMASQ_TFTP_MAX. dnsmasq
+ *    raises its own open-file limit to fit (and says so in its log when the hard limit is lower).
+ */
+export const DNSMASQ_DEFAULT_LEASE_MAX = 1000;
+export const DNSMASQ_TFTP_MAX = 1000;
+export const dnsmasqLeaseMax = (nodes: number) => Math.max(DNSMASQ_DEFAULT_LEASE_MAX, nodes * 2);
+export const dnsmasqTftpMax = (nodes: number) => Math.min(DNSMASQ_TFTP_MAX, Math.max(50, nodes));
+
+/** A node's DHCP network: its subnet, router and DNS servers, which a dnsmasq tag names. */
+interface DhcpNet {
+  tag: string;
+  subnet: string;
+  gateway: string;
+  dns: string[];
+  nodes: number;
+}
+
+/**
+ * The nodes' networks, in the order they first appear: one tag per distinct subnet + router + DNS
+ * servers (a rack behind a DHCP relay is a subnet of its own, with its own router). The tag rides on
+ * each node's dhcp-host line, so a node gets its own router wherever its request comes from (directly,
+ * or relayed by its rack's switch with giaddr in its subnet).
+ */
+export function dhcpNets(nodes: Node[]): { nets: DhcpNet[]; of: Map<Node, DhcpNet> } {
+  const nets: DhcpNet[] = [];
+  const byKey = new Map<string, DhcpNet>();
+  const of = new Map<Node, DhcpNet>();
+  for (const n of nodes) {
+    const subnet = net.formatCidr({ network: net.networkOf(net.ipToInt(n.ip), n.prefix), prefix: n.prefix });
+    const key = `${subnet} ${n.gateway} ${n.dns.join(',')}`;
+    let d = byKey.get(key);
+    if (!d) {
+      d = { tag: `net${nets.length + 1}`, subnet, gateway: n.gateway, dns: n.dns, nodes: 0 };
+      nets.push(d);
+      byKey.set(key, d);
+    }
+    d.nodes++;
+    of.set(n, d);
+  }
+  return { nets, of };
+}
+
+/** Which UEFI nodes keep the signed shim + GRUB chain (Secure Boot on): their dhcp-host lines carry tag sb. */
+const secureBootSet = (nodes: Node[], opts: PxeOptions): Set<string> => new Set(opts.secureBoot === 'all' ? nodes.map((n) => n.name) : (opts.secureBoot ?? []));
+
 function dnsmasqConf(cluster: Cluster, nodes: Node[], opts: PxeOptions, tftpRoot: string, proxy: boolean): string {
-  const subnets = [...new Set(nodes.map((n) => `${net.formatCidr({ network: net.networkOf(net.ipToInt(n.ip), n.prefix), prefix: n.prefix })}`))];
+  const { nets, of } = dhcpNets(nodes);
+  const sb = secureBootSet(nodes, opts);
   const lines = [
-    `# k8s-image PXE for cluster ${cluster.name}: ${proxy ? 'proxy DHCP (an office DHCP server hands out the addresses; this one only adds the boot files)' : 'DHCP with one reserved address per node'} and TFTP.`,
+    `# k8s-image PXE for cluster ${cluster.name} (${nodes.length} nodes): ${proxy ? 'proxy DHCP (an office DHCP server hands out the addresses; this one only adds the boot files)' : 'DHCP with one reserved address per node'} and TFTP.`,
     '# Check: dnsmasq --test -C <this file>. Run: dnsmasq -k -C <this file> (set interface= to the farm NIC; -k drops root,',
     '# as the Debian service does with -u dnsmasq; -d, for debugging, stays root and would hide a tree its user cannot read).',
     '# dnsmasq reads tftp-root as its own user (dnsmasq or nobody): every directory above it must be searchable by others (not under /root).',
+    '# Only the boot loader goes over TFTP: BIOS gets undionly.kpxe, UEFI ipxe.efi (iPXE), which asks again with user class',
+    '# "iPXE" (option 175) and is given boot.ipxe over HTTP: kernel, initrd and the install come from the HTTP server.',
+    '# UEFI machines with Secure Boot on (pxe --secure-boot) keep the signed chain, shim + GRUB, and fetch the kernel over TFTP.',
     ...(proxy ? PROXY_NOTES : []),
     'port=0',
     '# interface=eth1',
     'bind-dynamic',
-    'log-dhcp',
+    ...(opts.logDhcp ? ['log-dhcp'] : ['# log-dhcp is off: about 10 log lines per exchange in a boot storm (k8s-image pxe --log-dhcp turns it on).']),
     'enable-tftp',
     `tftp-root=${tftpRoot}`,
+    `# At most this many TFTP transfers at once (dnsmasq's default is 50): one per node, up to ${DNSMASQ_TFTP_MAX}.`,
+    `tftp-max=${dnsmasqTftpMax(nodes.length)}`,
   ];
+  if (!proxy) {
+    lines.push(
+      `# Leases: twice the nodes (a PXE ROM and iPXE may each hold one), never below dnsmasq's default ${DNSMASQ_DEFAULT_LEASE_MAX}.`,
+      `dhcp-lease-max=${dnsmasqLeaseMax(nodes.length)}`,
+      '# Every address is reserved below: no lease file is written (a rewrite per exchange is what slows a boot storm),',
+      '# and a node asking for its reserved address after a restart gets it at once.',
+      'leasefile-ro',
+      'dhcp-authoritative',
+      '# One range per subnet, static (only the reserved addresses). A rack on another subnet reaches this server through a',
+      "# DHCP relay (its switch's ip helper-address / dhcrelay), whose giaddr picks the subnet's range; the node's own tag",
+      '# (on its dhcp-host line) gives it its router and DNS servers. The server needs a route back to each relayed subnet.',
+    );
+  }
+  const subnets = [...new Set(nets.map((d) => d.subnet))];
   for (const s of subnets) {
     const { network, prefix } = net.parseCidr(s)!;
     lines.push(proxy ? `dhcp-range=${net.intToIp(network)},proxy` : `dhcp-range=${net.intToIp(network)},static,${net.prefixToNetmask(prefix)},12h`);
   }
-  for (const n of nodes) lines.push(proxy ? `dhcp-host=${n.mac},set:k8s-image` : `dhcp-host=${n.mac},${n.ip},${n.name}`);
   if (!proxy) {
-    const gw = [...new Set(nodes.map((n) => n.gateway))];
-    lines.push(`dhcp-option=option:router,${gw[0]}`);
-    const dns = [...new Set(nodes.flatMap((n) => n.dns))];
-    if (dns.length) lines.push(`dhcp-option=option:dns-server,${dns.join(',')}`);
+    for (const d of nets) {
+      lines.push(`# ${d.tag}: ${d.subnet}, router ${d.gateway}${d.dns.length ? `, DNS ${d.dns.join(', ')}` : ''} (${d.nodes} node${d.nodes === 1 ? '' : 's'})`);
+      lines.push(`dhcp-option=tag:${d.tag},option:router,${d.gateway}`);
+      if (d.dns.length) lines.push(`dhcp-option=tag:${d.tag},option:dns-server,${d.dns.join(',')}`);
+    }
+  }
+  for (const n of nodes) {
+    const sbTag = sb.has(n.name) ? ',set:sb' : '';
+    lines.push(proxy ? `dhcp-host=${n.mac},set:k8s-image${sbTag}` : `dhcp-host=${n.mac},set:${of.get(n)!.tag}${sbTag},${n.ip},${n.name}`);
   }
   lines.push(
-    '# Boot file by client: iPXE (over HTTP), UEFI x64 (shim, which loads grubx64.efi), BIOS (pxelinux).',
+    '# Boot file by client: iPXE (user class iPXE, or its option 175): boot.ipxe over HTTP; UEFI x64 (arch 7, 9): ipxe.efi,',
+    '# or shim (which loads grubx64.efi) for Secure Boot nodes (tag sb); BIOS: undionly.kpxe.',
     'dhcp-userclass=set:ipxe,iPXE',
+    'dhcp-match=set:ipxe,175',
     'dhcp-match=set:efi64,option:client-arch,7',
     'dhcp-match=set:efi64,option:client-arch,9',
   );
+  const boot = `http://${opts.server}/boot.ipxe`;
   if (proxy) {
     lines.push(
       'pxe-prompt="k8s-image",0',
-      'pxe-service=tag:ipxe,x86PC,"k8s-image iPXE",' + `http://${opts.server}/boot.ipxe`,
-      'pxe-service=tag:!ipxe,x86PC,"k8s-image BIOS",pxelinux',
-      'pxe-service=tag:!ipxe,X86-64_EFI,"k8s-image UEFI",shimx64.efi',
-      'dhcp-boot=tag:ipxe,' + `http://${opts.server}/boot.ipxe`,
+      `pxe-service=tag:ipxe,x86PC,"k8s-image iPXE",${boot}`,
+      'pxe-service=tag:!ipxe,x86PC,"k8s-image BIOS",undionly.kpxe',
+      'pxe-service=tag:!ipxe,tag:sb,X86-64_EFI,"k8s-image UEFI",shimx64.efi',
+      'pxe-service=tag:!ipxe,tag:!sb,X86-64_EFI,"k8s-image UEFI",ipxe.efi',
+      `dhcp-boot=tag:ipxe,${boot}`,
     );
   } else {
-    lines.push(`dhcp-boot=tag:ipxe,http://${opts.server}/boot.ipxe`, 'dhcp-boot=tag:efi64,tag:!ipxe,shimx64.efi', 'dhcp-boot=tag:!efi64,tag:!ipxe,pxelinux.0');
+    lines.push(`dhcp-boot=tag:ipxe,${boot}`, 'dhcp-boot=tag:efi64,tag:sb,tag:!ipxe,shimx64.efi', 'dhcp-boot=tag:efi64,tag:!sb,tag:!ipxe,ipxe.efi', 'dhcp-boot=tag:!efi64,tag:!ipxe,undionly.kpxe');
   }
   // A proxy shares its segment with machines that are not the farm's: it answers only the farm's
   // MACs (dhcp-host set:k8s-image), whatever boot file each line names.
@@ -234,7 +321,7 @@ function dnsmasqConf(cluster: Cluster, nodes: Node[], opts: PxeOptions, tftpRoot
  * themselves from the office DHCP server's ACK only, and look for their files there.
  */
 export const PROXY_UEFI_LIMIT =
-  "proxy DHCP (dnsmasq-proxy.conf) boots BIOS (pxelinux) and iPXE clients; UEFI clients cannot boot from it: CentOS 7's shim and GRUB take the TFTP server from the office DHCP server's answer, not from this proxy (rhboot/shim#165, rhboot/grub2#56). For UEFI machines run dnsmasq.conf (full DHCP on the farm segment), or have them chain iPXE (ipxe.efi in tftp/ as the UEFI boot file, Secure Boot off), which honours proxy DHCP";
+  "proxy DHCP (dnsmasq-proxy.conf) boots BIOS and UEFI clients through iPXE (undionly.kpxe, ipxe.efi), which honours proxy DHCP; UEFI clients with Secure Boot on (pxe --secure-boot) cannot boot from it: CentOS 7's shim and GRUB take the TFTP server from the office DHCP server's answer, not from this proxy (rhboot/shim#165, rhboot/grub2#56). For them run dnsmasq.conf (full DHCP on the farm segment)";
 const PROXY_NOTES = [
   '# Answers only the MACs listed below (tag:k8s-image on every boot line); other PXE clients on the segment get nothing from it.',
   ...PROXY_UEFI_LIMIT.match(/.{1,110}(\s|$)/g)!.map((l) => `# ${l.trim()}`),
@@ -265,8 +352,9 @@ function nginxSite(cluster: Cluster, nodes: Node[], opts: PxeOptions, httpRoot: 
   const lines = [
     `# k8s-image PXE HTTP for cluster ${cluster.name} (${nodes.length} nodes): include it in nginx's http {} block`,
     '# (Debian: /etc/nginx/sites-enabled/, CentOS: /etc/nginx/conf.d/). Check: nginx -t.',
-    '# nginx serves ks/, ipxe/, boot.ipxe and centos7/ itself; seed/ and nocloud/ (a node\'s secrets, 0600, to its own',
-    '# address only), /report (install reports) and /status go to k8s-image serve, run as the user who ran pxe:',
+    '# nginx serves ks/, boot.ipxe and centos7/ (the bulk) itself; ipxe/ (the per-MAC entries: serve admits at most',
+    '# --max-installing nodes at once), seed/ and nocloud/ (a node\'s secrets, 0600, to its own address only),',
+    '# /report (install reports) and /status go to k8s-image serve, run as the user who ran pxe:',
     `#   k8s-image serve --dir ${tree} --listen ${back} --trust-proxy`,
     '# nginx\'s workers (www-data) must be able to traverse to the tree: keep it out of /root and other 0700 homes.',
     `# This file holds the proxy token (${PROXY_TOKEN_HEADER}, the tree's proxy-token) serve checks: it is 0600, which`,
@@ -285,7 +373,11 @@ function nginxSite(cluster: Cluster, nodes: Node[], opts: PxeOptions, httpRoot: 
     '    location / { return 404; }',
     '    location = /boot.ipxe { }',
     '    location /ks/ { default_type text/plain; }',
-    '    location /ipxe/ { default_type text/plain; }',
+    // The per-MAC iPXE entries go through serve: it admits at most --max-installing nodes at once
+    // and gives the others a script that waits and asks again (a few hundred bytes each).
+    '    location /ipxe/ {',
+    ...proxy(),
+    '    }',
     '    location /centos7/ { }',
     '    location /seed/ {',
     ...proxy(),

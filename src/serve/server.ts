@@ -25,7 +25,8 @@ import { pipeline } from 'node:stream';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { UserError } from '../errors.js';
 import { acquireLock, type Lock } from '../output/guard.js';
-import { entryPaths, localEntries } from '../pxe/index.js';
+import { entryPaths, localEntries, macFileName } from '../pxe/index.js';
+import { Admission, waitScript, type AdmissionOptions, type AdmissionSnapshot } from './admission.js';
 import { openIso, type IsoImage } from '../iso/reader.js';
 import { MAX_REPORT_BYTES, isCertKind, parseReport, reportSignature } from '../status/protocol.js';
 import { StatusStore } from '../status/store.js';
@@ -123,6 +124,9 @@ interface TreeView {
   index: FarmIndex;
   keys: ReadonlyMap<string, string>;
   byName: ReadonlyMap<string, FarmNode>;
+  /** By the name of its per-MAC entry (01-aa-bb-...) and by its address: whose request this is, for admission. */
+  byMacFile: ReadonlyMap<string, FarmNode>;
+  byIp: ReadonlyMap<string, FarmNode>;
   httpRoot?: string;
   proxy?: { token: string } | { problem: string };
   /** pxe.json's version (and proxy-token's, when it is read) this view was read from. */
@@ -132,7 +136,15 @@ interface TreeView {
 function viewOf(index: FarmIndex, extra: Partial<TreeView> = {}): TreeView {
   // Maps, never plain objects: a node named "constructor" or "__proto__" is just an unknown name.
   const keys: ReadonlyMap<string, string> = index.keys instanceof Map ? index.keys : new Map(Object.entries(index.keys));
-  return { index, keys, byName: new Map(index.nodes.map((n) => [n.name, n])), version: '', ...extra };
+  return {
+    index,
+    keys,
+    byName: new Map(index.nodes.map((n) => [n.name, n])),
+    byMacFile: new Map(index.nodes.filter((n) => n.mac).map((n) => [macFileName(n.mac!), n])),
+    byIp: new Map(index.nodes.map((n) => [n.ip, n])),
+    version: '',
+    ...extra,
+  };
 }
 
 /** The version of a tree's files serve reads, as cheaply as two stats. */
@@ -193,12 +205,15 @@ export interface ServeOptions {
   trustProxy?: boolean;
   /** Connection and subscriber caps; default: sized from this process's open-file limit. */
   budget?: Budget;
+  /** At most this many nodes install at once (see admission.ts); none: no limit. */
+  admission?: AdmissionOptions;
   now?: () => number;
 }
 
 export interface FarmServer {
   server: Server;
   budget: Budget;
+  admission?: Admission;
   close(): Promise<void>;
 }
 
@@ -278,18 +293,25 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
   const installerRoot = opts.installer && !installerIso ? realpathSync(opts.installer) : undefined;
   const bundleRoot = opts.bundle ? realpathSync(opts.bundle) : undefined;
   const store = new StatusStore(opts.stateDir);
+  const admission = opts.admission ? new Admission(opts.admission) : undefined;
   for (const note of store.notes) opts.log(note);
   const events = new Set<ServerResponse>();
   const conns = new Map<Socket, Conn>();
   const doc = () => {
     const { index } = current();
-    return statusDocument(index.cluster, index.nodes, (n) => store.get(n), Date.now());
+    return withAdmission(statusDocument(index.cluster, index.nodes, (n) => store.get(n), Date.now()), admission?.snapshot());
   };
   store.subscribe((s) => {
     const n = current().byName.get(s.node);
     if (!n || !events.size) return;
-    const d = doc();
-    const data = `event: node\ndata: ${JSON.stringify({ row: rowOf(n, s), counts: d.counts })}\n\n`;
+    // The counts only (not every row of the document): at 5,000 nodes, once per report.
+    const counts: Record<string, number> = {};
+    for (const node of current().index.nodes) {
+      const k = store.get(node.name)?.stage ?? 'none';
+      counts[k] = (counts[k] ?? 0) + 1;
+    }
+    const a = admission?.snapshot();
+    const data = `event: node\ndata: ${JSON.stringify({ row: rowOf(n, s), counts, ...(a ? { admission: a } : {}) })}\n\n`;
     for (const res of events) feed(res, data);
   });
 
@@ -371,6 +393,9 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
     const offset = r.time - now();
     const take = async () => {
       await store.append({ node: r.node, stage: r.stage, time: r.time, offset, nonce: r.nonce, received: Date.now(), ip, ...(r.stage === 'failed' || r.stage === 'certs-failed' ? { log: r.log } : {}), ...(r.certs ? { certs: r.certs } : {}) });
+      // Its install is over (done or failed): its slot goes to the next waiting node.
+      if (r.stage === 'installed' || r.stage === 'failed') admission?.leave(r.node);
+      else if (r.stage === 'installing') admission?.touch(r.node);
       opts.log(`report: ${r.node} ${r.stage} (node clock ${new Date(r.time * 1000).toISOString()}, ${clockOffsetText(offset)}) from ${ip}`);
     };
     conn.working++;
@@ -445,14 +470,19 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
           lockProblem = why;
         }
         try {
-          for (const job of lockJobs.splice(0)) {
-            try {
-              await job.run();
-              job.done(true);
-            } catch (e) {
-              job.fail(e);
-            }
-          }
+          // Together, not one after another: their status-log appends share one fsync (a boot storm's
+          // installed reports were one fsync each, tens a second, found by npm run bench:farm).
+          // Each job is one node's; a replay of the same report is refused by its nonce, taken at once.
+          await Promise.all(
+            lockJobs.splice(0).map(async (job) => {
+              try {
+                await job.run();
+                job.done(true);
+              } catch (e) {
+                job.fail(e);
+              }
+            }),
+          );
         } finally {
           lock?.release();
         }
@@ -506,6 +536,27 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
     return undefined;
   }
 
+  /**
+   * Admission (serve --max-installing): a node's install entry while the farm is full is the wait
+   * script (returned); its kickstart and the installer's kernel and initrd mark it installing.
+   */
+  function admit(path: string, ip: string): string | undefined {
+    const v = current();
+    const entry = /^\/ipxe\/(01(?:-[0-9a-f]{2}){6})\.ipxe$/.exec(path);
+    if (entry) {
+      const node = v.byMacFile.get(entry[1]!);
+      // An installed node's entry boots the local disk: nothing to wait for.
+      if (!node || installed(node.name)) return undefined;
+      if (admission!.enter(node.name)) return undefined;
+      const seconds = admission!.sleepFor(node.name);
+      return waitScript(node.name, path, seconds, admission!.snapshot());
+    }
+    const ks = /^\/ks\/([a-z0-9-]{1,63})\.cfg$/.exec(path);
+    const node = ks ? v.byName.get(ks[1]!) : /^\/centos7\/images\/pxeboot\/(vmlinuz|initrd\.img)$/.test(path) ? v.byIp.get(ip) : undefined;
+    if (node && !installed(node.name)) admission!.touch(node.name);
+    return undefined;
+  }
+
   /** The real path of `rel` under `root` and its stat, or undefined when it leaves root (symlinks) or is not a file. */
   function resolveFile(root: string, rel: string): { real: string; st: Stats } | undefined {
     try {
@@ -552,6 +603,14 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
       return window(req, res, conn, found.st.size, found.real, async (start, end) => ({ stream: (await open(found.real, 'r')).createReadStream({ start, end }) }));
     }
     if (!httpRoot) return send(res, 404, 'not found (this server has no PXE tree: only /status and /report)\n');
+    if (admission) {
+      const wait = admit(path, ip);
+      if (wait !== undefined) {
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(wait), 'cache-control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : wait);
+        return Buffer.byteLength(wait);
+      }
+    }
     if (installerIso && path.startsWith('/centos7/')) {
       const e = installerIso.lookup(path.slice('/centos7/'.length));
       if (!e || e.isDir) return send(res, 404, 'not found\n');
@@ -772,6 +831,7 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
   return {
     server,
     budget,
+    admission,
     close: () =>
       new Promise<void>((r) => {
         for (const res of events) res.end();
@@ -783,6 +843,11 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
         });
       }),
   };
+}
+
+/** The status document with the admission's figures (installing now, at most, waiting), when serve limits installs. */
+function withAdmission<T extends object>(doc: T, a: AdmissionSnapshot | undefined): T & { admission?: AdmissionSnapshot } {
+  return a ? { ...doc, admission: a } : doc;
 }
 
 /** Reported installs live beside the tree (`<tree>.state`), so rewriting the tree keeps them. */

@@ -55,6 +55,8 @@ export interface StatusDocument {
   now: number;
   counts: Record<string, number>;
   nodes: StatusRow[];
+  /** serve --max-installing: how many nodes install now, at most, and wait (absent: no limit). */
+  admission?: { max: number; installing: number; waiting: number; retrySeconds: number; admitted: number; waited: number; longestWaitSeconds: number };
 }
 
 const DAY_MS = 86400 * 1000;

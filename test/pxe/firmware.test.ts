@@ -1,5 +1,6 @@
 /**
- * Real firmware PXE-boots the tree (QEMU, TCG; in a network namespace made here, on a tap device
+ * Real firmware PXE-boots the tree (QEMU, TCG; OVMF's own UEFI PXE chains to the tree's ipxe.efi, which
+ *  fetches the kernel over HTTP (only the loader over TFTP); in a network namespace made here, on a tap device
  * that dnsmasq serves as the unprivileged user Debian's package runs it as, `-u dnsmasq`):
  *  - SeaBIOS with the iPXE ROM as a plain PXE client, through pxelinux;
  *  - OVMF (Secure Boot off) with its own UEFI PXE: DHCP names shimx64.efi, shim loads grubx64.efi
@@ -102,8 +103,21 @@ before(() => {
     copyFileSync(need(KERNEL, 'debian-installer-12-netboot-amd64'), join(tree, d, 'vmlinuz'));
     writeFileSync(join(tree, d, 'initrd.img'), 'not an initrd\n');
   }
-  // A plain PXE ROM (not iPXE) asks for pxelinux/shim: the same config without the iPXE branch.
-  writeFileSync(join(tree, 'dnsmasq-plain.conf'), readFileSync(join(tree, 'dnsmasq.conf'), 'utf8').replace(/^dhcp-userclass=.*\n/m, ''));
+  // The TFTP chain without iPXE: pxelinux for BIOS, shim + GRUB for UEFI (what Secure Boot nodes keep,
+  // pxe --secure-boot); QEMU's NIC ROM is iPXE, so this config does not tell iPXE apart (no user class, no option 175).
+  writeFileSync(
+    join(tree, 'dnsmasq-plain.conf'),
+    readFileSync(join(tree, 'dnsmasq.conf'), 'utf8')
+      .replace(/^dhcp-userclass=.*\n/m, '')
+      .replace(/^dhcp-match=set:ipxe,175\n/m, '')
+      .replace(/^dhcp-boot=tag:!efi64,tag:!ipxe,undionly\.kpxe$/m, 'dhcp-boot=tag:!efi64,tag:!ipxe,pxelinux.0')
+      .replace(/^dhcp-boot=tag:efi64,tag:!sb,tag:!ipxe,ipxe\.efi$/m, 'dhcp-boot=tag:efi64,tag:!sb,tag:!ipxe,shimx64.efi')
+      // What pxe --log-dhcp writes: the boot file named in each answer, in the log.
+      .replace(/^# log-dhcp is off.*$/m, 'log-dhcp'),
+  );
+  // What `pxe --secure-boot node01` writes (test/pxe/relay.test.ts): node01's UEFI firmware gets shim, iPXE still boot.ipxe.
+  writeFileSync(join(tree, 'dnsmasq-sb.conf'), readFileSync(join(tree, 'dnsmasq.conf'), 'utf8').replace(/^(dhcp-host=52:54:00:00:00:11,set:net1),/m, '$1,set:sb,'));
+  assert.match(readFileSync(join(tree, 'dnsmasq-sb.conf'), 'utf8'), /^dhcp-host=52:54:00:00:00:11,set:net1,set:sb,10\.78\.0\.11,node01$/m);
   for (let d = base; d !== '/' && d !== '/tmp'; d = join(d, '..')) chmodSync(d, statSync(d).mode | 0o755);
   openUp(tree);
   makeDisk(DISK, true);
@@ -229,6 +243,22 @@ test('OVMF with Secure Boot enforced: Microsoft-signed shim -> Debian-signed GRU
   }
 });
 
+test('OVMF\'s own UEFI PXE (Secure Boot off), as generated: only ipxe.efi over TFTP; iPXE asks again, gets boot.ipxe and fetches the kernel over HTTP from serve', { timeout: 200000 }, async () => {
+  const serve = daemon([process.execPath, join(packageRoot, 'dist/src/cli.js'), 'serve', '--dir', tree, '--listen', '10.78.0.1:8080']);
+  let log = '';
+  serve.stderr!.on('data', (d) => (log += d));
+  for (let i = 0; i < 100 && !log.includes('serving'); i++) await new Promise((r) => setTimeout(r, 50));
+  try {
+    const r = await boot('uefi', 'dnsmasq.conf', CMDLINE);
+    assert.match(r.serial, CMDLINE, `${r.dnsmasq}\n${log}`);
+    assert.match(r.dnsmasq, sent('ipxe.efi'), 'the firmware fetched iPXE over TFTP');
+    assert.doesNotMatch(r.dnsmasq, /sent .*(vmlinuz|initrd|grub|shim)/, 'and nothing else over TFTP');
+    assert.match(log, /10\.78\.0\.11 GET \/boot\.ipxe 200[\s\S]*GET \/ipxe\/01-52-54-00-00-00-11\.ipxe 200[\s\S]*GET \/centos7\/images\/pxeboot\/vmlinuz 200/, log);
+  } finally {
+    await stop(serve);
+  }
+});
+
 test('iPXE over HTTP from k8s-image serve; then the signed install report sends the next boot to the local disk: SeaBIOS, OVMF through GRUB, OVMF through iPXE', { timeout: 600000 }, async () => {
   const serve = daemon([process.execPath, join(packageRoot, 'dist/src/cli.js'), 'serve', '--dir', tree, '--listen', '10.78.0.1:8080']);
   let log = '';
@@ -268,9 +298,10 @@ test('iPXE over HTTP from k8s-image serve; then the signed install report sends 
   assert.match(removable.serial, /k8s-image: booting the local disk: \(hd0,gpt1\)\/EFI\/BOOT\/BOOTX64\.EFI[\s\S]*K8SI-DISK-LOADER-BOOT/, removable.serial.slice(-3000));
 
   // iPXE's UEFI ROM: its local entry exits with an error, so BDS goes on to the next boot option
-  // (here OVMF's own UEFI PXE, whose GRUB entry chainloads the disk; a bare `exit`, status 0, would
-  // make iPXE's LoadFile return EFI_SUCCESS and BDS open its boot manager menu).
-  const ipxe = await boot('uefi', 'dnsmasq.conf', MARK, { disk: DISK, ipxeRom: true, ms: 180000 });
+  // (here OVMF's own UEFI PXE; node01 is a Secure Boot node in dnsmasq-sb.conf, so it gets shim and
+  // GRUB's entry chainloads the disk; a bare `exit`, status 0, would make iPXE's LoadFile return
+  // EFI_SUCCESS and BDS open its boot manager menu).
+  const ipxe = await boot('uefi', 'dnsmasq-sb.conf', MARK, { disk: DISK, ipxeRom: true, ms: 180000 });
   assert.match(log, /10\.78\.0\.11 GET \/boot\.ipxe 200[\s\S]*10\.78\.0\.11 GET \/ipxe\/01-52-54-00-00-00-11\.ipxe 200[\s\S]*10\.78\.0\.11 GET \/boot\.ipxe 200[\s\S]*10\.78\.0\.11 GET \/ipxe\/01-52-54-00-00-00-11\.ipxe 200/, log);
   assert.match(ipxe.serial, /Could not boot: Error 0x00000001/, 'iPXE ran the local entry: exit 1');
   // The NIC's iPXE boot option failed (an EFI_SUCCESS would have opened the firmware's menu); BDS went on.

@@ -107,14 +107,14 @@ function curl(url: string, opts: string[] = []): { code: string; body: Buffer } 
 test('as the dnsmasq user, DHCP gives the MAC its reserved address and the boot file of its firmware and TFTP serves its entries and pxelinux.0; serve gives it its kickstart and only its own secrets', async () => {
   const pid = await startDnsmasq('dnsmasq.conf', join(base, 'dnsmasq.log'));
   assert.equal(procUid(pid), uidOf('dnsmasq'), 'dnsmasq dropped root to its Debian user');
-  assert.equal(lease([]), 'ip=10.77.0.11 boot_file=pxelinux.0 siaddr=10.77.0.1 router=10.77.0.254', 'BIOS');
-  assert.equal(lease(['-x', '0x5d:0007']), 'ip=10.77.0.11 boot_file=shimx64.efi siaddr=10.77.0.1 router=10.77.0.254', 'UEFI x64 (client arch 7)');
+  assert.equal(lease([]), 'ip=10.77.0.11 boot_file=undionly.kpxe siaddr=10.77.0.1 router=10.77.0.254', 'BIOS: iPXE');
+  assert.equal(lease(['-x', '0x5d:0007']), 'ip=10.77.0.11 boot_file=ipxe.efi siaddr=10.77.0.1 router=10.77.0.254', 'UEFI x64 (client arch 7), Secure Boot off: iPXE');
   assert.equal(lease(['-x', '0x4d:69505845']), 'ip=10.77.0.11 boot_file=http://10.77.0.1:8080/boot.ipxe siaddr=10.77.0.1 router=10.77.0.254', 'iPXE (user class "iPXE")');
 
   ip('-n', CLI, 'addr', 'add', '10.77.0.11/24', 'dev', `${tag}b`);
   // pxelinux.0 and ldlinux.c32: found on this host by pxe (Debian's pxelinux, syslinux-common).
-  const files = ['pxelinux.cfg/01-52-54-00-00-00-11', 'grub.cfg-01-52-54-00-00-00-11', 'pxelinux.cfg/default', ...['pxelinux.0', 'ldlinux.c32'].filter((f) => existsSync(join(tree, 'tftp', f)))];
-  assert.ok(files.length === 5 || !existsSync('/usr/lib/PXELINUX/pxelinux.0'), 'pxe put the host\'s pxelinux.0 and ldlinux.c32 in tftp/');
+  const files = ['undionly.kpxe', 'ipxe.efi', 'pxelinux.cfg/01-52-54-00-00-00-11', 'grub.cfg-01-52-54-00-00-00-11', 'pxelinux.cfg/default', ...['pxelinux.0', 'ldlinux.c32'].filter((f) => existsSync(join(tree, 'tftp', f)))];
+  assert.ok(files.length === 7 || !existsSync('/usr/lib/PXELINUX/pxelinux.0'), 'pxe put the host\'s pxelinux.0 and ldlinux.c32 in tftp/');
   for (const remote of files) {
     const local = join(base, 'tftp.out');
     const r = inNs(CLI, 'tftp', ['-m', 'binary', '10.77.0.1', '-c', 'get', remote, local]);
@@ -146,11 +146,11 @@ test('nginx (master root, workers www-data) serves the bulk from the tree, canno
   assert.equal(statSync(join(tree, 'proxy-token')).mode & 0o777, 0o600);
   assert.equal(statSync(join(tree, 'nginx-k8s-image.conf')).mode & 0o777, 0o600, 'the site holds the token; nginx\'s master (root) reads it');
   const proxied = site.split(/\n(?=    location )/).filter((b) => /proxy_pass/.test(b));
-  assert.deepEqual(proxied.map((b) => /location ([^{]*)\{/.exec(b)![1]!.trim()), ['/seed/', '/nocloud/', '= /report', '/status']);
+  assert.deepEqual(proxied.map((b) => /location ([^{]*)\{/.exec(b)![1]!.trim()), ['/ipxe/', '/seed/', '/nocloud/', '= /report', '/status']);
   for (const b of proxied) assert.ok(b.split('\n').includes(`        proxy_set_header X-K8s-Image-Proxy ${token.trim()};`), b);
   assert.equal((site.match(/X-K8s-Image-Proxy [0-9a-f]{64};/g) ?? []).length, proxied.length, 'nowhere else');
   // What serve takes, not less: a failure's log URL-encoded.
-  assert.match(proxied[2]!, new RegExp(`client_max_body_size ${MAX_REPORT_BYTES / 1024}k;`));
+  assert.match(proxied[3]!, new RegExp(`client_max_body_size ${MAX_REPORT_BYTES / 1024}k;`));
   const serve = await startServe('127.0.0.1:8081', command.slice(4));
   // serve --trust-proxy believes X-Real-IP from loopback only with the site's token: a local user
   // who names a node's address without it gets nothing.

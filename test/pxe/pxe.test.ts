@@ -73,9 +73,16 @@ test('dnsmasq accepts both configs; each node has its reservation and the boot f
     assert.match(r.stderr, /syntax check OK/);
   }
   const conf = readFileSync(join(tree, 'dnsmasq.conf'), 'utf8');
-  assert.match(conf, /^dhcp-host=52:54:00:00:00:10,127\.0\.0\.10,master$/m);
-  assert.match(conf, /^dhcp-boot=tag:!efi64,tag:!ipxe,pxelinux\.0$/m);
-  assert.match(conf, /^dhcp-boot=tag:efi64,tag:!ipxe,shimx64\.efi$/m);
+  assert.match(conf, /^dhcp-host=52:54:00:00:00:10,set:net1,127\.0\.0\.10,master$/m);
+  // Only the loader over TFTP (issue 26): BIOS and UEFI chain to iPXE; Secure Boot nodes (tag sb, pxe --secure-boot) keep shim.
+  assert.match(conf, /^dhcp-boot=tag:!efi64,tag:!ipxe,undionly\.kpxe$/m);
+  assert.match(conf, /^dhcp-boot=tag:efi64,tag:!sb,tag:!ipxe,ipxe\.efi$/m);
+  assert.match(conf, /^dhcp-boot=tag:efi64,tag:sb,tag:!ipxe,shimx64\.efi$/m);
+  assert.match(conf, /^dhcp-match=set:ipxe,175$/m, "iPXE's own request is known by its option 175 too");
+  // Sized for the farm: no lease file rewrite per exchange, no per-exchange log, more leases and TFTP transfers than the defaults.
+  for (const l of ['leasefile-ro', 'dhcp-authoritative', 'dhcp-lease-max=1000', 'tftp-max=50']) assert.ok(conf.split('\n').includes(l), l);
+  assert.doesNotMatch(conf, /^log-dhcp$/m, 'log-dhcp is off unless pxe --log-dhcp');
+  assert.match(conf, /^dhcp-option=tag:net1,option:router,127\.0\.0\.1$/m);
   assert.match(conf, /^dhcp-boot=tag:ipxe,http:\/\/10\.0\.0\.1:8080\/boot\.ipxe$/m);
   assert.doesNotMatch(conf, /127\.0\.0\.12/, 'the node without a MAC has no reservation');
   const proxy = readFileSync(join(tree, 'dnsmasq-proxy.conf'), 'utf8');
@@ -87,7 +94,7 @@ test('dnsmasq accepts both configs; each node has its reservation and the boot f
   for (const l of bootLines) assert.match(l, /^[a-z-]+=tag:k8s-image,/, l);
   assert.match(proxy, /^dhcp-host=52:54:00:00:00:10,set:k8s-image$/m);
   assert.match(proxy, /^dhcp-ignore=tag:!k8s-image$/m);
-  assert.match(proxy, /^# .*UEFI clients cannot boot from it/m, 'what proxy DHCP cannot do, where the user reads it');
+  assert.match(proxy, /^# .*Secure Boot on \(pxe --secure-boot\) cannot boot from it/m, 'what proxy DHCP cannot do, where the user reads it');
 });
 
 test('GRUB configs pass grub-script-check; pxelinux and iPXE entries carry the node\'s kickstart, static ip= and extra arguments', () => {

@@ -187,9 +187,9 @@ test('a re-run keeps the loaders the user placed and the files --installer provi
   };
   for (const [p, text] of Object.entries(expect)) assert.equal(readFileSync(join(tree, p), 'utf8'), text, p);
   assert.match(again.stdout, /^kept from the previous tree \(not rendered by k8s-image\): .*tftp\/pxelinux\.0/m);
-  assert.match(again.stdout, /^boot loaders: pxelinux\.0 \(kept from the previous tree\), ldlinux\.c32 \(kept from the previous tree\), shimx64\.efi \(kept from the previous tree\), grubx64\.efi \(kept from the previous tree\)$/m);
+  assert.match(again.stdout, /^boot loaders: pxelinux\.0 \(kept from the previous tree\), ldlinux\.c32 \(kept from the previous tree\), shimx64\.efi \(kept from the previous tree\), grubx64\.efi \(kept from the previous tree\), undionly\.kpxe \(kept from the previous tree\), ipxe\.efi \(kept from the previous tree\)$/m);
   assert.doesNotMatch(again.stdout, /^missing /m);
-  assert.match(again.stdout, /UEFI clients cannot boot from it/);
+  assert.match(again.stdout, /UEFI clients with Secure Boot on \(pxe --secure-boot\) cannot boot from it/);
   assert.ok(!existsSync(join(tree, 'http/ks/node0003.cfg')), 'the removed node\'s kickstart');
   assert.ok(!existsSync(join(tree, 'http/seed/node0003')), 'the removed node\'s secrets');
   assert.ok(!existsSync(join(tree, 'tftp/pxelinux.cfg/01-00-50-56-3f-00-03')), 'the removed node\'s entry');
