@@ -218,10 +218,57 @@ const MANAGED_KUBELET_FLAGS: Record<string, string> = {
 
 type K8sIn = NonNullable<NodeIn['kubernetes']>;
 
+/** The kubelet's image GC defaults (pkg/kubelet/apis/config/v1beta1 defaults: 85 and 80). */
+export const IMAGE_GC_DEFAULTS = { high: 85, low: 80 } as const;
+const GC_FLAGS = { high: 'image-gc-high-threshold', low: 'image-gc-low-threshold' } as const;
+
+/**
+ * The image GC thresholds a node's kubelet ends up with: kubernetes.kubelet (KubeletConfiguration), then
+ * its flags, which override the file, then the defaults. The kubelet exits when low >= high
+ * (pkg/kubelet/apis/config/validation/validation.go), so that is refused here, naming where each value came from.
+ */
+function checkImageGc(kubelet: { imageGCHighThresholdPercent?: number; imageGCLowThresholdPercent?: number }, args: Map<string, string>, argField: Map<string, string>, errors: string[]): void {
+  if (!args.has(GC_FLAGS.high) && !args.has(GC_FLAGS.low)) return; // kubernetes.kubelet alone is checked once, for the cluster
+  const eff = { high: 0, low: 0 };
+  const from = { high: '', low: '' };
+  for (const k of ['high', 'low'] as const) {
+    const flag = args.get(GC_FLAGS[k]);
+    const conf = k === 'high' ? kubelet.imageGCHighThresholdPercent : kubelet.imageGCLowThresholdPercent;
+    if (flag !== undefined) {
+      if (!/^[0-9]{1,3}$/.test(flag) || Number(flag) > 100) {
+        errors.push(`${argField.get(GC_FLAGS[k])}.kubeletExtraArgs: "${GC_FLAGS[k]}" is "${flag}"; the kubelet takes a whole percentage 0-100 (better: kubernetes.kubelet.imageGC${k === 'high' ? 'High' : 'Low'}ThresholdPercent)`);
+        return;
+      }
+      eff[k] = Number(flag);
+      from[k] = `${GC_FLAGS[k]} ${flag} (${argField.get(GC_FLAGS[k])}.kubeletExtraArgs)`;
+    } else if (conf !== undefined) {
+      eff[k] = conf;
+      from[k] = `imageGC${k === 'high' ? 'High' : 'Low'}ThresholdPercent ${conf} (kubernetes.kubelet)`;
+    } else {
+      eff[k] = IMAGE_GC_DEFAULTS[k];
+      from[k] = `the kubelet's default ${k} threshold ${IMAGE_GC_DEFAULTS[k]}`;
+    }
+  }
+  if (eff.low >= eff.high) {
+    const field = argField.get(GC_FLAGS.high) ?? argField.get(GC_FLAGS.low);
+    errors.push(
+      `${field}.kubeletExtraArgs: the image GC thresholds end up low ${eff.low} >= high ${eff.high} (low: ${from.low}; high: ${from.high}); the kubelet refuses to start unless low is below high: set both, like imageGCHighThresholdPercent: 90 and imageGCLowThresholdPercent: 85 in kubernetes.kubelet`,
+    );
+  }
+}
+
 /** A node's labels, taints and kubelet flags: its role's (kubernetes.roles.<role>), then its own key by key. */
-export function resolveNodeKubernetes(role: K8sIn | undefined, own: K8sIn | undefined, i: number, roleField: string, errors: string[]): NodeKubernetes {
+export function resolveNodeKubernetes(
+  role: K8sIn | undefined,
+  own: K8sIn | undefined,
+  i: number,
+  roleField: string,
+  errors: string[],
+  kubelet: { imageGCHighThresholdPercent?: number; imageGCLowThresholdPercent?: number } = {},
+): NodeKubernetes {
   const labels = new Map<string, string>();
   const args = new Map<string, string>();
+  const argField = new Map<string, string>();
   for (const [src, field] of [[role, roleField], [own, `nodes[${i}].kubernetes`]] as const) {
     for (const [k, v] of Object.entries(src?.labels ?? {})) {
       const p = labelProblem(k);
@@ -231,8 +278,10 @@ export function resolveNodeKubernetes(role: K8sIn | undefined, own: K8sIn | unde
     for (const [k, v] of Object.entries(src?.kubeletExtraArgs ?? {})) {
       if (MANAGED_KUBELET_FLAGS[k]) errors.push(`${field}.kubeletExtraArgs: "${k}" is set by k8s-image (${MANAGED_KUBELET_FLAGS[k]})`);
       args.set(k, v as string);
+      argField.set(k, field);
     }
   }
+  checkImageGc(kubelet, args, argField, errors);
   const taints = own?.taints ?? role?.taints;
   const seen = new Set<string>();
   for (const t of taints ?? []) {

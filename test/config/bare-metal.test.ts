@@ -121,3 +121,30 @@ test('disk layouts the installer would reject are refused; an OS-disk volume war
   const containerd = loadCluster(`cluster: { kubernetesVersion: 1.24.17 }\nstorage: { containerData: { disk: vdb } }\n${node('')}`, 't.yaml').cluster;
   assert.equal(containerd.nodes[0]!.storage!.volumes[0]!.mount, '/var/lib/containerd');
 });
+
+test('image GC thresholds are checked as the kubelet ends up with them: file, then flags, then its defaults (low 80, high 85)', () => {
+  const cases: [string, string, RegExp][] = [
+    // The kubelet's default low threshold is 80: a high of 80 by flag leaves low >= high.
+    ['a flag high at the default low', node('    kubernetes: { kubeletExtraArgs: { image-gc-high-threshold: 80 } }\n'), /^nodes\[0\]\.kubernetes\.kubeletExtraArgs: the image GC thresholds end up low 80 >= high 80 \(low: the kubelet's default low threshold 80; high: image-gc-high-threshold 80 \(nodes\[0\]\.kubernetes\.kubeletExtraArgs\)\)/],
+    ['a role flag low above the file high', `kubernetes: { kubelet: { imageGCHighThresholdPercent: 90 }, roles: { master: { kubeletExtraArgs: { image-gc-low-threshold: 95 } } } }\n${node('')}`, /^kubernetes\.roles\.master\.kubeletExtraArgs: the image GC thresholds end up low 95 >= high 90 \(low: image-gc-low-threshold 95 .*; high: imageGCHighThresholdPercent 90 \(kubernetes\.kubelet\)\)/],
+    ['a file high below the default low', `kubernetes: { kubelet: { imageGCHighThresholdPercent: 75 } }\n${node('')}`, /^kubernetes\.kubelet\.imageGCHighThresholdPercent: 80 must be below imageGCHighThresholdPercent \(75\) \(imageGCLowThresholdPercent is the kubelet's default 80\)/],
+    ['a flag that is not a percentage', node('    kubernetes: { kubeletExtraArgs: { image-gc-low-threshold: 200 } }\n'), /"image-gc-low-threshold" is "200"; the kubelet takes a whole percentage 0-100/],
+  ];
+  for (const [what, yamlText, want] of cases) {
+    const problems = configProblems(yamlText);
+    assert.ok(problems.some((p) => want.test(p)), `${what}: expected ${want}, got:\n${problems.join('\n')}`);
+  }
+  // A flag may fix what the file would break, and the other way round.
+  loadCluster(`kubernetes: { kubelet: { imageGCLowThresholdPercent: 70 } }\n${node('    kubernetes: { kubeletExtraArgs: { image-gc-high-threshold: 75 } }\n')}`, 't.yaml');
+  loadCluster(node('    kubernetes: { kubeletExtraArgs: { image-gc-high-threshold: 90 } }\n'), 't.yaml');
+});
+
+test('the refused GC flag names its line', () => {
+  try {
+    loadCluster(node('    kubernetes: { kubeletExtraArgs: { image-gc-high-threshold: 80 } }\n'), 't.yaml');
+    assert.fail('expected a refusal');
+  } catch (e) {
+    assert.ok(e instanceof UserError);
+    assert.ok(e.problems.some((p) => /^nodes\[0\]\.kubernetes\.kubeletExtraArgs: the image GC.* \(line 6\)$/.test(p)), e.problems.join('\n'));
+  }
+});

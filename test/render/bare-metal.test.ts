@@ -167,7 +167,7 @@ test('kubeadm: labels, taints, kubelet flags and KubeletConfiguration fields are
       }
       if (n.name === 'worker2') {
         assert.deepEqual(reg.taints, [], 'a worker without taints gets none');
-        assert.deepEqual(args, { 'image-gc-high-threshold': '80', 'node-labels': 'example.com/rack=r1' });
+        assert.deepEqual(args, { 'image-gc-high-threshold': '90', 'node-labels': 'example.com/rack=r1' });
       }
     }
   }
