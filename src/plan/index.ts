@@ -74,6 +74,25 @@ function netDevices(node: Node): PlanNetDevice[] | undefined {
   ];
 }
 
+/**
+ * LINK_MTUS for install.sh: each VLAN parent with an MTU ("<device>=<mtu>", "=<mac>" for a NIC). The
+ * kickstart's VLAN line cannot give the parent its MTU (anaconda 21.48 puts --mtu in the VLAN's ifcfg
+ * only: test/reference/kickstart-rhel7-network.md); cloud-init's sysconfig has it already. One list for
+ * both paths, so both end with MTU= in the parent's ifcfg.
+ */
+function linkMtuEnv(node: Node): [string, string[]][] {
+  const l = node.links;
+  if (!l) return [];
+  const out: string[] = [];
+  for (const name of [...new Set(l.vlans.map((v) => v.link))]) {
+    const nic = l.interfaces.find((i) => i.name === name);
+    const bond = l.bonds.find((b) => b.name === name);
+    const mtu = nic?.mtu ?? bond?.mtu;
+    if (mtu !== undefined) out.push(`${name}=${mtu}${nic?.mac ? `=${nic.mac}` : ''}`);
+  }
+  return out.length ? [['LINK_MTUS', out]] : [];
+}
+
 /** route-<dev> in the ADDRESSn/NETMASKn/GATEWAYn form (initscripts ifup-routes; what cloud-init's sysconfig renderer writes). */
 function routeFile(routes: PlanRoute[]): string {
   const lines = ['# Written by k8s-image: static routes of this device (nodes[].routes).'];
@@ -541,6 +560,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
         ['NODE_ADDRESS', node.ip],
         ['NIC', node.mac ?? node.interface ?? 'link'],
         ['SELINUX', cluster.os.selinux],
+        ...linkMtuEnv(node),
         ...bootEnv(boot),
         ...(node.custom?.caCertificates.length ? [['UPDATE_CA_TRUST', 1] as [string, number]] : []),
         ...(hookPoints.has('after-install') ? [['HOOKS_DIR', PATHS.hooksDir] as [string, string]] : []),

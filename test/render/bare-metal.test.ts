@@ -256,3 +256,18 @@ test('disks: the declared layout in the kickstart (RHEL7 grammar), volumes on th
   const byId = text(renderCloudInit(planNode(lvm, secrets, 'worker1')), 'cloud-init/user-data');
   assert.match(byId, /device: \/dev\/disk\/by-id\/nvme-data1\n/);
 });
+
+test('a VLAN parent\'s MTU reaches install.env (LINK_MTUS) on both paths: the kickstart\'s VLAN line cannot set it on the parent', () => {
+  const jumbo = loadCluster(
+    exampleText
+      .replace('{ name: bond0, interfaces: [eno1, eno2], mode: 802.3ad, miimon: 100, lacpRate: fast, xmitHashPolicy: layer3+4 }', '{ name: bond0, interfaces: [eno1, eno2], mode: 802.3ad, miimon: 100, lacpRate: fast, xmitHashPolicy: layer3+4, mtu: 9000 }')
+      .replace('      - { link: bond0, id: 100 }    # bond0.100\n', '      - { link: bond0, id: 100 }\n      - { link: ens1f1, id: 7, ip: 10.40.0.11/24 }\n')
+      .replace('ip: 10.30.0.11/24 }   # storage network\n', 'ip: 10.30.0.11/24 }\n      - { name: ens1f1, mac: 0c:c4:7a:00:01:04, mtu: 9000 }\n'),
+    'jumbo.yaml',
+  ).cluster;
+  const plan = planNode(jumbo, secrets, 'master1');
+  const env = plan.files.find((f) => f.path === '/etc/k8s-image/install.env')!.content;
+  assert.match(env, /^LINK_MTUS="bond0=9000 ens1f1=9000=0c:c4:7a:00:01:04"$/m);
+  // worker2's bond has no MTU: nothing to set.
+  assert.doesNotMatch(planNode(cluster, secrets, 'worker2').files.find((f) => f.path === '/etc/k8s-image/install.env')!.content, /LINK_MTUS/);
+});
