@@ -166,7 +166,7 @@ export const FIELD_DOCS: Record<string, Doc> = {
   'nodes[].vlans': ['802.1Q VLANs on a NIC or a bond (one per NIC or bond).'],
   'nodes[].vlans[].id': ['The tag, 1-4094.'],
   'nodes[].vlans[].link': ['The NIC or bond it sits on.'],
-  'nodes[].vlans[].name': ['<link>.<id> (the default) or vlan<id>: dracut and the network scripts read the tag from the name.'],
+  'nodes[].vlans[].name': ['<link>.<id>, the default and the only name accepted: dracut and the network scripts read the tag from the name, cloud-init 19.4 the parent device (the part before the last ".").'],
   'nodes[].vlans[].mtu': ['The VLAN\'s MTU, at most its link\'s.'],
   'nodes[].vlans[].ip': ['An address of its own, when the VLAN is not the Kubernetes device.'],
   'nodes[].routes': ['Static routes; each goes out of the device whose subnet holds its gateway.'],

@@ -84,9 +84,11 @@ export function resolveLinks(
   (n.vlans ?? []).forEach((v, j) => {
     const field = `${at}.vlans[${j}]`;
     const name = v.name ?? `${v.link}.${v.id}`;
-    // dracut 033 (get_vid) and initscripts take the VLAN id from the name: <link>.<id> or vlan<id>.
-    if (name !== `${v.link}.${v.id}` && name !== `vlan${v.id}`) errors.push(`${field}.name: "${name}" must be ${v.link}.${v.id} or vlan${v.id}: dracut and CentOS 7's network scripts read the VLAN id from the name`);
-    else if (name.length > 15) errors.push(`${field}: the VLAN's name ${name} is longer than the kernel's 15 characters; set ${field}.name: vlan${v.id}`);
+    // dracut 033 (get_vid) and initscripts take the VLAN id from the name, and cloud-init 19.4's sysconfig
+    // renderer its parent (PHYSDEV = the name up to its last '.'; test/reference/cloud-init-centos7.md §5):
+    // only <link>.<id> gives both. vlan<id> would make PHYSDEV vlan10 of vlan100.
+    if (name !== `${v.link}.${v.id}`) errors.push(`${field}.name: "${name}" must be ${v.link}.${v.id} (or leave name out): dracut and CentOS 7's network scripts read the VLAN id from the name, and cloud-init 19.4 its parent device (the part before the last "."), so vlan${v.id} and other names are refused`);
+    else if (name.length > 15) errors.push(`${field}: the VLAN's name ${name} is longer than the kernel's 15 characters; give ${v.link} a shorter name (a bond's name is yours to choose)`);
     const a = address(v.ip, defaultPrefix);
     const link = kinds.get(v.link);
     if (!link || link.kind === 'vlan') errors.push(`${field}.link: "${v.link}" is not one of this node's NICs or bonds (${[...kinds].filter(([, d]) => d.kind !== 'vlan').map(([k]) => k).join(', ')})`);

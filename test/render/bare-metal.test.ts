@@ -21,7 +21,7 @@ import { renderCloudInit } from '../../src/cloudinit/index.js';
 import { kernelCommandLine } from '../../src/pxe/index.js';
 import { packageRoot } from '../../src/assets.js';
 import type { Artifact } from '../../src/artifact.js';
-import { checkKickstart, cloudInitSchema, dracutNetworkProblems, kickstartNetworkProblems, kubeadmConfigProblems, parseIfcfg, renderNetworkConfigToIfcfg } from '../helpers/readers.js';
+import { checkKickstart, cloudInitSchema, dracutNetworkProblems, kickstartNetworkProblems, kubeadmConfigProblems, parseIfcfg, renderNetworkConfigToIfcfg, cloudInit194VlanProblems } from '../helpers/readers.js';
 
 const exampleText = readFileSync(`${packageRoot}/examples/bare-metal.yaml`, 'utf8');
 let cluster: Cluster;
@@ -270,4 +270,14 @@ test('a VLAN parent\'s MTU reaches install.env (LINK_MTUS) on both paths: the ki
   assert.match(env, /^LINK_MTUS="bond0=9000 ens1f1=9000=0c:c4:7a:00:01:04"$/m);
   // worker2's bond has no MTU: nothing to set.
   assert.doesNotMatch(planNode(cluster, secrets, 'worker2').files.find((f) => f.path === '/etc/k8s-image/install.env')!.content, /LINK_MTUS/);
+});
+
+test('cloud-init 19.4 (CentOS 7) takes each VLAN\'s PHYSDEV from its name: every rendered VLAN\'s name-derived parent is its link', () => {
+  for (const n of cluster.nodes) {
+    const nc = text(renderCloudInit(planNode(cluster, secrets, n.name)), 'cloud-init/network-config');
+    assert.ok(nc.includes('type: vlan'), n.name);
+    assert.deepEqual(cloudInit194VlanProblems(nc), [], n.name);
+  }
+  // The rule itself (sysconfig.py at 19.4: iface_name[:iface_name.rfind('.')]): vlan100 would be put on "vlan10".
+  assert.deepEqual(cloudInit194VlanProblems('version: 1\nconfig:\n  - { type: vlan, name: vlan100, vlan_link: bond0, vlan_id: 100 }\n'), ['VLAN vlan100: cloud-init 19.4 writes PHYSDEV=vlan10, not its vlan_link bond0']);
 });
