@@ -14,8 +14,10 @@ const octal = (mode: number) => mode.toString(8).padStart(4, '0');
 
 /**
  * Shell that writes one file byte-exact. A quoted heredoc keeps the text readable; content that a
- * heredoc cannot carry exactly (no trailing newline, a line equal to the delimiter, or a line starting
- * with % that anaconda would take for a section header) goes as base64 instead.
+ * heredoc cannot carry exactly (no trailing newline, a line equal to the delimiter, or a line whose first
+ * non-blank is %: pykickstart's _readSection tests line.lstrip().startswith('%'), so an indented %end
+ * ends %post and an indented %include includes; its preprocessor strips lines before %ksappend) goes
+ * as base64 instead.
  */
 export function writeFileShell(f: PlanFile): string {
   // The node files a farm shares (scripts, units, repo files) are escaped once per process; keyed by
@@ -36,7 +38,7 @@ const shellCache = new Map<string, Map<string, string>>();
 function fileShell(f: PlanFile): string {
   const dir = f.path.slice(0, f.path.lastIndexOf('/')) || '/';
   const lines = [`mkdir -p ${dir}`];
-  const heredocSafe = f.content.endsWith('\n') && !f.content.split('\n').some((l) => l === DELIMITER || l.startsWith('%') || l.includes('\r'));
+  const heredocSafe = f.content.endsWith('\n') && !f.content.split('\n').some((l) => l === DELIMITER || l.trimStart().startsWith('%') || l.includes('\r'));
   if (heredocSafe) {
     lines.push(`cat > ${f.path} <<'${DELIMITER}'`, `${f.content}${DELIMITER}`);
   } else {

@@ -339,6 +339,12 @@ export function checkKickstart(ksText: string): string[] {
         open = null;
         return;
       }
+      // pykickstart _readSection: line.lstrip().startswith('%') and the word is %end, %include or a
+      // section header ends the script there; preprocessKickstart strips each line before %ksappend.
+      if (first === '%include' || first === '%ksappend') {
+        report(n, line, `${first} inside section ${open.header} (opened on line ${open.line}): pykickstart ends the section there (its body lines are matched after lstrip)`);
+        return;
+      }
       if (first.startsWith('%') && ref.sections[first] !== undefined) {
         report(open.line, lines[open.line - 1]!, `section ${open.header} is not closed by %end before line ${n}`);
         let args: string[];

@@ -107,6 +107,24 @@ test('the plan carries packages, files, CA anchors and hooks; every path renders
   assert.equal(wf.find((f) => f.path === '/etc/sysconfig/corp')!.permissions, '0640');
 });
 
+test('a line whose first non-blank is % goes as base64: pykickstart lstrips before matching %end, %include, %ksappend', () => {
+  const content = '#!/bin/bash\n  %end\n\t%include /dev/sda\n  %ksappend http://x\necho done\n';
+  writeFileSync(join(dir, 'hooks', 'indented.sh'), content);
+  const { cluster } = load(withCustom(`  files: [{ path: /etc/indented, content: ${JSON.stringify(content)} }]\n  hooks: { afterInstall: [hooks/indented.sh] }`));
+  const plan = planNode(cluster, secrets, 'node01');
+  const ksText = text(renderKickstart(plan), 'ks.cfg');
+  assert.deepEqual(checkKickstart(ksText), []);
+  assert.doesNotMatch(ksText, /^\s+%(end|include|ksappend)/m, 'no indented % line reaches ks.cfg');
+  const root = tempDir('k8s-image-ks-indent-');
+  for (const f of [plan.files.find((x) => x.path === '/etc/indented')!, plan.files.find((x) => x.path.endsWith('/after-install/01-indented.sh'))!]) {
+    assert.ok(ksText.includes(writeFileShell(f)), f.path);
+    const target = join(root, 'out');
+    execFileSync('bash', ['-euc', writeFileShell({ ...f, path: target })]);
+    assert.equal(readFileSync(target, 'utf8'), content, f.path);
+  }
+  rmSync(root, { recursive: true, force: true });
+});
+
 test('additions that could not land as given are refused, naming the field', () => {
   writeFileSync(join(dir, 'files', 'nul.bin'), Buffer.from([0x61, 0x00, 0x62]));
   writeFileSync(join(dir, 'files', 'latin1'), Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a]));
