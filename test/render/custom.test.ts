@@ -224,3 +224,33 @@ test('first boot runs before-kubeadm hooks before the join and after-ready hooks
   assert.match(bad.stdout, /FAILED in stage before_kubeadm/);
   assert.equal(callsOf(sb2, 'kubeadm', 'join').length, 0, 'no join after a failed hook');
 });
+
+test('after-ready hooks of a node late to be Ready: no sentinel, and the next run checks readiness itself and runs them', async (t) => {
+  const sb = makeSandbox('join', { READY_DEADLINE: '1' });
+  t.after(() => sb.cleanup());
+  const hooks = join(sb.root, 'hooks');
+  mkdirSync(join(hooks, 'after-ready'), { recursive: true });
+  writeFileSync(join(hooks, 'after-ready', '01-y.sh'), 'systemctl is-active "hook-$K8S_IMAGE_HOOK" || true\n');
+  writeFileSync(sb.envFile, `${readFileSync(sb.envFile, 'utf8')}HOOKS_DIR=${hooks}\n`);
+  const late = await run(sb, 'firstboot.sh', { FAKE_NODE_STATUS: 'NotReady' });
+  assert.equal(late.code, 0, late.stdout + late.stderr);
+  assert.ok(exists(join(sb.p.state, 'ready.done')), 'ready is done (late is a warning)');
+  assert.ok(!exists(join(sb.p.state, 'after_ready.done')));
+  assert.ok(!exists(join(sb.p.state, 'bootstrap-success.complete')), 'no sentinel while after_ready is unfinished');
+  assert.match(late.stdout, /not complete: stage\(s\) after_ready unfinished; \S+bootstrap-success\.complete not written/);
+  assert.ok(!calls(sb).some((c) => c.join(' ') === 'systemctl is-active hook-after-ready'));
+
+  // Still NotReady on the rerun: ready is done and does not wait; after_ready asks and waits again.
+  const still = await run(sb, 'firstboot.sh', { FAKE_NODE_STATUS: 'NotReady' });
+  assert.equal(still.code, 0, still.stdout + still.stderr);
+  assert.match(still.stdout, /firstboot\[after_ready\]: WARNING: node node01 is NotReady/);
+  assert.ok(!exists(join(sb.p.state, 'bootstrap-success.complete')));
+
+  // Ready now: the hooks run, then the sentinel.
+  const ok = await run(sb, 'firstboot.sh', {});
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.equal(calls(sb).filter((c) => c.join(' ') === 'systemctl is-active hook-after-ready').length, 1);
+  assert.ok(exists(join(sb.p.state, 'after_ready.done')));
+  assert.ok(exists(join(sb.p.state, 'bootstrap-success.complete')));
+  assert.equal(callsOf(sb, 'kubeadm', 'join').length, 1, 'joined once');
+});
