@@ -125,6 +125,23 @@ test('a line whose first non-blank is % goes as base64: pykickstart lstrips befo
   rmSync(root, { recursive: true, force: true });
 });
 
+test('a file holding a PRIVATE KEY must be secret (ks.cfg is served to the PXE network); a secret file is never world-readable', () => {
+  const key = '-----BEGIN RSA PRIVATE KEY-----\\nMIIEabc\\n-----END RSA PRIVATE KEY-----\\n';
+  const p1 = refused(withCustom(`  files: [{ path: /etc/corp/id_rsa, content: "${key}" }]`));
+  assert.ok(p1.some((p) => /^custom\.files\[0\]\.secret: content holds a PRIVATE KEY block; set secret: true for it: a file that is not secret is written into ks\.cfg \(served to anyone on the PXE network/.test(p)), p1.join('\n'));
+  const p2 = refused(withCustom(`  files: [{ path: /etc/corp/id_rsa, content: "${key}", secret: true, mode: '0644' }]`));
+  assert.ok(p2.some((p) => /^custom\.files\[0\]\.mode: '0644' lets every user of the node read a secret file/.test(p)), p2.join('\n'));
+  writeFileSync(join(dir, 'hooks', 'with-key.sh'), `#!/bin/bash\ncat >/root/k <<'E'\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----\nE\n`);
+  const p3 = refused(withCustom('  hooks: { afterInstall: [hooks/with-key.sh] }'));
+  assert.ok(p3.some((p) => /^custom\.hooks\.afterInstall\[0\]: "hooks\/with-key\.sh" holds a PRIVATE KEY block/.test(p)), p3.join('\n'));
+  // secret: true is accepted, 0600, and stays out of ks.cfg.
+  const { cluster } = load(withCustom(`  files: [{ path: /etc/corp/id_rsa, content: "${key}", secret: true }]`));
+  const plan = planNode(cluster, secrets, 'node01');
+  const f = plan.files.find((x) => x.path === '/etc/corp/id_rsa')!;
+  assert.deepEqual([f.mode, f.secret], [0o600, true]);
+  assert.doesNotMatch(text(renderKickstart(plan), 'ks.cfg'), /PRIVATE KEY/);
+});
+
 test('additions that could not land as given are refused, naming the field', () => {
   writeFileSync(join(dir, 'files', 'nul.bin'), Buffer.from([0x61, 0x00, 0x62]));
   writeFileSync(join(dir, 'files', 'latin1'), Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a]));
