@@ -87,7 +87,7 @@ export const FIELD_DOCS: Record<string, Doc> = {
   'kubernetes.kubelet.podPidsLimit': ['Process IDs per pod (-1: unlimited).', -1],
   'kubernetes.kubelet.systemReserved': ['Reserved for the OS: cpu, memory, ephemeral-storage, pid (quantities like 500m, 1Gi).', {}],
   'kubernetes.kubelet.kubeReserved': ['Reserved for the kubelet and the runtime: cpu, memory, ephemeral-storage, pid.', {}],
-  'kubernetes.kubelet.evictionHard': ['Hard eviction thresholds (memory.available: 500Mi, nodefs.available: 10%, ...); setting any replaces all the kubelet\'s defaults.'],
+  'kubernetes.kubelet.evictionHard': ['Hard eviction thresholds (memory.available: 500Mi, nodefs.available: 10%, ...); the kubelet\'s defaults (memory.available 100Mi, nodefs.available 10%, nodefs.inodesFree 5%, imagefs.available 15%) are written for the keys not set (the kubelet itself drops them all once one is set).'],
   'kubernetes.kubelet.imageGCHighThresholdPercent': ['Disk use (percent) at which image garbage collection always runs.', 85],
   'kubernetes.kubelet.imageGCLowThresholdPercent': ['Disk use (percent) image garbage collection frees down to; below the high threshold.', 80],
   'kubernetes.kubelet.serializeImagePulls': ['Pull one image at a time.', true],

@@ -159,7 +159,8 @@ test('kubeadm: labels, taints, kubelet flags and KubeletConfiguration fields are
         const kubelet = docs.find((d) => d.kind === 'KubeletConfiguration')!;
         assert.equal(kubelet.maxPods, 150);
         assert.deepEqual(kubelet.systemReserved, { cpu: '500m', memory: '1Gi' });
-        assert.deepEqual(kubelet.evictionHard, { 'memory.available': '500Mi', 'nodefs.available': '10%' });
+        // The kubelet drops all its defaults once evictionHard is set: those not given are written too.
+        assert.deepEqual(kubelet.evictionHard, { 'memory.available': '500Mi', 'nodefs.available': '10%', 'nodefs.inodesFree': '5%', 'imagefs.available': '15%' });
       }
       if (n.name === 'worker1') {
         assert.deepEqual(reg.taints, [{ key: 'example.com/dedicated', value: 'storage', effect: 'NoSchedule' }]);
