@@ -54,7 +54,7 @@ function nodeKubernetesDocs(prefix: string, who: string): Record<string, Doc> {
     [`${prefix}.taints[].key`]: ['The taint key (a label key like example.com/dedicated).'],
     [`${prefix}.taints[].value`]: ['The taint value (a label value; may be left out).'],
     [`${prefix}.taints[].effect`]: ['NoSchedule, PreferNoSchedule or NoExecute.'],
-    [`${prefix}.kubeletExtraArgs`]: ['Kubelet flags (name without dashes: value), through kubeadm nodeRegistration.kubeletExtraArgs; node-ip, node-labels, register-with-taints and the runtime flags are set by k8s-image.', {}],
+    [`${prefix}.kubeletExtraArgs`]: ['Kubelet flags (name without dashes: value), through kubeadm nodeRegistration.kubeletExtraArgs; node-ip, node-labels, register-with-taints, the runtime, CNI and kubeconfig flags are set by k8s-image or kubeadm, and flags removed in the cluster\'s minor (the dockershim ones from 1.24) are refused; other names are not checked (a typo stops the kubelet).', {}],
   };
 }
 

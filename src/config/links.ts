@@ -216,7 +216,27 @@ const MANAGED_KUBELET_FLAGS: Record<string, string> = {
   'cgroup-driver': 'k8s-image sets systemd to match the runtime',
   'container-runtime-endpoint': 'k8s-image sets it for cluster.runtime',
   'container-runtime': 'k8s-image sets it for cluster.runtime',
+  // Written by kubeadm into /var/lib/kubelet/kubeadm-flags.env for the runtime k8s-image installs.
+  'network-plugin': 'kubeadm sets it (cni) on 1.15-1.23; the kubelet has no such flag from 1.24',
+  'pod-infra-container-image': 'kubeadm sets it from the cluster\'s pause image (the bundle and mirrors carry that one)',
+  'cni-bin-dir': 'the CNI plugins are where kubernetes-cni installs them; the kubelet has no such flag from 1.24',
+  'cni-conf-dir': 'the CNI manifest k8s-image applies writes /etc/cni/net.d; the kubelet has no such flag from 1.24',
+  kubeconfig: 'kubeadm writes the kubelet\'s kubeconfig',
+  'bootstrap-kubeconfig': 'kubeadm join writes it',
+  config: 'kubeadm writes /var/lib/kubelet/config.yaml; use kubernetes.kubelet',
 };
+
+/**
+ * Kubelet flags removed in a minor (the kubelet exits on an unknown flag): test/reference/kubelet-flags.md.
+ * Only removals cited there; the kubelet's other flags are checked by name pattern only.
+ */
+const REMOVED_KUBELET_FLAGS: { minor: number; flags: string[]; why: string }[] = [
+  {
+    minor: 24,
+    flags: ['experimental-dockershim-root-directory', 'docker-endpoint', 'image-pull-progress-deadline', 'network-plugin', 'cni-conf-dir', 'cni-bin-dir', 'cni-cache-dir', 'network-plugin-mtu'],
+    why: 'removed with dockershim in 1.24 (kubernetes PR 106907)',
+  },
+];
 
 type K8sIn = NonNullable<NodeIn['kubernetes']>;
 
@@ -267,6 +287,7 @@ export function resolveNodeKubernetes(
   roleField: string,
   errors: string[],
   kubelet: { imageGCHighThresholdPercent?: number; imageGCLowThresholdPercent?: number } = {},
+  minor?: number,
 ): NodeKubernetes {
   const labels = new Map<string, string>();
   const args = new Map<string, string>();
@@ -278,7 +299,9 @@ export function resolveNodeKubernetes(
       labels.set(k, v as string);
     }
     for (const [k, v] of Object.entries(src?.kubeletExtraArgs ?? {})) {
-      if (MANAGED_KUBELET_FLAGS[k]) errors.push(`${field}.kubeletExtraArgs: "${k}" is set by k8s-image (${MANAGED_KUBELET_FLAGS[k]})`);
+      const removed = minor === undefined ? undefined : REMOVED_KUBELET_FLAGS.find((r) => minor >= r.minor && r.flags.includes(k));
+      if (removed) errors.push(`${field}.kubeletExtraArgs: "${k}" is not a flag of the 1.${minor} kubelet (${removed.why}); the kubelet exits on an unknown flag: leave it out`);
+      else if (Object.hasOwn(MANAGED_KUBELET_FLAGS, k)) errors.push(`${field}.kubeletExtraArgs: "${k}" is set by k8s-image (${MANAGED_KUBELET_FLAGS[k]})`);
       args.set(k, v as string);
       argField.set(k, field);
     }

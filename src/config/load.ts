@@ -26,6 +26,9 @@ import type { Cluster, Custom, LoadedCluster, Mirrors, Node } from './types.js';
 import { defaultClusterYaml } from './defaults.js';
 import { vendorManifestProblem } from './cni-manifest.js';
 import { IMAGE_GC_DEFAULTS, resolveLinks, resolveNodeKubernetes } from './links.js';
+
+/** The minor of a version text, or undefined when it is not one (refused elsewhere). */
+const versionMinor = (v: string): number | undefined => (/^1\.([0-9]+)\.[0-9]+$/.test(v) ? Number(v.split('.')[1]) : undefined);
 import { resolveStorage } from './storage.js';
 import { resolveCustom } from './custom.js';
 import { didYouMean, fieldsAt, foldWarnings, withLines } from './where.js';
@@ -428,7 +431,7 @@ function resolveNodes(f: ClusterFile, runtimeKind: Cluster['runtime']['kind'], r
       links: linked?.links,
       storage: resolveStorage(n.storage ?? f.storage, n.storage ? `nodes[${i}].storage` : 'storage', n.disk ?? DEFAULTS.disk, n.disk !== undefined, runtimeKind, errors, warnings),
       custom: n.custom ? mergeCustom(shared, resolveCustom([{ c: n.custom, field: `nodes[${i}].custom` }], opts.readFile, errors), i, errors) : shared,
-      kubernetes: resolveNodeKubernetes(roleK8s, n.kubernetes, i, `kubernetes.roles.${n.role}`, errors, f.kubernetes?.kubelet),
+      kubernetes: resolveNodeKubernetes(roleK8s, n.kubernetes, i, `kubernetes.roles.${n.role}`, errors, f.kubernetes?.kubelet, versionMinor(f.cluster?.kubernetesVersion ?? DEFAULTS.kubernetesVersion)),
     });
   });
 

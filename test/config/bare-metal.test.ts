@@ -150,3 +150,18 @@ test('the refused GC flag names its line', () => {
     assert.ok(e.problems.some((p) => /^nodes\[0\]\.kubernetes\.kubeletExtraArgs: the image GC.* \(line 6\)$/.test(p)), e.problems.join('\n'));
   }
 });
+
+test('kubelet flags removed in the cluster\'s minor, or set by kubeadm, are refused', () => {
+  const v = (version: string, args: string) => `cluster: { kubernetesVersion: ${version} }\n${node(`    kubernetes: { kubeletExtraArgs: { ${args} } }\n`)}`;
+  const cases: [string, string, RegExp][] = [
+    ['cni-bin-dir on 1.24', v('1.24.17', 'cni-bin-dir: /opt/cni/bin'), /kubeletExtraArgs: "cni-bin-dir" is not a flag of the 1\.24 kubelet \(removed with dockershim in 1\.24 \(kubernetes PR 106907\)\); the kubelet exits on an unknown flag/],
+    ['network-plugin on 1.17 (kubeadm sets it)', v('1.17.4', 'network-plugin: kubenet'), /kubeletExtraArgs: "network-plugin" is set by k8s-image \(kubeadm sets it \(cni\) on 1\.15-1\.23/],
+    ['pod-infra-container-image', v('1.17.4', 'pod-infra-container-image: x'), /"pod-infra-container-image" is set by k8s-image/],
+    ['config', v('1.17.4', 'config: /tmp/x'), /"config" is set by k8s-image \(kubeadm writes \/var\/lib\/kubelet\/config\.yaml; use kubernetes\.kubelet\)/],
+  ];
+  for (const [what, yamlText, want] of cases) {
+    const problems = configProblems(yamlText);
+    assert.ok(problems.some((p) => want.test(p)), `${what}: expected ${want}, got:\n${problems.join('\n')}`);
+  }
+  loadCluster(v('1.17.4', 'image-pull-progress-deadline: 10m'), 't.yaml');
+});
