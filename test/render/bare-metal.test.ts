@@ -9,7 +9,8 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/tmp.js';
 import yaml from 'js-yaml';
@@ -210,10 +211,18 @@ test('disks: the declared layout in the kickstart (RHEL7 grammar), volumes on th
   assert.equal(layout, [
     'ignoredisk --only-use=sda,sdb,sdc,sdd',
     'zerombr',
-    'clearpart --all --initlabel --drives=sda,sdb,sdc,sdd',
+    'clearpart --all --initlabel --disklabel=gpt --drives=sda,sdb,sdc,sdd',
     'bootloader --location=mbr --boot-drive=sda',
-    '# reqpart adds biosboot or /boot/efi on the boot drive as the firmware needs; /boot and / are mirrored; no swap.',
-    'reqpart',
+    "# The firmware's boot partitions, by the %pre below: biosboot on each mirror disk with BIOS (grub2 goes on every RAID member),",
+    '# /boot/efi on the first disk only with UEFI (not mirrored). /boot and / are mirrored; no swap.',
+    '%pre --log=/tmp/k8s-image-bootparts.log',
+    'if [ -d /sys/firmware/efi ]; then',
+    "  echo 'part /boot/efi --fstype=efi --size=200 --ondisk=sda' >/tmp/k8s-image-bootparts.ks",
+    'else',
+    "  printf 'part biosboot --fstype=biosboot --size=1 --ondisk=%s\\n' 'sda' 'sdb' >/tmp/k8s-image-bootparts.ks",
+    'fi',
+    '%end',
+    '%include /tmp/k8s-image-bootparts.ks',
     'part raid.01 --size=1024 --ondisk=sda',
     'part raid.02 --size=1024 --ondisk=sdb',
     'raid /boot --level=1 --device=boot --fstype=xfs raid.01 raid.02',
@@ -237,7 +246,7 @@ test('disks: the declared layout in the kickstart (RHEL7 grammar), volumes on th
     assert.deepEqual(checkKickstart(ks), [], `${shape}:\n${storageLines(planNode(c, secrets, 'worker1')).join('\n')}`);
   }
   const lvm = loadCluster(exampleText.replace('storage:\n  containerData: { disk: sdb }', `storage: ${shapes[1]}`).replace(/ {4}storage:[^\n]*\n( {6}[^\n]*\n)+/, ''), 's.yaml').cluster;
-  assert.deepEqual(storageLines(planNode(lvm, secrets, 'worker1')).filter((l) => !l.startsWith('#')).slice(5), [
+  assert.deepEqual(storageLines(planNode(lvm, secrets, 'worker1')).filter((l) => !l.startsWith('#')).slice(12), [
     'part raid.01 --size=1024 --ondisk=sda',
     'part raid.02 --size=1024 --ondisk=sdb',
     'raid /boot --level=1 --device=boot --fstype=xfs raid.01 raid.02',
@@ -281,4 +290,25 @@ test('cloud-init 19.4 (CentOS 7) takes each VLAN\'s PHYSDEV from its name: every
   }
   // The rule itself (sysconfig.py at 19.4: iface_name[:iface_name.rfind('.')]): vlan100 would be put on "vlan10".
   assert.deepEqual(cloudInit194VlanProblems('version: 1\nconfig:\n  - { type: vlan, name: vlan100, vlan_link: bond0, vlan_id: 100 }\n'), ['VLAN vlan100: cloud-init 19.4 writes PHYSDEV=vlan10, not its vlan_link bond0']);
+});
+
+test('RAID1: the %pre gives each mirror disk a biosboot with BIOS (grub2 goes on every member) and one /boot/efi with UEFI; the result passes the RHEL7 grammar', () => {
+  const ks = text(renderKickstart(planNode(cluster, secrets, 'master1')), 'ks.cfg');
+  assert.deepEqual(checkKickstart(ks), []);
+  const lines = ks.split('\n');
+  const start = lines.indexOf('%pre --log=/tmp/k8s-image-bootparts.log');
+  const body = lines.slice(start + 1, lines.indexOf('%end', start)).join('\n');
+  for (const [firmware, want] of [
+    ['bios', 'part biosboot --fstype=biosboot --size=1 --ondisk=sda\npart biosboot --fstype=biosboot --size=1 --ondisk=sdb\n'],
+    ['uefi', 'part /boot/efi --fstype=efi --size=200 --ondisk=sda\n'],
+  ] as const) {
+    const root = tempDir('k8s-image-bootparts-');
+    if (firmware === 'uefi') mkdirSync(join(root, 'efi'));
+    // The %pre run by bash, with the firmware directory and the output in a temp root.
+    execFileSync('bash', ['-euc', body.replaceAll('/sys/firmware/efi', join(root, 'efi')).replaceAll('/tmp/k8s-image-bootparts.ks', join(root, 'parts.ks'))]);
+    const parts = readFileSync(join(root, 'parts.ks'), 'utf8');
+    assert.equal(parts, want, firmware);
+    // What anaconda parses after %pre: the include replaced by its lines.
+    assert.deepEqual(checkKickstart(ks.replace('%include /tmp/k8s-image-bootparts.ks\n', parts)), [], firmware);
+  }
 });
