@@ -508,6 +508,14 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
     }
     packages = [...packages, ...common.packages, ...kernelPackages(cluster)];
     enableServices.push(...common.enableServices);
+    // The runtime's data on a disk of its own: the runtime starts only once it is mounted. On a clone
+    // (cloud-init path) the runtime may already be installed and enabled, and cc_mounts only adds the
+    // fstab line during boot: without this it could start on the empty directory of the root disk.
+    const data = node.storage?.volumes.find((v) => v.use === 'containerData' && v.disk);
+    if (data) {
+      const unit = cluster.runtime.kind === 'docker' ? 'docker' : 'containerd';
+      files.push(file(`/etc/systemd/system/${unit}.service.d/k8s-image-data.conf`, `# Written by k8s-image: ${data.mount} is on a disk of its own (storage.containerData.disk).\n[Unit]\nRequiresMountsFor=${data.mount}\n`));
+    }
     if (isLocalProxyNode(cluster, node)) {
       // loadBalancer.kind local: this node's own proxy to every master, listening before the join.
       const proxy = localProxy(cluster);

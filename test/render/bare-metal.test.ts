@@ -312,3 +312,20 @@ test('RAID1: the %pre gives each mirror disk a biosboot with BIOS (grub2 goes on
     assert.deepEqual(checkKickstart(ks.replace('%include /tmp/k8s-image-bootparts.ks\n', parts)), [], firmware);
   }
 });
+
+test('the runtime waits for its data disk: a RequiresMountsFor drop-in (systemd 219 knows it) in the plan, so on every path', async () => {
+  const { systemd219Keys } = await import('../node-files/systemd219.js');
+  const plan = planNode(cluster, secrets, 'worker1');
+  const dropIn = plan.files.find((f) => f.path === '/etc/systemd/system/docker.service.d/k8s-image-data.conf')!;
+  assert.ok(dropIn, 'worker1 has its docker data on sdb');
+  assert.match(dropIn.content, /^\[Unit\]\nRequiresMountsFor=\/var\/lib\/docker\n$/m);
+  const keys = systemd219Keys();
+  for (const line of dropIn.content.split('\n').filter((l) => /^[A-Za-z]+=/.test(l))) assert.ok(keys.Unit!.includes(line.split('=')[0]!), line);
+  // Both delivery paths carry it: the kickstart writes it, cloud-init's write_files holds it.
+  assert.ok(text(renderKickstart(plan), 'ks.cfg').includes('/etc/systemd/system/docker.service.d/k8s-image-data.conf'));
+  const wf = (yaml.load(text(renderCloudInit(plan), 'cloud-init/user-data')) as { write_files: { path: string; content: string }[] }).write_files;
+  assert.equal(wf.find((f) => f.path === dropIn.path)!.content, dropIn.content);
+  // No data disk of its own: no drop-in.
+  const plain = loadCluster(exampleText.replace('storage:\n  containerData: { disk: sdb }', 'storage: { containerData: { size: 50Gi } }'), 'p.yaml').cluster;
+  assert.ok(!planNode(plain, secrets, 'worker1').files.some((f) => f.path.endsWith('k8s-image-data.conf')));
+});
