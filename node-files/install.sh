@@ -72,6 +72,8 @@ BUNDLE_LABEL=${BUNDLE_LABEL:-}
 BUNDLE_DIR=${BUNDLE_DIR:-}
 BUNDLE_SUBDIR=${BUNDLE_SUBDIR:-}
 BUNDLE_COPY=${BUNDLE_COPY:-}
+LINK_MTUS=${LINK_MTUS:-}
+NETWORK_SCRIPTS=${NETWORK_SCRIPTS:-/etc/sysconfig/network-scripts}
 
 mkdir -p "$(dirname "$INSTALL_LOG")"
 # 0600: yum may print a mirror's or proxy's URL, password included, when it fails.
@@ -171,6 +173,41 @@ if [ -f "$FSTAB" ]; then
 else
   log "WARNING: $FSTAB not found; swap entries not checked"
 fi
+
+# --- the MTU of a VLAN's parent (LINK_MTUS: "<device>=<mtu>[=<mac>]" each). Anaconda 21.48 writes a
+# VLAN line's --mtu into the VLAN's ifcfg only: the parent bond's ifcfg gets none and a physical parent
+# none at all (test/reference/kickstart-rhel7-network.md), so the parent would stay at 1500 and the
+# kernel refuse the VLAN's larger MTU. Set MTU= in the parent's ifcfg (found by DEVICE=), or write one
+# for a NIC that has none; cloud-init's ifcfg already has the line (unchanged then). Idempotent.
+for entry in $LINK_MTUS; do
+  dev=${entry%%=*}
+  rest=${entry#*=}
+  mtu=${rest%%=*}
+  mac=
+  [ "$rest" != "$mtu" ] && mac=${rest#*=}
+  cfg=
+  for f in "$NETWORK_SCRIPTS"/ifcfg-*; do
+    [ -f "$f" ] || continue
+    if grep -Eq "^DEVICE=\"?$dev\"?\$" "$f"; then
+      cfg=$f
+      break
+    fi
+  done
+  if [ -z "$cfg" ]; then
+    [ -n "$mac" ] || die "no ifcfg file in $NETWORK_SCRIPTS has DEVICE=$dev: the installer did not write $dev's (a bond of the kickstart's network lines), so its MTU $mtu cannot be set"
+    cfg=$NETWORK_SCRIPTS/ifcfg-$dev
+    printf '# Written by k8s-image: %s carries a VLAN and needs MTU %s (nodes[].interfaces[].mtu)\nDEVICE=%s\nHWADDR=%s\nTYPE=Ethernet\nBOOTPROTO=none\nONBOOT=yes\nMTU=%s\n' "$dev" "$mtu" "$dev" "$mac" "$mtu" >"$cfg" || die "cannot write $cfg"
+    log "wrote $cfg for $dev with MTU $mtu (it carries a VLAN)"
+  elif grep -Eq "^MTU=\"?$mtu\"?\$" "$cfg"; then
+    log "$cfg has MTU $mtu"
+  elif grep -q '^MTU=' "$cfg"; then
+    sed -i "s/^MTU=.*/MTU=$mtu/" "$cfg" || die "cannot set MTU in $cfg"
+    log "set MTU $mtu in $cfg (it carries a VLAN)"
+  else
+    echo "MTU=$mtu" >>"$cfg" || die "cannot set MTU in $cfg"
+    log "added MTU $mtu to $cfg (it carries a VLAN)"
+  fi
+done
 
 # --- SELinux mode for the next boots (first boot also runs setenforce 0 for the current one).
 if [ -f "$SELINUX_CONFIG" ] && grep -q '^SELINUX=' "$SELINUX_CONFIG"; then

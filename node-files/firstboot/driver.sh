@@ -19,6 +19,7 @@ stage() {
   if [ "$STAGE_UNFINISHED" = 1 ]; then
     # Only a stage that may go on after a failure sets this (pull, after_ready); the others exit through die.
     log "not recorded as done; it runs again next time"
+    UNFINISHED_STAGES="$UNFINISHED_STAGES $name"
   else
     date +%Y-%m-%dT%H:%M:%S%:z >"$STATE_DIR/$name.done"
     log "done"
@@ -100,6 +101,11 @@ main() {
       ;;
   esac
   CURRENT_STAGE=complete
+  if [ -n "$UNFINISHED_STAGES" ]; then
+    # No sentinel: the next run (a reboot, or 'systemctl start k8s-image-firstboot') runs these again.
+    log "not complete: stage(s)$UNFINISHED_STAGES unfinished; $SENTINEL not written, so the next run ('systemctl start k8s-image-firstboot' or a reboot) runs them again"
+    return 0
+  fi
   printf '%s %s\n' "$(date +%Y-%m-%dT%H:%M:%S%:z)" "$ROLE" >"$SENTINEL"
   log "bootstrap complete: $NODE_NAME is a Kubernetes node ($ROLE); wrote $SENTINEL"
   report 'done'

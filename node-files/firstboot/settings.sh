@@ -56,6 +56,8 @@ HOOKS_DIR=${HOOKS_DIR:-}
 CURRENT_STAGE=startup
 STAGE_UNFINISHED=0
 NOT_READY=0
+# The stages that went on unfinished in this run (pull, after_ready): no sentinel while any is.
+UNFINISHED_STAGES=''
 
 umask 022
 mkdir -p "$STATE_DIR" "$(dirname "$LOG_FILE")"

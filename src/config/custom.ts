@@ -8,6 +8,9 @@ type CustomIn = NonNullable<ClusterFile['custom']>;
 export const MAX_CUSTOM_FILE_BYTES = 1024 * 1024;
 export const MAX_HOOK_BYTES = 256 * 1024;
 
+/** A PEM private key (PKCS#1/#8, EC, OpenSSH, encrypted): never in a file every seed carries. */
+const PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+
 /** Where k8s-image keeps its own files: one's own may not land there. */
 const RESERVED_DIRS = ['/etc/k8s-image/', '/usr/local/lib/k8s-image/', '/var/lib/k8s-image/', '/etc/kubernetes/', '/etc/pki/ca-trust/source/anchors/k8s-image-'];
 
@@ -68,7 +71,13 @@ export function resolveCustom(
       if (content === undefined) return;
       const problem = textProblem(content, MAX_CUSTOM_FILE_BYTES);
       if (problem) errors.push(`${at}: ${f.source ? `"${f.source}" ` : 'content '}${problem}`);
-      else {
+      else if (PRIVATE_KEY.test(content) && f.secret !== true) {
+        errors.push(
+          `${at}.secret: ${f.source ? `"${f.source}"` : 'content'} holds a PRIVATE KEY block; set secret: true for it: a file that is not secret is written into ks.cfg (served to anyone on the PXE network, and kept as /root/anaconda-ks.cfg) and user-data, and gets mode 0644; a secret one goes to its node only, 0600`,
+        );
+      } else if (f.secret === true && f.mode !== undefined && (parseInt(f.mode, 8) & 0o007) !== 0) {
+        errors.push(`${at}.mode: '${f.mode}' lets every user of the node read a secret file; secret files are 0600 (leave mode out) or at most group-readable like '0640'`);
+      } else {
         const secret = f.secret ?? false;
         out.files.push({ path: f.path, mode: f.mode !== undefined ? parseInt(f.mode, 8) : secret ? 0o600 : 0o644, content, secret, field: at });
       }
@@ -104,6 +113,7 @@ export function resolveCustom(
         if (text === undefined) return;
         const problem = textProblem(text, MAX_HOOK_BYTES);
         if (problem) errors.push(`${at}: "${source}" ${problem}`);
+        else if (PRIVATE_KEY.test(text)) errors.push(`${at}: "${source}" holds a PRIVATE KEY block; hooks go into every seed and are 0755: put the key in custom.files with secret: true and read it from the hook`);
         else out.hooks.push({ point, name: source.slice(source.lastIndexOf('/') + 1), content: text });
       });
     }

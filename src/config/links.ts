@@ -84,9 +84,11 @@ export function resolveLinks(
   (n.vlans ?? []).forEach((v, j) => {
     const field = `${at}.vlans[${j}]`;
     const name = v.name ?? `${v.link}.${v.id}`;
-    // dracut 033 (get_vid) and initscripts take the VLAN id from the name: <link>.<id> or vlan<id>.
-    if (name !== `${v.link}.${v.id}` && name !== `vlan${v.id}`) errors.push(`${field}.name: "${name}" must be ${v.link}.${v.id} or vlan${v.id}: dracut and CentOS 7's network scripts read the VLAN id from the name`);
-    else if (name.length > 15) errors.push(`${field}: the VLAN's name ${name} is longer than the kernel's 15 characters; set ${field}.name: vlan${v.id}`);
+    // dracut 033 (get_vid) and initscripts take the VLAN id from the name, and cloud-init 19.4's sysconfig
+    // renderer its parent (PHYSDEV = the name up to its last '.'; test/reference/cloud-init-centos7.md §5):
+    // only <link>.<id> gives both. vlan<id> would make PHYSDEV vlan10 of vlan100.
+    if (name !== `${v.link}.${v.id}`) errors.push(`${field}.name: "${name}" must be ${v.link}.${v.id} (or leave name out): dracut and CentOS 7's network scripts read the VLAN id from the name, and cloud-init 19.4 its parent device (the part before the last "."), so vlan${v.id} and other names are refused`);
+    else if (name.length > 15) errors.push(`${field}: the VLAN's name ${name} is longer than the kernel's 15 characters; give ${v.link} a shorter name (a bond's name is yours to choose)`);
     const a = address(v.ip, defaultPrefix);
     const link = kinds.get(v.link);
     if (!link || link.kind === 'vlan') errors.push(`${field}.link: "${v.link}" is not one of this node's NICs or bonds (${[...kinds].filter(([, d]) => d.kind !== 'vlan').map(([k]) => k).join(', ')})`);
@@ -214,14 +216,82 @@ const MANAGED_KUBELET_FLAGS: Record<string, string> = {
   'cgroup-driver': 'k8s-image sets systemd to match the runtime',
   'container-runtime-endpoint': 'k8s-image sets it for cluster.runtime',
   'container-runtime': 'k8s-image sets it for cluster.runtime',
+  // Written by kubeadm into /var/lib/kubelet/kubeadm-flags.env for the runtime k8s-image installs.
+  'network-plugin': 'kubeadm sets it (cni) on 1.15-1.23; the kubelet has no such flag from 1.24',
+  'pod-infra-container-image': 'kubeadm sets it from the cluster\'s pause image (the bundle and mirrors carry that one)',
+  'cni-bin-dir': 'the CNI plugins are where kubernetes-cni installs them; the kubelet has no such flag from 1.24',
+  'cni-conf-dir': 'the CNI manifest k8s-image applies writes /etc/cni/net.d; the kubelet has no such flag from 1.24',
+  kubeconfig: 'kubeadm writes the kubelet\'s kubeconfig',
+  'bootstrap-kubeconfig': 'kubeadm join writes it',
+  config: 'kubeadm writes /var/lib/kubelet/config.yaml; use kubernetes.kubelet',
 };
+
+/**
+ * Kubelet flags removed in a minor (the kubelet exits on an unknown flag): test/reference/kubelet-flags.md.
+ * Only removals cited there; the kubelet's other flags are checked by name pattern only.
+ */
+const REMOVED_KUBELET_FLAGS: { minor: number; flags: string[]; why: string }[] = [
+  {
+    minor: 24,
+    flags: ['experimental-dockershim-root-directory', 'docker-endpoint', 'image-pull-progress-deadline', 'network-plugin', 'cni-conf-dir', 'cni-bin-dir', 'cni-cache-dir', 'network-plugin-mtu'],
+    why: 'removed with dockershim in 1.24 (kubernetes PR 106907)',
+  },
+];
 
 type K8sIn = NonNullable<NodeIn['kubernetes']>;
 
+/** The kubelet's image GC defaults (pkg/kubelet/apis/config/v1beta1 defaults: 85 and 80). */
+export const IMAGE_GC_DEFAULTS = { high: 85, low: 80 } as const;
+const GC_FLAGS = { high: 'image-gc-high-threshold', low: 'image-gc-low-threshold' } as const;
+
+/**
+ * The image GC thresholds a node's kubelet ends up with: kubernetes.kubelet (KubeletConfiguration), then
+ * its flags, which override the file, then the defaults. The kubelet exits when low >= high
+ * (pkg/kubelet/apis/config/validation/validation.go), so that is refused here, naming where each value came from.
+ */
+function checkImageGc(kubelet: { imageGCHighThresholdPercent?: number; imageGCLowThresholdPercent?: number }, args: Map<string, string>, argField: Map<string, string>, errors: string[]): void {
+  if (!args.has(GC_FLAGS.high) && !args.has(GC_FLAGS.low)) return; // kubernetes.kubelet alone is checked once, for the cluster
+  const eff = { high: 0, low: 0 };
+  const from = { high: '', low: '' };
+  for (const k of ['high', 'low'] as const) {
+    const flag = args.get(GC_FLAGS[k]);
+    const conf = k === 'high' ? kubelet.imageGCHighThresholdPercent : kubelet.imageGCLowThresholdPercent;
+    if (flag !== undefined) {
+      if (!/^[0-9]{1,3}$/.test(flag) || Number(flag) > 100) {
+        errors.push(`${argField.get(GC_FLAGS[k])}.kubeletExtraArgs: "${GC_FLAGS[k]}" is "${flag}"; the kubelet takes a whole percentage 0-100 (better: kubernetes.kubelet.imageGC${k === 'high' ? 'High' : 'Low'}ThresholdPercent)`);
+        return;
+      }
+      eff[k] = Number(flag);
+      from[k] = `${GC_FLAGS[k]} ${flag} (${argField.get(GC_FLAGS[k])}.kubeletExtraArgs)`;
+    } else if (conf !== undefined) {
+      eff[k] = conf;
+      from[k] = `imageGC${k === 'high' ? 'High' : 'Low'}ThresholdPercent ${conf} (kubernetes.kubelet)`;
+    } else {
+      eff[k] = IMAGE_GC_DEFAULTS[k];
+      from[k] = `the kubelet's default ${k} threshold ${IMAGE_GC_DEFAULTS[k]}`;
+    }
+  }
+  if (eff.low >= eff.high) {
+    const field = argField.get(GC_FLAGS.high) ?? argField.get(GC_FLAGS.low);
+    errors.push(
+      `${field}.kubeletExtraArgs: the image GC thresholds end up low ${eff.low} >= high ${eff.high} (low: ${from.low}; high: ${from.high}); the kubelet refuses to start unless low is below high: set both, like imageGCHighThresholdPercent: 90 and imageGCLowThresholdPercent: 85 in kubernetes.kubelet`,
+    );
+  }
+}
+
 /** A node's labels, taints and kubelet flags: its role's (kubernetes.roles.<role>), then its own key by key. */
-export function resolveNodeKubernetes(role: K8sIn | undefined, own: K8sIn | undefined, i: number, roleField: string, errors: string[]): NodeKubernetes {
+export function resolveNodeKubernetes(
+  role: K8sIn | undefined,
+  own: K8sIn | undefined,
+  i: number,
+  roleField: string,
+  errors: string[],
+  kubelet: { imageGCHighThresholdPercent?: number; imageGCLowThresholdPercent?: number } = {},
+  minor?: number,
+): NodeKubernetes {
   const labels = new Map<string, string>();
   const args = new Map<string, string>();
+  const argField = new Map<string, string>();
   for (const [src, field] of [[role, roleField], [own, `nodes[${i}].kubernetes`]] as const) {
     for (const [k, v] of Object.entries(src?.labels ?? {})) {
       const p = labelProblem(k);
@@ -229,10 +299,14 @@ export function resolveNodeKubernetes(role: K8sIn | undefined, own: K8sIn | unde
       labels.set(k, v as string);
     }
     for (const [k, v] of Object.entries(src?.kubeletExtraArgs ?? {})) {
-      if (MANAGED_KUBELET_FLAGS[k]) errors.push(`${field}.kubeletExtraArgs: "${k}" is set by k8s-image (${MANAGED_KUBELET_FLAGS[k]})`);
+      const removed = minor === undefined ? undefined : REMOVED_KUBELET_FLAGS.find((r) => minor >= r.minor && r.flags.includes(k));
+      if (removed) errors.push(`${field}.kubeletExtraArgs: "${k}" is not a flag of the 1.${minor} kubelet (${removed.why}); the kubelet exits on an unknown flag: leave it out`);
+      else if (Object.hasOwn(MANAGED_KUBELET_FLAGS, k)) errors.push(`${field}.kubeletExtraArgs: "${k}" is set by k8s-image (${MANAGED_KUBELET_FLAGS[k]})`);
       args.set(k, v as string);
+      argField.set(k, field);
     }
   }
+  checkImageGc(kubelet, args, argField, errors);
   const taints = own?.taints ?? role?.taints;
   const seen = new Set<string>();
   for (const t of taints ?? []) {

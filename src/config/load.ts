@@ -26,7 +26,10 @@ import { contains, formatCidr, ipToInt, isAligned, networkOf, overlaps, parseCid
 import type { Cluster, Custom, LoadedCluster, Mirrors, Node } from './types.js';
 import { defaultClusterYaml } from './defaults.js';
 import { vendorManifestProblem } from './cni-manifest.js';
-import { resolveLinks, resolveNodeKubernetes } from './links.js';
+import { IMAGE_GC_DEFAULTS, resolveLinks, resolveNodeKubernetes } from './links.js';
+
+/** The minor of a version text, or undefined when it is not one (refused elsewhere). */
+const versionMinor = (v: string): number | undefined => (/^1\.([0-9]+)\.[0-9]+$/.test(v) ? Number(v.split('.')[1]) : undefined);
 import { resolveStorage } from './storage.js';
 import { resolveCustom } from './custom.js';
 import { didYouMean, fieldsAt, foldWarnings, withLines } from './where.js';
@@ -437,7 +440,7 @@ function resolveNodes(f: ClusterFile, runtimeKind: Cluster['runtime']['kind'], r
       links: linked?.links,
       storage: resolveStorage(n.storage ?? f.storage, n.storage ? `nodes[${i}].storage` : 'storage', n.disk ?? DEFAULTS.disk, n.disk !== undefined, runtimeKind, errors, warnings),
       custom: n.custom ? mergeCustom(shared, resolveCustom([{ c: n.custom, field: `nodes[${i}].custom` }], opts.readFile, errors), i, errors) : shared,
-      kubernetes: resolveNodeKubernetes(roleK8s, n.kubernetes, i, `kubernetes.roles.${n.role}`, errors),
+      kubernetes: resolveNodeKubernetes(roleK8s, n.kubernetes, i, `kubernetes.roles.${n.role}`, errors, f.kubernetes?.kubelet, versionMinor(f.cluster?.kubernetesVersion ?? DEFAULTS.kubernetesVersion)),
     });
   });
 
@@ -747,8 +750,14 @@ function resolveCniManifest(c: ClusterSection, opts: LoadOptions, kubernetesVers
 /** KubeletConfiguration fields (kubernetes.kubelet), cross-checked. */
 function resolveKubelet(f: ClusterFile, r: Report): Cluster['kubelet'] {
   const k = f.kubernetes?.kubelet ?? {};
-  if (k.imageGCHighThresholdPercent !== undefined && k.imageGCLowThresholdPercent !== undefined && k.imageGCLowThresholdPercent >= k.imageGCHighThresholdPercent) {
-    r.errors.push(`kubernetes.kubelet.imageGCLowThresholdPercent: ${k.imageGCLowThresholdPercent} must be below imageGCHighThresholdPercent (${k.imageGCHighThresholdPercent}); the kubelet refuses to start otherwise`);
+  // The kubelet's defaults fill in the one not set (a flag of a node's may still override; checked per node).
+  const high = k.imageGCHighThresholdPercent ?? IMAGE_GC_DEFAULTS.high;
+  const low = k.imageGCLowThresholdPercent ?? IMAGE_GC_DEFAULTS.low;
+  if ((k.imageGCHighThresholdPercent !== undefined || k.imageGCLowThresholdPercent !== undefined) && low >= high) {
+    const field = k.imageGCLowThresholdPercent !== undefined ? 'imageGCLowThresholdPercent' : 'imageGCHighThresholdPercent';
+    r.errors.push(
+      `kubernetes.kubelet.${field}: ${low} must be below imageGCHighThresholdPercent (${high}${k.imageGCHighThresholdPercent === undefined ? ', the kubelet\'s default' : ''})${k.imageGCLowThresholdPercent === undefined ? ` (imageGCLowThresholdPercent is the kubelet's default ${low})` : ''}; the kubelet refuses to start otherwise`,
+    );
   }
   return { ...k };
 }

@@ -35,6 +35,9 @@ export function resolveStorage(
   if (s.raid1 && diskGiven) errors.push(`${field}.raid1: with the OS mirrored on ${s.raid1.join(' and ')}, leave out the node's disk (the RAID's first disk is the boot drive)`);
   const osDisks = s.raid1 ?? [disk];
   if (s.raid1 && diskName(s.raid1[0]!) === diskName(s.raid1[1]!)) errors.push(`${field}.raid1: "${s.raid1[0]}" twice; a mirror needs two different disks`);
+  else if (s.raid1) {
+    warnings.push(`${field}.raid1: a machine that boots with UEFI gets /boot/efi on ${s.raid1[0]} only (the EFI system partition is not mirrored; with BIOS each disk gets its biosboot and grub2): if ${s.raid1[0]} fails, it boots again only once an EFI partition is made on ${s.raid1[1]}`);
+  }
   const rootMiB = mib(s.rootSize);
   if (rootMiB !== undefined && rootMiB < MIN_ROOT_MIB) errors.push(`${field}.rootSize: ${rootMiB} MiB is too small for CentOS 7 with Kubernetes; give / at least ${MIN_ROOT_MIB} MiB (8Gi)`);
   const volumes: NodeStorage['volumes'] = [];

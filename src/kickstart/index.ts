@@ -14,8 +14,10 @@ const octal = (mode: number) => mode.toString(8).padStart(4, '0');
 
 /**
  * Shell that writes one file byte-exact. A quoted heredoc keeps the text readable; content that a
- * heredoc cannot carry exactly (no trailing newline, a line equal to the delimiter, or a line starting
- * with % that anaconda would take for a section header) goes as base64 instead.
+ * heredoc cannot carry exactly (no trailing newline, a line equal to the delimiter, or a line whose first
+ * non-blank is %: pykickstart's _readSection tests line.lstrip().startswith('%'), so an indented %end
+ * ends %post and an indented %include includes; its preprocessor strips lines before %ksappend) goes
+ * as base64 instead.
  */
 export function writeFileShell(f: PlanFile): string {
   // The node files a farm shares (scripts, units, repo files) are escaped once per process; keyed by
@@ -36,7 +38,7 @@ const shellCache = new Map<string, Map<string, string>>();
 function fileShell(f: PlanFile): string {
   const dir = f.path.slice(0, f.path.lastIndexOf('/')) || '/';
   const lines = [`mkdir -p ${dir}`];
-  const heredocSafe = f.content.endsWith('\n') && !f.content.split('\n').some((l) => l === DELIMITER || l.startsWith('%') || l.includes('\r'));
+  const heredocSafe = f.content.endsWith('\n') && !f.content.split('\n').some((l) => l === DELIMITER || l.trimStart().startsWith('%') || l.includes('\r'));
   if (heredocSafe) {
     lines.push(`cat > ${f.path} <<'${DELIMITER}'`, `${f.content}${DELIMITER}`);
   } else {
@@ -100,6 +102,9 @@ export function networkLines(plan: Pick<NodePlan, 'network' | 'hostname'>): stri
   return lines;
 }
 
+/** Where the mirror's %pre writes the firmware's boot partition lines (storageLines). */
+export const BOOT_PARTS_KS = '/tmp/k8s-image-bootparts.ks';
+
 /**
  * The installer's disk layout from plan.storage (pykickstart RHEL7 ignoredisk, clearpart, reqpart,
  * part, raid, volgroup, logvol), or none (the template's one-disk layout). The OS on its disk, or
@@ -115,7 +120,8 @@ export function storageLines(plan: Pick<NodePlan, 'storage'>): string[] {
     `# Only these disks are touched (the OS on ${s.osDisks.join(s.raid1 ? ' and ' : '')}${s.volumes.some((v) => v.disk) ? ', volumes on disks of their own' : ''}); others are left alone.`,
     `ignoredisk --only-use=${disks.join(',')}`,
     'zerombr',
-    `clearpart --all --initlabel --drives=${disks.join(',')}`,
+    // A mirror: GPT on every disk whatever the firmware, so the biosboot partitions below are valid with BIOS too.
+    `clearpart --all --initlabel${s.raid1 ? ' --disklabel=gpt' : ''} --drives=${disks.join(',')}`,
     `bootloader --location=mbr --boot-drive=${boot}`,
   ];
   const root = `--size=${s.rootMiB ?? 8192}${s.rootMiB === undefined ? ' --grow' : ''}`;
@@ -130,9 +136,21 @@ export function storageLines(plan: Pick<NodePlan, 'storage'>): string[] {
   if (!s.raid1) {
     lines.push('# reqpart adds /boot and biosboot or /boot/efi as the firmware needs; no swap (kubelet refuses it).', 'reqpart --add-boot');
   } else {
+    // Not reqpart: it puts biosboot on the boot drive only, but anaconda's GRUB2 installs grub2 on every
+    // RAID member and, with BIOS on GPT, fails on a disk without one. The firmware is known only on the
+    // machine: a %pre writes the lines (biosboot on each disk with BIOS, /boot/efi on the first with UEFI).
+    const parts = `${BOOT_PARTS_KS}`;
     lines.push(
-      '# reqpart adds biosboot or /boot/efi on the boot drive as the firmware needs; /boot and / are mirrored; no swap.',
-      'reqpart',
+      '# The firmware\'s boot partitions, by the %pre below: biosboot on each mirror disk with BIOS (grub2 goes on every RAID member),',
+      '# /boot/efi on the first disk only with UEFI (not mirrored). /boot and / are mirrored; no swap.',
+      '%pre --log=/tmp/k8s-image-bootparts.log',
+      'if [ -d /sys/firmware/efi ]; then',
+      `  echo 'part /boot/efi --fstype=efi --size=200 --ondisk=${boot}' >${parts}`,
+      'else',
+      `  printf 'part biosboot --fstype=biosboot --size=1 --ondisk=%s\\n' ${s.osDisks.map((d) => `'${d}'`).join(' ')} >${parts}`,
+      'fi',
+      '%end',
+      `%include ${parts}`,
       ...mirror('/boot', 'boot', '--size=1024', ' --fstype=xfs'),
     );
   }

@@ -74,6 +74,25 @@ function netDevices(node: Node): PlanNetDevice[] | undefined {
   ];
 }
 
+/**
+ * LINK_MTUS for install.sh: each VLAN parent with an MTU ("<device>=<mtu>", "=<mac>" for a NIC). The
+ * kickstart's VLAN line cannot give the parent its MTU (anaconda 21.48 puts --mtu in the VLAN's ifcfg
+ * only: test/reference/kickstart-rhel7-network.md); cloud-init's sysconfig has it already. One list for
+ * both paths, so both end with MTU= in the parent's ifcfg.
+ */
+function linkMtuEnv(node: Node): [string, string[]][] {
+  const l = node.links;
+  if (!l) return [];
+  const out: string[] = [];
+  for (const name of [...new Set(l.vlans.map((v) => v.link))]) {
+    const nic = l.interfaces.find((i) => i.name === name);
+    const bond = l.bonds.find((b) => b.name === name);
+    const mtu = nic?.mtu ?? bond?.mtu;
+    if (mtu !== undefined) out.push(`${name}=${mtu}${nic?.mac ? `=${nic.mac}` : ''}`);
+  }
+  return out.length ? [['LINK_MTUS', out]] : [];
+}
+
 /** route-<dev> in the ADDRESSn/NETMASKn/GATEWAYn form (initscripts ifup-routes; what cloud-init's sysconfig renderer writes). */
 function routeFile(routes: PlanRoute[]): string {
   const lines = ['# Written by k8s-image: static routes of this device (nodes[].routes).'];
@@ -530,6 +549,14 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string, w
     }
     packages = [...packages, ...common.packages, ...kernelPackages(cluster), ...(node.role === 'master' ? MASTER_PACKAGES : [])];
     enableServices.push(...common.enableServices);
+    // The runtime's data on a disk of its own: the runtime starts only once it is mounted. On a clone
+    // (cloud-init path) the runtime may already be installed and enabled, and cc_mounts only adds the
+    // fstab line during boot: without this it could start on the empty directory of the root disk.
+    const data = node.storage?.volumes.find((v) => v.use === 'containerData' && v.disk);
+    if (data) {
+      const unit = cluster.runtime.kind === 'docker' ? 'docker' : 'containerd';
+      files.push(file(`/etc/systemd/system/${unit}.service.d/k8s-image-data.conf`, `# Written by k8s-image: ${data.mount} is on a disk of its own (storage.containerData.disk).\n[Unit]\nRequiresMountsFor=${data.mount}\n`));
+    }
     if (isLocalProxyNode(cluster, node)) {
       // loadBalancer.kind local: this node's own proxy to every master, listening before the join.
       const proxy = localProxy(cluster);
@@ -582,6 +609,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string, w
         ['NODE_ADDRESS', node.ip],
         ['NIC', node.mac ?? node.interface ?? 'link'],
         ['SELINUX', cluster.os.selinux],
+        ...linkMtuEnv(node),
         ...bootEnv(boot),
         ...(node.custom?.caCertificates.length ? [['UPDATE_CA_TRUST', 1] as [string, number]] : []),
         ...bundleMountEnv(cluster, where),

@@ -6,6 +6,17 @@ import { discoveryHash } from '../secrets/discovery.js';
 import { FAIL_CGROUP_V1_MINOR, KERNEL_PREFLIGHT_ERROR_MINOR, criSocket, minorFacts } from '../versions/index.js';
 
 /** Go duration text kubeadm parses (it has no `d` unit). */
+/**
+ * The kubelet's own evictionHard on Linux (kubernetes pkg/kubelet/apis/config/v1beta1/defaults_linux.go,
+ * DefaultEvictionHard; the same 1.15-1.31), used only when KubeletConfiguration has no evictionHard.
+ */
+export const KUBELET_EVICTION_HARD_DEFAULTS: Record<string, string> = {
+  'memory.available': '100Mi',
+  'nodefs.available': '10%',
+  'nodefs.inodesFree': '5%',
+  'imagefs.available': '15%',
+};
+
 export function goDuration(seconds: number): string {
   const h = Math.floor(seconds / 3600);
   const m = Math.floor((seconds % 3600) / 60);
@@ -102,6 +113,10 @@ export function kubeadmConfig(cluster: Cluster, secrets: Secrets, node: Node, mo
     if (minorFacts(cluster.kubernetesVersion).minor >= FAIL_CGROUP_V1_MINOR) kubelet.failCgroupV1 = false;
     // kubernetes.kubelet: cluster-wide (kubeadm init uploads it; joining nodes read it from the cluster).
     Object.assign(kubelet, cluster.kubelet ?? {});
+    // The kubelet applies its evictionHard defaults only when the field is absent: one key set would drop
+    // the others (no imagefs/nodefs eviction at all). The defaults fill in the keys not set.
+    const given = cluster.kubelet?.evictionHard as Record<string, string> | undefined;
+    if (given) kubelet.evictionHard = { ...given, ...Object.fromEntries(Object.entries(KUBELET_EVICTION_HARD_DEFAULTS).filter(([k]) => given[k] === undefined)) };
     docs.push(kubelet);
     // This, not KUBE_PROXY_MODE in /etc/sysconfig/kubelet (seed 000), is what switches kube-proxy to IPVS.
     docs.push({ apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', kind: 'KubeProxyConfiguration', mode: cluster.kubeProxyMode });

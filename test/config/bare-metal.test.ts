@@ -17,7 +17,8 @@ const nics = '    interfaces:\n      - { name: eno1, mac: 52:54:00:00:00:01 }\n 
 
 test('examples/bare-metal.yaml is accepted, with the Kubernetes device and PXE NIC computed', () => {
   const { cluster, warnings } = loadCluster(readFileSync(`${packageRoot}/examples/bare-metal.yaml`, 'utf8'), 'bare-metal.yaml');
-  assert.deepEqual(warnings, []);
+  // master1's mirrored OS: with UEFI the EFI system partition is on its first disk only.
+  assert.deepEqual(warnings, ['nodes[0].storage.raid1: a machine that boots with UEFI gets /boot/efi on sda only (the EFI system partition is not mirrored; with BIOS each disk gets its biosboot and grub2): if sda fails, it boots again only once an EFI partition is made on sdb']);
   const w2 = cluster.nodes.find((n) => n.name === 'worker2')!;
   assert.equal(w2.interface, 'bond0.100');
   assert.equal(w2.mac, '0c:c4:7a:00:03:01');
@@ -45,7 +46,9 @@ test('network graphs the installer or the network scripts would reject are refus
     ['a primary outside the bond', node(`${nics}    bonds: [{ name: bond0, interfaces: [eno1], mode: active-backup, primary: eno2 }]\n`), /primary: "eno2" is not one of this bond's interfaces/],
     ['a member with its own mtu', node('    interfaces: [{ name: eno1, mac: 52:54:00:00:00:01, mtu: 9000 }, { name: eno2 }]\n    bonds: [{ name: bond0, interfaces: [eno1, eno2], mode: active-backup }]\n'), /"eno1" sets its own mtu; the bond's members take bond0's/],
     ['a VLAN id out of range', node(`${nics}    vlans: [{ link: eno1, id: 4095 }]\n`), /vlans\[0\]\.id: 4095 is not valid: expected a VLAN id 1-4094/],
-    ['a VLAN name without its id', node(`${nics}    vlans: [{ link: eno1, id: 100, name: trunk }]\n`), /name: "trunk" must be eno1\.100 or vlan100: dracut and CentOS 7's network scripts read the VLAN id from the name/],
+    ['a VLAN name without its id', node(`${nics}    vlans: [{ link: eno1, id: 100, name: trunk }]\n`), /name: "trunk" must be eno1\.100 \(or leave name out\): dracut and CentOS 7's network scripts read the VLAN id from the name/],
+    // cloud-init 19.4's sysconfig renderer: PHYSDEV = name[:name.rfind('.')], so vlan100 would sit on "vlan10".
+    ['a vlan<id> name', node(`${nics}    vlans: [{ link: eno1, id: 100, name: vlan100 }]\n`), /vlans\[0\]\.name: "vlan100" must be eno1\.100 .*cloud-init 19\.4 its parent device \(the part before the last "\."\), so vlan100 and other names are refused/],
     ['a VLAN on a bond member', node(`${nics}    bonds: [{ name: bond0, interfaces: [eno1, eno2], mode: active-backup }]\n    vlans: [{ link: eno1, id: 5 }]\n`), /vlans\[0\]\.link: "eno1" is a member of bond0; put the VLAN on bond0/],
     ['two VLANs on one bond', node(`${nics}    bonds: [{ name: bond0, interfaces: [eno1, eno2], mode: active-backup }]\n    vlans: [{ link: bond0, id: 5 }, { link: bond0, id: 6, ip: 10.9.0.2/24 }]\n`), /vlans\[1\]\.link: bond0 already carries VLAN 5; CentOS 7's kickstart describes a VLAN on its parent's one network line/],
     ['a VLAN bigger than its link', node(`${nics}    vlans: [{ link: eno1, id: 5, mtu: 9000 }]\n    kubernetesInterface: eno1.5\n`), /vlans\[0\]\.mtu: 9000 is more than its link eno1's \(1500 unless set\)/],
@@ -120,4 +123,46 @@ test('disk layouts the installer would reject are refused; an OS-disk volume war
   assert.deepEqual(warnings, ['storage.log: /var/log as a logical volume of the OS disk is laid out by the installer (kickstart) only; a node seeded by cidata (an installed clone) keeps its image\'s disk layout: give it a disk of its own to have it on both paths']);
   const containerd = loadCluster(`cluster: { kubernetesVersion: 1.24.17 }\nstorage: { containerData: { disk: vdb } }\n${node('')}`, 't.yaml').cluster;
   assert.equal(containerd.nodes[0]!.storage!.volumes[0]!.mount, '/var/lib/containerd');
+});
+
+test('image GC thresholds are checked as the kubelet ends up with them: file, then flags, then its defaults (low 80, high 85)', () => {
+  const cases: [string, string, RegExp][] = [
+    // The kubelet's default low threshold is 80: a high of 80 by flag leaves low >= high.
+    ['a flag high at the default low', node('    kubernetes: { kubeletExtraArgs: { image-gc-high-threshold: 80 } }\n'), /^nodes\[0\]\.kubernetes\.kubeletExtraArgs: the image GC thresholds end up low 80 >= high 80 \(low: the kubelet's default low threshold 80; high: image-gc-high-threshold 80 \(nodes\[0\]\.kubernetes\.kubeletExtraArgs\)\)/],
+    ['a role flag low above the file high', `kubernetes: { kubelet: { imageGCHighThresholdPercent: 90 }, roles: { master: { kubeletExtraArgs: { image-gc-low-threshold: 95 } } } }\n${node('')}`, /^kubernetes\.roles\.master\.kubeletExtraArgs: the image GC thresholds end up low 95 >= high 90 \(low: image-gc-low-threshold 95 .*; high: imageGCHighThresholdPercent 90 \(kubernetes\.kubelet\)\)/],
+    ['a file high below the default low', `kubernetes: { kubelet: { imageGCHighThresholdPercent: 75 } }\n${node('')}`, /^kubernetes\.kubelet\.imageGCHighThresholdPercent: 80 must be below imageGCHighThresholdPercent \(75\) \(imageGCLowThresholdPercent is the kubelet's default 80\)/],
+    ['a flag that is not a percentage', node('    kubernetes: { kubeletExtraArgs: { image-gc-low-threshold: 200 } }\n'), /"image-gc-low-threshold" is "200"; the kubelet takes a whole percentage 0-100/],
+  ];
+  for (const [what, yamlText, want] of cases) {
+    const problems = configProblems(yamlText);
+    assert.ok(problems.some((p) => want.test(p)), `${what}: expected ${want}, got:\n${problems.join('\n')}`);
+  }
+  // A flag may fix what the file would break, and the other way round.
+  loadCluster(`kubernetes: { kubelet: { imageGCLowThresholdPercent: 70 } }\n${node('    kubernetes: { kubeletExtraArgs: { image-gc-high-threshold: 75 } }\n')}`, 't.yaml');
+  loadCluster(node('    kubernetes: { kubeletExtraArgs: { image-gc-high-threshold: 90 } }\n'), 't.yaml');
+});
+
+test('the refused GC flag names its line', () => {
+  try {
+    loadCluster(node('    kubernetes: { kubeletExtraArgs: { image-gc-high-threshold: 80 } }\n'), 't.yaml');
+    assert.fail('expected a refusal');
+  } catch (e) {
+    assert.ok(e instanceof UserError);
+    assert.ok(e.problems.some((p) => /^nodes\[0\]\.kubernetes\.kubeletExtraArgs: the image GC.* \(line 6\)$/.test(p)), e.problems.join('\n'));
+  }
+});
+
+test('kubelet flags removed in the cluster\'s minor, or set by kubeadm, are refused', () => {
+  const v = (version: string, args: string) => `cluster: { kubernetesVersion: ${version} }\n${node(`    kubernetes: { kubeletExtraArgs: { ${args} } }\n`)}`;
+  const cases: [string, string, RegExp][] = [
+    ['cni-bin-dir on 1.24', v('1.24.17', 'cni-bin-dir: /opt/cni/bin'), /kubeletExtraArgs: "cni-bin-dir" is not a flag of the 1\.24 kubelet \(removed with dockershim in 1\.24 \(kubernetes PR 106907\)\); the kubelet exits on an unknown flag/],
+    ['network-plugin on 1.17 (kubeadm sets it)', v('1.17.4', 'network-plugin: kubenet'), /kubeletExtraArgs: "network-plugin" is set by k8s-image \(kubeadm sets it \(cni\) on 1\.15-1\.23/],
+    ['pod-infra-container-image', v('1.17.4', 'pod-infra-container-image: x'), /"pod-infra-container-image" is set by k8s-image/],
+    ['config', v('1.17.4', 'config: /tmp/x'), /"config" is set by k8s-image \(kubeadm writes \/var\/lib\/kubelet\/config\.yaml; use kubernetes\.kubelet\)/],
+  ];
+  for (const [what, yamlText, want] of cases) {
+    const problems = configProblems(yamlText);
+    assert.ok(problems.some((p) => want.test(p)), `${what}: expected ${want}, got:\n${problems.join('\n')}`);
+  }
+  loadCluster(v('1.17.4', 'image-pull-progress-deadline: 10m'), 't.yaml');
 });

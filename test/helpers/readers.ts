@@ -339,6 +339,12 @@ export function checkKickstart(ksText: string): string[] {
         open = null;
         return;
       }
+      // pykickstart _readSection: line.lstrip().startswith('%') and the word is %end, %include or a
+      // section header ends the script there; preprocessKickstart strips each line before %ksappend.
+      if (first === '%include' || first === '%ksappend') {
+        report(n, line, `${first} inside section ${open.header} (opened on line ${open.line}): pykickstart ends the section there (its body lines are matched after lstrip)`);
+        return;
+      }
       if (first.startsWith('%') && ref.sections[first] !== undefined) {
         report(open.line, lines[open.line - 1]!, `section ${open.header} is not closed by %end before line ${n}`);
         let args: string[];
@@ -1166,5 +1172,22 @@ export function dracutNetworkProblems(cmdline: string, nics: string[] = []): str
   }
   for (const d of values('nameserver')) if (!ipv4.test(d)) problems.push(`nameserver=${d}: not an IPv4 address`);
   for (const b of values('BOOTIF')) if (!/^01-([0-9a-f]{2}-){5}[0-9a-f]{2}$/.test(b)) problems.push(`BOOTIF=${b}: expected 01-aa-bb-cc-dd-ee-ff`);
+  return problems;
+}
+
+/**
+ * cloud-init 19.4's sysconfig renderer takes a VLAN's PHYSDEV from its name (name up to the last '.';
+ * test/reference/cloud-init-centos7.md §4), where the Debian cloud-init the tests run uses vlan_link.
+ * The problems a network-config v1 would have on CentOS 7: each VLAN whose name-derived parent is not its vlan_link.
+ */
+export function cloudInit194VlanProblems(networkConfig: string): string[] {
+  const doc = yaml.load(networkConfig) as { config?: { type?: string; name?: string; vlan_link?: string }[] };
+  const problems: string[] = [];
+  for (const item of doc.config ?? []) {
+    if (item.type !== 'vlan') continue;
+    const name = String(item.name);
+    const physdev = name.slice(0, name.lastIndexOf('.') === -1 ? -1 : name.lastIndexOf('.'));
+    if (physdev !== item.vlan_link) problems.push(`VLAN ${name}: cloud-init 19.4 writes PHYSDEV=${physdev}, not its vlan_link ${item.vlan_link}`);
+  }
   return problems;
 }

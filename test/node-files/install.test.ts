@@ -196,4 +196,31 @@ describe('install.sh', () => {
     assert.equal(calls(i.sb).length, 0);
     assert.equal(readFileSync(i.fstab, 'utf8'), FSTAB);
   });
+
+  it('LINK_MTUS: a VLAN parent gets its MTU in its ifcfg (anaconda 21.48 writes it on the VLAN only); a NIC without one gets one; a missing bond fails; idempotent', async (t) => {
+    const scripts = tempDir('k8s-image-ifcfg-');
+    // As anaconda leaves them: the bond's ifcfg without MTU, the VLAN's with it, no ifcfg for eno3.
+    const bond = 'DEVICE=bond0\nTYPE=Bond\nBONDING_MASTER=yes\nBONDING_OPTS="mode=active-backup miimon=100"\nONBOOT=yes\n';
+    writeFileSync(join(scripts, 'ifcfg-bond0'), bond);
+    writeFileSync(join(scripts, 'ifcfg-bond0.100'), 'DEVICE=bond0.100\nVLAN=yes\nMTU=9000\nONBOOT=yes\n');
+    writeFileSync(join(scripts, 'ifcfg-Wired_connection_1'), 'DEVICE="eno4"\nMTU=1500\n');
+    const i = install({ LINK_MTUS: 'bond0=9000 eno3=9000=52:54:00:00:00:03 eno4=9000=52:54:00:00:00:04', NETWORK_SCRIPTS: scripts });
+    t.after(() => i.sb.cleanup());
+    const r = await run(i.sb, 'install.sh', i.env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(readFileSync(join(scripts, 'ifcfg-bond0'), 'utf8'), `${bond}MTU=9000\n`);
+    assert.equal(readFileSync(join(scripts, 'ifcfg-eno3'), 'utf8'), '# Written by k8s-image: eno3 carries a VLAN and needs MTU 9000 (nodes[].interfaces[].mtu)\nDEVICE=eno3\nHWADDR=52:54:00:00:00:03\nTYPE=Ethernet\nBOOTPROTO=none\nONBOOT=yes\nMTU=9000\n');
+    assert.equal(readFileSync(join(scripts, 'ifcfg-Wired_connection_1'), 'utf8'), 'DEVICE="eno4"\nMTU=9000\n', 'found by DEVICE=, not by file name');
+    const before = readdirSync(scripts).map((f) => readFileSync(join(scripts, f), 'utf8'));
+    const again = await run(i.sb, 'install.sh', i.env);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.deepEqual(readdirSync(scripts).map((f) => readFileSync(join(scripts, f), 'utf8')), before, 'a rerun changes nothing');
+    assert.match(again.stdout, /ifcfg-bond0 has MTU 9000/);
+
+    const j = install({ LINK_MTUS: 'bond1=9000', NETWORK_SCRIPTS: scripts });
+    t.after(() => j.sb.cleanup());
+    const missing = await run(j.sb, 'install.sh', j.env);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stdout, /no ifcfg file in .* has DEVICE=bond1/);
+  });
 });

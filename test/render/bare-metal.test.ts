@@ -9,7 +9,8 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/tmp.js';
 import yaml from 'js-yaml';
@@ -21,7 +22,7 @@ import { renderCloudInit } from '../../src/cloudinit/index.js';
 import { kernelCommandLine } from '../../src/pxe/index.js';
 import { packageRoot } from '../../src/assets.js';
 import type { Artifact } from '../../src/artifact.js';
-import { checkKickstart, cloudInitSchema, dracutNetworkProblems, kickstartNetworkProblems, kubeadmConfigProblems, parseIfcfg, renderNetworkConfigToIfcfg } from '../helpers/readers.js';
+import { checkKickstart, cloudInitSchema, dracutNetworkProblems, kickstartNetworkProblems, kubeadmConfigProblems, parseIfcfg, renderNetworkConfigToIfcfg, cloudInit194VlanProblems } from '../helpers/readers.js';
 
 const exampleText = readFileSync(`${packageRoot}/examples/bare-metal.yaml`, 'utf8');
 let cluster: Cluster;
@@ -159,7 +160,8 @@ test('kubeadm: labels, taints, kubelet flags and KubeletConfiguration fields are
         const kubelet = docs.find((d) => d.kind === 'KubeletConfiguration')!;
         assert.equal(kubelet.maxPods, 150);
         assert.deepEqual(kubelet.systemReserved, { cpu: '500m', memory: '1Gi' });
-        assert.deepEqual(kubelet.evictionHard, { 'memory.available': '500Mi', 'nodefs.available': '10%' });
+        // The kubelet drops all its defaults once evictionHard is set: those not given are written too.
+        assert.deepEqual(kubelet.evictionHard, { 'memory.available': '500Mi', 'nodefs.available': '10%', 'nodefs.inodesFree': '5%', 'imagefs.available': '15%' });
       }
       if (n.name === 'worker1') {
         assert.deepEqual(reg.taints, [{ key: 'example.com/dedicated', value: 'storage', effect: 'NoSchedule' }]);
@@ -167,7 +169,7 @@ test('kubeadm: labels, taints, kubelet flags and KubeletConfiguration fields are
       }
       if (n.name === 'worker2') {
         assert.deepEqual(reg.taints, [], 'a worker without taints gets none');
-        assert.deepEqual(args, { 'image-gc-high-threshold': '80', 'node-labels': 'example.com/rack=r1' });
+        assert.deepEqual(args, { 'image-gc-high-threshold': '90', 'node-labels': 'example.com/rack=r1' });
       }
     }
   }
@@ -209,10 +211,18 @@ test('disks: the declared layout in the kickstart (RHEL7 grammar), volumes on th
   assert.equal(layout, [
     'ignoredisk --only-use=sda,sdb,sdc,sdd',
     'zerombr',
-    'clearpart --all --initlabel --drives=sda,sdb,sdc,sdd',
+    'clearpart --all --initlabel --disklabel=gpt --drives=sda,sdb,sdc,sdd',
     'bootloader --location=mbr --boot-drive=sda',
-    '# reqpart adds biosboot or /boot/efi on the boot drive as the firmware needs; /boot and / are mirrored; no swap.',
-    'reqpart',
+    "# The firmware's boot partitions, by the %pre below: biosboot on each mirror disk with BIOS (grub2 goes on every RAID member),",
+    '# /boot/efi on the first disk only with UEFI (not mirrored). /boot and / are mirrored; no swap.',
+    '%pre --log=/tmp/k8s-image-bootparts.log',
+    'if [ -d /sys/firmware/efi ]; then',
+    "  echo 'part /boot/efi --fstype=efi --size=200 --ondisk=sda' >/tmp/k8s-image-bootparts.ks",
+    'else',
+    "  printf 'part biosboot --fstype=biosboot --size=1 --ondisk=%s\\n' 'sda' 'sdb' >/tmp/k8s-image-bootparts.ks",
+    'fi',
+    '%end',
+    '%include /tmp/k8s-image-bootparts.ks',
     'part raid.01 --size=1024 --ondisk=sda',
     'part raid.02 --size=1024 --ondisk=sdb',
     'raid /boot --level=1 --device=boot --fstype=xfs raid.01 raid.02',
@@ -236,7 +246,7 @@ test('disks: the declared layout in the kickstart (RHEL7 grammar), volumes on th
     assert.deepEqual(checkKickstart(ks), [], `${shape}:\n${storageLines(planNode(c, secrets, 'worker1')).join('\n')}`);
   }
   const lvm = loadCluster(exampleText.replace('storage:\n  containerData: { disk: sdb }', `storage: ${shapes[1]}`).replace(/ {4}storage:[^\n]*\n( {6}[^\n]*\n)+/, ''), 's.yaml').cluster;
-  assert.deepEqual(storageLines(planNode(lvm, secrets, 'worker1')).filter((l) => !l.startsWith('#')).slice(5), [
+  assert.deepEqual(storageLines(planNode(lvm, secrets, 'worker1')).filter((l) => !l.startsWith('#')).slice(12), [
     'part raid.01 --size=1024 --ondisk=sda',
     'part raid.02 --size=1024 --ondisk=sdb',
     'raid /boot --level=1 --device=boot --fstype=xfs raid.01 raid.02',
@@ -255,4 +265,67 @@ test('disks: the declared layout in the kickstart (RHEL7 grammar), volumes on th
   assert.deepEqual(doc.mounts, [['LABEL=k8s-data', '/var/lib/docker', 'xfs', 'defaults,nofail', '0', '2']]);
   const byId = text(renderCloudInit(planNode(lvm, secrets, 'worker1')), 'cloud-init/user-data');
   assert.match(byId, /device: \/dev\/disk\/by-id\/nvme-data1\n/);
+});
+
+test('a VLAN parent\'s MTU reaches install.env (LINK_MTUS) on both paths: the kickstart\'s VLAN line cannot set it on the parent', () => {
+  const jumbo = loadCluster(
+    exampleText
+      .replace('{ name: bond0, interfaces: [eno1, eno2], mode: 802.3ad, miimon: 100, lacpRate: fast, xmitHashPolicy: layer3+4 }', '{ name: bond0, interfaces: [eno1, eno2], mode: 802.3ad, miimon: 100, lacpRate: fast, xmitHashPolicy: layer3+4, mtu: 9000 }')
+      .replace('      - { link: bond0, id: 100 }    # bond0.100\n', '      - { link: bond0, id: 100 }\n      - { link: ens1f1, id: 7, ip: 10.40.0.11/24 }\n')
+      .replace('ip: 10.30.0.11/24 }   # storage network\n', 'ip: 10.30.0.11/24 }\n      - { name: ens1f1, mac: 0c:c4:7a:00:01:04, mtu: 9000 }\n'),
+    'jumbo.yaml',
+  ).cluster;
+  const plan = planNode(jumbo, secrets, 'master1');
+  const env = plan.files.find((f) => f.path === '/etc/k8s-image/install.env')!.content;
+  assert.match(env, /^LINK_MTUS="bond0=9000 ens1f1=9000=0c:c4:7a:00:01:04"$/m);
+  // worker2's bond has no MTU: nothing to set.
+  assert.doesNotMatch(planNode(cluster, secrets, 'worker2').files.find((f) => f.path === '/etc/k8s-image/install.env')!.content, /LINK_MTUS/);
+});
+
+test('cloud-init 19.4 (CentOS 7) takes each VLAN\'s PHYSDEV from its name: every rendered VLAN\'s name-derived parent is its link', () => {
+  for (const n of cluster.nodes) {
+    const nc = text(renderCloudInit(planNode(cluster, secrets, n.name)), 'cloud-init/network-config');
+    assert.ok(nc.includes('type: vlan'), n.name);
+    assert.deepEqual(cloudInit194VlanProblems(nc), [], n.name);
+  }
+  // The rule itself (sysconfig.py at 19.4: iface_name[:iface_name.rfind('.')]): vlan100 would be put on "vlan10".
+  assert.deepEqual(cloudInit194VlanProblems('version: 1\nconfig:\n  - { type: vlan, name: vlan100, vlan_link: bond0, vlan_id: 100 }\n'), ['VLAN vlan100: cloud-init 19.4 writes PHYSDEV=vlan10, not its vlan_link bond0']);
+});
+
+test('RAID1: the %pre gives each mirror disk a biosboot with BIOS (grub2 goes on every member) and one /boot/efi with UEFI; the result passes the RHEL7 grammar', () => {
+  const ks = text(renderKickstart(planNode(cluster, secrets, 'master1')), 'ks.cfg');
+  assert.deepEqual(checkKickstart(ks), []);
+  const lines = ks.split('\n');
+  const start = lines.indexOf('%pre --log=/tmp/k8s-image-bootparts.log');
+  const body = lines.slice(start + 1, lines.indexOf('%end', start)).join('\n');
+  for (const [firmware, want] of [
+    ['bios', 'part biosboot --fstype=biosboot --size=1 --ondisk=sda\npart biosboot --fstype=biosboot --size=1 --ondisk=sdb\n'],
+    ['uefi', 'part /boot/efi --fstype=efi --size=200 --ondisk=sda\n'],
+  ] as const) {
+    const root = tempDir('k8s-image-bootparts-');
+    if (firmware === 'uefi') mkdirSync(join(root, 'efi'));
+    // The %pre run by bash, with the firmware directory and the output in a temp root.
+    execFileSync('bash', ['-euc', body.replaceAll('/sys/firmware/efi', join(root, 'efi')).replaceAll('/tmp/k8s-image-bootparts.ks', join(root, 'parts.ks'))]);
+    const parts = readFileSync(join(root, 'parts.ks'), 'utf8');
+    assert.equal(parts, want, firmware);
+    // What anaconda parses after %pre: the include replaced by its lines.
+    assert.deepEqual(checkKickstart(ks.replace('%include /tmp/k8s-image-bootparts.ks\n', parts)), [], firmware);
+  }
+});
+
+test('the runtime waits for its data disk: a RequiresMountsFor drop-in (systemd 219 knows it) in the plan, so on every path', async () => {
+  const { systemd219Keys } = await import('../node-files/systemd219.js');
+  const plan = planNode(cluster, secrets, 'worker1');
+  const dropIn = plan.files.find((f) => f.path === '/etc/systemd/system/docker.service.d/k8s-image-data.conf')!;
+  assert.ok(dropIn, 'worker1 has its docker data on sdb');
+  assert.match(dropIn.content, /^\[Unit\]\nRequiresMountsFor=\/var\/lib\/docker\n$/m);
+  const keys = systemd219Keys();
+  for (const line of dropIn.content.split('\n').filter((l) => /^[A-Za-z]+=/.test(l))) assert.ok(keys.Unit!.includes(line.split('=')[0]!), line);
+  // Both delivery paths carry it: the kickstart writes it, cloud-init's write_files holds it.
+  assert.ok(text(renderKickstart(plan), 'ks.cfg').includes('/etc/systemd/system/docker.service.d/k8s-image-data.conf'));
+  const wf = (yaml.load(text(renderCloudInit(plan), 'cloud-init/user-data')) as { write_files: { path: string; content: string }[] }).write_files;
+  assert.equal(wf.find((f) => f.path === dropIn.path)!.content, dropIn.content);
+  // No data disk of its own: no drop-in.
+  const plain = loadCluster(exampleText.replace('storage:\n  containerData: { disk: sdb }', 'storage: { containerData: { size: 50Gi } }'), 'p.yaml').cluster;
+  assert.ok(!planNode(plain, secrets, 'worker1').files.some((f) => f.path.endsWith('k8s-image-data.conf')));
 });

@@ -107,6 +107,41 @@ test('the plan carries packages, files, CA anchors and hooks; every path renders
   assert.equal(wf.find((f) => f.path === '/etc/sysconfig/corp')!.permissions, '0640');
 });
 
+test('a line whose first non-blank is % goes as base64: pykickstart lstrips before matching %end, %include, %ksappend', () => {
+  const content = '#!/bin/bash\n  %end\n\t%include /dev/sda\n  %ksappend http://x\necho done\n';
+  writeFileSync(join(dir, 'hooks', 'indented.sh'), content);
+  const { cluster } = load(withCustom(`  files: [{ path: /etc/indented, content: ${JSON.stringify(content)} }]\n  hooks: { afterInstall: [hooks/indented.sh] }`));
+  const plan = planNode(cluster, secrets, 'node01');
+  const ksText = text(renderKickstart(plan), 'ks.cfg');
+  assert.deepEqual(checkKickstart(ksText), []);
+  assert.doesNotMatch(ksText, /^\s+%(end|include|ksappend)/m, 'no indented % line reaches ks.cfg');
+  const root = tempDir('k8s-image-ks-indent-');
+  for (const f of [plan.files.find((x) => x.path === '/etc/indented')!, plan.files.find((x) => x.path.endsWith('/after-install/01-indented.sh'))!]) {
+    assert.ok(ksText.includes(writeFileShell(f)), f.path);
+    const target = join(root, 'out');
+    execFileSync('bash', ['-euc', writeFileShell({ ...f, path: target })]);
+    assert.equal(readFileSync(target, 'utf8'), content, f.path);
+  }
+  rmSync(root, { recursive: true, force: true });
+});
+
+test('a file holding a PRIVATE KEY must be secret (ks.cfg is served to the PXE network); a secret file is never world-readable', () => {
+  const key = '-----BEGIN RSA PRIVATE KEY-----\\nMIIEabc\\n-----END RSA PRIVATE KEY-----\\n';
+  const p1 = refused(withCustom(`  files: [{ path: /etc/corp/id_rsa, content: "${key}" }]`));
+  assert.ok(p1.some((p) => /^custom\.files\[0\]\.secret: content holds a PRIVATE KEY block; set secret: true for it: a file that is not secret is written into ks\.cfg \(served to anyone on the PXE network/.test(p)), p1.join('\n'));
+  const p2 = refused(withCustom(`  files: [{ path: /etc/corp/id_rsa, content: "${key}", secret: true, mode: '0644' }]`));
+  assert.ok(p2.some((p) => /^custom\.files\[0\]\.mode: '0644' lets every user of the node read a secret file/.test(p)), p2.join('\n'));
+  writeFileSync(join(dir, 'hooks', 'with-key.sh'), `#!/bin/bash\ncat >/root/k <<'E'\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----\nE\n`);
+  const p3 = refused(withCustom('  hooks: { afterInstall: [hooks/with-key.sh] }'));
+  assert.ok(p3.some((p) => /^custom\.hooks\.afterInstall\[0\]: "hooks\/with-key\.sh" holds a PRIVATE KEY block/.test(p)), p3.join('\n'));
+  // secret: true is accepted, 0600, and stays out of ks.cfg.
+  const { cluster } = load(withCustom(`  files: [{ path: /etc/corp/id_rsa, content: "${key}", secret: true }]`));
+  const plan = planNode(cluster, secrets, 'node01');
+  const f = plan.files.find((x) => x.path === '/etc/corp/id_rsa')!;
+  assert.deepEqual([f.mode, f.secret], [0o600, true]);
+  assert.doesNotMatch(text(renderKickstart(plan), 'ks.cfg'), /PRIVATE KEY/);
+});
+
 test('additions that could not land as given are refused, naming the field', () => {
   writeFileSync(join(dir, 'files', 'nul.bin'), Buffer.from([0x61, 0x00, 0x62]));
   writeFileSync(join(dir, 'files', 'latin1'), Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a]));
@@ -205,4 +240,34 @@ test('first boot runs before-kubeadm hooks before the join and after-ready hooks
   assert.match(bad.stdout, /cannot reach the NFS server/);
   assert.match(bad.stdout, /FAILED in stage before_kubeadm/);
   assert.equal(callsOf(sb2, 'kubeadm', 'join').length, 0, 'no join after a failed hook');
+});
+
+test('after-ready hooks of a node late to be Ready: no sentinel, and the next run checks readiness itself and runs them', async (t) => {
+  const sb = makeSandbox('join', { READY_DEADLINE: '1' });
+  t.after(() => sb.cleanup());
+  const hooks = join(sb.root, 'hooks');
+  mkdirSync(join(hooks, 'after-ready'), { recursive: true });
+  writeFileSync(join(hooks, 'after-ready', '01-y.sh'), 'systemctl is-active "hook-$K8S_IMAGE_HOOK" || true\n');
+  writeFileSync(sb.envFile, `${readFileSync(sb.envFile, 'utf8')}HOOKS_DIR=${hooks}\n`);
+  const late = await run(sb, 'firstboot.sh', { FAKE_NODE_STATUS: 'NotReady' });
+  assert.equal(late.code, 0, late.stdout + late.stderr);
+  assert.ok(exists(join(sb.p.state, 'ready.done')), 'ready is done (late is a warning)');
+  assert.ok(!exists(join(sb.p.state, 'after_ready.done')));
+  assert.ok(!exists(join(sb.p.state, 'bootstrap-success.complete')), 'no sentinel while after_ready is unfinished');
+  assert.match(late.stdout, /not complete: stage\(s\) after_ready unfinished; \S+bootstrap-success\.complete not written/);
+  assert.ok(!calls(sb).some((c) => c.join(' ') === 'systemctl is-active hook-after-ready'));
+
+  // Still NotReady on the rerun: ready is done and does not wait; after_ready asks and waits again.
+  const still = await run(sb, 'firstboot.sh', { FAKE_NODE_STATUS: 'NotReady' });
+  assert.equal(still.code, 0, still.stdout + still.stderr);
+  assert.match(still.stdout, /firstboot\[after_ready\]: WARNING: node node01 is NotReady/);
+  assert.ok(!exists(join(sb.p.state, 'bootstrap-success.complete')));
+
+  // Ready now: the hooks run, then the sentinel.
+  const ok = await run(sb, 'firstboot.sh', {});
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.equal(calls(sb).filter((c) => c.join(' ') === 'systemctl is-active hook-after-ready').length, 1);
+  assert.ok(exists(join(sb.p.state, 'after_ready.done')));
+  assert.ok(exists(join(sb.p.state, 'bootstrap-success.complete')));
+  assert.equal(callsOf(sb, 'kubeadm', 'join').length, 1, 'joined once');
 });
