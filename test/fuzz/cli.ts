@@ -191,10 +191,13 @@ export const COMMANDS: Record<string, Opt[]> = {
   pxe: [
     c, outDir, { flag: '-s', p: 0.95, gen: (pick) => pick(['10.0.0.1:8080', '10.0.0.1:8080', '10.0.0.1:8080', '127.0.0.1:8080', 'junk']) },
     { flag: '--installer', p: 0.35, gen: inPath }, { flag: '--loaders', p: 0.35, gen: inPath }, { flag: '--reinstall', p: 0.1, gen: nodeName }, newCa, json,
+    { flag: '--secure-boot', p: 0.15, gen: nodeName }, { flag: '--log-dhcp', p: 0.15 },
   ],
   serve: [
     { flag: '-d', p: 0.6, gen: (pick, r, ctx) => (r() < 0.5 ? 'tree/k8s-lab-pxe' : outPath(pick, r, ctx)) }, { flag: '-c', p: 0.4, gen: config }, { flag: '-o', p: 0.3, gen: outPath },
     { flag: '--state', p: 0.5, gen: outPath }, { flag: '--installer', p: 0.3, gen: inPath }, { flag: '-l', p: 1, gen: () => '127.0.0.1:0' },
+    { flag: '--bundle', p: 0.15, gen: inPath }, { flag: '--max-installing', p: 0.2, gen: (pick) => pick(['0', '1', '500', '-1', 'x', '9999999']) },
+    { flag: '--retry-after', p: 0.2, gen: (pick) => pick(['1', '30', '0', '3601', 'x']) },
   ],
   status: [c, { flag: '-s', p: 1, gen: (pick, _r, ctx) => pick(['http://127.0.0.1:1', ...['array', 'null', 'number', 'nodes-string', 'nodes-junk', 'html', 'empty', 'status-page'].map((k) => `${ctx.statusBase}/${k}`)]) }, { flag: '--failed', p: 0.3 }, json],
   golden: [c, outDir, newCa, json],
