@@ -1,5 +1,7 @@
 import type { Cluster } from '../config/index.js';
 import { minorFacts, parseVersion } from '../versions/index.js';
+import { kernelRepo } from './kernel.js';
+import { isLocalProxyNode } from './lb.js';
 
 export interface YumRepo {
   id: string;
@@ -96,14 +98,18 @@ export function renderRepoFile(repos: YumRepo[], proxy?: string): string {
 }
 
 /**
- * The repositories `k8s-image bundle` resolves against: the enabled upstream ones (EPEL too when
- * an lb node takes nginx from it), with $basearch left for the solver (it is x86_64 there).
+ * The repositories `k8s-image bundle` resolves against: the enabled upstream ones, EPEL when a node
+ * takes nginx from it (an lb node, or a worker's local proxy), and ELRepo's kernel repository with
+ * os.kernel lt; $basearch left for the solver (it is x86_64 there).
  */
 export function bundleSourceRepos(cluster: Cluster): YumRepo[] {
-  const needEpel = cluster.nodes.some((n) => n.role === 'lb') && cluster.loadBalancer.kind === 'nginx';
-  return upstreamRepoFiles(cluster)
-    .flatMap((f) => f.repos)
-    .filter((r) => r.enabled || (r.id === 'epel' && needEpel));
+  const needEpel = cluster.loadBalancer.kind === 'nginx' && cluster.nodes.some((n) => n.role === 'lb' || isLocalProxyNode(cluster, n));
+  return [
+    ...upstreamRepoFiles(cluster)
+      .flatMap((f) => f.repos)
+      .filter((r) => r.enabled || (r.id === 'epel' && needEpel)),
+    ...(kernelRepo(cluster)?.repos ?? []),
+  ];
 }
 
 /**
