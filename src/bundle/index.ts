@@ -7,7 +7,7 @@
  * re-run keeps every file whose digest still matches and downloads only what changed.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, linkSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { openIso } from '../iso/reader.js';
 import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -268,6 +268,9 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
       if (!manifest.installer) delete manifest.installer;
       await writeFile(join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o644 });
       o.progress('');
+      // Served to everyone (serve --bundle refuses a private file, nginx reads as its own user):
+      // explicit modes, not what the umask left (mkdtemp makes the folder 0700).
+      publicModes(staging);
       await swapIntoPlace([{ staged: staging, target }]);
       removeNow(work);
       const totalBytes = files.reduce((a, f) => a + f.size, 0);
@@ -275,6 +278,16 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
     });
   } finally {
     cleanup();
+  }
+}
+
+/** Every folder 0755, every file 0644, whatever the umask was. */
+function publicModes(dir: string): void {
+  chmodSync(dir, 0o755);
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) publicModes(p);
+    else if (e.isFile()) chmodSync(p, 0o644);
   }
 }
 

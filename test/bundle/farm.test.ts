@@ -8,7 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, readdirSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, readdirSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { bundle } from '../../src/commands/bundle.js';
@@ -59,7 +59,15 @@ describe('the bundle on the farm', { timeout: 120_000 }, () => {
     names = (await pushLabImages(registry.host)).names;
     writeFileSync(join(work, 'cluster.yaml'), labYaml(mirror.url, registry.host));
     out = join(work, 'lab-bundle');
-    await bundle({ config: join(work, 'cluster.yaml'), output: out }, quiet);
+    // A root shell with umask 077 (common hardening): the bundle's modes must not depend on it.
+    const umask = process.umask(0o077);
+    try {
+      await bundle({ config: join(work, 'cluster.yaml'), output: out }, quiet);
+    } finally {
+      process.umask(umask);
+    }
+    // nginx's workers (www-data) must reach the bundle: the test's own temp folder opened for them.
+    chmodSync(work, 0o755);
     // The same with a DVD: a tree with repodata holding the base packages (as the CentOS 7 DVD does).
     dvd = join(work, 'dvd');
     cpSync(join(work, 'upstream/centos/7.9.2009/os/x86_64'), dvd, { recursive: true });
@@ -88,6 +96,11 @@ describe('the bundle on the farm', { timeout: 120_000 }, () => {
   };
 
   it("the node's repo files: the bundle (served by serve) is the only enabled repository, and dnf installs the node from it", async () => {
+    // Built under umask 077, served all the same: folders 0755, files 0644.
+    assert.equal((await fetch(`${bundleUrl}/bundle.json`)).status, 200, 'serve --bundle serves bundle.json of a bundle built under umask 077');
+    assert.equal(statSync(out).mode & 0o777, 0o755);
+    assert.equal(statSync(join(out, 'repo/repodata')).mode & 0o777, 0o755);
+    for (const f of JSON.parse(readFileSync(join(out, 'bundle.json'), 'utf8')).files as { path: string }[]) assert.equal(statSync(join(out, f.path)).mode & 0o777, 0o644, f.path);
     const plan = await nodePlan(`  bundle: ${bundleUrl}\n`);
     const repos = plan.files.filter((f) => f.path.startsWith('/etc/yum.repos.d/'));
     const d = tempDir('k8s-node-root-');
@@ -173,15 +186,16 @@ describe('the bundle on the farm', { timeout: 120_000 }, () => {
   it('nginx serves the bundle as the README shows (location /bundle/ with alias), and dnf installs from it', async () => {
     const base = tempDir('k8s-nginx-');
     const port = await freePort();
-    // The README's snippet, inside a minimal nginx.conf (root here, so workers may read the temp dir).
+    // The README's snippet, inside a minimal nginx.conf; workers run as Debian's package runs them (www-data).
     const site = `location /bundle/ {\n    alias ${out}/;\n    autoindex off;\n}\n`;
-    writeFileSync(join(base, 'nginx.conf'), `user root;\nerror_log ${base}/error.log;\npid ${base}/nginx.pid;\nevents {}\nhttp {\n  access_log off;\n  include /etc/nginx/mime.types;\n  default_type application/octet-stream;\n  server {\n    listen 127.0.0.1:${port};\n    ${site}  }\n}\n`);
+    writeFileSync(join(base, 'nginx.conf'), `user www-data;\nerror_log ${base}/error.log;\npid ${base}/nginx.pid;\nevents {}\nhttp {\n  access_log off;\n  include /etc/nginx/mime.types;\n  default_type application/octet-stream;\n  server {\n    listen 127.0.0.1:${port};\n    ${site}  }\n}\n`);
     const t = spawnSync(requireTool('nginx'), ['-t', '-c', join(base, 'nginx.conf'), '-p', base], { encoding: 'utf8' });
     assert.equal(t.status, 0, t.stderr);
     const nginx = spawn(requireTool('nginx'), ['-c', join(base, 'nginx.conf'), '-p', base, '-g', 'daemon off;'], { stdio: 'ignore' });
     try {
       const url = `http://127.0.0.1:${port}/bundle`;
       for (let i = 0; i < 100; i++) if (await fetch(`${url}/bundle.json`).then((r) => r.ok, () => false)) break; else await new Promise((r) => setTimeout(r, 50));
+      assert.equal((await fetch(`${url}/bundle.json`)).status, 200, 'nginx (workers as www-data) reads the bundle');
       const plan = await nodePlan(`  bundle: ${url}\n`);
       const d = tempDir('k8s-nginx-root-');
       for (const x of ['root', 'cache', 'yum.repos.d']) mkdirSync(join(d, x));
