@@ -8,7 +8,7 @@ import { readAsset } from '../assets.js';
 import { criSocket, dockerCompanions, kubernetesPackageVersion, minorFacts, IPVS_MODULES } from '../versions/index.js';
 import { kubeadmConfig, endpointText } from './kubeadm.js';
 import { cniManifest } from './cni.js';
-import { renderRepoFile, yumRepos, type YumRepo } from './repos.js';
+import { BUNDLE_REPO_ID, renderRepoFile, yumRepos, type YumRepo } from './repos.js';
 import { isLocalProxyNode, lbFiles, lbFirewallProtocols, lbPackages, lbServices, localEndpointHosts, localProxy } from './lb.js';
 import { bootEnv, bootPlan, kernelPackages, kernelRepo } from './kernel.js';
 import { PATHS, type NodePlan, type PlanFile, type PlanNetDevice, type PlanRoute } from './types.js';
@@ -452,6 +452,11 @@ export function clusterPackages(cluster: Cluster): string[] {
   return [...pkgs];
 }
 
+/** The repositories whose excludes (the version holds) install.sh lifts for its own pinned install. */
+function disableExcludes(cluster: Cluster, kernel: boolean): string {
+  return ['kubernetes', 'docker-ce-stable', ...(kernel ? ['elrepo-kernel'] : []), ...(cluster.mirrors.bundle ? [BUNDLE_REPO_ID] : [])].join(',');
+}
+
 /** With mirrors.bundle every repository but the bundle's is written off (kernel-lt comes from the bundle too). */
 function offWithBundle(cluster: Cluster, repos: YumRepo[]): YumRepo[] {
   return cluster.mirrors.bundle ? repos.map((r) => ({ ...r, enabled: false })) : repos;
@@ -555,7 +560,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string): 
       PATHS.installEnv,
       envFile('k8s-image install settings for this node (see node-files/README.md)', [
         ['PACKAGES', packages],
-        ['DISABLE_EXCLUDES', isK8s ? `kubernetes,docker-ce-stable${kernel ? ',elrepo-kernel' : ''}` : 'main'],
+        ['DISABLE_EXCLUDES', isK8s ? disableExcludes(cluster, !!kernel) : 'main'],
         ['ENABLE_SERVICES', enableServices],
         ['DISABLE_SERVICES', disableServices],
         ['START_SERVICES', startServices],
@@ -683,7 +688,7 @@ export function planGolden(cluster: Cluster, secrets: Secrets): NodePlan {
       PATHS.installEnv,
       envFile('k8s-image install settings of the golden image (see node-files/README.md)', [
         ['PACKAGES', packages],
-        ['DISABLE_EXCLUDES', `kubernetes,docker-ce-stable${kernel ? ',elrepo-kernel' : ''}`],
+        ['DISABLE_EXCLUDES', disableExcludes(cluster, !!kernel)],
         ['ENABLE_SERVICES', enableServices],
         ['DISABLE_SERVICES', disableServices],
         ['START_SERVICES', []],

@@ -14,6 +14,9 @@ export interface YumRepo {
   local?: boolean;
 }
 
+/** The offline bundle's repository id (mirrors.bundle). */
+export const BUNDLE_REPO_ID = 'k8s-image-bundle';
+
 /** Packages held back from `yum update`: installed only with --disableexcludes. */
 export const KUBERNETES_HELD = ['kubelet', 'kubeadm', 'kubectl', 'kubernetes-cni', 'cri-tools'];
 export const RUNTIME_HELD = ['docker-ce', 'docker-ce-cli', 'containerd.io'];
@@ -29,14 +32,21 @@ export function yumRepos(cluster: Cluster): { file: string; repos: YumRepo[] }[]
   // mirrors.bundle: the offline bundle is the one enabled repository; the others stay written but
   // off, so `yum-config-manager --enable` brings a mirror back when the farm is connected again.
   const own: YumRepo = {
-    id: 'k8s-image-bundle',
+    id: BUNDLE_REPO_ID,
     name: `k8s-image offline bundle (Kubernetes ${cluster.kubernetesVersion})`,
     baseurl: `${bundle}/repo/`,
     gpgkey: ['file:///etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-7', ...bundleKeyFiles(cluster).map((k) => `${bundle}/${k.file}`)],
     enabled: true,
+    // The same holds as the upstream repositories: `yum update` never moves a pinned package.
+    exclude: bundleHeld(cluster),
     local: true,
   };
   return upstream.map((f) => ({ file: f.file, repos: [...(f.file === '/etc/yum.repos.d/CentOS-Base.repo' ? [own] : []), ...f.repos.map((r) => ({ ...r, enabled: false }))] }));
+}
+
+/** What the bundle repository holds back (installed with --disableexcludes=k8s-image-bundle): the upstream repos' excludes. */
+function bundleHeld(cluster: Cluster): string[] {
+  return [...new Set(bundleSourceRepos(cluster).flatMap((r) => r.exclude ?? []))];
 }
 
 /** The upstream repositories (mirrors.*): what nodes use without a bundle, and what the bundle is made from. */

@@ -121,10 +121,18 @@ describe('the bundle on the farm', { timeout: 120_000 }, () => {
       writeFileSync(join(d, 'keys', `${i}.gpg`), Buffer.from(await res.arrayBuffer()));
     }
     assert.equal((await runAsync('rpm', ['--root', `${d}/root`, '--import', ...keyUrls.map((_, i) => join(d, 'keys', `${i}.gpg`))])).status, 0);
-    const pkgs = envOf(plan.files.find((f) => f.path === PATHS.installEnv)!.content).PACKAGES!.split(' ');
+    const env = envOf(plan.files.find((f) => f.path === PATHS.installEnv)!.content);
+    const pkgs = env.PACKAGES!.split(' ');
     writeFileSync(join(d, 'dnf.conf'), '[main]\ninstall_weak_deps=False\n');
+    const dnfArgs = ['-q', '--noplugins', `--config=${d}/dnf.conf`, `--setopt=reposdir=${d}/yum.repos.d`, `--setopt=cachedir=${d}/cache`, `--installroot=${d}/root`, '--releasever=7', '--forcearch=x86_64', '--setopt=timeout=10', '--setopt=retries=1', '-y'];
+    // The version holds survive the bundle: its repo excludes the pinned packages, so a plain install
+    // (or `yum update`) cannot take them; install.sh's --disableexcludes names the bundle repo.
+    assert.match(base, /^exclude=docker-ce docker-ce-cli containerd\.io kubelet kubeadm kubectl kubernetes-cni cri-tools$/m);
+    assert.ok(env.DISABLE_EXCLUDES!.split(',').includes('k8s-image-bundle'), env.DISABLE_EXCLUDES);
+    const held = await runAsync(requireTool('dnf'), [...dnfArgs, 'install', 'kubelet-1.17.4-0']);
+    assert.notEqual(held.status, 0, 'kubelet is held by the bundle repo');
     // The repo file (gpgcheck=1), baseurl and solver are the node's; the packages' signatures are checked.
-    const r = await runAsync(requireTool('dnf'), ['-q', '--noplugins', `--config=${d}/dnf.conf`, `--setopt=reposdir=${d}/yum.repos.d`, `--setopt=cachedir=${d}/cache`, `--installroot=${d}/root`, '--releasever=7', '--forcearch=x86_64', '--setopt=timeout=10', '--setopt=retries=1', '-y', 'install', ...pkgs]);
+    const r = await runAsync(requireTool('dnf'), [...dnfArgs, `--disableexcludes=${env.DISABLE_EXCLUDES}`, 'install', ...pkgs]);
     assert.equal(r.status, 0, r.stderr);
     const q = spawnSync('rpm', ['--root', `${d}/root`, '-q', 'kubeadm', 'kubelet', 'docker-ce', 'socat'], { encoding: 'utf8' });
     assert.equal(q.status, 0, q.stdout + q.stderr);
@@ -201,7 +209,7 @@ describe('the bundle on the farm', { timeout: 120_000 }, () => {
       for (const x of ['root', 'cache', 'yum.repos.d']) mkdirSync(join(d, x));
       for (const f of plan.files.filter((f) => f.path.startsWith('/etc/yum.repos.d/'))) writeFileSync(join(d, 'yum.repos.d', f.path.split('/').pop()!), f.content);
       writeFileSync(join(d, 'dnf.conf'), '[main]\ninstall_weak_deps=False\n');
-      const r = await runAsync(requireTool('dnf'), ['-q', '--noplugins', `--config=${d}/dnf.conf`, `--setopt=reposdir=${d}/yum.repos.d`, `--setopt=cachedir=${d}/cache`, `--installroot=${d}/root`, '--releasever=7', '--forcearch=x86_64', '--setopt=timeout=10', '--nogpgcheck', '-y', 'install', ...NODE_PACKAGES]);
+      const r = await runAsync(requireTool('dnf'), ['-q', '--noplugins', `--config=${d}/dnf.conf`, `--setopt=reposdir=${d}/yum.repos.d`, `--setopt=cachedir=${d}/cache`, `--installroot=${d}/root`, '--releasever=7', '--forcearch=x86_64', '--setopt=timeout=10', '--nogpgcheck', '-y', '--disableexcludes=k8s-image-bundle', 'install', ...NODE_PACKAGES]);
       assert.equal(r.status, 0, r.stderr);
     } finally {
       nginx.kill('SIGTERM');

@@ -85,6 +85,7 @@ function haLocal(proxy: 'haproxy' | 'nginx', bundle = true) {
   doc.nodes[4].custom = { packages: [{ name: 'lvm2', version: '2.02.187-6.el7_9.5' }] };
   return loadCluster(yaml.dump(doc), 'ha-local.yaml').cluster;
 }
+const envOf = (text: string) => Object.fromEntries(text.split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 const envList = (content: string, key: string) => new RegExp(`^${key}="([^"]*)"$`, 'm').exec(content)?.[1]?.split(' ') ?? [];
 
 test('the bundle resolves every package every node and the golden image install; the kernel repo (and EPEL for nginx) are its sources, off on the nodes', async () => {
@@ -112,6 +113,9 @@ test('the bundle resolves every package every node and the golden image install;
     assert.ok(bundleKeyFiles(cluster).some((k) => k.url === 'https://www.elrepo.org/RPM-GPG-KEY-elrepo.org' && k.file === 'keys/elrepo-kernel-1.gpg'));
     const base = plans[0]!.files.find((f) => f.path === '/etc/yum.repos.d/CentOS-Base.repo')!.content;
     assert.match(base, /keys\/elrepo-kernel-1\.gpg/, 'the bundle repo trusts the ELRepo key');
+    // The holds travel with the bundle repo (kernel-lt's too), lifted only by install.sh's own install.
+    assert.match(base, /^\[k8s-image-bundle\]\n(?:.*\n)*?exclude=docker-ce docker-ce-cli containerd\.io kubelet kubeadm kubectl kubernetes-cni cri-tools kernel-lt\*\n/m);
+    for (const plan of plans.filter((p) => p.role !== 'lb')) assert.equal(envOf(plan.files.find((f) => f.path === PATHS.installEnv)!.content).DISABLE_EXCLUDES, 'kubernetes,docker-ce-stable,elrepo-kernel,k8s-image-bundle', plan.hostname);
   }
   // Without the bundle the kernel repo stays on (the nodes take kernel-lt from it).
   const cluster = haLocal('haproxy', false);
