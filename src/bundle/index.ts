@@ -148,8 +148,12 @@ function installerRepo(installer: string, work: string): string {
 }
 
 export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
-  checkTools();
   const { cluster } = o;
+  // The DVD's packages are left out: the nodes must have the DVD as a repository, or their yum
+  // (in %post, or on a cloud image) finds none of them.
+  if (o.installer && !cluster.mirrors.installer)
+    throw new UserError(`--installer leaves the DVD's packages out of the bundle, but the nodes have no DVD repository to take them from: set mirrors.installer to where they reach the DVD tree (serve --installer serves it as http://<server>:8080/centos7), or build the bundle without --installer`);
+  checkTools();
   const target = resolve(o.output);
   let old: BundleManifest | undefined;
   if (existsSync(target)) {

@@ -111,6 +111,7 @@ export const FIELD_DOCS: Record<string, Doc> = {
   'mirrors.kubernetesPkgs': ['The per-minor pkgs.k8s.io layout for 1.24+.', 'https://mirrors.aliyun.com/kubernetes-new/core/stable'],
   'mirrors.registryMirrors': ['docker registry-mirrors / containerd mirrors for docker.io.', []],
   'mirrors.insecureRegistries': ['Registries reached without TLS checks, host[:port].', []],
+  'mirrors.installer': ["With mirrors.bundle: the URL where nodes reach the CentOS 7 DVD tree (like http://10.0.0.1:8080/centos7, what `serve --installer` serves), written as their repository k8s-image-installer beside the bundle's. Required by `k8s-image bundle --installer`, which leaves the DVD's packages out of the bundle."],
   'mirrors.bundle': ["Air-gapped farms: the URL where nodes reach the offline bundle `k8s-image bundle` made (like http://10.0.0.1:8080/bundle, served by `serve --bundle`). Its repository becomes the nodes' only enabled one, and first boot imports its images before kubeadm; the preset's mirrors are where `k8s-image bundle` downloads from."],
   'mirrors.cniImageRegistry': ["Serves the CNI's Docker Hub images: docker.io/<path> becomes <registry>/<path>.", 'docker.m.daocloud.io'],
   status: ['Progress reports: each node tells `k8s-image serve` every stage of its bootstrap (signed per node; never blocks the node).'],

@@ -17,6 +17,9 @@ export interface YumRepo {
 /** The offline bundle's repository id (mirrors.bundle). */
 export const BUNDLE_REPO_ID = 'k8s-image-bundle';
 
+/** The DVD tree's repository id beside the bundle (mirrors.installer). */
+export const INSTALLER_REPO_ID = 'k8s-image-installer';
+
 /** Packages held back from `yum update`: installed only with --disableexcludes. */
 export const KUBERNETES_HELD = ['kubelet', 'kubeadm', 'kubectl', 'kubernetes-cni', 'cri-tools'];
 export const RUNTIME_HELD = ['docker-ce', 'docker-ce-cli', 'containerd.io'];
@@ -41,7 +44,11 @@ export function yumRepos(cluster: Cluster): { file: string; repos: YumRepo[] }[]
     exclude: bundleHeld(cluster),
     local: true,
   };
-  return upstream.map((f) => ({ file: f.file, repos: [...(f.file === '/etc/yum.repos.d/CentOS-Base.repo' ? [own] : []), ...f.repos.map((r) => ({ ...r, enabled: false }))] }));
+  // mirrors.installer: the DVD tree, for the packages a bundle made with --installer leaves out.
+  const dvd: YumRepo[] = cluster.mirrors.installer
+    ? [{ id: INSTALLER_REPO_ID, name: 'CentOS 7 DVD (the install medium, beside the offline bundle)', baseurl: `${cluster.mirrors.installer}/`, gpgkey: ['file:///etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-7'], enabled: true, local: true }]
+    : [];
+  return upstream.map((f) => ({ file: f.file, repos: [...(f.file === '/etc/yum.repos.d/CentOS-Base.repo' ? [own, ...dvd] : []), ...f.repos.map((r) => ({ ...r, enabled: false }))] }));
 }
 
 /** What the bundle repository holds back (installed with --disableexcludes=k8s-image-bundle): the upstream repos' excludes. */

@@ -72,12 +72,16 @@ describe('the bundle on the farm', { timeout: 120_000 }, () => {
     dvd = join(work, 'dvd');
     cpSync(join(work, 'upstream/centos/7.9.2009/os/x86_64'), dvd, { recursive: true });
     withDvd = join(work, 'dvd-bundle');
-    await bundle({ config: join(work, 'cluster.yaml'), output: withDvd, installer: dvd }, quiet);
+    // --installer needs the nodes to have the DVD as a repository (mirrors.installer): refused without it.
+    await assert.rejects(bundle({ config: join(work, 'cluster.yaml'), output: withDvd, installer: dvd }, quiet), /--installer leaves the DVD's packages out of the bundle, but the nodes have no DVD repository to take them from: set mirrors.installer/);
+    assert.equal(existsSync(withDvd), false);
+    writeFileSync(join(work, 'cluster-dvd.yaml'), labYaml(mirror.url, registry.host, '  bundle: http://127.0.0.1:9/bundle\n  installer: http://127.0.0.1:9/centos7\n'));
+    await bundle({ config: join(work, 'cluster-dvd.yaml'), output: withDvd, installer: dvd }, quiet);
     const iso = join(work, 'dvd.iso');
     const x = spawnSync(requireTool('xorriso'), ['-as', 'mkisofs', '-quiet', '-R', '-J', '-o', iso, dvd], { encoding: 'utf8' });
     assert.equal(x.status, 0, x.stderr);
     fromIso = join(work, 'iso-bundle');
-    await bundle({ config: join(work, 'cluster.yaml'), output: fromIso, installer: iso }, quiet);
+    await bundle({ config: join(work, 'cluster-dvd.yaml'), output: fromIso, installer: iso }, quiet);
     // The upstream goes away: from here on only the bundle is reachable.
     for (const s of stops) s();
     stops = [];
@@ -178,15 +182,26 @@ describe('the bundle on the farm', { timeout: 120_000 }, () => {
     assert.ok(!inBundle.some((f) => f.startsWith('socat-') || f.startsWith('chrony-')), inBundle.join(' '));
     assert.ok(inBundle.includes('iptables-1.4.21-35.el7.x86_64.rpm'), 'the updates build is newer than the DVD one');
     assert.ok(inBundle.includes('kubelet-1.17.4-0.x86_64.rpm'));
-    const d = tempDir('k8s-dvd-root-');
-    for (const s of ['root', 'cache', 'repos']) mkdirSync(join(d, s));
-    writeFileSync(join(d, 'dnf.conf'), '[main]\ninstall_weak_deps=False\n');
-    const dnf = (repos: string[]) => runAsync(requireTool('dnf'), ['-q', '--noplugins', `--config=${d}/dnf.conf`, `--setopt=reposdir=${d}/repos`, `--setopt=cachedir=${d}/cache`, `--installroot=${d}/root`, '--releasever=7', '--forcearch=x86_64', ...repos.flatMap((r, i) => [`--repofrompath=r${i},file://${r}`, `--repo=r${i}`]), '--nogpgcheck', '-y', 'install', ...NODE_PACKAGES]);
-    const alone = await dnf([join(withDvd, 'repo')]);
-    assert.notEqual(alone.status, 0, 'without the DVD the bundle is not enough');
-    assert.match(alone.stderr, /socat|chrony|curl|ipset/);
-    const both = await dnf([join(withDvd, 'repo'), dvd]);
-    assert.equal(both.status, 0, both.stderr);
+    // The node's own repo files (mirrors.bundle + mirrors.installer): the bundle and the DVD tree, both served.
+    const [b, i] = [await serveDir(withDvd), await serveDir(dvd)];
+    try {
+      const plan = await nodePlan(`  bundle: ${b.url}\n  installer: ${i.url}/\n`);
+      const d = tempDir('k8s-dvd-root-');
+      for (const s of ['root', 'cache', 'repos']) mkdirSync(join(d, s));
+      for (const f of plan.files.filter((f) => f.path.startsWith('/etc/yum.repos.d/'))) writeFileSync(join(d, 'repos', f.path.split('/').pop()!), f.content);
+      const base = plan.files.find((f) => f.path.endsWith('CentOS-Base.repo'))!.content;
+      assert.match(base, new RegExp(`^\\[k8s-image-installer\\]\\nname=.*\\nbaseurl=${i.url}/\\nenabled=1\\n`, 'm'));
+      writeFileSync(join(d, 'dnf.conf'), '[main]\ninstall_weak_deps=False\n');
+      const dnf = (extra: string[]) => runAsync(requireTool('dnf'), ['-q', '--noplugins', `--config=${d}/dnf.conf`, `--setopt=reposdir=${d}/repos`, `--setopt=cachedir=${d}/cache`, `--installroot=${d}/root`, '--releasever=7', '--forcearch=x86_64', '--setopt=timeout=10', ...extra, '--disableexcludes=k8s-image-bundle', '--nogpgcheck', '-y', 'install', ...NODE_PACKAGES]);
+      const alone = await dnf(['--disablerepo=k8s-image-installer']);
+      assert.notEqual(alone.status, 0, 'without the DVD the bundle is not enough');
+      assert.match(alone.stderr, /socat|chrony|curl|ipset/);
+      const both = await dnf([]);
+      assert.equal(both.status, 0, both.stderr);
+    } finally {
+      b.server.close();
+      i.server.close();
+    }
     // The DVD as its ISO image (read in place: only its repodata is copied out): the same bundle.
     assert.deepEqual(JSON.parse(readFileSync(join(fromIso, 'bundle.json'), 'utf8')).files, m.files);
   });

@@ -122,3 +122,15 @@ test('the bundle resolves every package every node and the golden image install;
   const secrets = await generateSecrets({ cluster: cluster.name, generateRootPassword: false });
   assert.match(planNode(cluster, secrets, 'worker1').files.find((f) => f.path === '/etc/yum.repos.d/elrepo-kernel.repo')!.content, /^enabled=1$/m);
 });
+
+test('mirrors.installer (with mirrors.bundle): the DVD tree is the nodes\' second repository; without a bundle it is ignored with a warning', async () => {
+  const { cluster } = loadCluster(yamlWith(`mirrors:\n  bundle: ${URL_}\n  installer: http://10.0.0.1:8080/centos7/\n`), 'c.yaml');
+  const secrets = await generateSecrets({ cluster: cluster.name, generateRootPassword: false });
+  for (const node of ['m1', 'lb1']) {
+    const base = planNode(cluster, secrets, node).files.find((f) => f.path === '/etc/yum.repos.d/CentOS-Base.repo')!.content;
+    assert.match(base, /^\[k8s-image-installer\]\nname=.*\nbaseurl=http:\/\/10\.0\.0\.1:8080\/centos7\/\nenabled=1\ngpgcheck=1\ngpgkey=file:\/\/\/etc\/pki\/rpm-gpg\/RPM-GPG-KEY-CentOS-7\nrepo_gpgcheck=0\nproxy=_none_\n/m, node);
+  }
+  const alone = loadCluster(yamlWith('mirrors:\n  installer: http://10.0.0.1:8080/centos7\n'), 'c.yaml');
+  assert.equal(alone.cluster.mirrors.installer, undefined);
+  assert.ok(alone.warnings.some((w) => w.startsWith('mirrors.installer: set without mirrors.bundle; it has no effect')), alone.warnings.join('\n'));
+});
