@@ -7,10 +7,13 @@
 # Values (from the env file, /etc/k8s-image/firstboot.env unless K8S_IMAGE_ENV names another):
 #   BUNDLE_URL          where the bundle is served (http://<server>:8080/bundle), or file:///<dir>
 #   KUBERNETES_VERSION  the cluster's version: a bundle built for another one is refused
+#   IMAGE_REPOSITORY    the cluster's imageRepository: a bundle whose images are named for another is refused
 #   RUNTIME_SERVICE     docker (docker load) or containerd (ctr -n k8s.io images import)
 #   STATE_DIR           where the archives are downloaded, verified and marked imported
-# Exit codes: 0 imported (or nothing to do), 3 wrong bundle version, 4 a download failed its sha256,
-# 5 the runtime refused an archive, 6 the bundle could not be reached.
+# Exit codes: 0 imported (or nothing to do), 3 a bundle for another cluster (version or image
+# repository; permanent: the reason is also left in $STATE_DIR/bundle-images/refused for first boot,
+# which then stops retrying), 4 a download failed its sha256, 5 the runtime refused an archive,
+# 6 the bundle could not be reached.
 set -euo pipefail
 ENV_FILE=${K8S_IMAGE_ENV:-/etc/k8s-image/firstboot.env}
 # shellcheck source=/dev/null
@@ -18,6 +21,7 @@ ENV_FILE=${K8S_IMAGE_ENV:-/etc/k8s-image/firstboot.env}
 : "${BUNDLE_URL:?BUNDLE_URL is not set in $ENV_FILE}" "${KUBERNETES_VERSION:?}" "${RUNTIME_SERVICE:?}" "${STATE_DIR:?}"
 work="$STATE_DIR/bundle-images"
 mkdir -p "$work"
+rm -f "$work/refused"
 
 say() { echo "import-images: $*" >&2; }
 
@@ -34,15 +38,24 @@ if ! fetch "$BUNDLE_URL/images/index.txt" "$work/index.txt.part"; then
   exit 6
 fi
 mv -f "$work/index.txt.part" "$work/index.txt"
+# refuse WHY: a bundle for another cluster; no retry can help, so first boot is told to stop.
+refuse() {
+  say "refused: $1; run k8s-image bundle with this cluster.yaml again"
+  echo "$1" >"$work/refused"
+  exit 3
+}
 built_for=$(awk '$1 == "kubernetesVersion" { print $2 }' "$work/index.txt")
 if [ "$built_for" != "$KUBERNETES_VERSION" ]; then
-  say "refused: the bundle at $BUNDLE_URL was built for Kubernetes ${built_for:-(no version)}, this node runs $KUBERNETES_VERSION, so its images are not the ones kubeadm asks for; run k8s-image bundle with this cluster.yaml again"
-  exit 3
+  refuse "the bundle at $BUNDLE_URL was built for Kubernetes ${built_for:-(no version)}, this node runs $KUBERNETES_VERSION, so its images are not the ones kubeadm asks for"
+fi
+named_for=$(awk '$1 == "imageRepository" { print $2 }' "$work/index.txt")
+if [ -n "${IMAGE_REPOSITORY:-}" ] && [ "$named_for" != "$IMAGE_REPOSITORY" ]; then
+  refuse "the images of the bundle at $BUNDLE_URL are named for ${named_for:-(no image repository)}, this cluster's imageRepository is $IMAGE_REPOSITORY, so kubeadm would not find them"
 fi
 
 count=0
 while read -r sum file name; do
-  case "$sum" in '' | '#'* | kubernetesVersion) continue ;; esac
+  case "$sum" in '' | '#'* | kubernetesVersion | imageRepository) continue ;; esac
   if [ -f "$work/$file.imported" ] && [ "$(cat "$work/$file.imported")" = "$sum" ]; then
     continue
   fi

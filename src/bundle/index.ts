@@ -247,10 +247,10 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
         imageRecords.push({ name: image, file, manifestDigest: p.digest, ...(p.indexDigest ? { indexDigest: p.indexDigest } : {}), layers: p.manifest.layers.length, ...rec });
         checkpoint();
       }
-      // The node's import script reads this list (bash 4.2, no JSON parser): version line, then sha256 file name.
+      // The node's import script reads this list (bash 4.2, no JSON parser): version and image repository lines, then sha256 file name.
       await writeFile(
         join(staging, 'images/index.txt'),
-        [`# k8s-image bundle images for Kubernetes ${cluster.kubernetesVersion}`, `kubernetesVersion ${cluster.kubernetesVersion}`, ...imageRecords.map((i) => `${i.sha256} ${basename(i.file)} ${i.name}`), ''].join('\n'),
+        [`# k8s-image bundle images for Kubernetes ${cluster.kubernetesVersion}`, `kubernetesVersion ${cluster.kubernetesVersion}`, `imageRepository ${cluster.imageRepository}`, ...imageRecords.map((i) => `${i.sha256} ${basename(i.file)} ${i.name}`), ''].join('\n'),
       );
       // 4. The manifest: every file's digest and size, the versions, the package and image lists.
       progress.phase = 'checking the bundle';

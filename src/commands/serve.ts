@@ -59,7 +59,10 @@ export async function serve(opts: ServeCommandOptions, out: Output): Promise<voi
     if ('problem' in b) problems.push(`--bundle ${opts.bundle}: ${b.problem}`);
     else if (bundleFilesProblem(opts.bundle, b.manifest)) problems.push(`--bundle ${bundleFilesProblem(opts.bundle, b.manifest)}`);
     else if (opts.config) {
-      const why = bundleProblem(b.manifest, readConfig(opts.config).cluster.kubernetesVersion, opts.bundle);
+      const { cluster } = readConfig(opts.config);
+      const { cniImages } = await import('../bundle/index.js');
+      const want = { kubernetesVersion: cluster.kubernetesVersion, runtime: `${cluster.runtime.kind}-${cluster.runtime.version}`, imageRepository: cluster.imageRepository, cniImages: cniImages(cluster) };
+      const why = bundleProblem(b.manifest, want, opts.bundle);
       if (why) problems.push(`--bundle ${why}`);
     }
   }

@@ -356,6 +356,7 @@ function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstr
             ['IMPORT_IMAGES', PATHS.importImagesScript],
             ['BUNDLE_URL', cluster.mirrors.bundle],
             ['KUBERNETES_VERSION', cluster.kubernetesVersion],
+            ['IMAGE_REPOSITORY', cluster.imageRepository],
           ] as [string, string][])
         : []),
     ]),

@@ -236,10 +236,33 @@ describe('the bundle on the farm', { timeout: 120_000 }, () => {
     const r = await run(sb, 'import-images.sh');
     assert.equal(r.code, 3);
     assert.match(r.stderr, /built for Kubernetes 1\.17\.4, this node runs 1\.18\.20/);
+    // Another imageRepository: the images would carry names kubeadm does not ask for.
+    const repo = await run(makeSandbox('init', { BUNDLE_URL: bundleUrl, KUBERNETES_VERSION: '1.17.4', IMAGE_REPOSITORY: 'registry.example.com/k8s', RUNTIME_SERVICE: 'containerd' }), 'import-images.sh');
+    assert.equal(repo.code, 3, repo.stderr);
+    assert.match(repo.stderr, /are named for 127\.0\.0\.1:\d+\/google_containers, this cluster's imageRepository is registry\.example\.com\/k8s/);
+    // First boot stops at once on a refused bundle (permanent), with the reason: no RETRIES attempts.
+    const fb = makeSandbox('init', { IMPORT_IMAGES: script('import-images.sh'), BUNDLE_URL: bundleUrl, KUBERNETES_VERSION: '1.18.20', RUNTIME_SERVICE: 'containerd' });
+    const f = await run(fb, 'firstboot.sh', {}, 30_000);
+    assert.notEqual(f.code, 0);
+    const log = readFileSync(fb.p.log, 'utf8');
+    assert.match(log, /ERROR: the offline bundle is not this cluster's: the bundle at .* was built for Kubernetes 1\.17\.4, this node runs 1\.18\.20.*retrying cannot help/);
+    assert.doesNotMatch(log, /importing the bundle's images, attempt 2/, 'no second attempt');
+    assert.ok(!calls(fb).some((c) => c[0] === 'kubeadm' && c[1] === 'init'), 'no kubeadm after a refused bundle');
     const other = join(work, 'other.yaml');
     writeFileSync(other, labYaml('http://127.0.0.1:9', '127.0.0.1:9').replace('kubernetesVersion: 1.17.4', 'kubernetesVersion: 1.18.20'));
     await assert.rejects(serve({ config: other, bundle: out, listen: '127.0.0.1:0' }, quiet), /--bundle .*built for Kubernetes 1\.17\.4, the cluster runs 1\.18\.20/);
     await assert.rejects(serve({ config: other, bundle: work, listen: '127.0.0.1:0' }, quiet), /--bundle .*no bundle\.json/);
+    // The same version, another runtime / image repository / CNI: refused, naming what differs.
+    const lab = readFileSync(join(work, 'cluster.yaml'), 'utf8');
+    const variants: [string, string, RegExp][] = [
+      ['containerd.yaml', lab.replace('kubernetesVersion: 1.17.4\n', 'kubernetesVersion: 1.17.4\n  runtime: { kind: containerd }\n'), /--bundle .*carries the runtime docker-\S+, the cluster runs containerd-/],
+      ['repo.yaml', lab.replace(/imageRepository: .*/, 'imageRepository: registry.example.com/k8s'), /--bundle .*images are named for .*google_containers, the cluster's imageRepository is registry\.example\.com\/k8s/],
+      ['cni.yaml', lab.replace(/cniImageRegistry: .*/, 'cniImageRegistry: registry.example.com/hub'), /--bundle .*lacks the CNI images the cluster's manifest names \(registry\.example\.com\/hub\//],
+    ];
+    for (const [name, text, why] of variants) {
+      writeFileSync(join(work, name), text);
+      await assert.rejects(serve({ config: join(work, name), bundle: out, listen: '127.0.0.1:0' }, quiet), why, name);
+    }
     // A bundle with a file cut short (a copy interrupted) is refused before anything is served.
     const cut = join(work, 'cut-bundle');
     cpSync(out, cut, { recursive: true });
