@@ -12,8 +12,10 @@
 #   STATE_DIR           where the archives are downloaded, verified and marked imported
 # Exit codes: 0 imported (or nothing to do), 3 a bundle for another cluster (version or image
 # repository; permanent: the reason is also left in $STATE_DIR/bundle-images/refused for first boot,
-# which then stops retrying), 4 a download failed its sha256, 5 the runtime refused an archive,
-# 6 the bundle could not be reached.
+# which then stops retrying), 4 a download failed its sha256 or index.txt names a file outside
+# images/ (it comes over plain HTTP: a name with / or a leading dot is refused), 5 the runtime
+# refused an archive, 6 the bundle could not be reached. A downloaded archive is removed on every
+# failure.
 set -euo pipefail
 ENV_FILE=${K8S_IMAGE_ENV:-/etc/k8s-image/firstboot.env}
 # shellcheck source=/dev/null
@@ -56,10 +58,18 @@ fi
 count=0
 while read -r sum file name; do
   case "$sum" in '' | '#'* | kubernetesVersion | imageRepository) continue ;; esac
+  # The name becomes a path under $work: one plain file name, nothing else.
+  case "$file" in
+    '' | */* | .*)
+      say "refused: index.txt names the archive '$file', which is not a plain file name in images/ (an altered index.txt?)"
+      exit 4
+      ;;
+  esac
   if [ -f "$work/$file.imported" ] && [ "$(cat "$work/$file.imported")" = "$sum" ]; then
     continue
   fi
   if ! fetch "$BUNDLE_URL/images/$file" "$work/$file"; then
+    rm -f "$work/$file"
     say "cannot download $BUNDLE_URL/images/$file"
     exit 6
   fi
@@ -73,6 +83,7 @@ while read -r sum file name; do
     *) loader=(ctr -n k8s.io images import "$work/$file") ;;
   esac
   if ! "${loader[@]}" >&2; then
+    rm -f "$work/$file"
     say "${loader[0]} refused $file ($name)"
     exit 5
   fi

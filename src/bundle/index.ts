@@ -77,8 +77,24 @@ async function keep(old: string, dest: string, algo: string, hex: string): Promi
   return d.size;
 }
 
+/**
+ * The kubeadm RPM is run on this machine: first its signature is checked (rpmkeys, a scratch rpm
+ * database holding only the bundle's keys), so a package a mirror or a man in the middle altered is
+ * never executed. rpmkeys exits 0 for an unsigned package too: "signatures OK" must be said.
+ */
+function checkSignature(rpm: string, keys: string[], work: string): void {
+  const db = join(work, 'rpmdb');
+  makeDirSync(db);
+  const imp = spawnSync('rpmkeys', ['--dbpath', db, '--import', ...keys], { encoding: 'utf8' });
+  if (imp.status !== 0) throw new UserError(`bundle: rpmkeys cannot import the signing keys (${(imp.stderr || String(imp.error)).trim().split('\n').pop()})`);
+  const r = spawnSync('rpmkeys', ['--dbpath', db, '--checksig', rpm], { encoding: 'utf8' });
+  const said = `${r.stdout}${r.stderr}`.trim().replace(/\s+/g, ' ');
+  if (r.status !== 0 || !/\bsignatures OK\b/.test(r.stdout)) throw new UserError(`bundle: ${basename(rpm)} is not signed by a key of its repository (rpmkeys --checksig: ${said || `exit ${r.status}`}); its kubeadm is not run: check the mirror and its key, or pass the image list with --kubeadm-images`);
+}
+
 /** The images kubeadm asks for: from the kubeadm binary in the bundle itself (`kubeadm config images list`), the authority on its own version. */
-function kubeadmImageList(cluster: Cluster, kubeadmRpm: string, work: string): string[] {
+function kubeadmImageList(cluster: Cluster, kubeadmRpm: string, work: string, keys: string[]): string[] {
+  checkSignature(kubeadmRpm, keys, work);
   const dir = join(work, 'kubeadm');
   makeDirSync(dir);
   const x = spawnSync('/bin/sh', ['-c', 'rpm2cpio "$1" | cpio -idm --quiet ./usr/bin/kubeadm', 'sh', kubeadmRpm], { cwd: dir, encoding: 'utf8' });
@@ -217,7 +233,8 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
       // 3. Images: the list kubeadm itself gives, and the CNI manifest's.
       const kubeadm = fetched.concat(onDvd).find((p) => p.name === 'kubeadm');
       if (!kubeadm) throw new UserError('bundle: kubeadm is not in the resolved set');
-      const kubeadmList = o.kubeadmImages ?? kubeadmImageList(cluster, join(staging, 'repo/Packages', basename(kubeadm.location)), work);
+      const keyPaths = bundleKeyFiles(cluster).map((k) => join(staging, k.file));
+      const kubeadmList = o.kubeadmImages ?? kubeadmImageList(cluster, join(staging, 'repo/Packages', basename(kubeadm.location)), work, keyPaths);
       const images = [...new Set([...kubeadmList, ...cniImages(cluster)])].sort();
       for (const i of images) parseImageRef(i);
       const insecure = new Set(cluster.mirrors.insecureRegistries);

@@ -26,6 +26,7 @@ const TOOLS: [cmd: string[], pkg: string, why: string][] = [
   [['/usr/bin/python3', '-c', 'import dnf, hawkey'], 'dnf', 'the dependency solver (dnf with its python3-dnf API)'],
   [['createrepo_c', '--version'], 'createrepo-c', 'the repository metadata CentOS 7 yum reads'],
   [['rpm2cpio', '/dev/null'], 'rpm', 'unpacking kubeadm to ask it for its image list'],
+  [['rpmkeys', '--version'], 'rpm', "checking kubeadm's signature before running it"],
   [['cpio', '--version'], 'cpio', 'unpacking kubeadm to ask it for its image list'],
 ];
 

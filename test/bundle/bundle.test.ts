@@ -232,6 +232,25 @@ describe('k8s-image bundle', { timeout: 120_000 }, () => {
     assert.deepEqual(readdirSync(join(work, 'out')), ['lab-bundle']);
   });
 
+  it("kubeadm is run on this machine only when its RPM's signature checks out with the bundle's keys (rpmkeys --checksig)", async () => {
+    // The mirror now serves another key than the one the packages are signed with (a swapped package
+    // would look the same): the bundle refuses to run kubeadm, naming it, and leaves nothing.
+    const gnupg = tempDir('k8s-otherkey-');
+    const g = spawnSync('gpg', ['--batch', '--homedir', gnupg, '--passphrase', '', '--quick-gen-key', 'other <other@example.invalid>', 'rsa2048', 'sign', 'never'], { encoding: 'utf8' });
+    assert.equal(g.status, 0, g.stderr);
+    const other = spawnSync('gpg', ['--batch', '--homedir', gnupg, '--armor', '--export', 'other@example.invalid']).stdout;
+    const keys = ['kubernetes/yum/doc/yum-key.gpg', 'kubernetes/yum/doc/rpm-package-key.gpg', 'docker-ce/gpg'].map((k) => join(work, 'upstream', k));
+    const saved = keys.map((k) => readFileSync(k));
+    try {
+      for (const k of keys) writeFileSync(k, other);
+      const target = join(work, 'out', 'other-key-bundle');
+      await assert.rejects(bundle({ config, output: target }, capture()), /bundle: kubeadm-1\.17\.4-0\.x86_64\.rpm is not signed by a key of its repository \(rpmkeys --checksig: .*\); its kubeadm is not run/);
+      assert.equal(existsSync(target), false);
+    } finally {
+      keys.forEach((k, i) => writeFileSync(k, saved[i]!));
+    }
+  });
+
   it('missing tools: one line naming the Debian packages', () => {
     const empty = tempDir('k8s-nopath-');
     const r = spawnSync(process.execPath, [CLI, 'bundle', '-c', config, '-o', join(work, 'nothing')], { encoding: 'utf8', env: { PATH: empty } });
