@@ -41,6 +41,12 @@ export function checkTools(): void {
   if (missing.length) throw new UserError(`bundle needs ${missing.join(', ')}: apt-get install ${[...new Set(missing.map((m) => /Debian package ([a-z0-9-]+)/.exec(m)![1]))].join(' ')}`);
 }
 
+/** This machine's proxy variables, for dnf's libcurl (a farm's build host often reaches the mirrors only through one). */
+export const PROXY_VARS = ['http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'all_proxy', 'ALL_PROXY'];
+function proxyEnv(): Record<string, string> {
+  return Object.fromEntries(PROXY_VARS.filter((k) => process.env[k]).map((k) => [k, process.env[k]!]));
+}
+
 /**
  * Resolves the pinned set as one transaction with dnf, isolated in `work` (config, repos dir, cache
  * and an empty install root of its own). Throws the solver's own words when a package is missing or
@@ -50,7 +56,7 @@ export async function resolvePackages(work: string, repos: SourceRepo[], package
   const dirs = { reposdir: join(work, 'repos.d'), root: join(work, 'root'), cache: join(work, 'cache') };
   for (const d of Object.values(dirs)) await mkdir(d, { recursive: true });
   const input = JSON.stringify({ ...dirs, repos, packages });
-  const child = spawn('/usr/bin/python3', ['-c', RESOLVE_PY], { cwd: work, stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', HOME: work } });
+  const child = spawn('/usr/bin/python3', ['-c', RESOLVE_PY], { cwd: work, stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', HOME: work, ...proxyEnv() } });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));

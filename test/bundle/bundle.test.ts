@@ -15,6 +15,10 @@ import { gunzipSync } from 'node:zlib';
 import { bundle } from '../../src/commands/bundle.js';
 import type { Output } from '../../src/commands/common.js';
 import { readBundleManifest } from '../../src/bundle/index.js';
+import { resolvePackages } from '../../src/bundle/packages.js';
+import { proxyWarning } from '../../src/bundle/fetch.js';
+import { createServer as createHttpServer, get as httpGet } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tempDir } from '../helpers/tmp.js';
 import { requireTool } from '../helpers/tools.js';
 import { NODE_PACKAGES, buildRepos, labYaml, layer, pushImage, pushLabImages, serveDir, startRegistry } from './upstream.js';
@@ -249,6 +253,36 @@ describe('k8s-image bundle', { timeout: 120_000 }, () => {
     } finally {
       keys.forEach((k, i) => writeFileSync(k, saved[i]!));
     }
+  });
+
+  it("behind an HTTP proxy: dnf (the solver) is given this machine's http_proxy; Node's fetch cannot use it, and bundle says so", async () => {
+    // A forward proxy stand-in (absolute-form request lines, as libcurl sends them to an HTTP proxy)
+    // in front of the mirror; the repository's host does not resolve, so only the proxy reaches it.
+    const seen: string[] = [];
+    const proxy = createHttpServer((req, res) => {
+      seen.push(req.url ?? '');
+      const u = new URL(req.url ?? '/', 'http://invalid');
+      const up = httpGet(`${mirror.url}${u.pathname}`, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.writeHead(502).end());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const saved = process.env.http_proxy;
+    process.env.http_proxy = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    try {
+      const w = tempDir('k8s-proxy-resolve-');
+      const got = await resolvePackages(w, [{ id: 'base', baseurl: 'http://mirror.invalid/centos/7.9.2009/os/x86_64/' }], ['socat']);
+      assert.deepEqual(got.map((p) => p.name), ['socat']);
+      assert.ok(seen.some((u) => u === 'http://mirror.invalid/centos/7.9.2009/os/x86_64/repodata/repomd.xml'), seen.join(' '));
+      assert.match(proxyWarning()!, /^http_proxy is set: the package solver \(dnf\) uses it, but the downloads .* Node [0-9.]+'s fetch, which does not use a proxy/);
+    } finally {
+      if (saved === undefined) delete process.env.http_proxy;
+      else process.env.http_proxy = saved;
+      proxy.close();
+    }
+    assert.equal(proxyWarning({}), undefined);
   });
 
   it('missing tools: one line naming the Debian packages', () => {
