@@ -74,9 +74,11 @@ export async function resolvePackages(work: string, repos: SourceRepo[], package
 export const nevra = (p: ResolvedPackage) => `${p.name}-${p.epoch ? `${p.epoch}:` : ''}${p.version}-${p.release}.${p.arch}`;
 
 /**
- * createrepo_c with what CentOS 7's yum 3 reads: sha256 checksums, gzip for the XML and bzip2 for
- * the sqlite databases (never zstd or xz), the databases included, no timestamps of this run in
- * the package entries' order.
+ * createrepo_c with what CentOS 7's yum 3 reads: sha256 checksums, gzip for the XML and for the
+ * sqlite databases too (never zstd or xz): createrepo_c 0.17.3 applies --general-compress-type gz
+ * to the databases, so they are *.sqlite.gz and --compress-type bz2 changes nothing (yum picks the
+ * decompressor by the file name repomd.xml gives); the databases included, no timestamps of this
+ * run in the package entries' order.
  */
 export function createRepo(dir: string, revision: number): void {
   const r = spawnSync('createrepo_c', ['--quiet', '--database', '--checksum', 'sha256', '--general-compress-type', 'gz', '--compress-type', 'bz2', '--unique-md-filenames', '--revision', String(revision), '--set-timestamp-to-revision', dir], { encoding: 'utf8' });

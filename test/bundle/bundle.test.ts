@@ -122,6 +122,8 @@ describe('k8s-image bundle', { timeout: 120_000 }, () => {
     assert.match(repomd, /<data type="primary_db">/);
     assert.doesNotMatch(repomd, /zst|zck|\.xz"/);
     assert.ok(!/checksum type="(?!sha256)/.test(repomd), 'sha256 checksums only');
+    // createrepo_c 0.17.3: --general-compress-type gz covers the sqlite databases too (not bz2).
+    assert.match(repomd, /<data type="primary_db">[^]*?<location href="repodata\/[0-9a-f]+-primary\.sqlite\.gz"\/>/);
     for (const k of m.manifest.keys) assert.match(readFileSync(join(out, k.file), 'utf8'), /BEGIN PGP PUBLIC KEY BLOCK/);
     assert.deepEqual(m.manifest.keys.map((k) => k.file).sort(), ['keys/docker-ce-stable-1.gpg', 'keys/kubernetes-1.gpg', 'keys/kubernetes-2.gpg']);
     // Every file listed with its digest; the progress display ran.
