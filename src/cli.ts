@@ -322,7 +322,7 @@ program
   .description('air-gapped farms: one offline bundle of everything the nodes download (a yum repository of the pinned packages and their dependencies, the images kubeadm and the CNI need, the signing keys)')
   .addOption(configOption())
   .option('-o, --output <dir>', 'the bundle directory (default: outputs/<cluster>-bundle); re-running into it downloads only what changed')
-  .option('--installer <dvd>', 'the CentOS 7 DVD (ISO image, read in place, or extracted tree): its packages count as available to the nodes and are left out (a smaller bundle, for nodes that also have the DVD as a yum repository)')
+  .option('--installer <dvd>', 'the CentOS 7 DVD (ISO image, read in place, or extracted tree): its packages count as available to the nodes and are left out (a smaller bundle; needs mirrors.installer, the URL of the DVD tree the nodes get as a second repository, like http://<server>:8080/centos7 from serve --installer)')
   .option('--kubeadm-images <list>', 'the images kubeadm asks for, comma-separated (default: asked from the bundled kubeadm itself, which needs an x86_64 Linux host)')
   .option('--iso <file>', 'also write the bundle as one ISO 9660 image (label K8SBUNDLE, made with xorriso, same bundle same bytes) to attach to every node as a CD drive, with mirrors.bundle: iso (VMware, a BMC\'s virtual media: no server needed)')
   .option('--json', 'machine-readable summary on stdout')

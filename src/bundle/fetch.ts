@@ -6,6 +6,16 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
 
+/**
+ * Node 20's fetch ignores http_proxy/https_proxy (its bundled undici is not reachable without a new
+ * dependency): say so once, naming the variable, when one is set. dnf (the solver) does use it.
+ */
+export function proxyWarning(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const name = ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY'].find((k) => env[k]);
+  if (!name) return undefined;
+  return `${name} is set: the package solver (dnf) uses it, but the downloads (packages, keys, images) are made by Node ${process.versions.node}'s fetch, which does not use a proxy; on a machine that reaches the mirrors and registries only through the proxy they fail: run bundle where they are reachable directly`;
+}
+
 /** What a downloaded file must be: its digest (algorithm and hex) and, when known, its size. */
 export interface Expect { algo: string; hex: string; size?: number }
 

@@ -7,7 +7,7 @@
  * re-run keeps every file whose digest still matches and downloads only what changed.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, linkSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { openIso } from '../iso/reader.js';
 import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -20,7 +20,7 @@ import { download, fileDigest, humanBytes } from './fetch.js';
 import { archiveName, fetchBlobs, writeImageArchive } from './images.js';
 import { checkTools, createRepo, nevra, resolvePackages, type ResolvedPackage, type SourceRepo } from './packages.js';
 import { RegistryClient, parseImageRef, type PulledManifest } from './registry.js';
-import { BUNDLE_FORMAT, MANIFEST_FILE, type BundleManifest, readBundleManifest } from './manifest.js';
+import { BUNDLE_FORMAT, MANIFEST_FILE, type BundleManifest, type BundleWant, readBundleManifest } from './manifest.js';
 
 export { BUNDLE_FORMAT, MANIFEST_FILE, readBundleManifest, bundleProblem, type BundleManifest } from './manifest.js';
 
@@ -77,8 +77,24 @@ async function keep(old: string, dest: string, algo: string, hex: string): Promi
   return d.size;
 }
 
+/**
+ * The kubeadm RPM is run on this machine: first its signature is checked (rpmkeys, a scratch rpm
+ * database holding only the bundle's keys), so a package a mirror or a man in the middle altered is
+ * never executed. rpmkeys exits 0 for an unsigned package too: "signatures OK" must be said.
+ */
+function checkSignature(rpm: string, keys: string[], work: string): void {
+  const db = join(work, 'rpmdb');
+  makeDirSync(db);
+  const imp = spawnSync('rpmkeys', ['--dbpath', db, '--import', ...keys], { encoding: 'utf8' });
+  if (imp.status !== 0) throw new UserError(`bundle: rpmkeys cannot import the signing keys (${(imp.stderr || String(imp.error)).trim().split('\n').pop()})`);
+  const r = spawnSync('rpmkeys', ['--dbpath', db, '--checksig', rpm], { encoding: 'utf8' });
+  const said = `${r.stdout}${r.stderr}`.trim().replace(/\s+/g, ' ');
+  if (r.status !== 0 || !/\bsignatures OK\b/.test(r.stdout)) throw new UserError(`bundle: ${basename(rpm)} is not signed by a key of its repository (rpmkeys --checksig: ${said || `exit ${r.status}`}); its kubeadm is not run: check the mirror and its key, or pass the image list with --kubeadm-images`);
+}
+
 /** The images kubeadm asks for: from the kubeadm binary in the bundle itself (`kubeadm config images list`), the authority on its own version. */
-function kubeadmImageList(cluster: Cluster, kubeadmRpm: string, work: string): string[] {
+function kubeadmImageList(cluster: Cluster, kubeadmRpm: string, work: string, keys: string[]): string[] {
+  checkSignature(kubeadmRpm, keys, work);
   const dir = join(work, 'kubeadm');
   makeDirSync(dir);
   const x = spawnSync('/bin/sh', ['-c', 'rpm2cpio "$1" | cpio -idm --quiet ./usr/bin/kubeadm', 'sh', kubeadmRpm], { cwd: dir, encoding: 'utf8' });
@@ -91,6 +107,11 @@ function kubeadmImageList(cluster: Cluster, kubeadmRpm: string, work: string): s
 }
 
 /** The images the CNI manifest names (the same manifest the init master applies). */
+/** What a bundle must match to serve this cluster (serve --bundle -c, remaster --bundle). */
+export function bundleWant(cluster: Cluster): BundleWant {
+  return { kubernetesVersion: cluster.kubernetesVersion, runtime: `${cluster.runtime.kind}-${cluster.runtime.version}`, imageRepository: cluster.imageRepository, cniImages: cniImages(cluster) };
+}
+
 export function cniImages(cluster: Cluster): string[] {
   const out = new Set<string>();
   for (const doc of yaml.loadAll(cniManifest(cluster))) {
@@ -148,8 +169,12 @@ function installerRepo(installer: string, work: string): string {
 }
 
 export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
-  checkTools();
   const { cluster } = o;
+  // The DVD's packages are left out: the nodes must have the DVD as a repository, or their yum
+  // (in %post, or on a cloud image) finds none of them.
+  if (o.installer && !cluster.mirrors.installer)
+    throw new UserError(`--installer leaves the DVD's packages out of the bundle, but the nodes have no DVD repository to take them from: set mirrors.installer to where they reach the DVD tree (serve --installer serves it as http://<server>:8080/centos7), or build the bundle without --installer`);
+  checkTools();
   const target = resolve(o.output);
   let old: BundleManifest | undefined;
   if (existsSync(target)) {
@@ -213,7 +238,8 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
       // 3. Images: the list kubeadm itself gives, and the CNI manifest's.
       const kubeadm = fetched.concat(onDvd).find((p) => p.name === 'kubeadm');
       if (!kubeadm) throw new UserError('bundle: kubeadm is not in the resolved set');
-      const kubeadmList = o.kubeadmImages ?? kubeadmImageList(cluster, join(staging, 'repo/Packages', basename(kubeadm.location)), work);
+      const keyPaths = bundleKeyFiles(cluster).map((k) => join(staging, k.file));
+      const kubeadmList = o.kubeadmImages ?? kubeadmImageList(cluster, join(staging, 'repo/Packages', basename(kubeadm.location)), work, keyPaths);
       const images = [...new Set([...kubeadmList, ...cniImages(cluster)])].sort();
       for (const i of images) parseImageRef(i);
       const insecure = new Set(cluster.mirrors.insecureRegistries);
@@ -243,10 +269,10 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
         imageRecords.push({ name: image, file, manifestDigest: p.digest, ...(p.indexDigest ? { indexDigest: p.indexDigest } : {}), layers: p.manifest.layers.length, ...rec });
         checkpoint();
       }
-      // The node's import script reads this list (bash 4.2, no JSON parser): version line, then sha256 file name.
+      // The node's import script reads this list (bash 4.2, no JSON parser): version and image repository lines, then sha256 file name.
       await writeFile(
         join(staging, 'images/index.txt'),
-        [`# k8s-image bundle images for Kubernetes ${cluster.kubernetesVersion}`, `kubernetesVersion ${cluster.kubernetesVersion}`, ...imageRecords.map((i) => `${i.sha256} ${basename(i.file)} ${i.name}`), ''].join('\n'),
+        [`# k8s-image bundle images for Kubernetes ${cluster.kubernetesVersion}`, `kubernetesVersion ${cluster.kubernetesVersion}`, `imageRepository ${cluster.imageRepository}`, ...imageRecords.map((i) => `${i.sha256} ${basename(i.file)} ${i.name}`), ''].join('\n'),
       );
       // 4. The manifest: every file's digest and size, the versions, the package and image lists.
       progress.phase = 'checking the bundle';
@@ -268,6 +294,9 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
       if (!manifest.installer) delete manifest.installer;
       await writeFile(join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o644 });
       o.progress('');
+      // Served to everyone (serve --bundle refuses a private file, nginx reads as its own user):
+      // explicit modes, not what the umask left (mkdtemp makes the folder 0700).
+      publicModes(staging);
       await swapIntoPlace([{ staged: staging, target }]);
       removeNow(work);
       const totalBytes = files.reduce((a, f) => a + f.size, 0);
@@ -275,6 +304,16 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
     });
   } finally {
     cleanup();
+  }
+}
+
+/** Every folder 0755, every file 0644, whatever the umask was. */
+function publicModes(dir: string): void {
+  chmodSync(dir, 0o755);
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) publicModes(p);
+    else if (e.isFile()) chmodSync(p, 0o644);
   }
 }
 

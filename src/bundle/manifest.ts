@@ -37,9 +37,24 @@ export function readBundleManifest(dir: string): { manifest: BundleManifest } | 
   }
 }
 
-/** Why a bundle cannot serve a cluster of this Kubernetes version (undefined when it can). */
-export function bundleProblem(m: BundleManifest, kubernetesVersion: string, dir: string): string | undefined {
-  if (m.kubernetesVersion !== kubernetesVersion) return `${dir}: this bundle was built for Kubernetes ${m.kubernetesVersion}, the cluster runs ${kubernetesVersion}; its packages and images would not match what kubeadm asks for: run k8s-image bundle -c <this cluster.yaml> -o ${dir} again`;
+/** What a cluster needs of its bundle: the values bundle.json records, and the CNI's image names. */
+export interface BundleWant {
+  kubernetesVersion: string;
+  /** `<kind>-<version>`, as bundle.json's runtime. */
+  runtime: string;
+  imageRepository: string;
+  cniImages: string[];
+}
+
+/** Why a bundle cannot serve this cluster (undefined when it can): its version, runtime, image repository and CNI images. */
+export function bundleProblem(m: BundleManifest, want: BundleWant, dir: string): string | undefined {
+  const again = `run k8s-image bundle -c <this cluster.yaml> -o ${dir} again`;
+  if (m.kubernetesVersion !== want.kubernetesVersion) return `${dir}: this bundle was built for Kubernetes ${m.kubernetesVersion}, the cluster runs ${want.kubernetesVersion}; its packages and images would not match what kubeadm asks for: ${again}`;
+  if (m.runtime !== want.runtime) return `${dir}: this bundle carries the runtime ${m.runtime}, the cluster runs ${want.runtime}; the nodes would find no package of their runtime in it: ${again}`;
+  if (m.imageRepository !== want.imageRepository) return `${dir}: this bundle's images are named for ${m.imageRepository}, the cluster's imageRepository is ${want.imageRepository}; kubeadm would not find them imported and pull from the network: ${again}`;
+  const have = new Set(m.images.map((i) => i.name));
+  const missing = want.cniImages.filter((i) => !have.has(i));
+  if (missing.length) return `${dir}: this bundle lacks the CNI images the cluster's manifest names (${missing.join(', ')}); another cni or mirrors.cniImageRegistry: ${again}`;
   return undefined;
 }
 

@@ -26,6 +26,7 @@ const TOOLS: [cmd: string[], pkg: string, why: string][] = [
   [['/usr/bin/python3', '-c', 'import dnf, hawkey'], 'dnf', 'the dependency solver (dnf with its python3-dnf API)'],
   [['createrepo_c', '--version'], 'createrepo-c', 'the repository metadata CentOS 7 yum reads'],
   [['rpm2cpio', '/dev/null'], 'rpm', 'unpacking kubeadm to ask it for its image list'],
+  [['rpmkeys', '--version'], 'rpm', "checking kubeadm's signature before running it"],
   [['cpio', '--version'], 'cpio', 'unpacking kubeadm to ask it for its image list'],
 ];
 
@@ -40,6 +41,12 @@ export function checkTools(): void {
   if (missing.length) throw new UserError(`bundle needs ${missing.join(', ')}: apt-get install ${[...new Set(missing.map((m) => /Debian package ([a-z0-9-]+)/.exec(m)![1]))].join(' ')}`);
 }
 
+/** This machine's proxy variables, for dnf's libcurl (a farm's build host often reaches the mirrors only through one). */
+export const PROXY_VARS = ['http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'all_proxy', 'ALL_PROXY'];
+function proxyEnv(): Record<string, string> {
+  return Object.fromEntries(PROXY_VARS.filter((k) => process.env[k]).map((k) => [k, process.env[k]!]));
+}
+
 /**
  * Resolves the pinned set as one transaction with dnf, isolated in `work` (config, repos dir, cache
  * and an empty install root of its own). Throws the solver's own words when a package is missing or
@@ -49,7 +56,7 @@ export async function resolvePackages(work: string, repos: SourceRepo[], package
   const dirs = { reposdir: join(work, 'repos.d'), root: join(work, 'root'), cache: join(work, 'cache') };
   for (const d of Object.values(dirs)) await mkdir(d, { recursive: true });
   const input = JSON.stringify({ ...dirs, repos, packages });
-  const child = spawn('/usr/bin/python3', ['-c', RESOLVE_PY], { cwd: work, stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', HOME: work } });
+  const child = spawn('/usr/bin/python3', ['-c', RESOLVE_PY], { cwd: work, stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', HOME: work, ...proxyEnv() } });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -67,9 +74,11 @@ export async function resolvePackages(work: string, repos: SourceRepo[], package
 export const nevra = (p: ResolvedPackage) => `${p.name}-${p.epoch ? `${p.epoch}:` : ''}${p.version}-${p.release}.${p.arch}`;
 
 /**
- * createrepo_c with what CentOS 7's yum 3 reads: sha256 checksums, gzip for the XML and bzip2 for
- * the sqlite databases (never zstd or xz), the databases included, no timestamps of this run in
- * the package entries' order.
+ * createrepo_c with what CentOS 7's yum 3 reads: sha256 checksums, gzip for the XML and for the
+ * sqlite databases too (never zstd or xz): createrepo_c 0.17.3 applies --general-compress-type gz
+ * to the databases, so they are *.sqlite.gz and --compress-type bz2 changes nothing (yum picks the
+ * decompressor by the file name repomd.xml gives); the databases included, no timestamps of this
+ * run in the package entries' order.
  */
 export function createRepo(dir: string, revision: number): void {
   const r = spawnSync('createrepo_c', ['--quiet', '--database', '--checksum', 'sha256', '--general-compress-type', 'gz', '--compress-type', 'bz2', '--unique-md-filenames', '--revision', String(revision), '--set-timestamp-to-revision', dir], { encoding: 'utf8' });

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { buildBundle } from '../bundle/index.js';
 import { writeBundleIso } from '../bundle/iso.js';
-import { humanBytes } from '../bundle/fetch.js';
+import { humanBytes, proxyWarning } from '../bundle/fetch.js';
 import { buildEpoch, checkOutputFile } from '../output/index.js';
 import { readConfig, type Output } from './common.js';
 
@@ -13,6 +13,8 @@ export async function bundle(opts: BundleCommandOptions, out: Output): Promise<v
   const loaded = readConfig(opts.config);
   for (const w of loaded.warnings) out.warn(w);
   const { cluster } = loaded;
+  const proxyNote = proxyWarning();
+  if (proxyNote) out.warn(proxyNote);
   if (cluster.proxy) out.warn('cluster.proxy is the nodes\' proxy: bundle fetches the mirrors and registries directly (run it on a machine that reaches them)');
   const output = opts.output ?? join('outputs', `${cluster.name}-bundle`);
   let kubeadmImages: string[] | undefined;

@@ -37,7 +37,8 @@ export async function remaster(opts: RemasterCommandOptions, out: Output): Promi
     const r = readBundleManifest(opts.bundle);
     if ('problem' in r) problems.push(`--bundle ${r.problem}`);
     else {
-      const p = bundleProblem(r.manifest, cluster.kubernetesVersion, opts.bundle);
+      const { bundleWant } = await import('../bundle/index.js');
+      const p = bundleProblem(r.manifest, bundleWant(cluster), opts.bundle);
       if (p) problems.push(`--bundle ${p}`);
     }
     if (opts.iso && !problems.length) {

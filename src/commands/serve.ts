@@ -60,7 +60,9 @@ export async function serve(opts: ServeCommandOptions, out: Output): Promise<voi
     if ('problem' in b) problems.push(`--bundle ${opts.bundle}: ${b.problem}`);
     else if (bundleFilesProblem(opts.bundle, b.manifest)) problems.push(`--bundle ${bundleFilesProblem(opts.bundle, b.manifest)}`);
     else if (opts.config) {
-      const why = bundleProblem(b.manifest, readConfig(opts.config).cluster.kubernetesVersion, opts.bundle);
+      const { cluster } = readConfig(opts.config);
+      const { bundleWant } = await import('../bundle/index.js');
+      const why = bundleProblem(b.manifest, bundleWant(cluster), opts.bundle);
       if (why) problems.push(`--bundle ${why}`);
     }
   }

@@ -396,7 +396,9 @@ function resolveMirrors(f: ClusterFile, kubernetesVersion: string, inTable: bool
     insecureRegistries: f.mirrors?.insecureRegistries ?? [],
     cniImageRegistry: f.mirrors?.cniImageRegistry ?? p.cniImageRegistry,
     ...(f.mirrors?.bundle ? { bundle: f.mirrors.bundle === 'iso' ? 'iso' : f.mirrors.bundle.replace(/\/+$/, '') } : {}),
+    ...(f.mirrors?.bundle && f.mirrors.installer ? { installer: f.mirrors.installer.replace(/\/+$/, '') } : {}),
   };
+  if (f.mirrors?.installer && !f.mirrors.bundle) r.warnings.push('mirrors.installer: set without mirrors.bundle; it has no effect (without a bundle the nodes take every package from mirrors.centos)');
   if (inTable && minorFacts(kubernetesVersion).repo === 'el7' && !mirrors.kubernetesEl7) {
     r.errors.push(
       `mirrors.kubernetesEl7: Kubernetes ${kubernetesVersion} comes from the legacy el7 repository, which the Kubernetes project shut down in 2024; set mirrors.kubernetesEl7 to a mirror that still carries it (preset aliyun does: https://mirrors.aliyun.com/kubernetes/yum)`,

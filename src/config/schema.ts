@@ -236,6 +236,7 @@ export const ClusterFileSchema = z
         registryMirrors: z.array(url).optional(),
         insecureRegistries: z.array(str(P.HOST_PORT, 'host[:port] like registry.local:5000')).optional(),
         bundle: str(new RegExp(`^iso$|${P.HTTP_URL.source}`), BUNDLE_WHAT).optional(),
+        installer: url.optional(),
         cniImageRegistry: str(P.IMAGE_REPO, 'a registry host[/path] serving the Docker Hub CNI images, like docker.m.daocloud.io or harbor.example.com/dockerhub').optional(),
       })
       .strict()

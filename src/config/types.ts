@@ -95,6 +95,12 @@ export interface Mirrors {
    * and mounted read-only at /run/k8s-image/bundle (node-files/bundle-mount.sh).
    */
   bundle?: string;
+  /**
+   * With mirrors.bundle: where the nodes reach the CentOS 7 DVD tree (serve --installer's /centos7),
+   * written as their repository k8s-image-installer; a bundle made with --installer leaves the DVD's
+   * packages out, so it needs this.
+   */
+  installer?: string;
   /** Registry (host[/path]) that serves the CNI's Docker Hub images (flannel, calico) in place of docker.io. */
   cniImageRegistry: string;
 }

@@ -8,7 +8,7 @@ import { readAsset } from '../assets.js';
 import { criSocket, dockerCompanions, kubernetesPackageVersion, minorFacts, IPVS_MODULES } from '../versions/index.js';
 import { kubeadmConfig, endpointText } from './kubeadm.js';
 import { cniManifest } from './cni.js';
-import { BUNDLE_ISO_LABEL, BUNDLE_ISO_MOUNT, bundleBaseUrl, renderRepoFile, yumRepos } from './repos.js';
+import { BUNDLE_ISO_LABEL, BUNDLE_ISO_MOUNT, BUNDLE_REPO_ID, bundleBaseUrl, renderRepoFile, yumRepos, type YumRepo } from './repos.js';
 import { isLocalProxyNode, lbFiles, lbFirewallProtocols, lbPackages, lbServices, localEndpointHosts, localProxy } from './lb.js';
 import { bootEnv, bootPlan, kernelPackages, kernelRepo } from './kernel.js';
 import { PATHS, type NodePlan, type PlanFile, type PlanNetDevice, type PlanRoute } from './types.js';
@@ -376,6 +376,7 @@ function firstbootEnv(cluster: Cluster, node: Node, bootstrap: NodePlan['bootstr
             ['BUNDLE_URL', bundleBaseUrl(cluster)!],
             ['KUBERNETES_VERSION', cluster.kubernetesVersion],
             ...bundleMountEnv(cluster, where),
+            ['IMAGE_REPOSITORY', cluster.imageRepository],
           ] as [string, string][])
         : []),
     ]),
@@ -441,16 +442,52 @@ function kubernetesCommon(cluster: Cluster): { files: PlanFile[]; packages: stri
 }
 
 /**
- * Every package any node of the cluster installs (Kubernetes nodes, lb nodes, firewalld when open),
- * from the same lists planNode uses: what `k8s-image bundle` resolves as one transaction.
+ * The packages one node installs (its install.env PACKAGES): the base set, firewalld when open, and
+ * on Kubernetes nodes the pinned set, kernel-lt and a local proxy; on lb nodes the proxy; then the
+ * node's own custom.packages. planNode renders exactly this list, and clusterPackages is its union.
+ */
+export function nodePackages(cluster: Cluster, node: Node): string[] {
+  const isK8s = node.role !== 'lb';
+  const firewall = cluster.os.firewall === 'open' ? ['firewalld'] : [];
+  const packages = [...BASE_PACKAGES, ...firewall, ...(isK8s ? KUBERNETES_NODE_PACKAGES : [])];
+  if (isK8s) {
+    packages.push(...pinnedPackages(cluster), ...kernelPackages(cluster));
+    if (isLocalProxyNode(cluster, node)) packages.push(...lbPackages(cluster));
+    if (node.role === 'master') packages.push(...MASTER_PACKAGES);
+  } else packages.push(...lbPackages(cluster));
+  // One's own packages, pinned, in the same yum transaction.
+  packages.push(...(node.custom?.packages ?? []));
+  return packages;
+}
+
+/** What a golden image adds for itself: cloud-init, which gives each clone its identity and role from its own seed. */
+const GOLDEN_PACKAGES = ['cloud-init', 'cloud-utils-growpart'];
+
+/** The packages a golden image installs (its install.env PACKAGES): every Kubernetes node's, and cloud-init. */
+export function goldenPackages(cluster: Cluster): string[] {
+  const firewall = cluster.os.firewall === 'open' ? ['firewalld'] : [];
+  // Any clone may become a master: what masters need too.
+  return [...BASE_PACKAGES, ...firewall, ...KUBERNETES_NODE_PACKAGES, ...GOLDEN_PACKAGES, ...pinnedPackages(cluster), ...kernelPackages(cluster), ...MASTER_PACKAGES];
+}
+
+/**
+ * Every package any node of the cluster installs: the union of what planNode gives each node and
+ * planGolden the golden image (one source of truth), what `k8s-image bundle` resolves as one transaction.
  */
 export function clusterPackages(cluster: Cluster): string[] {
-  const firewall = cluster.os.firewall === 'open' ? ['firewalld'] : [];
-  const pkgs = new Set<string>();
-  if (cluster.nodes.some((n) => n.role !== 'lb')) for (const p of [...BASE_PACKAGES, ...firewall, ...KUBERNETES_NODE_PACKAGES, ...pinnedPackages(cluster)]) pkgs.add(p);
-  if (cluster.nodes.some((n) => n.role === 'master')) for (const p of MASTER_PACKAGES) pkgs.add(p);
-  if (cluster.nodes.some((n) => n.role === 'lb')) for (const p of [...BASE_PACKAGES, ...firewall, ...lbPackages(cluster)]) pkgs.add(p);
+  const pkgs = new Set<string>(goldenPackages(cluster));
+  for (const node of cluster.nodes) for (const p of nodePackages(cluster, node)) pkgs.add(p);
   return [...pkgs];
+}
+
+/** The repositories whose excludes (the version holds) install.sh lifts for its own pinned install. */
+function disableExcludes(cluster: Cluster, kernel: boolean): string {
+  return ['kubernetes', 'docker-ce-stable', ...(kernel ? ['elrepo-kernel'] : []), ...(cluster.mirrors.bundle ? [BUNDLE_REPO_ID] : [])].join(',');
+}
+
+/** With mirrors.bundle every repository but the bundle's is written off (kernel-lt comes from the bundle too). */
+function offWithBundle(cluster: Cluster, repos: YumRepo[]): YumRepo[] {
+  return cluster.mirrors.bundle ? repos.map((r) => ({ ...r, enabled: false })) : repos;
 }
 
 /** How the node is delivered, where it changes what lands on it. */
@@ -509,7 +546,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string, w
     files.push(file(path, renderRepoFile(repos.map((r) => (r.id === 'epel' && needEpel ? { ...r, enabled: true } : r)), yumProxy)));
   }
   const kernel = isK8s ? kernelRepo(cluster) : undefined;
-  if (kernel) files.push(file(kernel.file, renderRepoFile(kernel.repos, yumProxy)));
+  if (kernel) files.push(file(kernel.file, renderRepoFile(offWithBundle(cluster, kernel.repos), yumProxy)));
   const boot = isK8s ? bootPlan(cluster) : { args: [] };
   const firewallOpen = cluster.os.firewall === 'open';
   if (firewallOpen) {
@@ -529,7 +566,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string, w
   }
   // firewalld is in @core but not on every cloud image; enabling a unit that is not there fails the install.
   const basePackages = [...BASE_PACKAGES, ...(firewallOpen ? ['firewalld'] : []), ...(isK8s ? KUBERNETES_NODE_PACKAGES : [])];
-  let packages = [...basePackages];
+  const packages = nodePackages(cluster, node);
   if (isK8s) {
     const common = kubernetesCommon(cluster);
     files.push(...common.files);
@@ -547,7 +584,6 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string, w
       files.push(file('/etc/systemd/system/k8s-image-token-keeper.service', readAsset('node-files/k8s-image-token-keeper.service')));
       files.push(file('/etc/systemd/system/k8s-image-token-keeper.timer', readAsset('node-files/k8s-image-token-keeper.timer')));
     }
-    packages = [...packages, ...common.packages, ...kernelPackages(cluster), ...(node.role === 'master' ? MASTER_PACKAGES : [])];
     enableServices.push(...common.enableServices);
     // The runtime's data on a disk of its own: the runtime starts only once it is mounted. On a clone
     // (cloud-init path) the runtime may already be installed and enabled, and cc_mounts only adds the
@@ -561,19 +597,15 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string, w
       // loadBalancer.kind local: this node's own proxy to every master, listening before the join.
       const proxy = localProxy(cluster);
       files.push(...proxy.files);
-      packages = [...packages, ...proxy.packages];
       enableServices.push(...proxy.services);
       startServices.push(...proxy.services);
     }
   } else {
     files.push(...lbFiles(cluster, node));
-    packages = [...packages, ...lbPackages(cluster)];
     enableServices.push(...lbServices(cluster));
     // The proxy must listen as soon as cloud-init is done: the first master's init goes through it.
     startServices.push(...lbServices(cluster));
   }
-  // One's own packages, pinned, in the same yum transaction.
-  packages = [...packages, ...(node.custom?.packages ?? [])];
   const hookPoints = new Set((node.custom?.hooks ?? []).filter((h) => node.role !== 'lb' || h.point === 'after-install').map((h) => h.point));
   // Progress reports: the node's own key (derived from the CA key; only this node and the server hold it) and the sender.
   const reportUrl = cluster.status ? `${cluster.status.url}/report` : undefined;
@@ -598,7 +630,7 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string, w
       PATHS.installEnv,
       envFile('k8s-image install settings for this node (see node-files/README.md)', [
         ['PACKAGES', packages],
-        ['DISABLE_EXCLUDES', isK8s ? `kubernetes,docker-ce-stable${kernel ? ',elrepo-kernel' : ''}` : 'main'],
+        ['DISABLE_EXCLUDES', isK8s ? disableExcludes(cluster, !!kernel) : 'main'],
         ['ENABLE_SERVICES', enableServices],
         ['DISABLE_SERVICES', disableServices],
         ['START_SERVICES', startServices],
@@ -675,9 +707,6 @@ export function planNode(cluster: Cluster, secrets: Secrets, nodeName: string, w
   };
 }
 
-/** What a golden image adds for itself: cloud-init, which gives each clone its identity and role from its own seed. */
-const GOLDEN_PACKAGES = ['cloud-init', 'cloud-utils-growpart'];
-
 /**
  * The golden image of a cluster: everything every Kubernetes node of it needs (the same files and
  * packages as planNode, from kubernetesCommon) but no identity, no role and no secret (no CA key, no
@@ -693,12 +722,11 @@ export function planGolden(cluster: Cluster, secrets: Secrets): NodePlan {
   const files: PlanFile[] = [file('/etc/chrony.conf', chronyConf(cluster))];
   for (const { file: path, repos } of yumRepos(cluster)) files.push(file(path, renderRepoFile(repos, yumProxy)));
   const kernel = kernelRepo(cluster);
-  if (kernel) files.push(file(kernel.file, renderRepoFile(kernel.repos, yumProxy)));
+  if (kernel) files.push(file(kernel.file, renderRepoFile(offWithBundle(cluster, kernel.repos), yumProxy)));
   const boot = bootPlan(cluster);
   files.push(...common.files);
   const basePackages = [...BASE_PACKAGES, ...(firewallOpen ? ['firewalld'] : []), ...KUBERNETES_NODE_PACKAGES, ...GOLDEN_PACKAGES];
-  // Any clone may become a master: what masters need too.
-  const packages = [...basePackages, ...common.packages, ...kernelPackages(cluster), ...MASTER_PACKAGES];
+  const packages = goldenPackages(cluster);
   const enableServices = ['chronyd', ...(firewallOpen ? ['firewalld'] : []), ...common.enableServices];
   const disableServices = firewallOpen ? ['iptables', 'ip6tables'] : ['firewalld', 'iptables', 'ip6tables'];
   const runtimeService = cluster.runtime.kind === 'docker' ? 'docker' : 'containerd';
@@ -743,7 +771,7 @@ export function planGolden(cluster: Cluster, secrets: Secrets): NodePlan {
       PATHS.installEnv,
       envFile('k8s-image install settings of the golden image (see node-files/README.md)', [
         ['PACKAGES', packages],
-        ['DISABLE_EXCLUDES', `kubernetes,docker-ce-stable${kernel ? ',elrepo-kernel' : ''}`],
+        ['DISABLE_EXCLUDES', disableExcludes(cluster, !!kernel)],
         ['ENABLE_SERVICES', enableServices],
         ['DISABLE_SERVICES', disableServices],
         ['START_SERVICES', []],

@@ -1,5 +1,7 @@
 import type { Cluster } from '../config/index.js';
 import { minorFacts, parseVersion } from '../versions/index.js';
+import { kernelRepo } from './kernel.js';
+import { isLocalProxyNode } from './lb.js';
 
 export interface YumRepo {
   id: string;
@@ -26,6 +28,12 @@ export function bundleBaseUrl(cluster: Cluster): string | undefined {
   return b === 'iso' ? `file://${BUNDLE_ISO_MOUNT}` : b;
 }
 
+/** The offline bundle's repository id (mirrors.bundle). */
+export const BUNDLE_REPO_ID = 'k8s-image-bundle';
+
+/** The DVD tree's repository id beside the bundle (mirrors.installer). */
+export const INSTALLER_REPO_ID = 'k8s-image-installer';
+
 /** Packages held back from `yum update`: installed only with --disableexcludes. */
 export const KUBERNETES_HELD = ['kubelet', 'kubeadm', 'kubectl', 'kubernetes-cni', 'cri-tools'];
 export const RUNTIME_HELD = ['docker-ce', 'docker-ce-cli', 'containerd.io'];
@@ -41,14 +49,25 @@ export function yumRepos(cluster: Cluster): { file: string; repos: YumRepo[] }[]
   // mirrors.bundle: the offline bundle is the one enabled repository; the others stay written but
   // off, so `yum-config-manager --enable` brings a mirror back when the farm is connected again.
   const own: YumRepo = {
-    id: 'k8s-image-bundle',
+    id: BUNDLE_REPO_ID,
     name: `k8s-image offline bundle (Kubernetes ${cluster.kubernetesVersion})`,
     baseurl: `${bundle}/repo/`,
     gpgkey: ['file:///etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-7', ...bundleKeyFiles(cluster).map((k) => `${bundle}/${k.file}`)],
     enabled: true,
+    // The same holds as the upstream repositories: `yum update` never moves a pinned package.
+    exclude: bundleHeld(cluster),
     local: true,
   };
-  return upstream.map((f) => ({ file: f.file, repos: [...(f.file === '/etc/yum.repos.d/CentOS-Base.repo' ? [own] : []), ...f.repos.map((r) => ({ ...r, enabled: false }))] }));
+  // mirrors.installer: the DVD tree, for the packages a bundle made with --installer leaves out.
+  const dvd: YumRepo[] = cluster.mirrors.installer
+    ? [{ id: INSTALLER_REPO_ID, name: 'CentOS 7 DVD (the install medium, beside the offline bundle)', baseurl: `${cluster.mirrors.installer}/`, gpgkey: ['file:///etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-7'], enabled: true, local: true }]
+    : [];
+  return upstream.map((f) => ({ file: f.file, repos: [...(f.file === '/etc/yum.repos.d/CentOS-Base.repo' ? [own, ...dvd] : []), ...f.repos.map((r) => ({ ...r, enabled: false }))] }));
+}
+
+/** What the bundle repository holds back (installed with --disableexcludes=k8s-image-bundle): the upstream repos' excludes. */
+function bundleHeld(cluster: Cluster): string[] {
+  return [...new Set(bundleSourceRepos(cluster).flatMap((r) => r.exclude ?? []))];
 }
 
 /** The upstream repositories (mirrors.*): what nodes use without a bundle, and what the bundle is made from. */
@@ -110,14 +129,18 @@ export function renderRepoFile(repos: YumRepo[], proxy?: string): string {
 }
 
 /**
- * The repositories `k8s-image bundle` resolves against: the enabled upstream ones (EPEL too when
- * an lb node takes nginx from it), with $basearch left for the solver (it is x86_64 there).
+ * The repositories `k8s-image bundle` resolves against: the enabled upstream ones, EPEL when a node
+ * takes nginx from it (an lb node, or a worker's local proxy), and ELRepo's kernel repository with
+ * os.kernel lt; $basearch left for the solver (it is x86_64 there).
  */
 export function bundleSourceRepos(cluster: Cluster): YumRepo[] {
-  const needEpel = cluster.nodes.some((n) => n.role === 'lb') && cluster.loadBalancer.kind === 'nginx';
-  return upstreamRepoFiles(cluster)
-    .flatMap((f) => f.repos)
-    .filter((r) => r.enabled || (r.id === 'epel' && needEpel));
+  const needEpel = cluster.loadBalancer.kind === 'nginx' && cluster.nodes.some((n) => n.role === 'lb' || isLocalProxyNode(cluster, n));
+  return [
+    ...upstreamRepoFiles(cluster)
+      .flatMap((f) => f.repos)
+      .filter((r) => r.enabled || (r.id === 'epel' && needEpel)),
+    ...(kernelRepo(cluster)?.repos ?? []),
+  ];
 }
 
 /**

@@ -15,6 +15,10 @@ import { gunzipSync } from 'node:zlib';
 import { bundle } from '../../src/commands/bundle.js';
 import type { Output } from '../../src/commands/common.js';
 import { readBundleManifest } from '../../src/bundle/index.js';
+import { resolvePackages } from '../../src/bundle/packages.js';
+import { proxyWarning } from '../../src/bundle/fetch.js';
+import { createServer as createHttpServer, get as httpGet } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tempDir } from '../helpers/tmp.js';
 import { requireTool } from '../helpers/tools.js';
 import { NODE_PACKAGES, buildRepos, labYaml, layer, pushImage, pushLabImages, serveDir, startRegistry } from './upstream.js';
@@ -118,6 +122,8 @@ describe('k8s-image bundle', { timeout: 120_000 }, () => {
     assert.match(repomd, /<data type="primary_db">/);
     assert.doesNotMatch(repomd, /zst|zck|\.xz"/);
     assert.ok(!/checksum type="(?!sha256)/.test(repomd), 'sha256 checksums only');
+    // createrepo_c 0.17.3: --general-compress-type gz covers the sqlite databases too (not bz2).
+    assert.match(repomd, /<data type="primary_db">[^]*?<location href="repodata\/[0-9a-f]+-primary\.sqlite\.gz"\/>/);
     for (const k of m.manifest.keys) assert.match(readFileSync(join(out, k.file), 'utf8'), /BEGIN PGP PUBLIC KEY BLOCK/);
     assert.deepEqual(m.manifest.keys.map((k) => k.file).sort(), ['keys/docker-ce-stable-1.gpg', 'keys/kubernetes-1.gpg', 'keys/kubernetes-2.gpg']);
     // Every file listed with its digest; the progress display ran.
@@ -249,6 +255,55 @@ describe('k8s-image bundle', { timeout: 120_000 }, () => {
     const again = join(work, 'again.iso');
     await bundle({ config, output: out, iso: again }, capture());
     assert.ok(readFileSync(again).equals(readFileSync(iso)));
+  });
+
+  it("kubeadm is run on this machine only when its RPM's signature checks out with the bundle's keys (rpmkeys --checksig)", async () => {
+    // The mirror now serves another key than the one the packages are signed with (a swapped package
+    // would look the same): the bundle refuses to run kubeadm, naming it, and leaves nothing.
+    const gnupg = tempDir('k8s-otherkey-');
+    const g = spawnSync('gpg', ['--batch', '--homedir', gnupg, '--passphrase', '', '--quick-gen-key', 'other <other@example.invalid>', 'rsa2048', 'sign', 'never'], { encoding: 'utf8' });
+    assert.equal(g.status, 0, g.stderr);
+    const other = spawnSync('gpg', ['--batch', '--homedir', gnupg, '--armor', '--export', 'other@example.invalid']).stdout;
+    const keys = ['kubernetes/yum/doc/yum-key.gpg', 'kubernetes/yum/doc/rpm-package-key.gpg', 'docker-ce/gpg'].map((k) => join(work, 'upstream', k));
+    const saved = keys.map((k) => readFileSync(k));
+    try {
+      for (const k of keys) writeFileSync(k, other);
+      const target = join(work, 'out', 'other-key-bundle');
+      await assert.rejects(bundle({ config, output: target }, capture()), /bundle: kubeadm-1\.17\.4-0\.x86_64\.rpm is not signed by a key of its repository \(rpmkeys --checksig: .*\); its kubeadm is not run/);
+      assert.equal(existsSync(target), false);
+    } finally {
+      keys.forEach((k, i) => writeFileSync(k, saved[i]!));
+    }
+  });
+
+  it("behind an HTTP proxy: dnf (the solver) is given this machine's http_proxy; Node's fetch cannot use it, and bundle says so", async () => {
+    // A forward proxy stand-in (absolute-form request lines, as libcurl sends them to an HTTP proxy)
+    // in front of the mirror; the repository's host does not resolve, so only the proxy reaches it.
+    const seen: string[] = [];
+    const proxy = createHttpServer((req, res) => {
+      seen.push(req.url ?? '');
+      const u = new URL(req.url ?? '/', 'http://invalid');
+      const up = httpGet(`${mirror.url}${u.pathname}`, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.writeHead(502).end());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const saved = process.env.http_proxy;
+    process.env.http_proxy = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    try {
+      const w = tempDir('k8s-proxy-resolve-');
+      const got = await resolvePackages(w, [{ id: 'base', baseurl: 'http://mirror.invalid/centos/7.9.2009/os/x86_64/' }], ['socat']);
+      assert.deepEqual(got.map((p) => p.name), ['socat']);
+      assert.ok(seen.some((u) => u === 'http://mirror.invalid/centos/7.9.2009/os/x86_64/repodata/repomd.xml'), seen.join(' '));
+      assert.match(proxyWarning()!, /^http_proxy is set: the package solver \(dnf\) uses it, but the downloads .* Node [0-9.]+'s fetch, which does not use a proxy/);
+    } finally {
+      if (saved === undefined) delete process.env.http_proxy;
+      else process.env.http_proxy = saved;
+      proxy.close();
+    }
+    assert.equal(proxyWarning({}), undefined);
   });
 
   it('missing tools: one line naming the Debian packages', () => {

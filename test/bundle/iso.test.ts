@@ -43,7 +43,7 @@ function makeBundle(dir: string): void {
     ['registry.aliyuncs.com_google_containers_pause_3.1.tar', 'registry.aliyuncs.com/google_containers/pause:3.1'],
     ['quay.io_coreos_flannel_v0.12.0-amd64.tar', 'quay.io/coreos/flannel:v0.12.0-amd64'],
   ];
-  const index = ['kubernetesVersion 1.17.4'];
+  const index = ['kubernetesVersion 1.17.4', 'imageRepository registry.aliyuncs.com/google_containers'];
   for (const [file, name] of archives) {
     const bytes = Buffer.from(`archive of ${name}\n`.repeat(1000));
     writeFileSync(join(dir, 'images', file), bytes);

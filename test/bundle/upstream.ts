@@ -33,7 +33,8 @@ echo "$r/pause:3.1"; echo "$r/etcd:3.4.3-0"; echo "$r/coredns:1.6.5"
 /** The packages: names, versions and Requires as the CentOS 7.9 / docker-ce / el7 Kubernetes repositories have them (trimmed to what the closure needs). */
 export const RPMS: Rpm[] = [
   // base (os/x86_64)
-  ...['chrony-3.4-1.el7', 'curl-7.29.0-59.el7', 'ipset-7.1-1.el7', 'ipvsadm-1.27-8.el7', 'socat-1.7.3.2-2.el7', 'ebtables-2.0.10-16.el7', 'ethtool-4.8-10.el7', 'iproute-4.11.0-30.el7', 'util-linux-2.23.2-65.el7', 'libcgroup-0.41-21.el7', 'iptables-1.4.21-34.el7'].map((s) => {
+  // (cloud-init and cloud-utils-growpart: what a golden image adds; the bundle carries them for planGolden)
+  ...['chrony-3.4-1.el7', 'curl-7.29.0-59.el7', 'ipset-7.1-1.el7', 'ipvsadm-1.27-8.el7', 'socat-1.7.3.2-2.el7', 'ebtables-2.0.10-16.el7', 'ethtool-4.8-10.el7', 'iproute-4.11.0-30.el7', 'util-linux-2.23.2-65.el7', 'libcgroup-0.41-21.el7', 'iptables-1.4.21-34.el7', 'cloud-init-19.4-7.el7.centos', 'cloud-utils-growpart-0.29-5.el7'].map((s) => {
     const m = /^(.+)-([^-]+)-([^-]+)$/.exec(s)!;
     return { name: m[1]!, version: m[2]!, release: m[3]!, repo: 'centos/7.9.2009/os/x86_64' };
   }),

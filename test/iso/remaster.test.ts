@@ -251,10 +251,14 @@ test('remaster --bundle: the bundle on the DVD, copied to the disk by the instal
   const archive = Buffer.from('pause archive\n'.repeat(100));
   writeFileSync(join(bundle, 'images/pause_3.1.tar'), archive);
   const sha = (await import('node:crypto')).createHash('sha256').update(archive).digest('hex');
-  writeFileSync(join(bundle, 'images/index.txt'), `kubernetesVersion 1.17.4\n${sha} pause_3.1.tar registry.aliyuncs.com/google_containers/pause:3.1\n`);
-  writeFileSync(join(bundle, 'bundle.json'), JSON.stringify({ format: 'k8s-image-bundle/1', kubernetesVersion: '1.17.4', runtime: 'docker', files: [], images: [], packages: [], keys: [] }));
   const cfg = join(base, 'bundle-lab.yaml');
   writeFileSync(cfg, readFileSync(join(packageRoot, 'examples/lab.yaml'), 'utf8').replace(/^(  preset: aliyun.*)$/m, '$1\n  bundle: iso'));
+  // What the cluster asks of a bundle (version, runtime, image repository, CNI images), as bundle would record it.
+  const { readConfig } = await import('../../src/config/read.js');
+  const { bundleWant } = await import('../../src/bundle/index.js');
+  const want = bundleWant(readConfig(cfg).cluster);
+  writeFileSync(join(bundle, 'images/index.txt'), `kubernetesVersion 1.17.4\nimageRepository ${want.imageRepository}\n${sha} pause_3.1.tar ${want.imageRepository}/pause:3.1\n`);
+  writeFileSync(join(bundle, 'bundle.json'), JSON.stringify({ format: 'k8s-image-bundle/1', kubernetesVersion: want.kubernetesVersion, runtime: want.runtime, imageRepository: want.imageRepository, files: [], images: want.cniImages.map((name) => ({ name })), packages: [], keys: [] }));
   const bout = join(base, 'node01-bundle.iso');
 
   // Without mirrors.bundle: iso the nodes would not look for it: refused in one line, nothing written.
