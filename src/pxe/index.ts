@@ -191,7 +191,9 @@ export function pxePlan(cluster: Cluster, secrets: Secrets, node: Node, opts: Px
  *  - log-dhcp is off (about 10 lines per exchange); `pxe --log-dhcp` turns it on.
  *  - tftp-max: dnsmasq serves 50 TFTP transfers at once by default; only loaders go over TFTP (and
  *    the Secure Boot clients' kernel and initrd), so one per node up to DNSMASQ_TFTP_MAX. dnsmasq
- *    raises its own open-file limit to fit (and says so in its log when the hard limit is lower).
+ *    does not raise its open-file limit: it clamps tftp-max to the limit minus 50 and logs
+ *    "restricting maximum simultaneous TFTP transfers" (dnsmasq.c, v2.76 and v2.90), so under
+ *    systemd's soft limit of 1024 it serves 974 at once (a LimitNOFILE= drop-in lifts that).
  */
 export const DNSMASQ_DEFAULT_LEASE_MAX = 1000;
 export const DNSMASQ_TFTP_MAX = 1000;

@@ -159,7 +159,8 @@ export class Admission {
 
 /**
  * The iPXE script a waiting node gets instead of its install entry: it says why, sleeps, and asks
- * for the same entry again (a relative URI: iPXE resolves it against the script's own URL).
+ * for the same entry again (a relative URI: iPXE resolves it against the script's own URL), replacing
+ * itself so a long wait never nests.
  */
 export function waitScript(node: string, path: string, seconds: number, s: AdmissionSnapshot): string {
   return [
@@ -167,7 +168,9 @@ export function waitScript(node: string, path: string, seconds: number, s: Admis
     `# k8s-image: ${node} waits its turn: ${s.installing} nodes are installing, at most ${s.max} at once (serve --max-installing)`,
     `echo k8s-image: ${s.installing} of at most ${s.max} nodes installing, ${s.waiting} waiting: ${node} asks again in ${seconds} s`,
     `sleep ${seconds}`,
-    `chain --autofree ${path} || exit 1`,
+    // --replace: a plain chain runs the next script inside this one, a level of iPXE's 4 KiB BIOS
+    // stack per retry (ipxe image_cmd.c imgexec); after about a dozen waits the firmware hangs.
+    `chain --replace --autofree ${path} || exit 1`,
     '',
   ].join('\n');
 }

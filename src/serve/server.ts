@@ -294,6 +294,9 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
   const bundleRoot = opts.bundle ? realpathSync(opts.bundle) : undefined;
   const store = new StatusStore(opts.stateDir);
   const admission = opts.admission ? new Admission(opts.admission) : undefined;
+  // A restart keeps the count: the nodes whose last report says they are installing hold their
+  // slots again (from now, to their deadline), so a restarted serve never lets twice the limit in.
+  if (admission) for (const n of store.all()) if (n.stage === 'installing') admission.touch(n.node);
   for (const note of store.notes) opts.log(note);
   const events = new Set<ServerResponse>();
   const conns = new Map<Socket, Conn>();
@@ -547,13 +550,20 @@ export async function startFarmServer(opts: ServeOptions, listen: { host: string
       const node = v.byMacFile.get(entry[1]!);
       // An installed node's entry boots the local disk: nothing to wait for.
       if (!node || installed(node.name)) return undefined;
+      // Entries are public, names and MACs are on the status page: only the node itself, from the
+      // address the farm's DHCP reserves for it, takes or waits for a slot. Anyone else gets the
+      // entry and holds nothing (behind proxy DHCP, where the firmware's address is another
+      // server's, nodes are counted from their kickstart and kernel, fetched from their own address).
+      if (ip !== node.ip) return undefined;
       if (admission!.enter(node.name)) return undefined;
       const seconds = admission!.sleepFor(node.name);
       return waitScript(node.name, path, seconds, admission!.snapshot());
     }
     const ks = /^\/ks\/([a-z0-9-]{1,63})\.cfg$/.exec(path);
     const node = ks ? v.byName.get(ks[1]!) : /^\/centos7\/images\/pxeboot\/(vmlinuz|initrd\.img)$/.test(path) ? v.byIp.get(ip) : undefined;
-    if (node && !installed(node.name)) admission!.touch(node.name);
+    // The installer fetches its kickstart from the node's own static address (ip=): a kickstart
+    // fetched from anywhere else (a scraper, a stranger holding slots) admits nobody.
+    if (node && node.ip === ip && !installed(node.name)) admission!.touch(node.name);
     return undefined;
   }
 

@@ -41,7 +41,12 @@ test('serve --max-installing 1: the second and third node wait in iPXE and are a
   const wait1 = await ask(1);
   assert.match(wait1, /^#!ipxe\n/);
   assert.match(wait1, /^sleep ([5-9])$/m, 'sleeps the retry time plus its own spread');
-  assert.match(wait1, new RegExp(`^chain --autofree ${entry(1).replaceAll('.', '\\.')} \\|\\| exit 1$`, 'm'), 'and asks for its own entry again');
+  assert.match(wait1, new RegExp(`^chain --replace --autofree ${entry(1).replaceAll('.', '\\.')} \\|\\| exit 1$`, 'm'), 'and asks for its own entry again, replacing itself (a plain chain nests a stack level per retry)');
+  // Anyone else asking for node02's public entry, or fetching its kickstart, holds no slot.
+  const stranger = NODES[0]!.ip;
+  assert.equal((await get(port, entry(2), { from: stranger })).body.toString(), readFileSync(join(tree, 'http', entry(2)), 'utf8'));
+  assert.equal((await get(port, '/ks/node01.cfg', { from: stranger })).status, 200);
+  assert.equal((await admission()).installing, 1, 'a stranger took no slot');
   assert.doesNotMatch(wait1, /kernel|inst\.ks/);
   assert.match(await ask(2), /^sleep \d+$/m);
   assert.deepEqual({ ...(await admission()), waited: undefined }, { max: 1, installing: 1, waiting: 2, waited: undefined, retrySeconds: 5, admitted: 1, longestWaitSeconds: 0 });
@@ -62,6 +67,21 @@ test('serve --max-installing 1: the second and third node wait in iPXE and are a
   // The master's entry now boots the local disk, which nobody waits for.
   assert.match(await ask(0), /^exit 1$/m);
   assert.ok((await get(port, '/status')).body.toString().includes('installing now'), 'the page shows the admission');
+  await serve.stop();
+});
+
+test('a restarted serve keeps the count: a node whose last report says installing holds its slot again', async () => {
+  const base = tempDir('k8s-image-admission-restart-');
+  const port = await freePort();
+  const tree = await labTree(base, port);
+  const keys = JSON.parse(readFileSync(join(tree, 'report-keys.json'), 'utf8')) as Record<string, string>;
+  serve = await startServe(tree, port, { args: ['--max-installing', '1'] });
+  const n = NODES[0]!;
+  const body = signedReportBody(keys[n.name]!, { node: n.name, stage: 'installing', time: Math.floor(Date.now() / 1000), nonce: '0'.repeat(31) + '1' });
+  assert.equal((await get(port, '/report', { from: n.ip, method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status, 200);
+  await serve.stop();
+  serve = await startServe(tree, port, { args: ['--max-installing', '1'] });
+  assert.match((await get(port, entry(1), { from: NODES[1]!.ip })).body.toString(), /^sleep \d+$/m, 'the master still installs: node01 waits');
   await serve.stop();
 });
 
