@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { nodeFiles, script } from './sandbox.js';
 import { FIRSTBOOT_PARTS } from '../../src/plan/node-scripts.js';
-import { systemd219Keys } from './systemd219.js';
+import { directives, systemd219Keys } from './systemd219.js';
 
 const exec = promisify(execFile);
 const SCRIPTS = ['firstboot.sh', 'install.sh', 'token-keeper.sh', 'golden.sh', 'seal.sh', 'cert-renew.sh'];
@@ -25,23 +25,14 @@ async function tool(cmd: string, args: string[]): Promise<{ code: number; out: s
 
 type Unit = Record<string, Record<string, string[]>>;
 
-/** Minimal unit-file parser: [Section] then Key=Value; repeated keys collect; comments skipped. */
+/** A unit file as sections of keys (repeated keys collect), from the one unit reader the 219 checks use; each section once. */
 function parseUnit(text: string): Unit {
   const unit: Unit = {};
-  let section = '';
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
-    const s = /^\[([A-Za-z]+)\]$/.exec(line);
-    if (s) {
-      section = s[1]!;
-      assert.ok(!(section in unit), `section [${section}] once`);
-      unit[section] = {};
-      continue;
-    }
-    const kv = /^([A-Za-z]+)=(.*)$/.exec(line);
-    assert.ok(kv && section, `not a unit line: ${line}`);
-    (unit[section]![kv[1]!] ??= []).push(kv[2]!);
+  let last = '';
+  for (const d of directives(text)) {
+    if (d.section !== last) assert.ok(!(d.section in unit), `section [${d.section}] once`);
+    last = d.section;
+    ((unit[d.section] ??= {})[d.key] ??= []).push(d.value);
   }
   return unit;
 }

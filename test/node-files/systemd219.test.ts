@@ -15,26 +15,7 @@ import { renewSlot } from '../../src/plan/certs.js';
 import { planNode } from '../../src/plan/index.js';
 import { generateSecrets } from '../../src/secrets/index.js';
 import { nodeFiles } from './sandbox.js';
-import { calendarProblem, SYSTEMD_219, systemd219Keys, timespanProblem } from './systemd219.js';
-
-/** [Section] Key=Value lines; comments skipped. */
-function directives(text: string): { section: string; key: string; value: string }[] {
-  const out: { section: string; key: string; value: string }[] = [];
-  let section = '';
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
-    const s = /^\[([A-Za-z]+)\]$/.exec(line);
-    if (s) {
-      section = s[1]!;
-      continue;
-    }
-    const kv = /^([A-Za-z]+)=(.*)$/.exec(line);
-    assert.ok(kv && section, `not a unit line: ${line}`);
-    out.push({ section, key: kv[1]!, value: kv[2]! });
-  }
-  return out;
-}
+import { calendarProblem, directives, SYSTEMD_219, systemd219Keys, timespanProblem } from './systemd219.js';
 
 /** Everything 219 would not take in a unit's text (empty: fine). */
 function problems(name: string, text: string): string[] {

@@ -2,6 +2,7 @@
  * CentOS 7's systemd 219 as test/reference/systemd-219.json describes it: the directives of the unit
  * sections our units use, and the OnCalendar= / time-span syntax it accepts. Not a test file itself.
  */
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/assets.js';
@@ -39,4 +40,23 @@ export function calendarProblem(value: string): string | undefined {
 export function timespanProblem(value: string): string | undefined {
   const units = SYSTEMD_219.timespan_units.join('|');
   return new RegExp(`^(?:[0-9]+(?:\\.[0-9]+)?\\s*(?:${units})?\\s*)+$`).test(value.trim()) ? undefined : `not a time span in ${units}`;
+}
+
+/** [Section] Key=Value lines; comments skipped. */
+export function directives(text: string): { section: string; key: string; value: string }[] {
+  const out: { section: string; key: string; value: string }[] = [];
+  let section = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    const s = /^\[([A-Za-z]+)\]$/.exec(line);
+    if (s) {
+      section = s[1]!;
+      continue;
+    }
+    const kv = /^([A-Za-z]+)=(.*)$/.exec(line);
+    assert.ok(kv && section, `not a unit line: ${line}`);
+    out.push({ section, key: kv[1]!, value: kv[2]! });
+  }
+  return out;
 }
