@@ -1,7 +1,9 @@
 // Helpers for the lb tests: clusters on loopback, the minimal Debian adaptation of the CentOS 7
 // configs, tool lookup, free ports, child processes. Not a test file itself.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, rmSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer, request as httpsRequest, type Server as HttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { haClusterYaml, loadCluster, type Cluster } from '../../src/config/index.js';
@@ -195,4 +197,69 @@ export function startDaemon(bin: string, args: string[]): Daemon {
       return stopped;
     },
   };
+}
+
+// --- fake apiservers, shared by proxy.test.ts (lb nodes) and local.test.ts (each worker's proxy) ---
+
+/** A fake kube-apiserver on ip:6443 (TLS): /healthz answers ok (what haproxy checks), anything else its name. */
+export interface FakeMaster {
+  name: string;
+  ip: string;
+  server?: HttpsServer;
+  /** /healthz requests seen. */
+  healthz?: number;
+}
+
+let fakeTls: { key: Buffer; cert: Buffer } | undefined;
+/** A throwaway self-signed certificate for the fake apiservers (EC keygen is instant). */
+function fakeMasterTls(): { key: Buffer; cert: Buffer } {
+  if (!fakeTls) {
+    const d = mkdtempSync(join(tmpdir(), 'k8s-image-fake-apiserver-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=fake-apiserver', '-days', '1', '-keyout', join(d, 'key.pem'), '-out', join(d, 'cert.pem')], { stdio: 'pipe' });
+    fakeTls = { key: readFileSync(join(d, 'key.pem')), cert: readFileSync(join(d, 'cert.pem')) };
+    rmSync(d, { recursive: true, force: true });
+  }
+  return fakeTls;
+}
+
+/** Start m's listener; `delayMs` holds each non-/healthz answer so requests are in flight when a master goes away. */
+export async function startMaster(m: FakeMaster, delayMs = 0): Promise<void> {
+  const server = createHttpsServer(fakeMasterTls(), (req, res) => {
+    if (req.url === '/healthz') m.healthz = (m.healthz ?? 0) + 1;
+    setTimeout(() => {
+      res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' });
+      res.end(req.url === '/healthz' ? 'ok' : m.name);
+    }, req.url === '/healthz' ? 0 : delayMs);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(6443, m.ip, () => resolve());
+  });
+  m.server = server;
+}
+
+/** The master goes away: listener closed and every open connection dropped (connections are then refused). */
+export async function stopMaster(m: FakeMaster): Promise<void> {
+  const server = m.server;
+  if (!server) return;
+  m.server = undefined;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  await closed;
+}
+
+/** One new TCP+TLS connection through the proxy at 127.0.0.1:port; resolves to the name of the master that answered. */
+export function whoAnswers(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path: '/whoami', rejectUnauthorized: false, agent: false, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(body));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out through the proxy')));
+    req.on('error', reject);
+    req.end();
+  });
 }

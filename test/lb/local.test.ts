@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request, createServer, type Server } from 'node:https';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import yaml from 'js-yaml';
@@ -17,7 +16,7 @@ import { planNode, type NodePlan } from '../../src/plan/index.js';
 import { generateSecrets, type Secrets } from '../../src/secrets/index.js';
 import { kubeadmConfigProblems } from '../helpers/readers.js';
 import { configProblems } from '../helpers/config.js';
-import { freePort, haproxyForSandbox, nginxForDebian, requireFile, requireTool, run, startDaemon, streamBlock, tempDir, type Daemon } from './_lb.js';
+import { freePort, haproxyForSandbox, nginxForDebian, requireFile, requireTool, run, startDaemon, startMaster, stopMaster, streamBlock, tempDir, whoAnswers, type Daemon, type FakeMaster } from './_lb.js';
 
 const { dir, cleanup } = tempDir('lb-local');
 after(cleanup);
@@ -217,52 +216,6 @@ describe('the plan', () => {
 
 // --- the proxy for real -----------------------------------------------------------------------------
 
-const tlsDir = join(dir, 'tls');
-execFileSync('mkdir', ['-p', tlsDir]);
-execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=fake-apiserver', '-days', '1', '-keyout', join(tlsDir, 'key.pem'), '-out', join(tlsDir, 'cert.pem')], { stdio: 'pipe' });
-const tls = { key: readFileSync(join(tlsDir, 'key.pem')), cert: readFileSync(join(tlsDir, 'cert.pem')) };
-
-interface FakeMaster { name: string; ip: string; server?: Server }
-
-async function startMaster(m: FakeMaster): Promise<void> {
-  const server = createServer(tls, (req, res) => {
-    // A little latency, so requests are in flight when a master goes away.
-    setTimeout(() => {
-      res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' });
-      res.end(req.url === '/healthz' ? 'ok' : m.name);
-    }, req.url === '/healthz' ? 0 : 20);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(6443, m.ip, () => resolve());
-  });
-  m.server = server;
-}
-
-async function killMaster(m: FakeMaster): Promise<void> {
-  const server = m.server;
-  if (!server) return;
-  m.server = undefined;
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeAllConnections();
-  await closed;
-}
-
-function whoAnswers(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/whoami', rejectUnauthorized: false, agent: false, timeout: 10_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve(body));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out through the proxy')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 async function waitUntilForwarding(port: number, daemon: Daemon): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
@@ -302,7 +255,7 @@ async function trafficThroughLoss(port: number, masters: FakeMaster[], ms: numbe
   };
   const killer = (async () => {
     await new Promise((r) => setTimeout(r, ms / 3));
-    await killMaster(masters[1]!);
+    await stopMaster(masters[1]!);
     killedAt = Date.now();
   })();
   await Promise.all([client(), client(), client(), client(), killer]);
@@ -329,9 +282,9 @@ describe('the local proxy on loopback, in front of three masters', () => {
       let daemon: Daemon | undefined;
       t.after(async () => {
         await daemon?.stop();
-        for (const m of masters) await killMaster(m);
+        for (const m of masters) await stopMaster(m);
       });
-      for (const m of masters) await startMaster(m);
+      for (const m of masters) await startMaster(m, 20);
       if (kind === 'haproxy') {
         const cfg = onPort(haproxyForSandbox(fileOf(worker, '/etc/haproxy/haproxy.cfg')), /^ {4}bind 127\.0\.0\.1:6443$/, `    bind 127.0.0.1:${port}`);
         const path = join(dir, 'local-haproxy.cfg');

@@ -2,68 +2,16 @@
 // for the masters' kube-apiservers (127.42.x.11-13:6443, each answering /healthz and its own name).
 // Shows connections are spread across all three and keep working when one master goes away.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { request, createServer, type Server } from 'node:https';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { haproxyCfg, nginxConf } from '../../src/plan/lb.js';
-import { freePort, haproxyForSandbox, lbCluster, nginxForDebian, requireFile, requireTool, startDaemon, tempDir, type Daemon } from './_lb.js';
+import { freePort, haproxyForSandbox, lbCluster, nginxForDebian, requireFile, requireTool, startDaemon, startMaster, stopMaster, tempDir, whoAnswers, type Daemon, type FakeMaster } from './_lb.js';
 
 const { dir, cleanup } = tempDir('lb-proxy');
 after(cleanup);
-
-// A throwaway self-signed certificate for the fake apiservers (EC keygen is instant).
-execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=fake-apiserver', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'pipe' });
-const tls = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
-
-interface FakeMaster {
-  name: string;
-  ip: string;
-  server?: Server;
-  healthz: number;
-}
-
-/** An HTTPS listener on ip:6443: /healthz answers ok (what haproxy checks), anything else its name. */
-async function startMaster(m: FakeMaster): Promise<void> {
-  const server = createServer(tls, (req, res) => {
-    if (req.url === '/healthz') m.healthz++;
-    res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' });
-    res.end(req.url === '/healthz' ? 'ok' : m.name);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(6443, m.ip, () => resolve());
-  });
-  m.server = server;
-}
-
-/** The master goes away: listener closed and every open connection dropped (connections are then refused). */
-async function stopMaster(m: FakeMaster): Promise<void> {
-  const server = m.server;
-  if (!server) return;
-  m.server = undefined;
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeAllConnections();
-  await closed;
-}
-
-/** One new TCP+TLS connection through the lb; resolves to the name of the master that answered. */
-function whoAnswers(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/whoami', rejectUnauthorized: false, agent: false, timeout: 10_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve(body));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out through the lb')));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 async function countAnswers(port: number, n: number): Promise<Map<string, number>> {
   const seen = new Map<string, number>();
@@ -199,7 +147,7 @@ describe('haproxy on loopback', () => {
     assert.deepEqual([...spread.keys()].sort(), ['master1', 'master2', 'master3'], `not spread: ${JSON.stringify([...spread])}`);
 
     // The active check is GET /healthz over TLS.
-    const checks = async () => masters.every((m) => m.healthz > 0);
+    const checks = async () => masters.every((m) => (m.healthz ?? 0) > 0);
     const checkDeadline = Date.now() + 10_000;
     while (!(await checks()) && Date.now() < checkDeadline) await new Promise((r) => setTimeout(r, 200));
     assert.ok(await checks(), `not every master got a /healthz check: ${masters.map((m) => `${m.name}=${m.healthz}`).join(' ')}`);
